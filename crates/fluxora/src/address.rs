@@ -1,0 +1,670 @@
+//! Stellar StrKey addresses for stream senders and recipients (design §5, chain.md §B8, SEP-23).
+//!
+//! A [`StellarAddress`] is a fully validated, canonical StrKey of one of the two kinds a stream
+//! party can be: a `G…` account (ed25519 public key, version byte 6<<3) or a `C…` contract
+//! (version byte 2<<3). Both are exactly 56 characters: RFC 4648 base32 (uppercase, no padding)
+//! of `version || 32-byte payload || CRC16-XModem` (little-endian). Validation is done by the
+//! `stellar-strkey` 1.0 crate, which checks the alphabet, the version byte, the length, the
+//! checksum and canonical encoding (no non-zero trailing bits, no padding, no lowercase).
+//!
+//! Rules (design §5 create body and list filters):
+//! - no surrounding whitespace: the input is not trimmed (`" GA3D…"` is [`AddressError::Invalid`]);
+//! - absent, `null`, `""` or whitespace-only → [`AddressError::Empty`]; a non-string JSON value →
+//!   [`AddressError::InvalidType`];
+//! - an `S…` secret seed → [`AddressError::SecretSeed`], whose message says never to send seeds
+//!   and to rotate the exposed key;
+//! - a valid StrKey of another kind (muxed `M…`, `T…`, `X…`, `P…`, `L…`, `B…`, muxed contract
+//!   `W…`) → [`AddressError::Unsupported`];
+//! - everything else → [`AddressError::Invalid`].
+//!
+//! Errors never carry, display, debug-print or echo the rejected input: a secret seed must never
+//! reach a response or a log line through this module.
+
+use std::fmt;
+use std::str::FromStr;
+
+use stellar_strkey::{ed25519, Contract, Strkey};
+
+/// Length of a `G…`/`C…` (and `S…`) StrKey: base32 of 35 bytes, no padding (chain.md §B8).
+const KEY_STRKEY_LEN: usize = 56;
+
+/// A validated Stellar address: a `G…` account (ed25519 public key) or a `C…` contract, held in
+/// its canonical StrKey form (56 uppercase base32 characters; chain.md §B8, SEP-23).
+///
+/// Construct with [`StellarAddress::parse`], [`StellarAddress::from_json`] or [`FromStr`].
+/// Displays and serializes as the StrKey string.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct StellarAddress {
+    /// The canonical StrKey (re-encoded from the decoded key).
+    canonical: String,
+    /// Which kind of key it is, from the version byte.
+    kind: AddressKind,
+    /// The decoded 32-byte payload (public key or contract id).
+    payload: [u8; 32],
+}
+
+impl fmt::Debug for StellarAddress {
+    /// `StellarAddress(Account, "G…")`: the kind and the canonical StrKey (public data).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("StellarAddress")
+            .field(&self.kind)
+            .field(&self.canonical)
+            .finish()
+    }
+}
+
+/// The kind of a [`StellarAddress`], from its StrKey version byte (chain.md §B8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AddressKind {
+    /// A `G…` Stellar account: an ed25519 public key (version byte 6<<3 = 48).
+    Account,
+    /// A `C…` Soroban contract id (version byte 2<<3 = 16).
+    Contract,
+}
+
+impl AddressKind {
+    /// Lowercase name for logs and docs: `"account"` or `"contract"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressKind::Account => "account",
+            AddressKind::Contract => "contract",
+        }
+    }
+}
+
+impl fmt::Display for AddressKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl StellarAddress {
+    /// Parses and fully validates a `G…` account or `C…` contract StrKey (design §5,
+    /// chain.md §B8): base32 alphabet, version byte, length, CRC16-XModem and canonical encoding.
+    /// The input is not trimmed.
+    ///
+    /// # Errors
+    /// - [`AddressError::Empty`]: `""` or whitespace only;
+    /// - [`AddressError::SecretSeed`]: an ed25519 secret seed (`S…`), also when it is surrounded
+    ///   by whitespace or lowercased, so that a leaked seed is always reported as such;
+    /// - [`AddressError::Unsupported`]: a valid StrKey of another kind (muxed `M…`, `T…`, `X…`,
+    ///   `P…`, `L…`, `B…`, `W…`);
+    /// - [`AddressError::Invalid`]: anything else (bad checksum, wrong length, lowercase,
+    ///   padding, characters outside the base32 alphabet, surrounding whitespace, …).
+    pub fn parse(s: &str) -> Result<StellarAddress, AddressError> {
+        let trimmed = s.trim();
+        if trimmed.is_empty() {
+            return Err(AddressError::Empty);
+        }
+        if is_secret_seed(trimmed) {
+            return Err(AddressError::SecretSeed);
+        }
+        match s.as_bytes().first() {
+            Some(b'G') => {
+                if let Ok(key) = ed25519::PublicKey::from_string(s) {
+                    return Ok(StellarAddress::from_account_key(key));
+                }
+            }
+            Some(b'C') => {
+                if let Ok(contract) = Contract::from_string(s) {
+                    return Ok(StellarAddress::from_contract(contract));
+                }
+            }
+            _ => {}
+        }
+        match Strkey::from_string(s) {
+            // Only reachable if the first-byte dispatch above missed; kept for totality.
+            Ok(Strkey::PublicKeyEd25519(key)) => Ok(StellarAddress::from_account_key(key)),
+            Ok(Strkey::Contract(contract)) => Ok(StellarAddress::from_contract(contract)),
+            Ok(
+                Strkey::PreAuthTx(_)
+                | Strkey::HashX(_)
+                | Strkey::MuxedAccountEd25519(_)
+                | Strkey::SignedPayloadEd25519(_)
+                | Strkey::LiquidityPool(_)
+                | Strkey::ClaimableBalance(_)
+                | Strkey::MuxedContract(_),
+            ) => Err(AddressError::Unsupported),
+            Err(_) => Err(AddressError::Invalid),
+        }
+    }
+
+    /// Parses a JSON request-body field or filter value (design §5); `None` means absent.
+    ///
+    /// # Errors
+    /// - [`AddressError::Empty`]: absent, `null`, `""` or a whitespace-only string;
+    /// - [`AddressError::InvalidType`]: a number, boolean, array or object;
+    /// - otherwise whatever [`StellarAddress::parse`] returns for the string.
+    pub fn from_json(value: Option<&serde_json::Value>) -> Result<StellarAddress, AddressError> {
+        match value {
+            None | Some(serde_json::Value::Null) => Err(AddressError::Empty),
+            Some(serde_json::Value::String(s)) => StellarAddress::parse(s),
+            Some(
+                serde_json::Value::Number(_)
+                | serde_json::Value::Bool(_)
+                | serde_json::Value::Array(_)
+                | serde_json::Value::Object(_),
+            ) => Err(AddressError::InvalidType),
+        }
+    }
+
+    /// The canonical StrKey string (56 uppercase base32 characters, `G…` or `C…`).
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.canonical
+    }
+
+    /// Whether this is a `G…` account or a `C…` contract.
+    #[must_use]
+    pub fn kind(&self) -> AddressKind {
+        self.kind
+    }
+
+    /// The raw 32-byte payload: the ed25519 public key of an account or the contract id hash.
+    #[must_use]
+    pub fn payload(&self) -> [u8; 32] {
+        self.payload
+    }
+
+    /// Builds the address of an ed25519 public key (`G…`).
+    #[must_use]
+    pub fn from_account_key(key: ed25519::PublicKey) -> StellarAddress {
+        StellarAddress {
+            canonical: key.to_string().as_str().to_owned(),
+            kind: AddressKind::Account,
+            payload: key.0,
+        }
+    }
+
+    /// Builds the address of a contract id (`C…`).
+    #[must_use]
+    pub fn from_contract(contract: Contract) -> StellarAddress {
+        StellarAddress {
+            canonical: contract.to_string().as_str().to_owned(),
+            kind: AddressKind::Contract,
+            payload: contract.0,
+        }
+    }
+}
+
+/// `true` if `s` (already trimmed) decodes as an ed25519 secret seed (`S…`, version byte 18<<3),
+/// in upper or lower case. Works on a stack copy, which is cleared afterwards (best effort).
+fn is_secret_seed(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.len() != KEY_STRKEY_LEN || !matches!(bytes.first(), Some(b'S' | b's')) {
+        return false;
+    }
+    let mut upper = [0u8; KEY_STRKEY_LEN];
+    for (dst, src) in upper.iter_mut().zip(bytes) {
+        *dst = src.to_ascii_uppercase();
+    }
+    let is_seed = ed25519::PrivateKey::from_slice(&upper).is_ok();
+    upper.fill(0);
+    std::hint::black_box(&upper);
+    is_seed
+}
+
+impl fmt::Display for StellarAddress {
+    /// Writes the canonical StrKey.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.canonical)
+    }
+}
+
+impl FromStr for StellarAddress {
+    type Err = AddressError;
+
+    /// Same as [`StellarAddress::parse`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        StellarAddress::parse(s)
+    }
+}
+
+impl AsRef<str> for StellarAddress {
+    fn as_ref(&self) -> &str {
+        &self.canonical
+    }
+}
+
+impl serde::Serialize for StellarAddress {
+    /// Serializes as the canonical StrKey string.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.canonical)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StellarAddress {
+    /// Accepts only a string, validated with [`StellarAddress::parse`]. The error never contains
+    /// the input. For HTTP bodies prefer [`StellarAddress::from_json`], which keeps the per-field
+    /// error code; this impl is for trusted sources (stored rows, configuration, tests).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AddressVisitor;
+
+        impl serde::de::Visitor<'_> for AddressVisitor {
+            type Value = StellarAddress;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a 56-character G… account or C… contract StrKey")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StellarAddress, E> {
+                StellarAddress::parse(v).map_err(E::custom)
+            }
+        }
+
+        deserializer.deserialize_str(AddressVisitor)
+    }
+}
+
+/// Why a value is not an acceptable stream address (design §5, chain.md §B8).
+///
+/// Carries no copy of the input, so neither `Display`, `Debug` nor [`AddressError::message`] can
+/// leak it (a secret seed in particular). [`AddressError::code`] gives the stable per-field code
+/// for the error envelope's `details` (design §4).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    /// Missing where required, `null`, `""` or whitespace only (`STRKEY_EMPTY_VALUE`).
+    #[error("value is empty; expected a G… account or C… contract StrKey")]
+    Empty,
+    /// A JSON number, boolean, array or object instead of a string (`STRKEY_INVALID_TYPE`).
+    #[error("value must be a string holding a G… account or C… contract StrKey")]
+    InvalidType,
+    /// Not a valid `G…`/`C…` StrKey: bad alphabet, case, length, version, checksum, padding or
+    /// surrounding whitespace (`STRKEY_INVALID`).
+    #[error(
+        "value is not a valid address: expected a 56-character G… account or C… contract StrKey"
+    )]
+    Invalid,
+    /// An ed25519 secret seed (`S…`) was sent (`STRKEY_SECRET_SEED`). The seed is not retained.
+    #[error(
+        "value is a secret seed: secret seeds must never be sent to this service; consider it \
+         compromised and rotate it; only public G… account or C… contract addresses are accepted"
+    )]
+    SecretSeed,
+    /// A valid StrKey of a kind a stream party cannot be: muxed account `M…`, pre-auth tx `T…`,
+    /// hash-x `X…`, signed payload `P…`, liquidity pool `L…`, claimable balance `B…` or muxed
+    /// contract `W…` (`STRKEY_UNSUPPORTED`).
+    #[error(
+        "value is a StrKey of an unsupported kind: only G… accounts and C… contracts are \
+         accepted (for a muxed M… address, use its underlying G… account)"
+    )]
+    Unsupported,
+}
+
+impl AddressError {
+    /// Stable error code for the field-error `details` of a 400 `VALIDATION_ERROR` (design §4):
+    /// `"STRKEY_EMPTY_VALUE"`, `"STRKEY_INVALID_TYPE"`, `"STRKEY_INVALID"`, `"STRKEY_SECRET_SEED"`
+    /// or `"STRKEY_UNSUPPORTED"`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            AddressError::Empty => "STRKEY_EMPTY_VALUE",
+            AddressError::InvalidType => "STRKEY_INVALID_TYPE",
+            AddressError::Invalid => "STRKEY_INVALID",
+            AddressError::SecretSeed => "STRKEY_SECRET_SEED",
+            AddressError::Unsupported => "STRKEY_UNSUPPORTED",
+        }
+    }
+
+    /// Human-readable message naming `field` (e.g. `"sender"`), saying what is expected. Never
+    /// contains the rejected value.
+    #[must_use]
+    pub fn message(&self, field: &str) -> String {
+        match self {
+            AddressError::Empty => {
+                format!("{field} is required and must be a G… account or C… contract StrKey")
+            }
+            AddressError::InvalidType => {
+                format!("{field} must be a string holding a G… account or C… contract StrKey")
+            }
+            AddressError::Invalid => format!(
+                "{field} must be a 56-character G… account or C… contract StrKey (uppercase \
+                 base32 with a valid checksum, no surrounding whitespace)"
+            ),
+            AddressError::SecretSeed => format!(
+                "{field} looks like a Stellar secret seed (S…). Secret seeds must never be sent \
+                 to this service: consider this seed compromised and rotate it now (move funds \
+                 or change the account's signers). Only public G… account or C… contract \
+                 addresses are accepted"
+            ),
+            AddressError::Unsupported => format!(
+                "{field} is a StrKey of an unsupported kind; only G… accounts and C… contracts \
+                 are accepted. For a muxed M… address, use its underlying G… account"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // chain.md §B8 valid vectors.
+    const G1: &str = "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5";
+    const G2: &str = "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGZ";
+    const C1: &str = "CA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQGAXE";
+    const C2: &str = "CA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJUWDA";
+    const G_ZERO: &str = "GAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAWHF";
+    const C_ZERO: &str = "CAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABSC4";
+    // chain.md §B8 seed vector and the rs-stellar-strkey test seed.
+    const SEED: &str = "SBGWKM3CD4IL47QN6X54N6Y33T3JDNVI6AIJ6CD5IM47HG3IG4O36XCU";
+    const SEED2: &str = "SBU2RRGLXH3E5CQHTD3ODLDF2BWDCYUSSBLLZ5GNW7JXHDIYKXZWHOKR";
+
+    fn err(s: &str) -> AddressError {
+        StellarAddress::parse(s).unwrap_err()
+    }
+
+    #[test]
+    fn valid_vectors() {
+        for (s, kind) in [
+            (G1, AddressKind::Account),
+            (G2, AddressKind::Account),
+            (G_ZERO, AddressKind::Account),
+            (C1, AddressKind::Contract),
+            (C2, AddressKind::Contract),
+            (C_ZERO, AddressKind::Contract),
+        ] {
+            let a = StellarAddress::parse(s).unwrap();
+            assert_eq!(a.as_str(), s);
+            assert_eq!(a.to_string(), s);
+            assert_eq!(a.kind(), kind);
+            assert_eq!(s.parse::<StellarAddress>().unwrap(), a);
+        }
+    }
+
+    #[test]
+    fn payloads() {
+        let g1 = StellarAddress::parse(G1).unwrap();
+        let c1 = StellarAddress::parse(C1).unwrap();
+        assert_eq!(g1.payload(), c1.payload());
+        assert_eq!(&g1.payload()[..4], &[0x36, 0x3e, 0xaa, 0x38]);
+        assert_eq!(&g1.payload()[28..], &[0x05, 0xc7, 0xb1, 0x03]);
+        let g2 = StellarAddress::parse(G2).unwrap();
+        assert_eq!(&g2.payload()[..4], &[0x3f, 0x0c, 0x34, 0xbf]);
+        assert_eq!(&g2.payload()[28..], &[0xfc, 0x7f, 0xe8, 0x9a]);
+        assert_eq!(StellarAddress::parse(G_ZERO).unwrap().payload(), [0; 32]);
+        assert_ne!(g1, c1);
+    }
+
+    #[test]
+    fn invalid_vectors() {
+        for s in [
+            // 58 chars, too long
+            "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJV75ERQ",
+            // 5-byte payload
+            "GAAAAAAAACGC6",
+            // 57 chars, length = 1 mod 8
+            "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGZA",
+            // decodes to 36 bytes
+            "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJUACUSI",
+            // algorithm bits = 7
+            "G47QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVP2I",
+            // padding character
+            "G=3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5",
+            // contract too long
+            "CA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJV72WFI",
+            // digit 0 is not in the base32 alphabet
+            "GBPXX0A5N4JYPESHAADMQKBPWZWQDQ64ZV6ZL2S3LAGW4SY7NTCMWIVL",
+            // last character changed: checksum / trailing bits
+            "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES4",
+            // 55 chars (last character dropped)
+            "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES",
+            // trailing '=' padding
+            "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5====",
+            "G",
+            "C",
+            "hello",
+            "0x1234",
+            "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5\u{0}",
+            "ＧA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5",
+            // not a seed: S-prefixed junk
+            "SBAD",
+            "SA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJV764SE",
+        ] {
+            assert_eq!(err(s), AddressError::Invalid, "{s:?}");
+        }
+        // Wrong kind for its prefix: a G… key re-labelled as C… fails the checksum.
+        let relabelled = format!("C{}", &G1[1..]);
+        assert_eq!(err(&relabelled), AddressError::Invalid);
+        // Arbitrarily long inputs never panic.
+        assert_eq!(err(&"A".repeat(100_000)), AddressError::Invalid);
+        assert_eq!(
+            err(&format!("G{}", "A".repeat(1000))),
+            AddressError::Invalid
+        );
+    }
+
+    #[test]
+    fn lowercase_is_invalid() {
+        assert_eq!(err(&G1.to_ascii_lowercase()), AddressError::Invalid);
+        assert_eq!(err(&C1.to_ascii_lowercase()), AddressError::Invalid);
+        let mixed = format!("{}{}", &G1[..10], G1[10..].to_ascii_lowercase());
+        assert_eq!(err(&mixed), AddressError::Invalid);
+    }
+
+    #[test]
+    fn surrounding_whitespace_is_invalid_not_trimmed() {
+        for s in [
+            format!(" {G1}"),
+            format!("{G1} "),
+            format!("\t{G1}\n"),
+            format!("{C1}\r\n"),
+            format!("{G1}\u{00a0}"),
+        ] {
+            assert_eq!(err(&s), AddressError::Invalid, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn empty_and_whitespace() {
+        for s in ["", " ", "\t\n", "\u{3000}"] {
+            assert_eq!(err(s), AddressError::Empty, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn secret_seeds_are_refused() {
+        // Sanity: these really are seeds according to stellar-strkey.
+        assert!(ed25519::PrivateKey::from_string(SEED).is_ok());
+        assert!(ed25519::PrivateKey::from_string(SEED2).is_ok());
+        for s in [
+            SEED.to_owned(),
+            SEED2.to_owned(),
+            SEED.to_ascii_lowercase(),
+            format!(" {SEED}"),
+            format!("{SEED}\n"),
+        ] {
+            assert_eq!(
+                err(&s),
+                AddressError::SecretSeed,
+                "seed variant #{}",
+                s.len()
+            );
+        }
+    }
+
+    #[test]
+    fn secret_seed_is_never_echoed() {
+        for seed in [SEED, SEED2] {
+            let e = err(seed);
+            assert_eq!(e, AddressError::SecretSeed);
+            let texts = [
+                format!("{e:?}"),
+                format!("{e:#?}"),
+                e.to_string(),
+                e.message("sender"),
+                format!("{:?}", StellarAddress::parse(seed)),
+                format!("{:?}", seed.parse::<StellarAddress>()),
+                format!(
+                    "{:?}",
+                    serde_json::from_value::<StellarAddress>(json!(seed)).map(|_| ())
+                ),
+            ];
+            for text in texts {
+                assert!(!text.contains(seed), "leaked seed in {text:?}");
+                assert!(
+                    !text.contains(&seed[1..20]),
+                    "leaked part of seed in {text:?}"
+                );
+            }
+        }
+        let m = AddressError::SecretSeed.message("recipient");
+        assert!(m.starts_with("recipient "));
+        assert!(m.contains("never"));
+        assert!(m.contains("compromised"));
+        assert!(m.contains("rotate"));
+        assert!(m.contains("G…") && m.contains("C…"));
+    }
+
+    #[test]
+    fn muxed_and_other_kinds_are_unsupported() {
+        let muxed = ed25519::MuxedAccount {
+            ed25519: StellarAddress::parse(G1).unwrap().payload(),
+            id: 1234,
+        }
+        .to_string();
+        assert_eq!(muxed.len(), 69);
+        assert!(muxed.starts_with('M'));
+        assert_eq!(err(muxed.as_str()), AddressError::Unsupported);
+        // Vectors from rs-stellar-strkey tests: muxed, pre-auth tx, hash-x, signed payload.
+        for s in [
+            "MA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQGAAAAAAAAAPCICBKU",
+            "TBU2RRGLXH3E5CQHTD3ODLDF2BWDCYUSSBLLZ5GNW7JXHDIYKXZWHXL7",
+            "XBU2RRGLXH3E5CQHTD3ODLDF2BWDCYUSSBLLZ5GNW7JXHDIYKXZWGTOG",
+            "PA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJUAAAAAQACAQDAQCQMBYIBEFAWDANBYHRAEISCMKBKFQXDAMRUGY4DUPB6IBZGM",
+        ] {
+            assert_eq!(err(s), AddressError::Unsupported, "{s}");
+        }
+        let pool = stellar_strkey::Strkey::LiquidityPool(stellar_strkey::LiquidityPool([7; 32]))
+            .to_string();
+        assert_eq!(err(pool.as_str()), AddressError::Unsupported);
+        let muxed_contract = stellar_strkey::Strkey::MuxedContract(stellar_strkey::MuxedContract {
+            contract_id: [9; 32],
+            id: 5,
+        })
+        .to_string();
+        assert_eq!(err(muxed_contract.as_str()), AddressError::Unsupported);
+        let m = AddressError::Unsupported.message("recipient");
+        assert!(m.contains("muxed") && m.contains("underlying G…"));
+        assert!(!m.contains(muxed.as_str()));
+    }
+
+    #[test]
+    fn fixture_actors_are_valid() {
+        for (s, kind) in [
+            (
+                "GDK2NBGZND2ROOLEJGNYMOBWU632YJGN4IGGMEXIYYZITBLALGF53TVX",
+                AddressKind::Account,
+            ),
+            (
+                "GDZRFKVP6KLHXBBGN2V2CTIXMXHDO4CXSNACORM74XZZ426OVU4YFLBV",
+                AddressKind::Account,
+            ),
+            (
+                "GBLXWU5HZZ3JZKPYES2C3EWY2ZRIGII6XJP3FCWXDWF5AP55JWVFTKWA",
+                AddressKind::Account,
+            ),
+            (
+                "GDBWJWNG5BAUOESFVWEUHEWHOTF7F5JPST5I7O2PZDG2IRUSGTDBQ4RC",
+                AddressKind::Account,
+            ),
+            (
+                "GCBIVIWJ7ZUSIPX7ITHJIQEWSAKZDCLPQA5DC4SGRHPUO6ZOSHFCHZH3",
+                AddressKind::Account,
+            ),
+            (
+                "CBWLJK3P6ECN2KZZPKGUIIJ6BCJPXNQTMHMJJGJPZ2ITUJFHPXHUQGBS",
+                AddressKind::Contract,
+            ),
+            (
+                "GAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAEGWF",
+                AddressKind::Account,
+            ),
+        ] {
+            let a = StellarAddress::parse(s).unwrap();
+            assert_eq!(a.as_str(), s);
+            assert_eq!(a.kind(), kind);
+        }
+    }
+
+    #[test]
+    fn from_json_types() {
+        assert_eq!(StellarAddress::from_json(None), Err(AddressError::Empty));
+        assert_eq!(
+            StellarAddress::from_json(Some(&json!(null))),
+            Err(AddressError::Empty)
+        );
+        assert_eq!(
+            StellarAddress::from_json(Some(&json!(""))),
+            Err(AddressError::Empty)
+        );
+        assert_eq!(
+            StellarAddress::from_json(Some(&json!("  "))),
+            Err(AddressError::Empty)
+        );
+        for v in [
+            json!(1),
+            json!(1.5),
+            json!(true),
+            json!([G1]),
+            json!({"address": G1}),
+        ] {
+            assert_eq!(
+                StellarAddress::from_json(Some(&v)),
+                Err(AddressError::InvalidType),
+                "{v}"
+            );
+        }
+        assert_eq!(
+            StellarAddress::from_json(Some(&json!(G1)))
+                .unwrap()
+                .as_str(),
+            G1
+        );
+        assert_eq!(
+            StellarAddress::from_json(Some(&json!(SEED))),
+            Err(AddressError::SecretSeed)
+        );
+        assert_eq!(
+            StellarAddress::from_json(Some(&json!(format!(" {G1}")))),
+            Err(AddressError::Invalid)
+        );
+    }
+
+    #[test]
+    fn codes_and_messages() {
+        let all = [
+            (AddressError::Empty, "STRKEY_EMPTY_VALUE"),
+            (AddressError::InvalidType, "STRKEY_INVALID_TYPE"),
+            (AddressError::Invalid, "STRKEY_INVALID"),
+            (AddressError::SecretSeed, "STRKEY_SECRET_SEED"),
+            (AddressError::Unsupported, "STRKEY_UNSUPPORTED"),
+        ];
+        for (e, code) in all {
+            assert_eq!(e.code(), code);
+            assert!(e.message("sender").starts_with("sender "));
+            assert!(!e.to_string().is_empty());
+        }
+        let m = AddressError::Invalid.message("sender");
+        assert!(m.contains("56-character G… account or C… contract StrKey"));
+        let bad = "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES4";
+        let e = err(bad);
+        assert!(!e.message("sender").contains(bad));
+        assert!(!format!("{e:?}").contains(bad));
+    }
+
+    #[test]
+    fn serde() {
+        let a = StellarAddress::parse(C1).unwrap();
+        assert_eq!(serde_json::to_value(&a).unwrap(), json!(C1));
+        let back: StellarAddress = serde_json::from_value(json!(C1)).unwrap();
+        assert_eq!(back, a);
+        assert!(serde_json::from_value::<StellarAddress>(json!(1)).is_err());
+        assert!(serde_json::from_value::<StellarAddress>(json!(format!("{C1} "))).is_err());
+        assert_eq!(AddressKind::Account.to_string(), "account");
+        assert_eq!(AddressKind::Contract.as_str(), "contract");
+    }
+}

@@ -1,0 +1,502 @@
+//! Configuration from environment variables and an optional `.env` file (`design.md` §3).
+//!
+//! [`Config::from_vars`] reads every variable, validates all of them and reports every problem
+//! at once; `fluxora serve` prints them and exits non-zero before binding the port.
+//! `.env.example` at the repository root documents each variable.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::address::{AddressKind, StellarAddress};
+
+/// Log output format (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (default; for machines).
+    Json,
+    /// Human-readable, coloured when attached to a terminal.
+    Pretty,
+}
+
+/// A Stellar network (`STELLAR_NETWORK`), with its passphrase default (`chain.md` §B7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StellarNetwork {
+    /// SDF testnet (default).
+    Testnet,
+    /// The public network.
+    Mainnet,
+    /// SDF futurenet.
+    Futurenet,
+    /// A local quickstart network; `NETWORK_PASSPHRASE` must be given.
+    Local,
+}
+
+impl StellarNetwork {
+    /// Wire name (`testnet`, `mainnet`, `futurenet`, `local`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StellarNetwork::Testnet => "testnet",
+            StellarNetwork::Mainnet => "mainnet",
+            StellarNetwork::Futurenet => "futurenet",
+            StellarNetwork::Local => "local",
+        }
+    }
+
+    /// The network's well-known passphrase; `None` for `local`.
+    pub fn default_passphrase(self) -> Option<&'static str> {
+        match self {
+            StellarNetwork::Testnet => Some("Test SDF Network ; September 2015"),
+            StellarNetwork::Mainnet => Some("Public Global Stellar Network ; September 2015"),
+            StellarNetwork::Futurenet => Some("Test SDF Future Network ; October 2022"),
+            StellarNetwork::Local => None,
+        }
+    }
+
+    /// Default Horizon endpoint; `None` for `local`.
+    pub fn default_horizon_url(self) -> Option<&'static str> {
+        match self {
+            StellarNetwork::Testnet => Some("https://horizon-testnet.stellar.org"),
+            StellarNetwork::Mainnet => Some("https://horizon.stellar.org"),
+            StellarNetwork::Futurenet => Some("https://horizon-futurenet.stellar.org"),
+            StellarNetwork::Local => None,
+        }
+    }
+}
+
+/// Where state lives (`DATABASE_URL`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    /// The URL as given (may carry a password: never logged, see the `Debug` impl).
+    pub url: String,
+    /// Maximum pooled connections (`DATABASE_MAX_CONNECTIONS`, default 8).
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before answering 503
+    /// (`DATABASE_ACQUIRE_TIMEOUT_MS`, default 3000 ms).
+    pub acquire_timeout: Duration,
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish()
+    }
+}
+
+/// Indexer settings (design §6). Read now so `/health` reports the configured threshold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexerConfig {
+    /// Stellar RPC endpoint (`STELLAR_RPC_URL`).
+    pub rpc_url: Option<String>,
+    /// Contract to follow (`FLUXORA_CONTRACT_ID`, a C… StrKey).
+    pub contract_id: Option<StellarAddress>,
+    /// First ledger to index (`INDEXER_START_LEDGER`; default: the tip at first start).
+    pub start_ledger: Option<u32>,
+    /// Poll interval (`INDEXER_POLL_INTERVAL_MS`, default 2000 ms).
+    pub poll_interval: Duration,
+    /// Sync age after which the indexer is `stalled` (`INDEXER_STALL_THRESHOLD_MS`, default 300000 ms).
+    pub stall_threshold_ms: u64,
+    /// Ledgers below the ingested tip considered safe (`INDEXER_SAFETY_MARGIN_LEDGERS`, default 1).
+    pub safety_margin_ledgers: u32,
+}
+
+/// The validated service configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listener address (`HOST`, default `0.0.0.0`).
+    pub host: IpAddr,
+    /// Listener port (`PORT`, default 3000; 0 picks a free port).
+    pub port: u16,
+    /// `tracing` filter directive (`LOG_LEVEL`, default `info`).
+    pub log_level: String,
+    /// Log format (`LOG_FORMAT`, default `json`).
+    pub log_format: LogFormat,
+    /// Database.
+    pub database: DatabaseConfig,
+    /// Network (`STELLAR_NETWORK`, default `testnet`).
+    pub network: StellarNetwork,
+    /// Network passphrase (`NETWORK_PASSPHRASE`, default per network; must match it).
+    pub network_passphrase: String,
+    /// Horizon endpoint (`HORIZON_URL`, default per network).
+    pub horizon_url: Option<String>,
+    /// Indexer.
+    pub indexer: IndexerConfig,
+    /// How long graceful shutdown waits for in-flight requests (`SHUTDOWN_GRACE_MS`, default 10000 ms).
+    pub shutdown_grace: Duration,
+}
+
+/// One invalid variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// Variable name.
+    pub variable: &'static str,
+    /// What is wrong and what is expected (never the value of a secret).
+    pub message: String,
+}
+
+/// Every problem found in the environment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError(pub Vec<ConfigProblem>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for problem in &self.0 {
+            writeln!(f, "  - {}: {}", problem.variable, problem.message)?;
+        }
+        write!(f, "see .env.example for every variable and its format")
+    }
+}
+
+struct Reader<'a> {
+    vars: &'a HashMap<String, String>,
+    problems: Vec<ConfigProblem>,
+}
+
+impl Reader<'_> {
+    /// The variable's value; unset and empty both mean "use the default".
+    fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn problem(&mut self, variable: &'static str, message: impl Into<String>) {
+        self.problems.push(ConfigProblem {
+            variable,
+            message: message.into(),
+        });
+    }
+
+    fn parse<T: std::str::FromStr>(&mut self, name: &'static str, default: T, expected: &str) -> T {
+        match self.get(name) {
+            None => default,
+            Some(raw) => match raw.parse::<T>() {
+                Ok(value) => value,
+                Err(_) => {
+                    let shown = shorten(raw);
+                    self.problem(name, format!("'{shown}' is not {expected}"));
+                    default
+                }
+            },
+        }
+    }
+
+    fn url(&mut self, name: &'static str, schemes: &[&str]) -> Option<String> {
+        let raw = self.get(name)?.to_string();
+        match url::Url::parse(&raw) {
+            Ok(parsed) if schemes.contains(&parsed.scheme()) => Some(raw),
+            _ => {
+                self.problem(
+                    name,
+                    format!("expected an absolute {} URL", schemes.join(" or ")),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn shorten(raw: &str) -> String {
+    if raw.chars().count() > 64 {
+        let mut short: String = raw.chars().take(64).collect();
+        short.push('…');
+        short
+    } else {
+        raw.to_string()
+    }
+}
+
+/// Replaces the password of a URL (if any) with `***`, for logs.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => raw.to_string(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment (after loading `.env`, see `main.rs`).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Validates a set of variables; reports every problem at once.
+    ///
+    /// Errors: [`ConfigError`] listing each invalid variable with the expected format.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let mut r = Reader {
+            vars,
+            problems: Vec::new(),
+        };
+
+        let port = r.parse::<u16>("PORT", 3000, "a port number (0–65535)");
+        let host = r.parse::<IpAddr>(
+            "HOST",
+            IpAddr::from([0, 0, 0, 0]),
+            "an IP address such as 0.0.0.0 or 127.0.0.1",
+        );
+        let log_level = r.get("LOG_LEVEL").unwrap_or("info").to_string();
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            let shown = shorten(&log_level);
+            r.problem(
+                "LOG_LEVEL",
+                format!("'{shown}' is not a level (error, warn, info, debug, trace) or a tracing filter"),
+            );
+        }
+        let log_format = match r.get("LOG_FORMAT").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            Some(_) => {
+                r.problem("LOG_FORMAT", "expected 'json' or 'pretty'");
+                LogFormat::Json
+            }
+        };
+
+        let database_url = r
+            .get("DATABASE_URL")
+            .unwrap_or("sqlite://fluxora.db")
+            .to_string();
+        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+            r.problem(
+                "DATABASE_URL",
+                "PostgreSQL is not supported by this build yet; use a sqlite:// URL",
+            );
+        } else if !database_url.starts_with("sqlite:") {
+            r.problem(
+                "DATABASE_URL",
+                "expected sqlite://PATH (e.g. sqlite://fluxora.db) or sqlite::memory:",
+            );
+        }
+        let max_connections = r.parse::<u32>(
+            "DATABASE_MAX_CONNECTIONS",
+            8,
+            "a positive whole number of connections",
+        );
+        if max_connections == 0 {
+            r.problem("DATABASE_MAX_CONNECTIONS", "must be at least 1");
+        }
+        let acquire_timeout_ms = r.parse::<u64>(
+            "DATABASE_ACQUIRE_TIMEOUT_MS",
+            3000,
+            "a whole number of milliseconds",
+        );
+        if acquire_timeout_ms == 0 {
+            r.problem("DATABASE_ACQUIRE_TIMEOUT_MS", "must be at least 1 ms");
+        }
+
+        let network = match r
+            .get("STELLAR_NETWORK")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("testnet") => StellarNetwork::Testnet,
+            Some("mainnet") | Some("pubnet") | Some("public") => StellarNetwork::Mainnet,
+            Some("futurenet") => StellarNetwork::Futurenet,
+            Some("local") | Some("standalone") => StellarNetwork::Local,
+            Some(_) => {
+                r.problem(
+                    "STELLAR_NETWORK",
+                    "expected testnet, mainnet, futurenet or local",
+                );
+                StellarNetwork::Testnet
+            }
+        };
+        let given_passphrase = r.get("NETWORK_PASSPHRASE").map(str::to_string);
+        let network_passphrase = match (given_passphrase.as_deref(), network.default_passphrase()) {
+            (Some(given), Some(expected)) if given != expected => {
+                r.problem(
+                    "NETWORK_PASSPHRASE",
+                    format!(
+                        "does not match STELLAR_NETWORK={}: expected '{expected}'",
+                        network.as_str()
+                    ),
+                );
+                given.to_string()
+            }
+            (Some(given), _) => given.to_string(),
+            (None, Some(expected)) => expected.to_string(),
+            (None, None) => {
+                r.problem(
+                    "NETWORK_PASSPHRASE",
+                    "required when STELLAR_NETWORK=local (your network's passphrase)",
+                );
+                String::new()
+            }
+        };
+        let horizon_url = r
+            .url("HORIZON_URL", &["http", "https"])
+            .or_else(|| network.default_horizon_url().map(str::to_string));
+        let rpc_url = r.url("STELLAR_RPC_URL", &["http", "https"]);
+        let contract_id = match r.get("FLUXORA_CONTRACT_ID") {
+            None => None,
+            Some(raw) => match StellarAddress::parse(raw) {
+                Ok(address) if address.kind() == AddressKind::Contract => Some(address),
+                _ => {
+                    r.problem("FLUXORA_CONTRACT_ID", "expected a C… contract StrKey");
+                    None
+                }
+            },
+        };
+        let start_ledger = match r.get("INDEXER_START_LEDGER") {
+            None => None,
+            Some(_) => Some(r.parse::<u32>("INDEXER_START_LEDGER", 0, "a ledger sequence number")),
+        };
+        let poll_interval_ms = r.parse::<u64>(
+            "INDEXER_POLL_INTERVAL_MS",
+            2000,
+            "a whole number of milliseconds",
+        );
+        let stall_threshold_ms = r.parse::<u64>(
+            "INDEXER_STALL_THRESHOLD_MS",
+            300_000,
+            "a whole number of milliseconds",
+        );
+        let safety_margin_ledgers = r.parse::<u32>(
+            "INDEXER_SAFETY_MARGIN_LEDGERS",
+            1,
+            "a whole number of ledgers",
+        );
+        let shutdown_grace_ms = r.parse::<u64>(
+            "SHUTDOWN_GRACE_MS",
+            10_000,
+            "a whole number of milliseconds",
+        );
+
+        if !r.problems.is_empty() {
+            return Err(ConfigError(r.problems));
+        }
+        Ok(Config {
+            host,
+            port,
+            log_level,
+            log_format,
+            database: DatabaseConfig {
+                url: database_url,
+                max_connections,
+                acquire_timeout: Duration::from_millis(acquire_timeout_ms),
+            },
+            network,
+            network_passphrase,
+            horizon_url,
+            indexer: IndexerConfig {
+                rpc_url,
+                contract_id,
+                start_ledger,
+                poll_interval: Duration::from_millis(poll_interval_ms),
+                stall_threshold_ms,
+                safety_margin_ledgers,
+            },
+            shutdown_grace: Duration::from_millis(shutdown_grace_ms),
+        })
+    }
+
+    /// A configuration for tests and embedding: defaults, listening on 127.0.0.1 with an
+    /// OS-assigned port, on the given database URL.
+    pub fn for_database(database_url: impl Into<String>) -> Config {
+        let mut vars = HashMap::new();
+        vars.insert("HOST".to_string(), "127.0.0.1".to_string());
+        vars.insert("PORT".to_string(), "0".to_string());
+        vars.insert("DATABASE_URL".to_string(), database_url.into());
+        match Config::from_vars(&vars) {
+            Ok(config) => config,
+            // Defaults are valid by construction; fall back to them for an odd database URL
+            // so the error surfaces when the store opens.
+            Err(_) => Config {
+                host: IpAddr::from([127, 0, 0, 1]),
+                port: 0,
+                log_level: "info".into(),
+                log_format: LogFormat::Json,
+                database: DatabaseConfig {
+                    url: vars.get("DATABASE_URL").cloned().unwrap_or_default(),
+                    max_connections: 8,
+                    acquire_timeout: Duration::from_secs(3),
+                },
+                network: StellarNetwork::Testnet,
+                network_passphrase: "Test SDF Network ; September 2015".into(),
+                horizon_url: None,
+                indexer: IndexerConfig {
+                    rpc_url: None,
+                    contract_id: None,
+                    start_ledger: None,
+                    poll_interval: Duration::from_secs(2),
+                    stall_threshold_ms: 300_000,
+                    safety_margin_ledgers: 1,
+                },
+                shutdown_grace: Duration::from_secs(10),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let config = Config::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(config.port, 3000);
+        assert_eq!(config.database.url, "sqlite://fluxora.db");
+        assert_eq!(config.network, StellarNetwork::Testnet);
+        assert_eq!(
+            config.network_passphrase,
+            "Test SDF Network ; September 2015"
+        );
+        assert_eq!(config.indexer.stall_threshold_ms, 300_000);
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let err = Config::from_vars(&vars(&[
+            ("PORT", "70000"),
+            ("LOG_FORMAT", "xml"),
+            ("STELLAR_NETWORK", "mainnet"),
+            ("NETWORK_PASSPHRASE", "Test SDF Network ; September 2015"),
+            (
+                "FLUXORA_CONTRACT_ID",
+                "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5",
+            ),
+            ("DATABASE_URL", "mysql://x"),
+        ]))
+        .unwrap_err();
+        let names: Vec<_> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(
+            names,
+            vec![
+                "PORT",
+                "LOG_FORMAT",
+                "DATABASE_URL",
+                "NETWORK_PASSPHRASE",
+                "FLUXORA_CONTRACT_ID"
+            ]
+        );
+        assert!(err
+            .to_string()
+            .contains("PORT: '70000' is not a port number"));
+    }
+
+    #[test]
+    fn database_password_is_redacted() {
+        assert_eq!(
+            redact_url("postgres://user:hunter2@db:5432/x"),
+            "postgres://user:***@db:5432/x"
+        );
+    }
+}

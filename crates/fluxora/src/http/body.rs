@@ -1,0 +1,138 @@
+//! Request body rules of design §4: at most [`MAX_BODY_BYTES`] (262 144 bytes allowed, 413 beyond,
+//! checked before parsing), JSON only (415 otherwise), malformed JSON → 400.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderMap};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::http::error::ApiError;
+
+/// Largest accepted request body: 256 KiB (design §4).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Whether a `Content-Type` is JSON: `application/json` or `application/*+json`, any parameters
+/// (charset) allowed, case-insensitive.
+pub fn is_json_content_type(value: &str) -> bool {
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.split_once('/') {
+        Some(("application", subtype)) => subtype == "json" || subtype.ends_with("+json"),
+        _ => false,
+    }
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+/// Middleware: refuses oversized bodies (by `Content-Length`, before reading anything) with 413
+/// and bodies that are not JSON with 415. Requests without a body (no or zero `Content-Length`,
+/// no `Transfer-Encoding`) need no `Content-Type`.
+pub async fn guard(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let length = declared_length(headers);
+    if length.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return ApiError::PayloadTooLarge {
+            max: MAX_BODY_BYTES,
+        }
+        .into_response();
+    }
+    let has_body = length.is_some_and(|n| n > 0) || headers.contains_key(header::TRANSFER_ENCODING);
+    if has_body {
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_json_content_type);
+        if !json {
+            return ApiError::UnsupportedMediaType.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Extractor: the request body parsed as a JSON value, read with the size limit enforced on the
+/// actual bytes (chunked bodies included).
+///
+/// Rejections: 413 past [`MAX_BODY_BYTES`], 400 `VALIDATION_ERROR` for malformed JSON (an empty
+/// body included).
+#[derive(Debug, Clone)]
+pub struct JsonValue(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonValue {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let body: Body = request.into_body();
+        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+            .await
+            .map_err(|error| {
+                if is_length_limit(&error) {
+                    ApiError::PayloadTooLarge {
+                        max: MAX_BODY_BYTES,
+                    }
+                } else {
+                    ApiError::Validation {
+                        message: "could not read the request body".into(),
+                        details: Vec::new(),
+                    }
+                }
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::Validation {
+                message: "request body is empty; send a JSON object".into(),
+                details: Vec::new(),
+            });
+        }
+        serde_json::from_slice(&bytes)
+            .map(JsonValue)
+            .map_err(|error| ApiError::malformed_json(&error))
+    }
+}
+
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = current.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json_content_type;
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON;charset=UTF-8",
+            "application/merge-patch+json",
+            "application/vnd.api+json ; charset=utf-8",
+        ] {
+            assert!(is_json_content_type(ok), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/xml",
+            "json",
+            "",
+            "application/jsonx",
+            "text/json",
+        ] {
+            assert!(!is_json_content_type(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The one error envelope of design §4, and the single place errors become HTTP responses.
+//!
+//! Handlers and middleware return [`ApiError`]; its `IntoResponse` attaches an [`ErrorBody`] to an
+//! empty response. [`render_errors`] (the outermost layer but one) then writes every error body,
+//! adding the request id. Error responses produced outside our code (axum's 405, a caught panic,
+//! a path rejection) carry no [`ErrorBody`] and are rewritten there too, so no route can answer
+//! with anything but the envelope:
+//! `{"error":{"code":"NOT_FOUND","message":"…","requestId":"…","details":…}}`.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::http::request_id::RequestId;
+use crate::store::StoreError;
+use crate::streams::service::StreamError;
+use crate::validation::{FieldError, ValidationErrors};
+
+/// Every error the API emits. `code()` is the stable envelope code of design §4.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `VALIDATION_ERROR`, optionally listing failing fields.
+    #[error("{message}")]
+    Validation {
+        /// Summary.
+        message: String,
+        /// Failing fields (`details`), empty when not field-specific.
+        details: Vec<FieldError>,
+    },
+    /// 404 `NOT_FOUND`.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409 `CONFLICT`.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413 `PAYLOAD_TOO_LARGE`.
+    #[error("request body exceeds {max} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// 415 `UNSUPPORTED_MEDIA_TYPE`.
+    #[error("request bodies must be JSON: send Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// 503 `SERVICE_UNAVAILABLE`.
+    #[error("{0}")]
+    ServiceUnavailable(String),
+    /// 500 `INTERNAL_ERROR`; the cause is logged, never sent.
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    /// HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A 400 for a body that is not valid JSON (position only, never the content).
+    pub fn malformed_json(error: &serde_json::Error) -> Self {
+        ApiError::Validation {
+            message: format!(
+                "request body is not valid JSON (line {}, column {})",
+                error.line(),
+                error.column()
+            ),
+            details: Vec::new(),
+        }
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::Validation {
+            message: "request validation failed".into(),
+            details: errors.0,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %error, "database unavailable");
+                ApiError::ServiceUnavailable(
+                    "the database is temporarily unavailable; retry later".into(),
+                )
+            }
+            other => {
+                tracing::error!(error = %other, "storage error");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<StreamError> for ApiError {
+    fn from(error: StreamError) -> Self {
+        match error {
+            StreamError::Validation(errors) => errors.into(),
+            StreamError::NotFound(_) => ApiError::NotFound(error.to_string()),
+            StreamError::Transition(_)
+            | StreamError::IdempotencyConflict(_)
+            | StreamError::Contended(_) => ApiError::Conflict(error.to_string()),
+            StreamError::Store(store) => store.into(),
+        }
+    }
+}
+
+/// The envelope contents an error response carries until [`render_errors`] writes it.
+#[derive(Debug, Clone)]
+pub struct ErrorBody {
+    code: &'static str,
+    message: String,
+    details: Option<Vec<FieldError>>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = match &self {
+            ApiError::Validation { .. } => "VALIDATION_ERROR",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ApiError::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
+            ApiError::Internal => "INTERNAL_ERROR",
+        };
+        let status = self.status();
+        let message = self.to_string();
+        let details = match self {
+            ApiError::Validation { details, .. } if !details.is_empty() => Some(details),
+            _ => None,
+        };
+        let mut response = status.into_response();
+        response.extensions_mut().insert(ErrorBody {
+            code,
+            message,
+            details,
+        });
+        response
+    }
+}
+
+/// Marks a non-2xx response whose body is not an error (the `/health` report at 503).
+#[derive(Debug, Clone, Copy)]
+pub struct NotAnError;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    error: EnvelopeError<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvelopeError<'a> {
+    code: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a [FieldError]>,
+}
+
+/// Default envelope contents for an error response produced outside our handlers.
+fn default_body(status: StatusCode, method: &str, path: &str) -> ErrorBody {
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("NOT_FOUND", format!("Route '{method} {path}' not found")),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "METHOD_NOT_ALLOWED",
+            format!("Method {method} is not allowed on '{path}'; see the Allow header"),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "request body is too large".into()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "UNSUPPORTED_MEDIA_TYPE",
+            "request bodies must be JSON: send Content-Type: application/json".into(),
+        ),
+        StatusCode::UNAUTHORIZED => ("UNAUTHORIZED", "authentication required".into()),
+        StatusCode::FORBIDDEN => ("FORBIDDEN", "not allowed".into()),
+        StatusCode::TOO_MANY_REQUESTS => ("RATE_LIMITED", "too many requests".into()),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "SERVICE_UNAVAILABLE",
+            "service temporarily unavailable".into(),
+        ),
+        status if status.is_client_error() => ("VALIDATION_ERROR", "invalid request".into()),
+        _ => ("INTERNAL_ERROR", "internal error".into()),
+    };
+    ErrorBody {
+        code,
+        message,
+        details: None,
+    }
+}
+
+/// Middleware writing the envelope for every error response (design §4), with the request id.
+/// Also adds `Cache-Control: no-store` to errors so intermediaries never cache them.
+pub async fn render_errors(request: Request, next: Next) -> Response {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.as_str().to_string())
+        .unwrap_or_default();
+    let method = request.method().to_string();
+    let path: String = request.uri().path().chars().take(256).collect();
+
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let body = match response.extensions_mut().remove::<ErrorBody>() {
+        Some(body) => body,
+        None if (status.is_client_error() || status.is_server_error())
+            && response.extensions().get::<NotAnError>().is_none() =>
+        {
+            if status.is_server_error() {
+                tracing::error!(status = status.as_u16(), "unhandled error response");
+            }
+            default_body(status, &method, &path)
+        }
+        None => return response,
+    };
+    let envelope = Envelope {
+        error: EnvelopeError {
+            code: body.code,
+            message: &body.message,
+            request_id: &request_id,
+            details: body.details.as_deref(),
+        },
+    };
+    let bytes = serde_json::to_vec(&envelope).unwrap_or_default();
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts
+        .headers
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Response::from_parts(parts, Body::from(bytes))
+}

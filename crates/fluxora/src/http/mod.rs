@@ -1,0 +1,51 @@
+//! The HTTP layer (design §4): router, middleware and the error envelope. Handlers are thin; the
+//! rules live in [`crate::streams`].
+//!
+//! Layers, outermost first: request id and logging ([`request_id::observe`]), the error envelope
+//! ([`error::render_errors`]), panic capture (500 envelope), the body guard ([`body::guard`]:
+//! 413/415), then the routes.
+
+pub mod body;
+pub mod error;
+pub mod meta;
+pub mod request_id;
+pub mod streams;
+
+use axum::extract::Request;
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::health::HealthService;
+use crate::streams::service::StreamService;
+use error::ApiError;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// Stream use cases.
+    pub streams: StreamService,
+    /// Health reports.
+    pub health: HealthService,
+    /// Configured network name (`testnet`, …) for `GET /`.
+    pub network: &'static str,
+}
+
+async fn not_found(request: Request) -> impl IntoResponse {
+    let path: String = request.uri().path().chars().take(256).collect();
+    ApiError::NotFound(format!("Route '{} {path}' not found", request.method()))
+}
+
+/// Builds the complete router with every layer.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(meta::router())
+        .merge(streams::router())
+        .fallback(not_found)
+        .with_state(state)
+        .layer(middleware::from_fn(body::guard))
+        .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn(error::render_errors))
+        .layer(middleware::from_fn(request_id::observe))
+}

@@ -1,0 +1,409 @@
+//! Parsing and validation of `POST /api/streams` bodies (design §5, §5.1, §8).
+//!
+//! The body is read as a JSON value and checked field by field so that one 400 lists every
+//! failing field; unknown fields are refused so that typos do not pass silently. The contract's
+//! `create_stream` rules (`chain.md` §A1) are then applied to the parsed values.
+
+use serde_json::{Map, Value};
+
+use crate::address::StellarAddress;
+use crate::amount::Amount;
+use crate::streams::accrual::AccrualSchedule;
+use crate::streams::MAX_UNIX_TIME;
+use crate::validation::{Collector, FieldError, ValidationErrors};
+
+/// Field code: a body field the API does not know.
+pub const UNKNOWN_FIELD: &str = "UNKNOWN_FIELD";
+/// Field code: the body is not a JSON object.
+pub const INVALID_BODY: &str = "INVALID_BODY";
+/// Field code: a time that is not a non-negative integer of unix seconds.
+pub const TIME_INVALID: &str = "TIME_INVALID";
+/// Field code: a time beyond [`MAX_UNIX_TIME`].
+pub const TIME_OUT_OF_RANGE: &str = "TIME_OUT_OF_RANGE";
+/// Field code for values that parse but break a rule (design §5.1: "a semantically bad value is
+/// `VALIDATION_ERROR` with a field message").
+pub const SEMANTIC: &str = "VALIDATION_ERROR";
+
+const KNOWN_FIELDS: [&str; 7] = [
+    "sender",
+    "recipient",
+    "depositAmount",
+    "ratePerSecond",
+    "startTime",
+    "cliffTime",
+    "endTime",
+];
+
+/// A validated stream creation: every rule of design §5 and §8 holds, defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStream {
+    /// Sender StrKey.
+    pub sender: StellarAddress,
+    /// Recipient StrKey (≠ sender).
+    pub recipient: StellarAddress,
+    /// Deposit (> 0, ≥ rate × (end − start)).
+    pub deposit_amount: Amount,
+    /// Rate per second (> 0).
+    pub rate_per_second: Amount,
+    /// Start (unix seconds; defaults to the request time; may be in the past).
+    pub start_time: u64,
+    /// Cliff (unix seconds; defaults to start; start ≤ cliff ≤ end).
+    pub cliff_time: u64,
+    /// End (unix seconds; defaults to start + ⌊deposit / rate⌋; after start).
+    pub end_time: u64,
+}
+
+/// Parses and validates a create body at unix time `now` (the default start).
+///
+/// Errors: [`ValidationErrors`] listing every failing field: the `DECIMAL_*` codes for amounts
+/// (§5.1), the `STRKEY_*` codes for addresses, [`TIME_INVALID`]/[`TIME_OUT_OF_RANGE`] for times,
+/// [`UNKNOWN_FIELD`], [`INVALID_BODY`], and [`SEMANTIC`] for the contract's rules.
+pub fn parse_new_stream(body: &Value, now: u64) -> Result<NewStream, ValidationErrors> {
+    let Some(object) = body.as_object() else {
+        return Err(ValidationErrors(vec![FieldError::new(
+            "body",
+            INVALID_BODY,
+            "the request body must be a JSON object",
+        )]));
+    };
+
+    let mut errors = Collector::default();
+    for key in object.keys() {
+        if !KNOWN_FIELDS.contains(&key.as_str()) {
+            errors.push(FieldError::new(
+                truncate_field_name(key),
+                UNKNOWN_FIELD,
+                format!(
+                    "unknown field; allowed fields are {}",
+                    KNOWN_FIELDS.join(", ")
+                ),
+            ));
+        }
+    }
+
+    let sender = errors.take(address_field(object, "sender"));
+    let recipient = errors.take(address_field(object, "recipient"));
+    let deposit = errors.take(amount_field(object, "depositAmount"));
+    let rate = errors.take(amount_field(object, "ratePerSecond"));
+    let start = errors.take(time_field(object, "startTime"));
+    let cliff = errors.take(time_field(object, "cliffTime"));
+    let end = errors.take(time_field(object, "endTime"));
+
+    // Semantic rules need the parsed values; check those whose inputs parsed.
+    if let Some(deposit) = deposit {
+        if !deposit.is_positive() {
+            errors.push(FieldError::new(
+                "depositAmount",
+                SEMANTIC,
+                "depositAmount must be greater than 0",
+            ));
+        }
+    }
+    if let Some(rate) = rate {
+        if !rate.is_positive() {
+            errors.push(FieldError::new(
+                "ratePerSecond",
+                SEMANTIC,
+                "ratePerSecond must be greater than 0",
+            ));
+        }
+    }
+    if let (Some(sender), Some(recipient)) = (&sender, &recipient) {
+        if sender == recipient {
+            errors.push(FieldError::new(
+                "recipient",
+                SEMANTIC,
+                "recipient must be different from sender",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(finish_err(errors));
+    }
+
+    // Every field parsed; the options below are all Some.
+    let (
+        Some(sender),
+        Some(recipient),
+        Some(deposit),
+        Some(rate),
+        Some(start),
+        Some(cliff),
+        Some(end),
+    ) = (sender, recipient, deposit, rate, start, cliff, end)
+    else {
+        return Err(finish_err(errors));
+    };
+    let start_time = start.unwrap_or(now);
+    if start_time > MAX_UNIX_TIME {
+        errors.push(FieldError::new(
+            "startTime",
+            TIME_OUT_OF_RANGE,
+            format!("the default startTime (now) exceeds {MAX_UNIX_TIME}"),
+        ));
+        return Err(finish_err(errors));
+    }
+
+    let end_time = match end {
+        Some(end_time) => {
+            if end_time <= start_time {
+                errors.push(FieldError::new(
+                    "endTime",
+                    SEMANTIC,
+                    "endTime must be after startTime",
+                ));
+                return Err(finish_err(errors));
+            }
+            end_time
+        }
+        None => {
+            match AccrualSchedule::default_end_time(start_time, deposit.stroops(), rate.stroops()) {
+                Some(end_time) if end_time > MAX_UNIX_TIME => {
+                    errors.push(FieldError::new(
+                    "endTime",
+                    TIME_OUT_OF_RANGE,
+                    format!(
+                        "the default endTime (startTime + depositAmount / ratePerSecond) exceeds {MAX_UNIX_TIME}; give endTime explicitly"
+                    ),
+                ));
+                    return Err(finish_err(errors));
+                }
+                Some(end_time) if end_time == start_time => {
+                    errors.push(FieldError::new(
+                    "depositAmount",
+                    SEMANTIC,
+                    "depositAmount is less than one second of ratePerSecond, so the stream would end at its start",
+                ));
+                    return Err(finish_err(errors));
+                }
+                Some(end_time) => end_time,
+                None => {
+                    errors.push(FieldError::new(
+                    "endTime",
+                    TIME_OUT_OF_RANGE,
+                    "the default endTime (startTime + depositAmount / ratePerSecond) overflows; give endTime explicitly",
+                ));
+                    return Err(finish_err(errors));
+                }
+            }
+        }
+    };
+
+    let cliff_time = cliff.unwrap_or(start_time);
+    if cliff_time < start_time || cliff_time > end_time {
+        errors.push(FieldError::new(
+            "cliffTime",
+            SEMANTIC,
+            "cliffTime must be between startTime and endTime (inclusive)",
+        ));
+    }
+    if !AccrualSchedule::deposit_covers_duration(
+        deposit.stroops(),
+        rate.stroops(),
+        start_time,
+        end_time,
+    ) {
+        errors.push(FieldError::new(
+            "depositAmount",
+            SEMANTIC,
+            match required_deposit(rate, start_time, end_time) {
+                Some(required) => format!(
+                    "depositAmount must be at least ratePerSecond × (endTime − startTime) = {required}"
+                ),
+                None => "ratePerSecond × (endTime − startTime) exceeds the contract's i128 range".to_string(),
+            },
+        ));
+    }
+    errors.finish()?;
+
+    Ok(NewStream {
+        sender,
+        recipient,
+        deposit_amount: deposit,
+        rate_per_second: rate,
+        start_time,
+        cliff_time,
+        end_time,
+    })
+}
+
+fn finish_err(errors: Collector) -> ValidationErrors {
+    errors
+        .finish()
+        .err()
+        .unwrap_or_else(|| ValidationErrors(Vec::new()))
+}
+
+fn required_deposit(rate: Amount, start: u64, end: u64) -> Option<Amount> {
+    let duration = i128::from(end.checked_sub(start)?);
+    rate.stroops()
+        .checked_mul(duration)
+        .map(Amount::from_stroops)
+}
+
+/// Field names are echoed in `details`; cap what a client can make us echo.
+fn truncate_field_name(name: &str) -> String {
+    const MAX: usize = 64;
+    if name.chars().count() <= MAX {
+        name.to_string()
+    } else {
+        let mut short: String = name.chars().take(MAX).collect();
+        short.push('…');
+        short
+    }
+}
+
+fn address_field(object: &Map<String, Value>, field: &str) -> Result<StellarAddress, FieldError> {
+    StellarAddress::from_json(object.get(field))
+        .map_err(|error| FieldError::new(field, error.code(), error.message(field)))
+}
+
+fn amount_field(object: &Map<String, Value>, field: &str) -> Result<Amount, FieldError> {
+    Amount::from_json(object.get(field))
+        .map_err(|error| FieldError::new(field, error.code(), error.message(field)))
+}
+
+/// An optional time field: absent or `null` → `None`; otherwise a non-negative JSON integer of
+/// unix seconds no larger than [`MAX_UNIX_TIME`].
+fn time_field(object: &Map<String, Value>, field: &str) -> Result<Option<u64>, FieldError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(number)) => match number.as_u64() {
+            Some(value) if value <= MAX_UNIX_TIME => Ok(Some(value)),
+            Some(_) => Err(FieldError::new(
+                field,
+                TIME_OUT_OF_RANGE,
+                format!("{field} must be at most {MAX_UNIX_TIME}"),
+            )),
+            None if number.is_f64()
+                && number.as_f64().is_some_and(|v| v > MAX_UNIX_TIME as f64) =>
+            {
+                Err(FieldError::new(
+                    field,
+                    TIME_OUT_OF_RANGE,
+                    format!("{field} must be at most {MAX_UNIX_TIME}"),
+                ))
+            }
+            None => Err(FieldError::new(
+                field,
+                TIME_INVALID,
+                format!(
+                    "{field} must be a non-negative integer of unix seconds (no fraction, no sign)"
+                ),
+            )),
+        },
+        Some(_) => Err(FieldError::new(
+            field,
+            TIME_INVALID,
+            format!("{field} must be a JSON integer of unix seconds"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const G1: &str = "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5";
+    const G2: &str = "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGZ";
+
+    fn codes(result: Result<NewStream, ValidationErrors>) -> Vec<(String, &'static str)> {
+        match result {
+            Ok(_) => Vec::new(),
+            Err(ValidationErrors(errors)) => {
+                errors.into_iter().map(|e| (e.field, e.code)).collect()
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let body = json!({"sender": G1, "recipient": G2, "depositAmount": "100", "ratePerSecond": "0.001"});
+        let stream = parse_new_stream(&body, 1_700_000_000).unwrap();
+        assert_eq!(stream.start_time, 1_700_000_000);
+        assert_eq!(stream.cliff_time, 1_700_000_000);
+        assert_eq!(stream.end_time, 1_700_000_000 + 100_000);
+    }
+
+    #[test]
+    fn every_failing_field_is_reported() {
+        let body = json!({"sender": "x", "recipient": 5, "depositAmount": 1, "ratePerSecond": "1e5", "startTime": -1, "extra": true});
+        let got = codes(parse_new_stream(&body, 0));
+        assert_eq!(
+            got,
+            vec![
+                ("extra".to_string(), UNKNOWN_FIELD),
+                ("sender".to_string(), "STRKEY_INVALID"),
+                ("recipient".to_string(), "STRKEY_INVALID_TYPE"),
+                ("depositAmount".to_string(), "DECIMAL_INVALID_TYPE"),
+                ("ratePerSecond".to_string(), "DECIMAL_INVALID_FORMAT"),
+                ("startTime".to_string(), TIME_INVALID),
+            ]
+        );
+    }
+
+    #[test]
+    fn contract_rules() {
+        let base = |extra: Value| {
+            let mut body = json!({"sender": G1, "recipient": G2, "depositAmount": "100", "ratePerSecond": "1", "startTime": 1000});
+            if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+                for (k, v) in e {
+                    b.insert(k.clone(), v.clone());
+                }
+            }
+            codes(parse_new_stream(&body, 5000))
+        };
+        assert_eq!(
+            base(json!({"endTime": 1000})),
+            vec![("endTime".into(), SEMANTIC)]
+        );
+        assert_eq!(
+            base(json!({"endTime": 1101})),
+            vec![("depositAmount".into(), SEMANTIC)]
+        );
+        assert!(base(json!({"endTime": 1100})).is_empty());
+        assert_eq!(
+            base(json!({"cliffTime": 999})),
+            vec![("cliffTime".into(), SEMANTIC)]
+        );
+        assert_eq!(
+            base(json!({"cliffTime": 1101})),
+            vec![("cliffTime".into(), SEMANTIC)]
+        );
+        assert!(base(json!({"cliffTime": 1100})).is_empty());
+        assert_eq!(
+            base(json!({"recipient": G1})),
+            vec![("recipient".into(), SEMANTIC)]
+        );
+        assert_eq!(
+            base(json!({"depositAmount": "0"})),
+            vec![("depositAmount".into(), SEMANTIC)]
+        );
+        assert_eq!(
+            base(json!({"ratePerSecond": "0.0000000"})),
+            vec![("ratePerSecond".into(), SEMANTIC)]
+        );
+        assert_eq!(
+            base(json!({"ratePerSecond": "101"})),
+            vec![("depositAmount".into(), SEMANTIC)]
+        );
+        assert_eq!(
+            base(json!({"startTime": 1.5})),
+            vec![("startTime".into(), TIME_INVALID)]
+        );
+        assert_eq!(
+            base(json!({"startTime": "1000"})),
+            vec![("startTime".into(), TIME_INVALID)]
+        );
+        assert_eq!(
+            base(json!({"startTime": u64::MAX})),
+            vec![("startTime".into(), TIME_OUT_OF_RANGE)]
+        );
+        // A default end time beyond the storable range is refused, not wrapped.
+        assert_eq!(
+            base(json!({"startTime": MAX_UNIX_TIME, "depositAmount": "100", "ratePerSecond": "1"})),
+            vec![("endTime".into(), TIME_OUT_OF_RANGE)]
+        );
+    }
+}

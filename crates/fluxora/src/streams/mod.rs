@@ -1,0 +1,353 @@
+//! The stream domain: the model, its lifecycle and its accrual (`design.md` §5, §8).
+//!
+//! Nothing here knows about HTTP or SQL: handlers call [`service::StreamService`], which applies
+//! the rules of this module and persists through [`crate::store::Store`].
+
+pub mod accrual;
+pub mod create;
+pub mod query;
+pub mod service;
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::address::StellarAddress;
+use crate::amount::Amount;
+use crate::clock::format_millis;
+use accrual::AccrualSchedule;
+
+/// Largest unix time (seconds) the service accepts or stores: `i64::MAX`, so times fit the
+/// databases' signed 64-bit integer columns. The contract's own type is `u64`.
+pub const MAX_UNIX_TIME: u64 = i64::MAX as u64;
+
+/// A stream's lifecycle status as the API reports it (design §5).
+///
+/// Transitions: active → paused | cancelled, paused → active | cancelled; completed and cancelled
+/// are terminal. An API stream that is active or paused at or after its end time reads as
+/// completed (see [`Stream::status_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamStatus {
+    /// Accruing; may be paused or cancelled.
+    Active,
+    /// Withdrawals blocked (accrual continues, as in the contract); may be resumed or cancelled.
+    Paused,
+    /// Terminal: the end time has passed (API streams) or the contract reported completion.
+    Completed,
+    /// Terminal: cancelled at `cancelledAt`; accrual is frozen at that instant.
+    Cancelled,
+}
+
+impl StreamStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [StreamStatus; 4] = [
+        StreamStatus::Active,
+        StreamStatus::Paused,
+        StreamStatus::Completed,
+        StreamStatus::Cancelled,
+    ];
+
+    /// The lowercase wire and storage name (`active`, `paused`, `completed`, `cancelled`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamStatus::Active => "active",
+            StreamStatus::Paused => "paused",
+            StreamStatus::Completed => "completed",
+            StreamStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the wire name; `None` for anything else (exact, lowercase).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+}
+
+impl fmt::Display for StreamStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a stream's state comes from (design §5): created through this API, or indexed from the
+/// contract's events (then it changes only through events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamSource {
+    /// Created with `POST /api/streams`; lifecycle driven by the API.
+    Api,
+    /// Indexed from the Fluxora contract; read-only through the API.
+    Chain,
+}
+
+impl StreamSource {
+    /// Every source.
+    pub const ALL: [StreamSource; 2] = [StreamSource::Api, StreamSource::Chain];
+
+    /// The lowercase wire and storage name (`api`, `chain`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamSource::Api => "api",
+            StreamSource::Chain => "chain",
+        }
+    }
+
+    /// Parses the wire name; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|source| source.as_str() == s)
+    }
+}
+
+/// On-chain identity of a chain-indexed stream (`chain` in the resource, design §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainRef {
+    /// The Fluxora contract (C… StrKey).
+    pub contract_id: String,
+    /// The contract's u64 stream id.
+    pub stream_id: u64,
+    /// Ledger sequence of the `created` event.
+    pub created_ledger: u32,
+    /// Hash (64 hex) of the creating transaction.
+    pub tx_hash: String,
+    /// Whether the contract closed (deleted) the stream; the record is kept.
+    pub closed: bool,
+}
+
+/// A stream as stored: the contract's parameters plus lifecycle state and bookkeeping.
+///
+/// Amounts are [`Amount`]s (i128 stroops); times are unix seconds; `created_at`/`updated_at` are
+/// unix milliseconds. `version` increases with every stored change and guards concurrent updates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stream {
+    /// Stable public id (a UUID v7 for API streams).
+    pub id: String,
+    /// The funding treasury (G… or C…).
+    pub sender: StellarAddress,
+    /// The payee (G… or C…), different from the sender.
+    pub recipient: StellarAddress,
+    /// Total escrowed amount.
+    pub deposit_amount: Amount,
+    /// Accrual per second.
+    pub rate_per_second: Amount,
+    /// Accrual start (unix seconds).
+    pub start_time: u64,
+    /// Nothing is visible before the cliff (unix seconds; start ≤ cliff ≤ end).
+    pub cliff_time: u64,
+    /// Accrual stops here (unix seconds; after start).
+    pub end_time: u64,
+    /// Status as last stored (API streams read as completed past their end, see [`Stream::status_at`]).
+    pub status: StreamStatus,
+    /// Total withdrawn (chain streams; always zero for API streams).
+    pub withdrawn_amount: Amount,
+    /// Accrual locked in at the last rate change (zero at creation).
+    pub checkpoint_amount: Amount,
+    /// Start of the current rate epoch (unix seconds; the start time at creation).
+    pub checkpoint_at: u64,
+    /// When the stream was cancelled (unix seconds), if it was.
+    pub cancelled_at: Option<u64>,
+    /// API or chain.
+    pub source: StreamSource,
+    /// Chain identity for chain-indexed streams.
+    pub chain: Option<ChainRef>,
+    /// Record creation time (unix milliseconds).
+    pub created_at: i64,
+    /// Last change (unix milliseconds).
+    pub updated_at: i64,
+    /// Optimistic-concurrency version, starting at 0.
+    pub version: i64,
+}
+
+/// A lifecycle action requested through the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamAction {
+    /// active → paused.
+    Pause,
+    /// paused → active.
+    Resume,
+    /// active | paused → cancelled.
+    Cancel,
+}
+
+impl StreamAction {
+    fn verb(self) -> &'static str {
+        match self {
+            StreamAction::Pause => "paused",
+            StreamAction::Resume => "resumed",
+            StreamAction::Cancel => "cancelled",
+        }
+    }
+}
+
+/// Why a lifecycle action was refused (answered with 409 `CONFLICT`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// The stream's current status does not allow the action.
+    #[error("Stream '{id}' is {status} and cannot be {verb}")]
+    NotAllowed {
+        /// The stream id.
+        id: String,
+        /// Its status at the time of the request.
+        status: StreamStatus,
+        /// Past participle of the action (`paused`, `resumed`, `cancelled`).
+        verb: &'static str,
+    },
+    /// Chain streams change only through contract events (design §5).
+    #[error("Stream '{id}' is indexed from the chain: its state comes only from contract events and cannot be changed through the API")]
+    ChainManaged {
+        /// The stream id.
+        id: String,
+    },
+}
+
+impl Stream {
+    /// The accrual inputs of this stream (design §8, `chain.md` §A2).
+    pub fn schedule(&self) -> AccrualSchedule {
+        AccrualSchedule {
+            deposit: self.deposit_amount.stroops(),
+            rate_per_second: self.rate_per_second.stroops(),
+            start_time: self.start_time,
+            cliff_time: self.cliff_time,
+            end_time: self.end_time,
+            checkpoint_amount: self.checkpoint_amount.stroops(),
+            checkpoint_at: self.checkpoint_at,
+        }
+    }
+
+    /// The status the API reports at unix time `now`: an API stream that is active or paused at
+    /// or after its end time reads as completed (design §5). Chain streams report what the
+    /// contract's events said.
+    pub fn status_at(&self, now: u64) -> StreamStatus {
+        match (self.source, self.status) {
+            (StreamSource::Api, StreamStatus::Active | StreamStatus::Paused)
+                if now >= self.end_time =>
+            {
+                StreamStatus::Completed
+            }
+            (_, status) => status,
+        }
+    }
+
+    /// Amount accrued at unix time `t` with the contract's rule; a cancelled stream is evaluated
+    /// at `min(t, cancelled_at)` (design §5, §8).
+    pub fn streamed_at(&self, t: u64) -> Amount {
+        let t = match self.cancelled_at {
+            Some(cancelled_at) if self.status == StreamStatus::Cancelled => t.min(cancelled_at),
+            _ => t,
+        };
+        Amount::from_stroops(self.schedule().accrued_at(t))
+    }
+
+    /// Applies a lifecycle action at unix time `now` (design §5) and returns the new state, or
+    /// why it is refused. `now_millis` stamps `updated_at`; the version is bumped.
+    ///
+    /// Errors: [`TransitionError::ChainManaged`] for chain streams;
+    /// [`TransitionError::NotAllowed`] when the status at `now` does not allow the action
+    /// (e.g. cancelling a completed stream, resuming an active one).
+    pub fn apply(
+        &self,
+        action: StreamAction,
+        now: u64,
+        now_millis: i64,
+    ) -> Result<Stream, TransitionError> {
+        if self.source == StreamSource::Chain {
+            return Err(TransitionError::ChainManaged {
+                id: self.id.clone(),
+            });
+        }
+        let current = self.status_at(now);
+        let next = match (current, action) {
+            (StreamStatus::Active, StreamAction::Pause) => StreamStatus::Paused,
+            (StreamStatus::Paused, StreamAction::Resume) => StreamStatus::Active,
+            (StreamStatus::Active | StreamStatus::Paused, StreamAction::Cancel) => {
+                StreamStatus::Cancelled
+            }
+            (status, action) => {
+                return Err(TransitionError::NotAllowed {
+                    id: self.id.clone(),
+                    status,
+                    verb: action.verb(),
+                })
+            }
+        };
+        let mut updated = self.clone();
+        updated.status = next;
+        if next == StreamStatus::Cancelled {
+            updated.cancelled_at = Some(now);
+        }
+        updated.updated_at = now_millis;
+        updated.version = self.version.saturating_add(1);
+        Ok(updated)
+    }
+
+    /// The API representation at unix time `now`, with amounts computed at `at` (defaults to
+    /// `now`; the `?at=` query of design §5).
+    pub fn view(&self, now: u64, at: Option<u64>) -> StreamView {
+        let streamed = self.streamed_at(at.unwrap_or(now));
+        let remaining = self
+            .deposit_amount
+            .checked_sub(streamed)
+            .unwrap_or(Amount::ZERO);
+        StreamView {
+            id: self.id.clone(),
+            sender: self.sender.to_string(),
+            recipient: self.recipient.to_string(),
+            deposit_amount: self.deposit_amount,
+            rate_per_second: self.rate_per_second,
+            start_time: self.start_time,
+            cliff_time: self.cliff_time,
+            end_time: self.end_time,
+            status: self.status_at(now),
+            withdrawn_amount: self.withdrawn_amount,
+            streamed_amount: streamed,
+            remaining_amount: remaining,
+            cancelled_at: self.cancelled_at,
+            source: self.source,
+            chain: self.chain.clone(),
+            created_at: format_millis(self.created_at),
+            updated_at: format_millis(self.updated_at),
+        }
+    }
+}
+
+/// The stream resource of design §5, as serialized in responses and webhook payloads.
+/// Amounts are decimal strings with exactly 7 fractional digits; times are unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamView {
+    /// Stream id.
+    pub id: String,
+    /// Sender StrKey.
+    pub sender: String,
+    /// Recipient StrKey.
+    pub recipient: String,
+    /// Total deposit.
+    pub deposit_amount: Amount,
+    /// Accrual per second.
+    pub rate_per_second: Amount,
+    /// Accrual start (unix seconds).
+    pub start_time: u64,
+    /// Cliff (unix seconds).
+    pub cliff_time: u64,
+    /// End (unix seconds).
+    pub end_time: u64,
+    /// Status at response time.
+    pub status: StreamStatus,
+    /// Total withdrawn.
+    pub withdrawn_amount: Amount,
+    /// Accrued at the evaluation instant.
+    pub streamed_amount: Amount,
+    /// Deposit minus accrued at the evaluation instant.
+    pub remaining_amount: Amount,
+    /// Cancel time (unix seconds) or null.
+    pub cancelled_at: Option<u64>,
+    /// `api` or `chain`.
+    pub source: StreamSource,
+    /// Chain identity or null.
+    pub chain: Option<ChainRef>,
+    /// RFC 3339 UTC, millisecond precision.
+    pub created_at: String,
+    /// RFC 3339 UTC, millisecond precision.
+    pub updated_at: String,
+}

@@ -1,0 +1,282 @@
+//! The stream use cases: create (with idempotency), get, list and lifecycle actions.
+//!
+//! It applies the domain rules of [`crate::streams`] and persists through [`Store`]; it knows
+//! nothing of HTTP beyond the status code and body it must remember for idempotent replay.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::clock::{now_millis, now_unix};
+use crate::idempotency::{request_fingerprint, IdempotencyKey, CLAIM_LOCK_MS, KEY_TTL_MS};
+use crate::pagination::{filter_fingerprint, CursorCodec, CursorError};
+use crate::store::{
+    ClaimOutcome, IdempotencyCompletion, IdempotencyRecord, Store, StoreError, StreamPageQuery,
+};
+use crate::streams::create::parse_new_stream;
+use crate::streams::query::{ListParams, INVALID_CURSOR};
+use crate::streams::{
+    Stream, StreamAction, StreamSource, StreamStatus, StreamView, TransitionError,
+};
+use crate::validation::{FieldError, ValidationErrors};
+
+/// How often a lifecycle action re-reads and retries after losing an optimistic-concurrency race
+/// before answering 409.
+const MAX_TRANSITION_ATTEMPTS: usize = 5;
+
+/// Errors of the stream use cases, mapped once to the HTTP envelope.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// Invalid input (400 `VALIDATION_ERROR` with details).
+    #[error("validation failed")]
+    Validation(#[from] ValidationErrors),
+    /// No such stream (404 `NOT_FOUND`).
+    #[error("Stream '{0}' not found")]
+    NotFound(String),
+    /// Refused lifecycle action (409 `CONFLICT`).
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// Idempotency key reused with a different body, or still in flight (409 `CONFLICT`).
+    #[error("{0}")]
+    IdempotencyConflict(&'static str),
+    /// The stream kept changing under concurrent requests (409 `CONFLICT`; retry).
+    #[error("Stream '{0}' is being changed by other requests; retry")]
+    Contended(String),
+    /// Storage failure (503 or 500).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The outcome of a create request.
+#[derive(Debug, Clone)]
+pub enum CreateOutcome {
+    /// A new stream; `body` is the serialized [`StreamView`] to send (and what replays repeat).
+    Created {
+        /// The stream id (for `Location`).
+        id: String,
+        /// JSON body bytes.
+        body: Vec<u8>,
+    },
+    /// The first response to this idempotency key, replayed verbatim.
+    Replayed {
+        /// HTTP status of the first response.
+        status: u16,
+        /// Its body bytes.
+        body: Vec<u8>,
+        /// Its `Location`.
+        location: Option<String>,
+    },
+}
+
+/// One page of the list route, ready to serialize.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamListPage {
+    /// Streams, newest first.
+    pub streams: Vec<StreamView>,
+    /// Cursor for the next page, or null on the last page.
+    pub next_cursor: Option<String>,
+    /// Whether another page exists.
+    pub has_more: bool,
+}
+
+/// Stream use cases over a [`Store`].
+#[derive(Clone)]
+pub struct StreamService {
+    store: Arc<dyn Store>,
+    cursors: CursorCodec,
+}
+
+/// The `Location` of a stream resource.
+pub fn stream_location(id: &str) -> String {
+    format!("/api/streams/{id}")
+}
+
+impl StreamService {
+    /// A service over `store`, signing cursors with `cursors`.
+    pub fn new(store: Arc<dyn Store>, cursors: CursorCodec) -> Self {
+        Self { store, cursors }
+    }
+
+    /// Creates a stream from a parsed JSON body (design §5), honouring an idempotency key.
+    ///
+    /// With a key: a completed record with the same canonical body is replayed; a different body
+    /// or a request still in flight is [`StreamError::IdempotencyConflict`]; invalid bodies are not
+    /// remembered (the client may fix and retry with the same key).
+    ///
+    /// Errors: [`StreamError::Validation`], [`StreamError::IdempotencyConflict`],
+    /// [`StreamError::Store`].
+    pub async fn create(
+        &self,
+        body: &serde_json::Value,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<CreateOutcome, StreamError> {
+        let now_ms = now_millis();
+        let fingerprint = key.map(|_| request_fingerprint(body));
+        if let (Some(key), Some(fingerprint)) = (key, &fingerprint) {
+            if let Some(record) = self.store.idempotency_get(key.as_str(), now_ms).await? {
+                return replay_or_conflict(record, fingerprint);
+            }
+        }
+
+        let new = parse_new_stream(body, now_unix())?;
+
+        if let (Some(key), Some(fingerprint)) = (key, &fingerprint) {
+            match self
+                .store
+                .idempotency_claim(
+                    key.as_str(),
+                    fingerprint,
+                    now_ms,
+                    now_ms.saturating_add(CLAIM_LOCK_MS),
+                    now_ms.saturating_add(KEY_TTL_MS),
+                )
+                .await?
+            {
+                ClaimOutcome::Claimed => {}
+                ClaimOutcome::Existing(record) => return replay_or_conflict(record, fingerprint),
+            }
+        }
+
+        let stream = Stream {
+            id: Uuid::now_v7().to_string(),
+            sender: new.sender,
+            recipient: new.recipient,
+            deposit_amount: new.deposit_amount,
+            rate_per_second: new.rate_per_second,
+            start_time: new.start_time,
+            cliff_time: new.cliff_time,
+            end_time: new.end_time,
+            status: StreamStatus::Active,
+            withdrawn_amount: crate::amount::Amount::ZERO,
+            checkpoint_amount: crate::amount::Amount::ZERO,
+            checkpoint_at: new.start_time,
+            cancelled_at: None,
+            source: StreamSource::Api,
+            chain: None,
+            created_at: now_ms,
+            updated_at: now_ms,
+            version: 0,
+        };
+        let body = serde_json::to_vec(&stream.view(now_unix(), None))
+            .map_err(|e| StoreError::Corrupt(format!("serializing a stream failed: {e}")))?;
+        let location = stream_location(&stream.id);
+        let completion = key.map(|key| IdempotencyCompletion {
+            key: key.as_str().to_string(),
+            status: 201,
+            body: body.clone(),
+            location: Some(location.clone()),
+        });
+        if let Err(error) = self.store.insert_stream(&stream, completion.as_ref()).await {
+            if let Some(key) = key {
+                // Best effort: if this fails too, the claim lapses after CLAIM_LOCK_MS.
+                if let Err(release_error) = self.store.idempotency_release(key.as_str()).await {
+                    tracing::warn!(error = %release_error, "could not release an idempotency claim");
+                }
+            }
+            return Err(error.into());
+        }
+        tracing::info!(stream_id = %stream.id, "stream created");
+        Ok(CreateOutcome::Created {
+            id: stream.id,
+            body,
+        })
+    }
+
+    /// Reads one stream, amounts evaluated at `at` (default now).
+    ///
+    /// Errors: [`StreamError::NotFound`], [`StreamError::Store`].
+    pub async fn get(&self, id: &str, at: Option<u64>) -> Result<StreamView, StreamError> {
+        let stream = self.load(id).await?;
+        Ok(stream.view(now_unix(), at))
+    }
+
+    /// One page of streams (design §5: newest first, opaque cursor bound to the filters).
+    ///
+    /// Errors: [`StreamError::Validation`] for a bad cursor, [`StreamError::Store`].
+    pub async fn list(&self, params: ListParams) -> Result<StreamListPage, StreamError> {
+        let fingerprint = filter_fingerprint(&params.filters.fingerprint_parts());
+        let before_position = match params.cursor.as_deref() {
+            None => None,
+            Some(cursor) => Some(self.cursors.decode(cursor, fingerprint).map_err(|error| {
+                let message = match error {
+                    CursorError::Invalid => "cursor is malformed, altered or not issued by this service; use nextCursor as returned",
+                    CursorError::FilterMismatch => "cursor was issued for different filters; repeat the filters it was issued with, or start without a cursor",
+                };
+                ValidationErrors(vec![FieldError::new("cursor", INVALID_CURSOR, message)])
+            })?),
+        };
+        let now = now_unix();
+        let page = self
+            .store
+            .list_streams(&StreamPageQuery {
+                filters: params.filters,
+                before_position,
+                limit: params.limit,
+                now,
+            })
+            .await?;
+        let next_cursor = match (page.has_more, page.last_position) {
+            (true, Some(position)) => Some(self.cursors.encode(position, fingerprint)),
+            _ => None,
+        };
+        Ok(StreamListPage {
+            streams: page
+                .streams
+                .iter()
+                .map(|stream| stream.view(now, params.at))
+                .collect(),
+            next_cursor,
+            has_more: page.has_more,
+        })
+    }
+
+    /// Applies a lifecycle action (design §5). Concurrent actions on one stream are serialized by
+    /// optimistic concurrency: exactly one of two concurrent cancels succeeds.
+    ///
+    /// Errors: [`StreamError::NotFound`], [`StreamError::Transition`] (409),
+    /// [`StreamError::Store`].
+    pub async fn apply(&self, id: &str, action: StreamAction) -> Result<StreamView, StreamError> {
+        for _ in 0..MAX_TRANSITION_ATTEMPTS {
+            let current = self.load(id).await?;
+            let now = now_unix();
+            let next = current.apply(action, now, now_millis())?;
+            if self.store.update_stream(&next, current.version).await? {
+                tracing::info!(stream_id = %id, status = %next.status, "stream updated");
+                return Ok(next.view(now, None));
+            }
+        }
+        Err(StreamError::Contended(id.to_string()))
+    }
+
+    async fn load(&self, id: &str) -> Result<Stream, StreamError> {
+        self.store
+            .get_stream(id)
+            .await?
+            .ok_or_else(|| StreamError::NotFound(id.to_string()))
+    }
+}
+
+fn replay_or_conflict(
+    record: IdempotencyRecord,
+    fingerprint: &[u8],
+) -> Result<CreateOutcome, StreamError> {
+    match record {
+        IdempotencyRecord::Completed {
+            request_hash,
+            status,
+            body,
+            location,
+        } if request_hash == fingerprint => Ok(CreateOutcome::Replayed {
+            status,
+            body,
+            location,
+        }),
+        IdempotencyRecord::Completed { .. } => Err(StreamError::IdempotencyConflict(
+            "Idempotency-Key was already used with a different request body",
+        )),
+        IdempotencyRecord::InFlight { .. } => Err(StreamError::IdempotencyConflict(
+            "a request with this Idempotency-Key is still in progress; retry later",
+        )),
+    }
+}
