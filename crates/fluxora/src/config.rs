@@ -346,10 +346,10 @@ impl Config {
                 }
             },
         };
-        let start_ledger = match r.get("INDEXER_START_LEDGER") {
-            None => None,
-            Some(_) => Some(r.parse::<u32>("INDEXER_START_LEDGER", 0, "a ledger sequence number")),
-        };
+        let start_ledger = r
+            .get("INDEXER_START_LEDGER")
+            .is_some()
+            .then(|| r.parse::<u32>("INDEXER_START_LEDGER", 0, "a ledger sequence number"));
         let poll_interval_ms = r.parse::<u64>(
             "INDEXER_POLL_INTERVAL_MS",
             2000,

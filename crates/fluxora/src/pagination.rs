@@ -1,7 +1,7 @@
 //! Opaque, tamper-proof list cursors (`design.md` §5).
 //!
 //! A cursor carries the insertion position of the last stream on a page and a fingerprint of the
-//! filters it was issued for, authenticated with HMAC-SHA256 under a per-database secret
+//! filters it was issued for, authenticated with HMAC-SHA256 (verified in constant time) under a per-database secret
 //! ([`crate::store::Store::cursor_secret`]), so every replica and restart accepts it. A forged,
 //! tampered or truncated cursor, or one issued for other filters, is refused.
 //!
@@ -99,8 +99,13 @@ impl CursorCodec {
             return Err(CursorError::Invalid);
         }
         let (payload, tag) = bytes.split_at(PAYLOAD_LEN);
-        let expected = self.tag(payload);
-        if !constant_time_eq(&expected, tag) {
+        let verified = Hmac::<Sha256>::new_from_slice(&self.secret)
+            .map(|mut mac| {
+                mac.update(payload);
+                mac.verify_truncated_left(tag).is_ok()
+            })
+            .unwrap_or(false);
+        if !verified {
             return Err(CursorError::Invalid);
         }
         if payload[9..17] != fingerprint {
@@ -110,10 +115,6 @@ impl CursorCodec {
         position.copy_from_slice(&payload[1..9]);
         Ok(i64::from_be_bytes(position))
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -351,3 +351,105 @@ pub struct StreamView {
     /// RFC 3339 UTC, millisecond precision.
     pub updated_at: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(status: StreamStatus, source: StreamSource) -> Stream {
+        Stream {
+            id: "s".into(),
+            sender: StellarAddress::parse(
+                "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5",
+            )
+            .unwrap(),
+            recipient: StellarAddress::parse(
+                "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGZ",
+            )
+            .unwrap(),
+            deposit_amount: Amount::from_stroops(1000),
+            rate_per_second: Amount::from_stroops(1),
+            start_time: 0,
+            cliff_time: 0,
+            end_time: 1000,
+            status,
+            withdrawn_amount: Amount::ZERO,
+            checkpoint_amount: Amount::ZERO,
+            checkpoint_at: 0,
+            cancelled_at: None,
+            source,
+            chain: None,
+            created_at: 0,
+            updated_at: 0,
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn api_streams_read_completed_from_their_end_time() {
+        for status in [StreamStatus::Active, StreamStatus::Paused] {
+            let s = stream(status, StreamSource::Api);
+            assert_eq!(s.status_at(999), status);
+            assert_eq!(s.status_at(1000), StreamStatus::Completed, "now ≥ end");
+            assert!(matches!(
+                s.apply(StreamAction::Cancel, 1000, 0),
+                Err(TransitionError::NotAllowed {
+                    status: StreamStatus::Completed,
+                    ..
+                })
+            ));
+        }
+        // Chain streams complete only through contract events.
+        assert_eq!(
+            stream(StreamStatus::Active, StreamSource::Chain).status_at(5000),
+            StreamStatus::Active
+        );
+    }
+
+    #[test]
+    fn transition_table() {
+        use StreamAction::*;
+        use StreamStatus::*;
+        let cases = [
+            (Active, Pause, Some(Paused)),
+            (Active, Resume, None),
+            (Active, Cancel, Some(Cancelled)),
+            (Paused, Pause, None),
+            (Paused, Resume, Some(Active)),
+            (Paused, Cancel, Some(Cancelled)),
+            (Cancelled, Pause, None),
+            (Cancelled, Resume, None),
+            (Cancelled, Cancel, None),
+            (Completed, Pause, None),
+            (Completed, Resume, None),
+            (Completed, Cancel, None),
+        ];
+        for (from, action, to) in cases {
+            let result = stream(from, StreamSource::Api).apply(action, 10, 77);
+            match to {
+                Some(to) => {
+                    let next = result.unwrap();
+                    assert_eq!(next.status, to, "{from:?} {action:?}");
+                    assert_eq!(next.version, 1);
+                    assert_eq!(next.updated_at, 77);
+                    assert_eq!(next.cancelled_at, (to == Cancelled).then_some(10));
+                }
+                None => assert!(result.is_err(), "{from:?} {action:?}"),
+            }
+        }
+        assert!(matches!(
+            stream(Active, StreamSource::Chain).apply(Pause, 10, 0),
+            Err(TransitionError::ChainManaged { .. })
+        ));
+    }
+
+    #[test]
+    fn cancelled_streams_freeze_at_cancel_time() {
+        let mut s = stream(StreamStatus::Cancelled, StreamSource::Api);
+        s.cancelled_at = Some(300);
+        assert_eq!(s.streamed_at(200).stroops(), 200);
+        assert_eq!(s.streamed_at(900).stroops(), 300);
+        let view = s.view(5000, Some(900));
+        assert_eq!(view.remaining_amount.stroops(), 700);
+    }
+}

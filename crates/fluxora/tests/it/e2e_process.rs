@@ -1,0 +1,246 @@
+//! The real `fluxora` binary: configuration errors, structured logs with request ids, graceful
+//! SIGTERM, `migrate`, and a restart that keeps data.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+use crate::helpers::{valid_body, with};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fluxora");
+/// Upper bound for the binary to start or stop; a hang fails the test instead of blocking CI.
+const PROCESS_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn command(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("LOG_FORMAT", "json")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("proc.db").display()),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+struct Server {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    log: Vec<Value>,
+    base: String,
+}
+
+impl Server {
+    async fn start(dir: &std::path::Path) -> Server {
+        let mut child = command(dir).arg("serve").spawn().expect("spawn fluxora");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut log = Vec::new();
+        let address = tokio::time::timeout(PROCESS_TIMEOUT, async {
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                let entry: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| panic!("stdout line is not JSON: {line}"));
+                let listening = entry["message"] == "fluxora listening";
+                let address = entry["address"].as_str().map(str::to_string);
+                log.push(entry);
+                if listening {
+                    return address.expect("listening line has an address");
+                }
+            }
+            panic!("fluxora exited before listening: {log:?}");
+        })
+        .await
+        .expect("fluxora starts in time");
+        Server {
+            child,
+            lines,
+            log,
+            base: format!("http://{address}"),
+        }
+    }
+
+    /// Sends SIGTERM, waits for a clean exit and returns every log line.
+    async fn terminate(mut self) -> Vec<Value> {
+        let pid = self.child.id().expect("pid").to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let lines = &mut self.lines;
+        let log = &mut self.log;
+        tokio::time::timeout(PROCESS_TIMEOUT, async {
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                log.push(
+                    serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}")),
+                );
+            }
+        })
+        .await
+        .expect("stdout closes after SIGTERM");
+        let exit = tokio::time::timeout(PROCESS_TIMEOUT, self.child.wait())
+            .await
+            .expect("exits in time")
+            .expect("wait");
+        assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+        self.log
+    }
+}
+
+#[tokio::test]
+async fn invalid_configuration_fails_before_binding() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::time::timeout(
+        PROCESS_TIMEOUT,
+        command(dir.path())
+            .env("PORT", "not-a-port")
+            .env("LOG_FORMAT", "xml")
+            .arg("serve")
+            .output(),
+    )
+    .await
+    .expect("exits promptly")
+    .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("PORT: 'not-a-port' is not a port number"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("LOG_FORMAT"), "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing served or logged");
+    assert!(
+        !dir.path().join("proc.db").exists(),
+        "stopped before touching the database"
+    );
+}
+
+#[tokio::test]
+async fn migrate_creates_the_database_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::time::timeout(PROCESS_TIMEOUT, command(dir.path()).arg("migrate").output())
+        .await
+        .expect("exits promptly")
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.path().join("proc.db").exists());
+}
+
+#[tokio::test]
+async fn logs_are_json_with_the_request_id_and_sigterm_is_graceful() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let client = reqwest::Client::new();
+    let seed = "SBGWKM3CD4IL47QN6X54N6Y33T3JDNVI6AIJ6CD5IM47HG3IG4O36XCU";
+
+    let created = client
+        .post(format!("{}/api/streams", server.base))
+        .header("x-request-id", "req-create-1")
+        .json(&valid_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let stream: Value = created.json().await.unwrap();
+    let refused = client
+        .post(format!("{}/api/streams", server.base))
+        .header("x-request-id", "req-seed-2")
+        .json(&with(valid_body(), serde_json::json!({"sender": seed})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body = refused.text().await.unwrap();
+    assert!(
+        !body.contains(seed) && !body.contains(&seed[1..20]),
+        "seed echoed: {body}"
+    );
+
+    let log = server.terminate().await;
+    for entry in &log {
+        for field in ["timestamp", "level", "message"] {
+            assert!(entry.get(field).is_some(), "{field} missing in {entry}");
+        }
+    }
+    let of_request = |id: &str| -> Vec<&Value> {
+        log.iter()
+            .filter(|e| e["span"]["request_id"] == id)
+            .collect()
+    };
+    let create_lines = of_request("req-create-1");
+    let messages: Vec<&str> = create_lines
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert_eq!(messages, vec!["stream created", "request completed"]);
+    for line in &create_lines {
+        assert_eq!(line["span"]["method"], "POST");
+        assert_eq!(line["span"]["path"], "/api/streams");
+    }
+    let completed = create_lines[1];
+    assert_eq!(completed["status"], 201);
+    assert!(completed["latency_ms"].as_f64().is_some());
+    assert_eq!(create_lines[0]["stream_id"], stream["id"]);
+    // Every line logged inside a request carries its id: none lost it.
+    assert!(log
+        .iter()
+        .filter(|e| e["message"] == "stream created" || e["message"] == "request completed")
+        .all(|e| e["span"]["request_id"].is_string()));
+    assert_eq!(of_request("req-seed-2").len(), 1);
+
+    let raw = serde_json::to_string(&log).unwrap();
+    assert!(
+        !raw.contains(seed) && !raw.contains(&seed[1..20]),
+        "the seed reached the logs"
+    );
+    assert!(log.iter().any(|e| e["message"] == "shutdown complete"));
+}
+
+#[tokio::test]
+async fn a_restarted_binary_serves_what_it_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let response = client
+            .post(format!("{}/api/streams", server.base))
+            .json(&valid_body())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        ids.push(
+            response.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    server.terminate().await;
+
+    let server = Server::start(dir.path()).await;
+    for id in &ids {
+        let response = client
+            .get(format!("{}/api/streams/{id}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{id}");
+    }
+    server.terminate().await;
+}

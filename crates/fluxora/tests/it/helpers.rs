@@ -1,0 +1,217 @@
+//! Test harness: starts the real service exactly as `fluxora serve` does (through
+//! `Application::build`) on 127.0.0.1:0 with a fresh SQLite database, and returns a client.
+
+use std::path::Path;
+use std::sync::Once;
+
+use fluxora::app::Application;
+use fluxora::config::{Config, LogFormat};
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Valid account StrKeys (chain.md §B8).
+pub const G1: &str = "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5";
+pub const G2: &str = "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGZ";
+/// Fixture actors (fixtures/chain/fluxora-scenario.decoded.json).
+pub const SENDER: &str = "GDZRFKVP6KLHXBBGN2V2CTIXMXHDO4CXSNACORM74XZZ426OVU4YFLBV";
+pub const RECIPIENT: &str = "GBLXWU5HZZ3JZKPYES2C3EWY2ZRIGII6XJP3FCWXDWF5AP55JWVFTKWA";
+/// A valid contract StrKey.
+pub const C1: &str = "CA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQGAXE";
+
+static TRACING: Once = Once::new();
+
+/// A running service.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+    handle: Option<JoinHandle<()>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestApp {
+    /// Starts the service on a new, empty SQLite database in a temporary directory.
+    pub async fn spawn() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("fluxora.db");
+        let mut app = Self::spawn_on(&path).await;
+        app._dir = Some(dir);
+        app
+    }
+
+    /// Starts the service on the SQLite file at `path` (created if missing).
+    pub async fn spawn_on(path: &Path) -> TestApp {
+        if std::env::var_os("TEST_LOG").is_some() {
+            TRACING.call_once(|| fluxora::telemetry::init("info", LogFormat::Pretty));
+        }
+        let config = Config::for_database(format!("sqlite://{}", path.display()));
+        let app = Application::build(config).await.expect("service builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let handle = tokio::spawn(async move {
+            app.run_until_stopped(token).await.expect("service runs");
+        });
+        TestApp {
+            base,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            shutdown,
+            handle: Some(handle),
+            _dir: None,
+        }
+    }
+
+    /// Stops the service gracefully and waits for it; returns the temp dir so the database
+    /// file outlives the service (for restart tests).
+    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+        self.shutdown.cancel();
+        if let Some(handle) = self.handle.take() {
+            handle.await.expect("service task ends cleanly");
+        }
+        self._dir.take()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_empty(&self, path: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Creates a stream from `valid_body()` with `overrides` merged in; asserts 201 and returns it.
+    pub async fn create_stream(&self, overrides: Value) -> Value {
+        let response = self
+            .post_json("/api/streams", &with(valid_body(), overrides))
+            .await;
+        let status = response.status();
+        let body: Value = response.json().await.expect("json body");
+        assert_eq!(status, 201, "create failed: {body}");
+        body
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A valid create body for a stream running now: 100 units at 0.001/s, started an hour ago.
+pub fn valid_body() -> Value {
+    json!({
+        "sender": SENDER,
+        "recipient": RECIPIENT,
+        "depositAmount": "100",
+        "ratePerSecond": "0.001",
+        "startTime": now() - 3600,
+    })
+}
+
+/// `base` with the keys of `overrides` replaced (a `null` override removes the key).
+pub fn with(mut base: Value, overrides: Value) -> Value {
+    if let (Some(target), Some(source)) = (base.as_object_mut(), overrides.as_object()) {
+        for (key, value) in source {
+            if value.is_null() {
+                target.remove(key);
+            } else {
+                target.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    base
+}
+
+/// Current unix time in seconds.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// Asserts the §4 envelope shape and returns the error object.
+pub async fn expect_error(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .expect("x-request-id header")
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .expect("content-type")
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert_eq!(content_type, "application/json");
+    let body: Value = response.json().await.expect("json envelope");
+    let error = body.get("error").expect("error object").clone();
+    assert_eq!(error["code"], code, "code in {body}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message in {body}"
+    );
+    assert_eq!(
+        error["requestId"],
+        request_id.as_str(),
+        "requestId echoes the header"
+    );
+    let keys: Vec<&String> = body.as_object().expect("object").keys().collect();
+    assert_eq!(keys, vec!["error"], "envelope has only `error`");
+    error
+}
+
+/// The `(field, code)` pairs of a validation envelope's details.
+pub fn detail_codes(error: &Value) -> Vec<(String, String)> {
+    error["details"]
+        .as_array()
+        .map(|details| {
+            details
+                .iter()
+                .map(|d| {
+                    (
+                        d["field"].as_str().unwrap_or_default().to_string(),
+                        d["code"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,11 @@
+//! Integration tests: one binary (fast linking), one module per area. Every test starts the real
+//! service on a random port over a brand-new SQLite file and talks HTTP to it.
+
+// Test code may panic on unexpected results: that is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod helpers;
+
+mod e2e_conventions;
+mod e2e_process;
+mod e2e_streams;
+mod e2e_validation;
