@@ -257,6 +257,49 @@ impl<'de> serde::Deserialize<'de> for StellarAddress {
     }
 }
 
+/// Replaces anything that looks like a Stellar secret seed in `text` with `S…[redacted]`, for
+/// text the service echoes or logs (paths, unknown field names): secrets never leave the service
+/// (design §5). A run of 56 or more ASCII letters and digits in which some 56-character window
+/// starts with `S`/`s` and is otherwise base32 (`A–Z`, `2–7`, any case) is redacted whole.
+pub fn redact_secret_seeds(text: &str) -> std::borrow::Cow<'_, str> {
+    const SEED_LEN: usize = 56;
+    let bytes = text.as_bytes();
+    let is_base32 = |b: u8| b.is_ascii_alphabetic() || (b'2'..=b'7').contains(&b);
+    let mut runs = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        if !bytes[start].is_ascii_alphanumeric() {
+            start += 1;
+            continue;
+        }
+        let mut end = start;
+        while end < bytes.len() && bytes[end].is_ascii_alphanumeric() {
+            end += 1;
+        }
+        let run = &bytes[start..end];
+        let seed_like = run.len() >= SEED_LEN
+            && run.windows(SEED_LEN).any(|window| {
+                matches!(window[0], b'S' | b's') && window[1..].iter().all(|b| is_base32(*b))
+            });
+        if seed_like {
+            runs.push((start, end));
+        }
+        start = end;
+    }
+    if runs.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (start, end) in runs {
+        out.push_str(&text[last..start]);
+        out.push_str("S…[redacted]");
+        last = end;
+    }
+    out.push_str(&text[last..]);
+    std::borrow::Cow::Owned(out)
+}
+
 /// Why a value is not an acceptable stream address (design §5, chain.md §B8).
 ///
 /// Carries no copy of the input, so neither `Display`, `Debug` nor [`AddressError::message`] can
@@ -666,5 +709,26 @@ mod tests {
         assert!(serde_json::from_value::<StellarAddress>(json!(format!("{C1} "))).is_err());
         assert_eq!(AddressKind::Account.to_string(), "account");
         assert_eq!(AddressKind::Contract.as_str(), "contract");
+    }
+
+    #[test]
+    fn seeds_are_redacted_from_echoed_text() {
+        let seed = "SBGWKM3CD4IL47QN6X54N6Y33T3JDNVI6AIJ6CD5IM47HG3IG4O36XCU";
+        for text in [
+            format!("/api/streams/{seed}"),
+            format!("Route 'GET /x/{}' not found", seed.to_lowercase()),
+            format!("{seed}extra"),
+            seed.to_string(),
+        ] {
+            let redacted = redact_secret_seeds(&text);
+            assert!(!redacted.to_uppercase().contains(&seed[..20]), "{redacted}");
+            assert!(redacted.contains("S…[redacted]"));
+        }
+        let account = "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5";
+        assert_eq!(redact_secret_seeds(account), account);
+        assert_eq!(
+            redact_secret_seeds("/api/streams/0192-abc"),
+            "/api/streams/0192-abc"
+        );
     }
 }

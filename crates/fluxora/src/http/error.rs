@@ -67,14 +67,21 @@ impl ApiError {
         }
     }
 
-    /// A 400 for a body that is not valid JSON (position only, never the content).
+    /// A 400 for a body that is not valid JSON (position only, never the content), or whose
+    /// object repeats a key (the key, truncated and redacted, is named).
     pub fn malformed_json(error: &serde_json::Error) -> Self {
-        ApiError::Validation {
-            message: format!(
+        let message = match error.classify() {
+            serde_json::error::Category::Data => {
+                format!("request body is not acceptable JSON: {error}")
+            }
+            _ => format!(
                 "request body is not valid JSON (line {}, column {})",
                 error.line(),
                 error.column()
             ),
+        };
+        ApiError::Validation {
+            message,
             details: Vec::new(),
         }
     }
@@ -213,7 +220,7 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         .map(|id| id.as_str().to_string())
         .unwrap_or_default();
     let method = request.method().to_string();
-    let path: String = request.uri().path().chars().take(256).collect();
+    let path = crate::http::redacted_path(request.uri().path());
 
     let mut response = next.run(request).await;
     let status = response.status();

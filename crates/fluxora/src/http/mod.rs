@@ -32,8 +32,17 @@ pub struct AppState {
     pub network: &'static str,
 }
 
+/// A request path as it may be echoed in messages and logs: at most 256 characters, anything
+/// seed-like redacted ([`crate::address::redact_secret_seeds`]).
+pub fn redacted_path(path: &str) -> String {
+    crate::address::redact_secret_seeds(path)
+        .chars()
+        .take(256)
+        .collect()
+}
+
 async fn not_found(request: Request) -> impl IntoResponse {
-    let path: String = request.uri().path().chars().take(256).collect();
+    let path = redacted_path(request.uri().path());
     ApiError::NotFound(format!("Route '{} {path}' not found", request.method()))
 }
 

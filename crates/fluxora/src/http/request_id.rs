@@ -50,7 +50,7 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     let id = RequestId::from_inbound(request.headers().get(&X_REQUEST_ID));
     request.extensions_mut().insert(id.clone());
     let method = request.method().clone();
-    let path: String = request.uri().path().chars().take(256).collect();
+    let path = crate::http::redacted_path(request.uri().path());
     let span = tracing::info_span!(
         "request",
         request_id = %id.as_str(),

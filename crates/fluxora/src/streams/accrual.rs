@@ -642,18 +642,21 @@ mod tests {
     /// The checkpoint the contract reported for stream 0 after its `rate_upd`.
     const STREAM0_CHECKPOINT: (i128, u64) = (1_149_298_200, 1_749_912_449);
 
-    fn shared_dir() -> PathBuf {
-        match std::env::var_os("FLUXORA_SHARED_DIR") {
+    /// The chain fixtures: `fixtures/chain/` at the repository root (a verbatim copy of
+    /// `shared/fixtures/chain`, see `vendored_fixtures_are_the_shared_originals`), or
+    /// `FLUXORA_FIXTURES_DIR`.
+    fn fixtures_dir() -> PathBuf {
+        match std::env::var_os("FLUXORA_FIXTURES_DIR") {
             Some(dir) => PathBuf::from(dir),
-            None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")),
+            None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/chain")),
         }
     }
 
     fn load_json(path: &Path) -> Value {
         let text = std::fs::read_to_string(path).unwrap_or_else(|err| {
             panic!(
-                "chain fixture not found or unreadable at {} ({err}); set FLUXORA_SHARED_DIR to \
-                 the shared directory that holds fixtures/chain/",
+                "chain fixture not found or unreadable at {} ({err}); set FLUXORA_FIXTURES_DIR to \
+                 the directory that holds the chain fixtures",
                 path.display()
             )
         });
@@ -662,7 +665,7 @@ mod tests {
     }
 
     fn load_fixture(name: &str) -> Value {
-        load_json(&shared_dir().join("fixtures/chain").join(name))
+        load_json(&fixtures_dir().join(name))
     }
 
     fn get<'a>(value: &'a Value, key: &str, context: &str) -> &'a Value {
@@ -1012,8 +1015,45 @@ mod tests {
         );
     }
 
+    /// The repository carries a copy of the shared fixtures so a fresh clone tests on its own;
+    /// where the originals sit beside the checkout (every developer and CI machine), the copy
+    /// must be byte-identical to them.
     #[test]
-    #[should_panic(expected = "set FLUXORA_SHARED_DIR")]
+    fn vendored_fixtures_are_the_shared_originals() {
+        let shared = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/chain"
+        ));
+        let Ok(entries) = std::fs::read_dir(&shared) else {
+            eprintln!(
+                "no {} beside the checkout: nothing to compare",
+                shared.display()
+            );
+            return;
+        };
+        let mut compared = 0;
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap();
+            let original = std::fs::read(&path).unwrap();
+            let copy = std::fs::read(fixtures_dir().join(name)).unwrap_or_else(|e| {
+                panic!("fixtures/chain/{} missing: {e}", name.to_string_lossy())
+            });
+            assert!(
+                original == copy,
+                "fixtures/chain/{} differs from shared",
+                name.to_string_lossy()
+            );
+            compared += 1;
+        }
+        assert!(
+            compared >= 6,
+            "expected the six chain fixture files, found {compared}"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "set FLUXORA_FIXTURES_DIR")]
     fn missing_fixture_panics_with_a_clear_message() {
         load_json(Path::new("/nonexistent/fluxora/fixtures/chain/none.json"));
     }

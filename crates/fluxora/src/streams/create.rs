@@ -244,6 +244,7 @@ fn required_deposit(rate: Amount, start: u64, end: u64) -> Option<Amount> {
 /// Field names are echoed in `details`; cap what a client can make us echo.
 fn truncate_field_name(name: &str) -> String {
     const MAX: usize = 64;
+    let name = crate::address::redact_secret_seeds(name);
     if name.chars().count() <= MAX {
         name.to_string()
     } else {

@@ -184,7 +184,7 @@ impl StreamAction {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
     /// The stream's current status does not allow the action.
-    #[error("Stream '{id}' is {status} and cannot be {verb}")]
+    #[error("Stream '{id}' is {}", describe_refusal(*.status, .verb))]
     NotAllowed {
         /// The stream id.
         id: String,
@@ -199,6 +199,17 @@ pub enum TransitionError {
         /// The stream id.
         id: String,
     },
+}
+
+/// "already paused" when the action targets the current status, else "<status> and cannot be <verb>".
+fn describe_refusal(status: StreamStatus, verb: &str) -> String {
+    match (status, verb) {
+        (StreamStatus::Paused, "paused") | (StreamStatus::Cancelled, "cancelled") => {
+            format!("already {status}")
+        }
+        (StreamStatus::Active, "resumed") => "already active".to_string(),
+        _ => format!("{status} and cannot be {verb}"),
+    }
 }
 
 impl Stream {

@@ -42,7 +42,10 @@ fn parse_pairs(query: Option<&str>, allowed: &[&str], errors: &mut Collector) ->
     let mut pairs: Pairs = Vec::new();
     for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         if !allowed.contains(&name.as_ref()) {
-            let shown: String = name.chars().take(64).collect();
+            let shown: String = crate::address::redact_secret_seeds(&name)
+                .chars()
+                .take(64)
+                .collect();
             errors.push(FieldError::new(
                 shown,
                 UNKNOWN_PARAMETER,
@@ -52,7 +55,7 @@ fn parse_pairs(query: Option<&str>, allowed: &[&str], errors: &mut Collector) ->
         }
         if pairs.iter().any(|(n, _)| n == name.as_ref()) {
             errors.push(FieldError::new(
-                name.as_ref(),
+                name.into_owned(),
                 DUPLICATE_PARAMETER,
                 "parameter given more than once",
             ));

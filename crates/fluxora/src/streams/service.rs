@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use crate::address::redact_secret_seeds;
 use crate::clock::{now_millis, now_unix};
 use crate::idempotency::{request_fingerprint, IdempotencyKey, CLAIM_LOCK_MS, KEY_TTL_MS};
 use crate::pagination::{filter_fingerprint, CursorCodec, CursorError};
@@ -253,7 +254,7 @@ impl StreamService {
         self.store
             .get_stream(id)
             .await?
-            .ok_or_else(|| StreamError::NotFound(id.to_string()))
+            .ok_or_else(|| StreamError::NotFound(redact_secret_seeds(id).into_owned()))
     }
 }
 

@@ -120,7 +120,8 @@ async fn lifecycle_transitions_and_conflicts() {
     let paused: Value = response.json().await.unwrap();
     assert_eq!(paused["status"], "paused");
     // paused → paused is refused; so is resuming twice.
-    expect_error(app.post_empty(&path("/pause")).await, 409, "CONFLICT").await;
+    let error = expect_error(app.post_empty(&path("/pause")).await, 409, "CONFLICT").await;
+    assert_eq!(error["message"], format!("Stream '{id}' is already paused"));
     // Pausing does not stop accrual (contract rule, design §8).
     let later: Value = app
         .get(&format!("{}?at={}", path(""), now() + 60))
@@ -145,7 +146,7 @@ async fn lifecycle_transitions_and_conflicts() {
 
     // Terminal: every further action is a conflict, and the stored state is unchanged.
     let error = expect_error(app.delete(&path("")).await, 409, "CONFLICT").await;
-    assert!(error["message"].as_str().unwrap().contains("cancelled"));
+    assert_eq!(error["message"], format!("Stream '{id}' is already cancelled"));
     expect_error(app.post_empty(&path("/pause")).await, 409, "CONFLICT").await;
     expect_error(app.post_empty(&path("/resume")).await, 409, "CONFLICT").await;
     let stored: Value = app.get(&path("")).await.json().await.unwrap();

@@ -1195,3 +1195,68 @@ async fn forged_tampered_and_reused_cursors_are_refused() {
     .await;
     assert_eq!(response.status(), 200, "filtered cursor with its filter");
 }
+
+#[tokio::test]
+async fn a_secret_seed_anywhere_in_the_request_is_never_echoed() {
+    let app = TestApp::spawn().await;
+    let fragment = &SECRET_SEED[1..24];
+    let by_id = app.get(&format!("/api/streams/{SECRET_SEED}")).await;
+    let error = expect_error(by_id, 404, "NOT_FOUND").await;
+    let by_route = expect_error(
+        app.get(&format!("/nowhere/{SECRET_SEED}")).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    let by_param = expect_error(
+        app.get(&format!("/api/streams?{SECRET_SEED}=1")).await,
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    let mut body = valid_body();
+    body[SECRET_SEED] = json!(1);
+    let by_field = expect_error(
+        app.post_json("/api/streams", &body).await,
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    for (case, echoed) in [
+        ("id", error),
+        ("route", by_route),
+        ("parameter", by_param),
+        ("field", by_field),
+    ] {
+        let text = echoed.to_string();
+        assert!(!text.contains(fragment), "{case} echoed the seed: {text}");
+        assert!(text.contains("[redacted]"), "{case}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn duplicate_json_keys_are_refused() {
+    let app = TestApp::spawn().await;
+    // Parsers disagree on which duplicate wins; the service refuses the ambiguity.
+    let raw = format!(
+        r#"{{"sender":"{}","recipient":"{}","depositAmount":"abc","depositAmount":"100","ratePerSecond":"0.001"}}"#,
+        SENDER, RECIPIENT
+    );
+    let response = app
+        .client
+        .post(app.url("/api/streams"))
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    let error = expect_error(response, 400, "VALIDATION_ERROR").await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate key 'depositAmount'"),
+        "{error}"
+    );
+    assert_eq!(stream_count(&app).await, 0);
+}
