@@ -265,16 +265,13 @@ impl Config {
             .get("DATABASE_URL")
             .unwrap_or("sqlite://fluxora.db")
             .to_string();
-        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        if !crate::store::is_postgres_url(&database_url) && !database_url.starts_with("sqlite:") {
             r.problem(
                 "DATABASE_URL",
-                "PostgreSQL is not supported by this build yet; use a sqlite:// URL",
+                "expected sqlite://PATH (e.g. sqlite://fluxora.db), sqlite::memory: or postgres://USER:PASSWORD@HOST:PORT/DB",
             );
-        } else if !database_url.starts_with("sqlite:") {
-            r.problem(
-                "DATABASE_URL",
-                "expected sqlite://PATH (e.g. sqlite://fluxora.db) or sqlite::memory:",
-            );
+        } else if url::Url::parse(&database_url).is_err() && database_url != "sqlite::memory:" {
+            r.problem("DATABASE_URL", "is not a valid URL");
         }
         let max_connections = r.parse::<u32>(
             "DATABASE_MAX_CONNECTIONS",

@@ -1,13 +1,15 @@
 //! Durable state behind one interface, [`Store`] (`design.md` §2).
 //!
 //! Handlers and domain code see only this trait; [`sqlite::SqliteStore`] implements it today and
-//! the PostgreSQL implementation slots in beside it. Amounts are stored as exact i128 decimal text,
+//! [`postgres::PostgresStore`] beside it. Amounts are stored as exact i128 decimal text,
 //! never floating point. [`open`] chooses the implementation from `DATABASE_URL`.
 
+pub mod postgres;
+mod rows;
+mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -211,16 +213,18 @@ pub trait Store: Send + Sync + 'static {
 ///
 /// Errors: [`StoreError`] when the database cannot be opened or migrated.
 pub async fn open(config: &DatabaseConfig) -> Result<Arc<dyn Store>, StoreError> {
-    let store = sqlite::SqliteStore::connect(config).await?;
-    store.migrate().await?;
-    Ok(Arc::new(store))
+    if is_postgres_url(&config.url) {
+        let store = postgres::PostgresStore::connect(config).await?;
+        store.migrate().await?;
+        Ok(Arc::new(store))
+    } else {
+        let store = sqlite::SqliteStore::connect(config).await?;
+        store.migrate().await?;
+        Ok(Arc::new(store))
+    }
 }
 
-/// Pool sizing and timeouts shared by the implementations.
-#[derive(Debug, Clone, Copy)]
-pub struct PoolSettings {
-    /// Maximum open connections.
-    pub max_connections: u32,
-    /// How long a request waits for a connection before [`StoreError::Unavailable`].
-    pub acquire_timeout: Duration,
+/// Whether `DATABASE_URL` names PostgreSQL (`postgres://` or `postgresql://`).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }

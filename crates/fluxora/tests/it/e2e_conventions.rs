@@ -904,7 +904,7 @@ async fn health_has_the_exact_report_shape() {
     assert!(skew < 60, "timestamp {timestamp} is not now");
     assert_eq!(
         body["database"],
-        json!({"status": "ok", "backend": "sqlite"})
+        json!({"status": "ok", "backend": crate::helpers::backend()})
     );
 
     let indexer = body["indexer"].as_object().expect("indexer object");

@@ -8,25 +8,22 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-use crate::helpers::{valid_body, with};
+use crate::helpers::{valid_body, with, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_fluxora");
 /// Upper bound for the binary to start or stop; a hang fails the test instead of blocking CI.
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn command(dir: &std::path::Path) -> Command {
+/// The binary with a clean environment, listening on a free port, on `database_url`.
+fn command(database_url: &str) -> Command {
     let mut command = Command::new(BIN);
     command
-        .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOST", "127.0.0.1")
         .env("PORT", "0")
         .env("LOG_FORMAT", "json")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("proc.db").display()),
-        )
+        .env("DATABASE_URL", database_url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -41,8 +38,8 @@ struct Server {
 }
 
 impl Server {
-    async fn start(dir: &std::path::Path) -> Server {
-        let mut child = command(dir).arg("serve").spawn().expect("spawn fluxora");
+    async fn start(db: &TestDb) -> Server {
+        let mut child = command(&db.url()).arg("serve").spawn().expect("spawn fluxora");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut log = Vec::new();
@@ -100,9 +97,10 @@ impl Server {
 #[tokio::test]
 async fn invalid_configuration_fails_before_binding() {
     let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("proc.db");
     let output = tokio::time::timeout(
         PROCESS_TIMEOUT,
-        command(dir.path())
+        command(&format!("sqlite://{}", database.display()))
             .env("PORT", "not-a-port")
             .env("LOG_FORMAT", "xml")
             .arg("serve")
@@ -119,31 +117,30 @@ async fn invalid_configuration_fails_before_binding() {
     );
     assert!(stderr.contains("LOG_FORMAT"), "{stderr}");
     assert!(output.stdout.is_empty(), "nothing served or logged");
-    assert!(
-        !dir.path().join("proc.db").exists(),
-        "stopped before touching the database"
-    );
+    assert!(!database.exists(), "stopped before touching the database");
 }
 
 #[tokio::test]
-async fn migrate_creates_the_database_and_exits() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = tokio::time::timeout(PROCESS_TIMEOUT, command(dir.path()).arg("migrate").output())
+async fn migrate_prepares_the_database_and_exits() {
+    let db = TestDb::new().await;
+    let output = tokio::time::timeout(PROCESS_TIMEOUT, command(&db.url()).arg("migrate").output())
         .await
         .expect("exits promptly")
         .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(dir.path().join("proc.db").exists());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    // Running it again is a no-op, and the service then starts ready.
+    let again = command(&db.url()).arg("migrate").output().await.expect("runs");
+    assert!(again.status.success());
+    let server = Server::start(&db).await;
+    let ready = reqwest::get(format!("{}/health/ready", server.base)).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    server.terminate().await;
 }
 
 #[tokio::test]
 async fn logs_are_json_with_the_request_id_and_sigterm_is_graceful() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path()).await;
+    let db = TestDb::new().await;
+    let server = Server::start(&db).await;
     let client = reqwest::Client::new();
     let seed = "SBGWKM3CD4IL47QN6X54N6Y33T3JDNVI6AIJ6CD5IM47HG3IG4O36XCU";
 
@@ -212,8 +209,8 @@ async fn logs_are_json_with_the_request_id_and_sigterm_is_graceful() {
 
 #[tokio::test]
 async fn a_restarted_binary_serves_what_it_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path()).await;
+    let db = TestDb::new().await;
+    let server = Server::start(&db).await;
     let client = reqwest::Client::new();
     let mut ids = Vec::new();
     for _ in 0..5 {
@@ -233,7 +230,7 @@ async fn a_restarted_binary_serves_what_it_stored() {
     }
     server.terminate().await;
 
-    let server = Server::start(dir.path()).await;
+    let server = Server::start(&db).await;
     for id in &ids {
         let response = client
             .get(format!("{}/api/streams/{id}", server.base))

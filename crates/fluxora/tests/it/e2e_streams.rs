@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_error, now, valid_body, with, TestApp, C1, G1, G2, RECIPIENT, SENDER};
+use crate::helpers::{expect_error, now, valid_body, with, TestApp, TestDb, C1, G1, G2, RECIPIENT, SENDER};
 
 #[tokio::test]
 async fn create_returns_201_with_location_and_the_resource() {
@@ -609,9 +609,8 @@ async fn concurrent_cancels_succeed_exactly_once() {
 
 #[tokio::test]
 async fn a_restart_keeps_every_stream_and_idempotency_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("restart.db");
-    let app = TestApp::spawn_on(&path).await;
+    let db = TestDb::new().await;
+    let app = TestApp::spawn_with(&db).await;
     let mut before = Vec::new();
     for i in 0..12 {
         let stream = app
@@ -635,7 +634,7 @@ async fn a_restart_keeps_every_stream_and_idempotency_key() {
     let cursor = first_page["nextCursor"].as_str().unwrap().to_string();
     app.stop().await;
 
-    let app = TestApp::spawn_on(&path).await;
+    let app = TestApp::spawn_with(&db).await;
     for stream in &before {
         let id = stream["id"].as_str().unwrap();
         let fetched: Value = app

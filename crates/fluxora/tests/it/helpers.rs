@@ -1,7 +1,6 @@
 //! Test harness: starts the real service exactly as `fluxora serve` does (through
 //! `Application::build`) on 127.0.0.1:0 with a fresh SQLite database, and returns a client.
 
-use std::path::Path;
 use std::sync::Once;
 
 use fluxora::app::Application;
@@ -21,31 +20,127 @@ pub const C1: &str = "CA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQGAXE";
 
 static TRACING: Once = Once::new();
 
+/// Which database the suite runs on: `FLUXORA_TEST_DATABASE=sqlite` (default) or `postgres`.
+/// PostgreSQL tests connect to `FLUXORA_TEST_POSTGRES_URL` (default
+/// `postgres://postgres@127.0.0.1:5432/postgres`) and create a database per test.
+pub fn backend() -> &'static str {
+    match std::env::var("FLUXORA_TEST_DATABASE").as_deref() {
+        Ok("postgres") | Ok("postgresql") => "postgres",
+        _ => "sqlite",
+    }
+}
+
+/// The PostgreSQL server the tests use (its maintenance database).
+pub fn postgres_admin_url() -> String {
+    std::env::var("FLUXORA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// A brand-new, empty database owned by one test, removed when dropped: a SQLite file in a
+/// temporary directory, or a PostgreSQL database named by a UUID.
+pub enum TestDb {
+    Sqlite {
+        dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl TestDb {
+    /// A new database on the suite's backend ([`backend`]).
+    pub async fn new() -> TestDb {
+        match backend() {
+            "postgres" => {
+                use sqlx::Connection;
+                let admin_url = postgres_admin_url();
+                let name = format!("fluxora_test_{}", uuid::Uuid::now_v7().simple());
+                let mut admin = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is needed for FLUXORA_TEST_DATABASE=postgres: {e}"));
+                sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                TestDb::Postgres { admin_url, name }
+            }
+            _ => TestDb::Sqlite {
+                dir: tempfile::tempdir().expect("temp dir"),
+            },
+        }
+    }
+
+    /// The `DATABASE_URL` of this database.
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite { dir } => format!("sqlite://{}", dir.path().join("fluxora.db").display()),
+            TestDb::Postgres { admin_url, name } => {
+                let mut url = url::Url::parse(admin_url).expect("admin url");
+                url.set_path(name);
+                url.to_string()
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            let (admin_url, database) = (admin_url.clone(), name.clone());
+            // Drop runs inside the test's runtime: use a separate thread with its own.
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async move {
+                    use sqlx::Connection;
+                    let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"))
+                        .execute(&mut admin)
+                        .await?;
+                    admin.close().await
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Ok(()))) {
+                eprintln!("could not drop test database {name}: {dropped:?}");
+            }
+        }
+    }
+}
+
 /// A running service.
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
     handle: Option<JoinHandle<()>>,
-    _dir: Option<tempfile::TempDir>,
+    db: Option<TestDb>,
 }
 
 impl TestApp {
-    /// Starts the service on a new, empty SQLite database in a temporary directory.
+    /// Starts the service on a brand-new database of the suite's backend.
     pub async fn spawn() -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("fluxora.db");
-        let mut app = Self::spawn_on(&path).await;
-        app._dir = Some(dir);
+        let db = TestDb::new().await;
+        let mut app = Self::spawn_with(&db).await;
+        app.db = Some(db);
         app
     }
 
-    /// Starts the service on the SQLite file at `path` (created if missing).
-    pub async fn spawn_on(path: &Path) -> TestApp {
+    /// Starts the service on an existing test database (restart tests keep `db` alive across
+    /// two services).
+    pub async fn spawn_with(db: &TestDb) -> TestApp {
+        Self::spawn_config(Config::for_database(db.url())).await
+    }
+
+    /// Starts the service with a complete configuration.
+    pub async fn spawn_config(config: Config) -> TestApp {
         if std::env::var_os("TEST_LOG").is_some() {
             TRACING.call_once(|| fluxora::telemetry::init("info", LogFormat::Pretty));
         }
-        let config = Config::for_database(format!("sqlite://{}", path.display()));
         let app = Application::build(config).await.expect("service builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let shutdown = CancellationToken::new();
@@ -61,18 +156,16 @@ impl TestApp {
                 .expect("client"),
             shutdown,
             handle: Some(handle),
-            _dir: None,
+            db: None,
         }
     }
 
-    /// Stops the service gracefully and waits for it; returns the temp dir so the database
-    /// file outlives the service (for restart tests).
-    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+    /// Stops the service gracefully and waits for it. A database the app owns is dropped with it.
+    pub async fn stop(mut self) {
         self.shutdown.cancel();
         if let Some(handle) = self.handle.take() {
             handle.await.expect("service task ends cleanly");
         }
-        self._dir.take()
     }
 
     pub fn url(&self, path: &str) -> String {

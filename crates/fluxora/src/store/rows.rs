@@ -1,0 +1,325 @@
+//! Row decoding shared by the SQLite and PostgreSQL stores.
+//!
+//! Both schemas expose the same column names; amounts are read as exact decimal text (SQLite stores
+//! TEXT, PostgreSQL casts its NUMERIC columns `::text` in the SELECT), times and positions as
+//! 64-bit integers. Decoding is generic over the driver's row type so the mapping exists once.
+
+use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
+
+use super::{IdempotencyRecord, StoreError, StreamPage, StreamPageQuery};
+use crate::address::StellarAddress;
+use crate::amount::Amount;
+use crate::streams::{ChainRef, Stream, StreamSource, StreamStatus};
+
+/// Columns every stream SELECT returns (with driver-specific casts applied by the caller).
+pub(crate) const STREAM_COLUMN_NAMES: [&str; 23] = [
+    "position",
+    "id",
+    "sender",
+    "recipient",
+    "deposit_amount",
+    "rate_per_second",
+    "start_time",
+    "cliff_time",
+    "end_time",
+    "status",
+    "withdrawn_amount",
+    "checkpoint_amount",
+    "checkpoint_at",
+    "cancelled_at",
+    "source",
+    "chain_contract_id",
+    "chain_stream_id",
+    "chain_created_ledger",
+    "chain_tx_hash",
+    "chain_closed",
+    "created_at",
+    "updated_at",
+    "version",
+];
+
+/// Maps a driver error to [`StoreError`].
+pub(crate) fn db(error: sqlx::Error) -> StoreError {
+    StoreError::from_sqlx(error)
+}
+
+/// Stores a u64 (unix seconds, u64 ids) in a signed 64-bit column.
+pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} exceeds i64")))
+}
+
+fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} is negative")))
+}
+
+/// Typed column access over any sqlx row whose driver decodes `String`, `i64`, `bool` and bytes.
+pub(crate) trait Columns {
+    fn text(&self, column: &str) -> Result<String, StoreError>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    fn int(&self, column: &str) -> Result<i64, StoreError>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError>;
+    fn flag(&self, column: &str) -> Result<bool, StoreError>;
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+impl<R> Columns for R
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        self.try_get(column).map_err(db)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        self.try_get(column).map_err(db)
+    }
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        self.try_get(column).map_err(db)
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        self.try_get(column).map_err(db)
+    }
+    fn flag(&self, column: &str) -> Result<bool, StoreError> {
+        self.try_get(column).map_err(db)
+    }
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.try_get(column).map_err(db)
+    }
+}
+
+fn amount(row: &impl Columns, column: &str) -> Result<Amount, StoreError> {
+    let text = row.text(column)?;
+    text.parse::<i128>()
+        .map(Amount::from_stroops)
+        .map_err(|_| StoreError::Corrupt(format!("{column} '{text}' is not an i128")))
+}
+
+fn address(row: &impl Columns, column: &str) -> Result<StellarAddress, StoreError> {
+    StellarAddress::parse(&row.text(column)?)
+        .map_err(|_| StoreError::Corrupt(format!("{column} is not a valid StrKey")))
+}
+
+fn time(row: &impl Columns, column: &str) -> Result<u64, StoreError> {
+    to_u64(row.int(column)?, column)
+}
+
+/// Decodes a stream row and its list position.
+pub(crate) fn stream_from_row(row: &impl Columns) -> Result<(i64, Stream), StoreError> {
+    let status_text = row.text("status")?;
+    let status = StreamStatus::parse(&status_text)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown status '{status_text}'")))?;
+    let source_text = row.text("source")?;
+    let source = StreamSource::parse(&source_text)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown source '{source_text}'")))?;
+    let cancelled_at = row
+        .opt_int("cancelled_at")?
+        .map(|t| to_u64(t, "cancelled_at"))
+        .transpose()?;
+    let chain = match row.opt_text("chain_contract_id")? {
+        None => None,
+        Some(contract_id) => Some(ChainRef {
+            contract_id,
+            stream_id: to_u64(row.opt_int("chain_stream_id")?.unwrap_or(0), "chain_stream_id")?,
+            created_ledger: u32::try_from(row.opt_int("chain_created_ledger")?.unwrap_or(0))
+                .map_err(|_| StoreError::Corrupt("chain_created_ledger out of range".into()))?,
+            tx_hash: row.opt_text("chain_tx_hash")?.unwrap_or_default(),
+            closed: row.flag("chain_closed")?,
+        }),
+    };
+    let stream = Stream {
+        id: row.text("id")?,
+        sender: address(row, "sender")?,
+        recipient: address(row, "recipient")?,
+        deposit_amount: amount(row, "deposit_amount")?,
+        rate_per_second: amount(row, "rate_per_second")?,
+        start_time: time(row, "start_time")?,
+        cliff_time: time(row, "cliff_time")?,
+        end_time: time(row, "end_time")?,
+        status,
+        withdrawn_amount: amount(row, "withdrawn_amount")?,
+        checkpoint_amount: amount(row, "checkpoint_amount")?,
+        checkpoint_at: time(row, "checkpoint_at")?,
+        cancelled_at,
+        source,
+        chain,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+        version: row.int("version")?,
+    };
+    Ok((row.int("position")?, stream))
+}
+
+/// Decodes an `idempotency_keys` row (`state`, `request_hash`, `response_status`,
+/// `response_body`, `location`).
+pub(crate) fn idempotency_from_row(row: &impl Columns) -> Result<IdempotencyRecord, StoreError> {
+    let state = row.text("state")?;
+    let request_hash = row.opt_bytes("request_hash")?.unwrap_or_default();
+    match state.as_str() {
+        "in_flight" => Ok(IdempotencyRecord::InFlight { request_hash }),
+        "completed" => {
+            let status = row.opt_int("response_status")?.unwrap_or(0);
+            Ok(IdempotencyRecord::Completed {
+                request_hash,
+                status: u16::try_from(status)
+                    .map_err(|_| StoreError::Corrupt(format!("response status {status}")))?,
+                body: row.opt_bytes("response_body")?.unwrap_or_default(),
+                location: row.opt_text("location")?,
+            })
+        }
+        other => Err(StoreError::Corrupt(format!(
+            "unknown idempotency state '{other}'"
+        ))),
+    }
+}
+
+/// Builds the list query of [`super::Store::list_streams`] for either dialect: filters, the
+/// cursor anchor, newest-first order and `limit + 1` rows (to learn whether more exist).
+/// `columns` is the driver's SELECT list (with its casts).
+pub(crate) fn list_query<'a, DB>(
+    columns: &str,
+    query: &'a StreamPageQuery,
+) -> Result<QueryBuilder<'a, DB>, StoreError>
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    let now = to_i64(query.now, "now")?;
+    let mut sql = QueryBuilder::new(format!("SELECT {columns} FROM streams WHERE 1 = 1"));
+    if let Some(before) = query.before_position {
+        sql.push(" AND position < ").push_bind(before);
+    }
+    let filters = &query.filters;
+    if let Some(sender) = &filters.sender {
+        sql.push(" AND sender = ").push_bind(sender.as_str());
+    }
+    if let Some(recipient) = &filters.recipient {
+        sql.push(" AND recipient = ").push_bind(recipient.as_str());
+    }
+    if let Some(source) = filters.source {
+        sql.push(" AND source = ").push_bind(source.as_str());
+    }
+    // The reported status of an API stream turns `completed` at its end time (design §5).
+    match filters.status {
+        None => {}
+        Some(status @ (StreamStatus::Active | StreamStatus::Paused)) => {
+            sql.push(" AND status = ")
+                .push_bind(status.as_str())
+                .push(" AND NOT (source = 'api' AND end_time <= ")
+                .push_bind(now)
+                .push(")");
+        }
+        Some(StreamStatus::Completed) => {
+            sql.push(
+                " AND (status = 'completed' OR (source = 'api' AND status IN ('active', 'paused') AND end_time <= ",
+            )
+            .push_bind(now)
+            .push("))");
+        }
+        Some(StreamStatus::Cancelled) => {
+            sql.push(" AND status = 'cancelled'");
+        }
+    }
+    sql.push(" ORDER BY position DESC LIMIT ")
+        .push_bind(i64::from(query.limit) + 1);
+    Ok(sql)
+}
+
+/// Turns the `limit + 1` rows of [`list_query`] into a page.
+pub(crate) fn page_from_rows<R: Columns>(rows: &[R], limit: u32) -> Result<StreamPage, StoreError> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let has_more = rows.len() > limit;
+    let mut streams = Vec::with_capacity(rows.len().min(limit));
+    let mut last_position = None;
+    for row in rows.iter().take(limit) {
+        let (position, stream) = stream_from_row(row)?;
+        streams.push(stream);
+        last_position = Some(position);
+    }
+    Ok(StreamPage {
+        streams,
+        last_position,
+        has_more,
+    })
+}
+
+
+/// Binds a stream's 22 insert values, in `INSERT_COLUMNS` order, onto a sqlx query of either
+/// driver (amounts as exact decimal text; the SQL casts where the column is NUMERIC).
+macro_rules! bind_stream_insert {
+    ($query:expr, $stream:expr) => {{
+        let stream: &$crate::streams::Stream = $stream;
+        let chain = stream.chain.as_ref();
+        $query
+            .bind(stream.id.clone())
+            .bind(stream.sender.as_str().to_string())
+            .bind(stream.recipient.as_str().to_string())
+            .bind(stream.deposit_amount.stroops().to_string())
+            .bind(stream.rate_per_second.stroops().to_string())
+            .bind($crate::store::rows::to_i64(stream.start_time, "start_time")?)
+            .bind($crate::store::rows::to_i64(stream.cliff_time, "cliff_time")?)
+            .bind($crate::store::rows::to_i64(stream.end_time, "end_time")?)
+            .bind(stream.status.as_str())
+            .bind(stream.withdrawn_amount.stroops().to_string())
+            .bind(stream.checkpoint_amount.stroops().to_string())
+            .bind($crate::store::rows::to_i64(stream.checkpoint_at, "checkpoint_at")?)
+            .bind(
+                stream
+                    .cancelled_at
+                    .map(|t| $crate::store::rows::to_i64(t, "cancelled_at"))
+                    .transpose()?,
+            )
+            .bind(stream.source.as_str())
+            .bind(chain.map(|c| c.contract_id.clone()))
+            .bind(
+                chain
+                    .map(|c| $crate::store::rows::to_i64(c.stream_id, "chain_stream_id"))
+                    .transpose()?,
+            )
+            .bind(chain.map(|c| i64::from(c.created_ledger)))
+            .bind(chain.map(|c| c.tx_hash.clone()))
+            .bind(chain.is_some_and(|c| c.closed))
+            .bind(stream.created_at)
+            .bind(stream.updated_at)
+            .bind(stream.version)
+    }};
+}
+pub(crate) use bind_stream_insert;
+
+/// Binds the 13 values of the optimistic-concurrency UPDATE (mutable state, then `id` and the
+/// expected version), in `UPDATE_SQL` order.
+macro_rules! bind_stream_update {
+    ($query:expr, $stream:expr, $expected_version:expr) => {{
+        let stream: &$crate::streams::Stream = $stream;
+        $query
+            .bind(stream.status.as_str())
+            .bind(stream.withdrawn_amount.stroops().to_string())
+            .bind(stream.deposit_amount.stroops().to_string())
+            .bind(stream.rate_per_second.stroops().to_string())
+            .bind($crate::store::rows::to_i64(stream.end_time, "end_time")?)
+            .bind(stream.checkpoint_amount.stroops().to_string())
+            .bind($crate::store::rows::to_i64(stream.checkpoint_at, "checkpoint_at")?)
+            .bind(
+                stream
+                    .cancelled_at
+                    .map(|t| $crate::store::rows::to_i64(t, "cancelled_at"))
+                    .transpose()?,
+            )
+            .bind(stream.chain.as_ref().is_some_and(|c| c.closed))
+            .bind(stream.updated_at)
+            .bind(stream.version)
+            .bind(stream.id.clone())
+            .bind($expected_version)
+    }};
+}
+pub(crate) use bind_stream_update;
+
+/// The stream columns written by an insert, in bind order.
+pub(crate) const INSERT_COLUMNS: &str = "id, sender, recipient, deposit_amount, rate_per_second, \
+     start_time, cliff_time, end_time, status, withdrawn_amount, checkpoint_amount, checkpoint_at, \
+     cancelled_at, source, chain_contract_id, chain_stream_id, chain_created_ledger, chain_tx_hash, \
+     chain_closed, created_at, updated_at, version";

@@ -1,0 +1,329 @@
+//! The SQL both stores run, written once.
+//!
+//! Statements are templates in one dialect-neutral form: `?` marks a parameter and `?a` an amount
+//! parameter. [`Statements::new`] renders them for a driver: SQLite keeps `?` (amounts are TEXT),
+//! PostgreSQL numbers them `$1, $2, …` and casts amounts `::numeric` (its columns are
+//! NUMERIC(39, 0)) and back `::text` when reading. [`impl_sql_store!`] then implements
+//! [`super::Store`] once for both pool types.
+
+use super::rows::{INSERT_COLUMNS, STREAM_COLUMN_NAMES};
+
+/// Which SQL dialect to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SqlDialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Amount columns: stored as TEXT in SQLite and NUMERIC in PostgreSQL.
+const AMOUNT_COLUMNS: [&str; 4] = [
+    "deposit_amount",
+    "rate_per_second",
+    "withdrawn_amount",
+    "checkpoint_amount",
+];
+
+/// Every statement of the store, rendered for one dialect.
+#[derive(Debug, Clone)]
+pub(crate) struct Statements {
+    pub(crate) stream_columns: String,
+    pub(crate) select_stream: String,
+    pub(crate) insert_stream: String,
+    pub(crate) update_stream: String,
+    pub(crate) complete_idempotency: String,
+    pub(crate) get_idempotency: String,
+    pub(crate) claim_idempotency: String,
+    pub(crate) release_idempotency: String,
+    pub(crate) purge_idempotency: String,
+    pub(crate) insert_cursor_secret: String,
+}
+
+impl Statements {
+    pub(crate) fn new(dialect: SqlDialect) -> Self {
+        let render = |template: &str| render(template, dialect);
+        let stream_columns = STREAM_COLUMN_NAMES
+            .iter()
+            .map(|column| match dialect {
+                SqlDialect::Postgres if AMOUNT_COLUMNS.contains(column) => {
+                    format!("{column}::text AS {column}")
+                }
+                _ => (*column).to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self {
+            select_stream: render(&format!(
+                "SELECT {stream_columns} FROM streams WHERE id = ?"
+            )),
+            insert_stream: render(&format!(
+                "INSERT INTO streams ({INSERT_COLUMNS}) \
+                 VALUES (?, ?, ?, ?a, ?a, ?, ?, ?, ?, ?a, ?a, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            )),
+            update_stream: render(
+                "UPDATE streams SET status = ?, withdrawn_amount = ?a, deposit_amount = ?a, \
+                 rate_per_second = ?a, end_time = ?, checkpoint_amount = ?a, checkpoint_at = ?, \
+                 cancelled_at = ?, chain_closed = ?, updated_at = ?, version = ? \
+                 WHERE id = ? AND version = ?",
+            ),
+            complete_idempotency: render(
+                "UPDATE idempotency_keys SET state = 'completed', response_status = ?, \
+                 response_body = ?, location = ? WHERE key = ?",
+            ),
+            get_idempotency: render(
+                "SELECT state, request_hash, response_status, response_body, location \
+                 FROM idempotency_keys WHERE key = ? AND expires_at > ? \
+                 AND (state = 'completed' OR locked_until > ?)",
+            ),
+            claim_idempotency: render(
+                "INSERT INTO idempotency_keys \
+                   (key, request_hash, state, locked_until, created_at, expires_at) \
+                 VALUES (?, ?, 'in_flight', ?, ?, ?) \
+                 ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash, \
+                   state = 'in_flight', locked_until = excluded.locked_until, \
+                   created_at = excluded.created_at, expires_at = excluded.expires_at, \
+                   response_status = NULL, response_body = NULL, location = NULL \
+                 WHERE idempotency_keys.expires_at <= excluded.created_at \
+                    OR (idempotency_keys.state = 'in_flight' \
+                        AND idempotency_keys.locked_until <= excluded.created_at)",
+            ),
+            release_idempotency: render(
+                "DELETE FROM idempotency_keys WHERE key = ? AND state = 'in_flight'",
+            ),
+            purge_idempotency: render("DELETE FROM idempotency_keys WHERE expires_at <= ?"),
+            insert_cursor_secret: render(
+                "INSERT INTO service_meta (key, value) VALUES ('cursor_secret', ?) \
+                 ON CONFLICT (key) DO NOTHING",
+            ),
+            stream_columns,
+        }
+    }
+}
+
+/// Renders a template's `?` / `?a` markers for `dialect`.
+fn render(template: &str, dialect: SqlDialect) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut number = 0;
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '?' {
+            out.push(c);
+            continue;
+        }
+        let amount = chars.peek() == Some(&'a');
+        if amount {
+            chars.next();
+        }
+        number += 1;
+        match dialect {
+            SqlDialect::Sqlite => out.push('?'),
+            SqlDialect::Postgres => {
+                out.push('$');
+                out.push_str(&number.to_string());
+                if amount {
+                    out.push_str("::numeric");
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Implements [`super::Store`] for a store type with fields `pool` (a sqlx pool of `$db`) and
+/// `sql` ([`Statements`]), plus a `migrator()` function, so both drivers share one body.
+macro_rules! impl_sql_store {
+    ($store:ty, $db:ty, $backend:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn migrations_applied(&self) -> Result<bool, StoreError> {
+                let applied: Vec<i64> =
+                    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?;
+                Ok(migrator()
+                    .iter()
+                    .all(|migration| applied.contains(&migration.version)))
+            }
+
+            async fn cursor_secret(&self) -> Result<Vec<u8>, StoreError> {
+                let mut fresh = [0u8; 32];
+                getrandom::fill(&mut fresh).map_err(|e| {
+                    StoreError::Corrupt(format!("no randomness for the cursor secret: {e}"))
+                })?;
+                sqlx::query(&self.sql.insert_cursor_secret)
+                    .bind(fresh.to_vec())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                sqlx::query_scalar("SELECT value FROM service_meta WHERE key = 'cursor_secret'")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)
+            }
+
+            async fn insert_stream(
+                &self,
+                stream: &$crate::streams::Stream,
+                completion: Option<&IdempotencyCompletion>,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                bind_stream_insert!(sqlx::query(&self.sql.insert_stream), stream)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if let Some(completion) = completion {
+                    sqlx::query(&self.sql.complete_idempotency)
+                        .bind(i64::from(completion.status))
+                        .bind(completion.body.clone())
+                        .bind(completion.location.clone())
+                        .bind(completion.key.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(())
+            }
+
+            async fn get_stream(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::streams::Stream>, StoreError> {
+                let row = sqlx::query(&self.sql.select_stream)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(row
+                    .as_ref()
+                    .map(stream_from_row)
+                    .transpose()?
+                    .map(|(_, stream)| stream))
+            }
+
+            async fn update_stream(
+                &self,
+                stream: &$crate::streams::Stream,
+                expected_version: i64,
+            ) -> Result<bool, StoreError> {
+                let result = bind_stream_update!(
+                    sqlx::query(&self.sql.update_stream),
+                    stream,
+                    expected_version
+                )
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn list_streams(
+                &self,
+                query: &StreamPageQuery,
+            ) -> Result<StreamPage, StoreError> {
+                let mut sql = list_query::<$db>(&self.sql.stream_columns, query)?;
+                let rows = sql.build().fetch_all(&self.pool).await.map_err(db)?;
+                page_from_rows(&rows, query.limit)
+            }
+
+            async fn idempotency_get(
+                &self,
+                key: &str,
+                now: i64,
+            ) -> Result<Option<IdempotencyRecord>, StoreError> {
+                let row = sqlx::query(&self.sql.get_idempotency)
+                    .bind(key)
+                    .bind(now)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                row.as_ref().map(idempotency_from_row).transpose()
+            }
+
+            async fn idempotency_claim(
+                &self,
+                key: &str,
+                request_hash: &[u8],
+                now: i64,
+                lock_until: i64,
+                expires_at: i64,
+            ) -> Result<ClaimOutcome, StoreError> {
+                let claimed = sqlx::query(&self.sql.claim_idempotency)
+                    .bind(key)
+                    .bind(request_hash.to_vec())
+                    .bind(lock_until)
+                    .bind(now)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                if claimed.rows_affected() == 1 {
+                    return Ok(ClaimOutcome::Claimed);
+                }
+                match self.idempotency_get(key, now).await? {
+                    Some(record) => Ok(ClaimOutcome::Existing(record)),
+                    // The holder released, or its record expired, between the two statements:
+                    // report it as in flight so the client retries.
+                    None => Ok(ClaimOutcome::Existing(IdempotencyRecord::InFlight {
+                        request_hash: Vec::new(),
+                    })),
+                }
+            }
+
+            async fn idempotency_release(&self, key: &str) -> Result<(), StoreError> {
+                sqlx::query(&self.sql.release_idempotency)
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn purge_expired_idempotency(&self, now: i64) -> Result<u64, StoreError> {
+                let result = sqlx::query(&self.sql.purge_idempotency)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(result.rows_affected())
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+        }
+    };
+}
+pub(crate) use impl_sql_store;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_per_dialect() {
+        let template = "UPDATE t SET a = ?a, b = ? WHERE c = ?";
+        assert_eq!(render(template, SqlDialect::Sqlite), "UPDATE t SET a = ?, b = ? WHERE c = ?");
+        assert_eq!(
+            render(template, SqlDialect::Postgres),
+            "UPDATE t SET a = $1::numeric, b = $2 WHERE c = $3"
+        );
+        let pg = Statements::new(SqlDialect::Postgres);
+        assert!(pg.stream_columns.contains("deposit_amount::text AS deposit_amount"));
+        assert!(pg.insert_stream.contains("$22"));
+        assert!(!pg.insert_stream.contains('?'));
+    }
+}
