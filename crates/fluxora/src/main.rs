@@ -27,7 +27,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the HTTP API (and its background workers) until SIGTERM or Ctrl-C.
+    /// Run the HTTP API until SIGTERM or Ctrl-C.
     Serve,
     /// Apply database migrations and exit.
     Migrate,

@@ -23,6 +23,7 @@ pub fn init(filter: &str, format: LogFormat) {
         LogFormat::Pretty => tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
             .try_init(),
     };
     if result.is_ok() {

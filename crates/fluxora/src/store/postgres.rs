@@ -16,8 +16,7 @@ use super::rows::{
 };
 use super::sql::{impl_sql_store, SqlDialect, Statements};
 use super::{
-    ClaimOutcome, IdempotencyCompletion, IdempotencyRecord, StoreError, StreamPage,
-    StreamPageQuery,
+    ClaimOutcome, IdempotencyCompletion, IdempotencyRecord, StoreError, StreamPage, StreamPageQuery,
 };
 use crate::config::DatabaseConfig;
 

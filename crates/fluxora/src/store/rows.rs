@@ -123,7 +123,10 @@ pub(crate) fn stream_from_row(row: &impl Columns) -> Result<(i64, Stream), Store
         None => None,
         Some(contract_id) => Some(ChainRef {
             contract_id,
-            stream_id: to_u64(row.opt_int("chain_stream_id")?.unwrap_or(0), "chain_stream_id")?,
+            stream_id: to_u64(
+                row.opt_int("chain_stream_id")?.unwrap_or(0),
+                "chain_stream_id",
+            )?,
             created_ledger: u32::try_from(row.opt_int("chain_created_ledger")?.unwrap_or(0))
                 .map_err(|_| StoreError::Corrupt("chain_created_ledger out of range".into()))?,
             tx_hash: row.opt_text("chain_tx_hash")?.unwrap_or_default(),
@@ -247,7 +250,6 @@ pub(crate) fn page_from_rows<R: Columns>(rows: &[R], limit: u32) -> Result<Strea
     })
 }
 
-
 /// Binds a stream's 22 insert values, in `INSERT_COLUMNS` order, onto a sqlx query of either
 /// driver (amounts as exact decimal text; the SQL casts where the column is NUMERIC).
 macro_rules! bind_stream_insert {
@@ -260,13 +262,22 @@ macro_rules! bind_stream_insert {
             .bind(stream.recipient.as_str().to_string())
             .bind(stream.deposit_amount.stroops().to_string())
             .bind(stream.rate_per_second.stroops().to_string())
-            .bind($crate::store::rows::to_i64(stream.start_time, "start_time")?)
-            .bind($crate::store::rows::to_i64(stream.cliff_time, "cliff_time")?)
+            .bind($crate::store::rows::to_i64(
+                stream.start_time,
+                "start_time",
+            )?)
+            .bind($crate::store::rows::to_i64(
+                stream.cliff_time,
+                "cliff_time",
+            )?)
             .bind($crate::store::rows::to_i64(stream.end_time, "end_time")?)
             .bind(stream.status.as_str())
             .bind(stream.withdrawn_amount.stroops().to_string())
             .bind(stream.checkpoint_amount.stroops().to_string())
-            .bind($crate::store::rows::to_i64(stream.checkpoint_at, "checkpoint_at")?)
+            .bind($crate::store::rows::to_i64(
+                stream.checkpoint_at,
+                "checkpoint_at",
+            )?)
             .bind(
                 stream
                     .cancelled_at
@@ -302,7 +313,10 @@ macro_rules! bind_stream_update {
             .bind(stream.rate_per_second.stroops().to_string())
             .bind($crate::store::rows::to_i64(stream.end_time, "end_time")?)
             .bind(stream.checkpoint_amount.stroops().to_string())
-            .bind($crate::store::rows::to_i64(stream.checkpoint_at, "checkpoint_at")?)
+            .bind($crate::store::rows::to_i64(
+                stream.checkpoint_at,
+                "checkpoint_at",
+            )?)
             .bind(
                 stream
                     .cancelled_at

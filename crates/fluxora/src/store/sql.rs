@@ -316,13 +316,18 @@ mod tests {
     #[test]
     fn placeholders_per_dialect() {
         let template = "UPDATE t SET a = ?a, b = ? WHERE c = ?";
-        assert_eq!(render(template, SqlDialect::Sqlite), "UPDATE t SET a = ?, b = ? WHERE c = ?");
+        assert_eq!(
+            render(template, SqlDialect::Sqlite),
+            "UPDATE t SET a = ?, b = ? WHERE c = ?"
+        );
         assert_eq!(
             render(template, SqlDialect::Postgres),
             "UPDATE t SET a = $1::numeric, b = $2 WHERE c = $3"
         );
         let pg = Statements::new(SqlDialect::Postgres);
-        assert!(pg.stream_columns.contains("deposit_amount::text AS deposit_amount"));
+        assert!(pg
+            .stream_columns
+            .contains("deposit_amount::text AS deposit_amount"));
         assert!(pg.insert_stream.contains("$22"));
         assert!(!pg.insert_stream.contains('?'));
     }

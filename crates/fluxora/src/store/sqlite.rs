@@ -19,8 +19,7 @@ use super::rows::{
 };
 use super::sql::{impl_sql_store, SqlDialect, Statements};
 use super::{
-    ClaimOutcome, IdempotencyCompletion, IdempotencyRecord, StoreError, StreamPage,
-    StreamPageQuery,
+    ClaimOutcome, IdempotencyCompletion, IdempotencyRecord, StoreError, StreamPage, StreamPageQuery,
 };
 use crate::config::DatabaseConfig;
 
@@ -35,6 +34,8 @@ fn migrator() -> &'static sqlx::migrate::Migrator {
 pub struct SqliteStore {
     pool: SqlitePool,
     sql: Statements,
+    /// The database file (`None` in memory), locked while migrating.
+    file: Option<std::path::PathBuf>,
 }
 
 impl SqliteStore {
@@ -65,6 +66,7 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new().max_connections(config.max_connections)
         };
+        let file = (!in_memory).then(|| options.get_filename().to_path_buf());
         let pool = pool_options
             .acquire_timeout(config.acquire_timeout)
             .connect_with(options)
@@ -73,14 +75,34 @@ impl SqliteStore {
         Ok(Self {
             pool,
             sql: Statements::new(SqlDialect::Sqlite),
+            file,
         })
     }
 
-    /// Applies the embedded migrations (`migrations/sqlite`). Idempotent.
+    /// Applies the embedded migrations (`migrations/sqlite`). Idempotent. Several processes
+    /// starting on one file (`serve` beside `migrate`) are serialized by an exclusive advisory
+    /// lock (`flock`) on the database file, held while migrating: SQLite has no advisory locks
+    /// of its own, and flock locks do not interfere with SQLite's own fcntl locks.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        let _lock = match &self.file {
+            Some(path) => Some(lock_exclusively(path.clone()).await?),
+            None => None,
+        };
         MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Opens `path` and waits for an exclusive advisory lock on it; dropping the file releases it.
+async fn lock_exclusively(path: std::path::PathBuf) -> Result<std::fs::File, StoreError> {
+    let locked = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(format!("migration lock task failed: {e}")))?;
+    locked.map_err(|e| StoreError::Database(sqlx::Error::Io(e)))
 }
 
 impl_sql_store!(SqliteStore, Sqlite, "sqlite");

@@ -1,98 +1,10 @@
 //! The real `fluxora` binary: configuration errors, structured logs with request ids, graceful
 //! SIGTERM, `migrate`, and a restart that keeps data.
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
 
+use crate::binary::{command, Server, PROCESS_TIMEOUT};
 use crate::helpers::{valid_body, with, TestDb};
-
-const BIN: &str = env!("CARGO_BIN_EXE_fluxora");
-/// Upper bound for the binary to start or stop; a hang fails the test instead of blocking CI.
-const PROCESS_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The binary with a clean environment, listening on a free port, on `database_url`.
-fn command(database_url: &str) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOST", "127.0.0.1")
-        .env("PORT", "0")
-        .env("LOG_FORMAT", "json")
-        .env("DATABASE_URL", database_url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
-struct Server {
-    child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
-    log: Vec<Value>,
-    base: String,
-}
-
-impl Server {
-    async fn start(db: &TestDb) -> Server {
-        let mut child = command(&db.url()).arg("serve").spawn().expect("spawn fluxora");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let mut log = Vec::new();
-        let address = tokio::time::timeout(PROCESS_TIMEOUT, async {
-            while let Some(line) = lines.next_line().await.expect("read stdout") {
-                let entry: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|_| panic!("stdout line is not JSON: {line}"));
-                let listening = entry["message"] == "fluxora listening";
-                let address = entry["address"].as_str().map(str::to_string);
-                log.push(entry);
-                if listening {
-                    return address.expect("listening line has an address");
-                }
-            }
-            panic!("fluxora exited before listening: {log:?}");
-        })
-        .await
-        .expect("fluxora starts in time");
-        Server {
-            child,
-            lines,
-            log,
-            base: format!("http://{address}"),
-        }
-    }
-
-    /// Sends SIGTERM, waits for a clean exit and returns every log line.
-    async fn terminate(mut self) -> Vec<Value> {
-        let pid = self.child.id().expect("pid").to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        let lines = &mut self.lines;
-        let log = &mut self.log;
-        tokio::time::timeout(PROCESS_TIMEOUT, async {
-            while let Some(line) = lines.next_line().await.expect("read stdout") {
-                log.push(
-                    serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}")),
-                );
-            }
-        })
-        .await
-        .expect("stdout closes after SIGTERM");
-        let exit = tokio::time::timeout(PROCESS_TIMEOUT, self.child.wait())
-            .await
-            .expect("exits in time")
-            .expect("wait");
-        assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
-        self.log
-    }
-}
 
 #[tokio::test]
 async fn invalid_configuration_fails_before_binding() {
@@ -127,12 +39,22 @@ async fn migrate_prepares_the_database_and_exits() {
         .await
         .expect("exits promptly")
         .expect("runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     // Running it again is a no-op, and the service then starts ready.
-    let again = command(&db.url()).arg("migrate").output().await.expect("runs");
+    let again = command(&db.url())
+        .arg("migrate")
+        .output()
+        .await
+        .expect("runs");
     assert!(again.status.success());
-    let server = Server::start(&db).await;
-    let ready = reqwest::get(format!("{}/health/ready", server.base)).await.unwrap();
+    let server = Server::start(&db.url()).await;
+    let ready = reqwest::get(format!("{}/health/ready", server.base))
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
     server.terminate().await;
 }
@@ -140,7 +62,7 @@ async fn migrate_prepares_the_database_and_exits() {
 #[tokio::test]
 async fn logs_are_json_with_the_request_id_and_sigterm_is_graceful() {
     let db = TestDb::new().await;
-    let server = Server::start(&db).await;
+    let server = Server::start(&db.url()).await;
     let client = reqwest::Client::new();
     let seed = "SBGWKM3CD4IL47QN6X54N6Y33T3JDNVI6AIJ6CD5IM47HG3IG4O36XCU";
 
@@ -210,7 +132,7 @@ async fn logs_are_json_with_the_request_id_and_sigterm_is_graceful() {
 #[tokio::test]
 async fn a_restarted_binary_serves_what_it_stored() {
     let db = TestDb::new().await;
-    let server = Server::start(&db).await;
+    let server = Server::start(&db.url()).await;
     let client = reqwest::Client::new();
     let mut ids = Vec::new();
     for _ in 0..5 {
@@ -230,7 +152,7 @@ async fn a_restarted_binary_serves_what_it_stored() {
     }
     server.terminate().await;
 
-    let server = Server::start(&db).await;
+    let server = Server::start(&db.url()).await;
     for id in &ids {
         let response = client
             .get(format!("{}/api/streams/{id}", server.base))

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_error, now, valid_body, with, TestApp, TestDb, C1, G1, G2, RECIPIENT, SENDER};
+use crate::helpers::{
+    expect_error, now, valid_body, with, TestApp, TestDb, C1, G1, G2, RECIPIENT, SENDER,
+};
 
 #[tokio::test]
 async fn create_returns_201_with_location_and_the_resource() {
@@ -146,7 +148,10 @@ async fn lifecycle_transitions_and_conflicts() {
 
     // Terminal: every further action is a conflict, and the stored state is unchanged.
     let error = expect_error(app.delete(&path("")).await, 409, "CONFLICT").await;
-    assert_eq!(error["message"], format!("Stream '{id}' is already cancelled"));
+    assert_eq!(
+        error["message"],
+        format!("Stream '{id}' is already cancelled")
+    );
     expect_error(app.post_empty(&path("/pause")).await, 409, "CONFLICT").await;
     expect_error(app.post_empty(&path("/resume")).await, 409, "CONFLICT").await;
     let stored: Value = app.get(&path("")).await.json().await.unwrap();

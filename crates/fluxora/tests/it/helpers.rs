@@ -39,13 +39,8 @@ pub fn postgres_admin_url() -> String {
 /// A brand-new, empty database owned by one test, removed when dropped: a SQLite file in a
 /// temporary directory, or a PostgreSQL database named by a UUID.
 pub enum TestDb {
-    Sqlite {
-        dir: tempfile::TempDir,
-    },
-    Postgres {
-        admin_url: String,
-        name: String,
-    },
+    Sqlite { dir: tempfile::TempDir },
+    Postgres { admin_url: String, name: String },
 }
 
 impl TestDb {
@@ -75,7 +70,9 @@ impl TestDb {
     /// The `DATABASE_URL` of this database.
     pub fn url(&self) -> String {
         match self {
-            TestDb::Sqlite { dir } => format!("sqlite://{}", dir.path().join("fluxora.db").display()),
+            TestDb::Sqlite { dir } => {
+                format!("sqlite://{}", dir.path().join("fluxora.db").display())
+            }
             TestDb::Postgres { admin_url, name } => {
                 let mut url = url::Url::parse(admin_url).expect("admin url");
                 url.set_path(name);
@@ -98,9 +95,11 @@ impl Drop for TestDb {
                 runtime.block_on(async move {
                     use sqlx::Connection;
                     let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
-                    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"))
-                        .execute(&mut admin)
-                        .await?;
+                    sqlx::query(&format!(
+                        "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+                    ))
+                    .execute(&mut admin)
+                    .await?;
                     admin.close().await
                 })
             })

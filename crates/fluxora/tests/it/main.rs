@@ -3,9 +3,11 @@
 
 // Test code may panic on unexpected results: that is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+mod binary;
 mod helpers;
 
 mod e2e_conventions;
+mod e2e_durability;
 mod e2e_process;
 mod e2e_streams;
 mod e2e_validation;
