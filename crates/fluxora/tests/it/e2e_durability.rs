@@ -27,6 +27,10 @@ async fn create(client: &reqwest::Client, base: &str, key: Option<&str>) -> reqw
     request.send().await.unwrap()
 }
 
+async fn get_json(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// Every stream id, walking all pages.
 async fn all_ids(client: &reqwest::Client, base: &str) -> Vec<String> {
     let mut ids = Vec::new();
@@ -36,7 +40,7 @@ async fn all_ids(client: &reqwest::Client, base: &str) -> Vec<String> {
         if let Some(cursor) = &cursor {
             url.push_str(&format!("&cursor={cursor}"));
         }
-        let page: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+        let page: Value = get_json(client, &url).await;
         ids.extend(
             page["streams"]
                 .as_array()
@@ -60,14 +64,7 @@ async fn two_servers_on_one_database_serve_the_same_data() {
 
     let created: Value = create(&client, &a.base, None).await.json().await.unwrap();
     let id = created["id"].as_str().unwrap().to_string();
-    let on_b: Value = client
-        .get(format!("{}/api/streams/{id}", b.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let on_b: Value = get_json(&client, format!("{}/api/streams/{id}", b.base)).await;
     assert_eq!(on_b["createdAt"], created["createdAt"]);
     assert_eq!(on_b["depositAmount"], created["depositAmount"]);
 
@@ -78,14 +75,7 @@ async fn two_servers_on_one_database_serve_the_same_data() {
         .await
         .unwrap();
     assert_eq!(paused.status(), 200);
-    let on_a: Value = client
-        .get(format!("{}/api/streams/{id}", a.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let on_a: Value = get_json(&client, format!("{}/api/streams/{id}", a.base)).await;
     assert_eq!(on_a["status"], "paused");
 
     // Concurrent cancels through both replicas: exactly one wins.

@@ -50,7 +50,7 @@ async fn create_returns_201_with_location_and_the_resource() {
         );
     }
 
-    let fetched: Value = app.get(&location).await.json().await.unwrap();
+    let fetched: Value = app.get_json(&location).await;
     assert_eq!(fetched, created, "GET returns what POST returned");
 }
 
@@ -102,7 +102,7 @@ async fn accrual_follows_the_contract_at_any_instant() {
         (start + 10_000_000, "100.0000000"), // capped at the deposit
     ];
     for (t, streamed) in cases {
-        let view: Value = app.get(&at(t)).await.json().await.unwrap();
+        let view: Value = app.get_json(&at(t)).await;
         assert_eq!(view["streamedAmount"], streamed, "at {t}");
         let remaining = 100.0 - streamed.parse::<f64>().unwrap();
         assert_eq!(view["remainingAmount"], format!("{remaining:.7}"), "at {t}");
@@ -154,7 +154,7 @@ async fn lifecycle_transitions_and_conflicts() {
     );
     expect_error(app.post_empty(&path("/pause")).await, 409, "CONFLICT").await;
     expect_error(app.post_empty(&path("/resume")).await, 409, "CONFLICT").await;
-    let stored: Value = app.get(&path("")).await.json().await.unwrap();
+    let stored: Value = app.get_json(&path("")).await;
     assert_eq!(stored["status"], "cancelled");
     assert_eq!(stored["cancelledAt"], cancelled_at);
 
@@ -264,7 +264,7 @@ async fn list_is_newest_first_and_filters() {
     };
     let id = |s: &Value| s["id"].as_str().unwrap().to_string();
 
-    let all: Value = app.get("/api/streams").await.json().await.unwrap();
+    let all: Value = app.get_json("/api/streams").await;
     assert_eq!(ids(&all), vec![id(&ended), id(&c), id(&b), id(&a)]);
     assert_eq!(all["hasMore"], false);
     assert_eq!(all["nextCursor"], Value::Null);
@@ -284,12 +284,7 @@ async fn list_is_newest_first_and_filters() {
         ("source=chain".to_string(), vec![]),
     ];
     for (query, expected) in cases {
-        let page: Value = app
-            .get(&format!("/api/streams?{query}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let page: Value = app.get_json(&format!("/api/streams?{query}")).await;
         assert_eq!(ids(&page), expected, "{query}");
         for stream in page["streams"].as_array().unwrap() {
             if let Some(status) = query.strip_prefix("status=") {
@@ -367,7 +362,7 @@ async fn pagination_never_repeats_or_skips_while_others_insert() {
         if let Some(cursor) = &cursor {
             path.push_str(&format!("&cursor={cursor}"));
         }
-        let page: Value = app.get(&path).await.json().await.unwrap();
+        let page: Value = app.get_json(&path).await;
         let ids: Vec<String> = page["streams"]
             .as_array()
             .unwrap()
@@ -484,7 +479,7 @@ async fn idempotent_create_replays_the_first_response() {
     )
     .await;
 
-    let list: Value = app.get("/api/streams").await.json().await.unwrap();
+    let list: Value = app.get_json("/api/streams").await;
     assert_eq!(
         list["streams"].as_array().unwrap().len(),
         1,
@@ -514,27 +509,13 @@ async fn invalid_idempotency_keys_are_refused() {
     let app = TestApp::spawn().await;
     let long = "k".repeat(129);
     for key in ["", "has space", "slash/no", "dot.no", long.as_str()] {
-        let response = app
-            .client
-            .post(app.url("/api/streams"))
-            .header("idempotency-key", key)
-            .json(&valid_body())
-            .send()
-            .await
-            .unwrap();
+        let response = app.create_with_key(key, &valid_body()).await;
         let error = expect_error(response, 400, "VALIDATION_ERROR").await;
         assert_eq!(error["details"][0]["field"], "Idempotency-Key", "{key:?}");
     }
-    let ok = app
-        .client
-        .post(app.url("/api/streams"))
-        .header("idempotency-key", "k".repeat(128))
-        .json(&valid_body())
-        .send()
-        .await
-        .unwrap();
+    let ok = app.create_with_key(&"k".repeat(128), &valid_body()).await;
     assert_eq!(ok.status(), 201);
-    let list: Value = app.get("/api/streams").await.json().await.unwrap();
+    let list: Value = app.get_json("/api/streams").await;
     assert_eq!(list["streams"].as_array().unwrap().len(), 1);
 }
 
@@ -582,7 +563,7 @@ async fn concurrent_creates_with_one_key_make_one_stream() {
     assert_eq!(created, 1, "exactly one creation");
     assert_eq!(created + replayed + conflicts, 16);
     assert_eq!(ids.len(), 1, "replays carry the same stream");
-    let list: Value = app.get("/api/streams").await.json().await.unwrap();
+    let list: Value = app.get_json("/api/streams").await;
     assert_eq!(list["streams"].as_array().unwrap().len(), 1);
 }
 
@@ -625,47 +606,23 @@ async fn a_restart_keeps_every_stream_and_idempotency_key() {
     }
     let cancelled_id = before[3]["id"].as_str().unwrap().to_string();
     app.delete(&format!("/api/streams/{cancelled_id}")).await;
-    let keyed = app
-        .client
-        .post(app.url("/api/streams"))
-        .header("idempotency-key", "survives-restart")
-        .json(&valid_body())
-        .send()
-        .await
-        .unwrap();
+    let keyed = app.create_with_key("survives-restart", &valid_body()).await;
     assert_eq!(keyed.status(), 201);
     let keyed_body = keyed.bytes().await.unwrap();
-    let first_page: Value = app.get("/api/streams?limit=5").await.json().await.unwrap();
+    let first_page: Value = app.get_json("/api/streams?limit=5").await;
     let cursor = first_page["nextCursor"].as_str().unwrap().to_string();
     app.stop().await;
 
     let app = TestApp::spawn_with(&db).await;
     for stream in &before {
         let id = stream["id"].as_str().unwrap();
-        let fetched: Value = app
-            .get(&format!("/api/streams/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let fetched: Value = app.get_json(&format!("/api/streams/{id}")).await;
         assert_eq!(fetched["depositAmount"], stream["depositAmount"], "{id}");
         assert_eq!(fetched["createdAt"], stream["createdAt"], "{id}");
     }
-    let cancelled: Value = app
-        .get(&format!("/api/streams/{cancelled_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let cancelled: Value = app.get_json(&format!("/api/streams/{cancelled_id}")).await;
     assert_eq!(cancelled["status"], "cancelled");
-    let replay = app
-        .client
-        .post(app.url("/api/streams"))
-        .header("idempotency-key", "survives-restart")
-        .json(&valid_body())
-        .send()
-        .await
-        .unwrap();
+    let replay = app.create_with_key("survives-restart", &valid_body()).await;
     assert_eq!(replay.headers()["idempotency-replayed"], "true");
     assert_eq!(replay.bytes().await.unwrap(), keyed_body);
     // Cursors issued before the restart still work (the signing secret is durable).
@@ -673,11 +630,6 @@ async fn a_restart_keeps_every_stream_and_idempotency_key() {
         .get(&format!("/api/streams?limit=5&cursor={cursor}"))
         .await;
     assert_eq!(next.status(), 200);
-    let all: Value = app
-        .get("/api/streams?limit=100")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get_json("/api/streams?limit=100").await;
     assert_eq!(all["streams"].as_array().unwrap().len(), 13);
 }

@@ -179,6 +179,22 @@ impl TestApp {
             .expect("request")
     }
 
+    /// GET `path` and parse the JSON body (whatever the status).
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.expect("JSON body")
+    }
+
+    /// POST `body` to `/api/streams` with an `Idempotency-Key`.
+    pub async fn create_with_key(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/streams"))
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
             .post(self.url(path))
