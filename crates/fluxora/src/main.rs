@@ -2,6 +2,8 @@
 //!
 //! - `fluxora serve`: run the HTTP service (configuration from the environment and `.env`).
 //! - `fluxora migrate`: create/upgrade the database schema and exit.
+//! - `fluxora webhook sign|verify`: the webhook signature tools (design §7, [`cli::webhook`]);
+//!   they need no service configuration.
 //!
 //! Exit codes: 0 success, 1 runtime failure (database, listener), 2 invalid configuration or
 //! usage.
@@ -13,6 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use fluxora::app::Application;
 use fluxora::config::Config;
+
+mod cli;
 
 /// Fluxora treasury streaming backend.
 #[derive(Debug, Parser)]
@@ -27,6 +31,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Service(ServiceCommand),
+    /// Sign or verify a webhook delivery (design §7), without the service configuration.
+    #[command(subcommand)]
+    Webhook(cli::webhook::WebhookCommand),
+}
+
+/// The commands that run with the service configuration.
+#[derive(Debug, Subcommand)]
+enum ServiceCommand {
     /// Run the HTTP API until SIGTERM or Ctrl-C.
     Serve,
     /// Apply database migrations and exit.
@@ -47,6 +61,10 @@ fn main() -> ExitCode {
         eprintln!("fluxora: could not read the env file: {error}");
         return ExitCode::from(2);
     }
+    let command = match cli.command {
+        Command::Webhook(command) => return cli::webhook::run(command),
+        Command::Service(command) => command,
+    };
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
@@ -67,9 +85,9 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
-            Command::Serve => serve(config).await,
-            Command::Migrate => migrate(config).await,
+        match command {
+            ServiceCommand::Serve => serve(config).await,
+            ServiceCommand::Migrate => migrate(config).await,
         }
     });
     match result {

@@ -1,0 +1,6 @@
+//! Subcommands of the `fluxora` binary that are more than a call into the service.
+//!
+//! - [`webhook`]: `fluxora webhook sign|verify`, the operators' tools for the webhook signature
+//!   contract (design §7). They need no service configuration.
+
+pub mod webhook;
