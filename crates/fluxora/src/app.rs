@@ -12,10 +12,16 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::now_millis;
 use crate::config::Config;
 use crate::health::HealthService;
+use crate::http::internal::PushIngest;
 use crate::http::{self, AppState};
+use crate::indexer::ingest::IngestCore;
+use crate::indexer::poller::{Poller, PollerConfig};
+use crate::indexer::rpc::RpcClient;
+use crate::indexer::state::IndexerState;
 use crate::pagination::CursorCodec;
 use crate::store::{self, Store, StoreError};
 use crate::streams::service::StreamService;
+use crate::worker::{supervise, RESTART_BACKOFF};
 
 /// How often expired idempotency keys are purged.
 const IDEMPOTENCY_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -40,12 +46,23 @@ pub enum AppError {
     Serve(#[source] std::io::Error),
 }
 
+/// What the RPC indexer needs to start.
+struct PollerSpec {
+    url: String,
+    config: PollerConfig,
+}
+
+/// Per-request timeout of Stellar RPC calls (getEvents itself is aborted server-side at 10 s).
+const RPC_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// A built, bound service, ready to run.
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     store: Arc<dyn Store>,
     health: HealthService,
+    ingest: Arc<IngestCore>,
+    poller: Option<PollerSpec>,
     shutdown_grace: Duration,
     local_addr: SocketAddr,
 }
@@ -59,11 +76,42 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, AppError> {
         let store = store::open(&config.database).await?;
         let cursor_secret = store.cursor_secret().await?;
-        let health = HealthService::new(store.clone(), config.indexer.stall_threshold_ms);
+        let indexer_state = IndexerState::new(config.indexer.is_configured());
+        let health = HealthService::new(
+            store.clone(),
+            indexer_state.clone(),
+            config.indexer.stall_threshold_ms,
+        );
+        let ingest = Arc::new(IngestCore::new(
+            store.clone(),
+            indexer_state.clone(),
+            config
+                .indexer
+                .contract_id
+                .as_ref()
+                .map(|c| c.as_str().to_string()),
+            config.indexer.safety_margin_ledgers,
+        ));
+        let poller = match (&config.indexer.rpc_url, &config.indexer.contract_id) {
+            (Some(url), Some(contract_id)) => Some(PollerSpec {
+                url: url.clone(),
+                config: PollerConfig {
+                    contract_id: contract_id.as_str().to_string(),
+                    passphrase: config.network_passphrase.clone(),
+                    start_ledger: config.indexer.start_ledger,
+                    poll_interval: config.indexer.poll_interval,
+                },
+            }),
+            _ => None,
+        };
         let state = AppState {
             streams: StreamService::new(store.clone(), CursorCodec::new(cursor_secret)),
             health: health.clone(),
             network: config.network.as_str(),
+            push_ingest: config.indexer.worker_token.clone().map(|token| PushIngest {
+                core: ingest.clone(),
+                token,
+            }),
         };
         let router = http::router(state);
 
@@ -79,6 +127,8 @@ impl Application {
             router,
             store,
             health,
+            ingest,
+            poller,
             shutdown_grace: config.shutdown_grace,
             local_addr,
         })
@@ -105,7 +155,26 @@ impl Application {
             database = self.store.backend(),
             "fluxora listening"
         );
-        let workers = tokio::spawn(purge_idempotency_keys(self.store.clone(), shutdown.clone()));
+        let mut workers = vec![tokio::spawn(purge_idempotency_keys(
+            self.store.clone(),
+            shutdown.clone(),
+        ))];
+        if let Some(spec) = self.poller {
+            let rpc = RpcClient::new(spec.url, RPC_TIMEOUT)
+                .map_err(|e| AppError::Serve(std::io::Error::other(format!("RPC client: {e}"))))?;
+            let rpc = Arc::new(rpc);
+            let core = self.ingest.clone();
+            let token = shutdown.clone();
+            workers.push(tokio::spawn(supervise(
+                "indexer",
+                shutdown.clone(),
+                RESTART_BACKOFF,
+                move || {
+                    let poller = Poller::new(rpc.clone(), core.clone(), spec.config.clone());
+                    poller.run(token.clone())
+                },
+            )));
+        }
 
         let health = self.health.clone();
         let signal = shutdown.clone();
@@ -133,8 +202,10 @@ impl Application {
             }
         };
         shutdown.cancel();
-        if let Err(error) = workers.await {
-            tracing::error!(error = %error, "background worker ended abnormally");
+        for worker in workers {
+            if let Err(error) = worker.await {
+                tracing::error!(error = %error, "background worker ended abnormally");
+            }
         }
         self.store.close().await;
         tracing::info!("shutdown complete");

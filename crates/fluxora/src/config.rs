@@ -102,6 +102,44 @@ pub struct IndexerConfig {
     pub stall_threshold_ms: u64,
     /// Ledgers below the ingested tip considered safe (`INDEXER_SAFETY_MARGIN_LEDGERS`, default 1).
     pub safety_margin_ledgers: u32,
+    /// Token trusted workers present to `POST /internal/indexer/events`
+    /// (`INDEXER_WORKER_TOKEN`); unset disables push ingest. Never logged.
+    pub worker_token: Option<Secret>,
+}
+
+impl IndexerConfig {
+    /// Whether anything feeds the indexer: RPC and contract, or the push-ingest token (design §6).
+    pub fn is_configured(&self) -> bool {
+        (self.rpc_url.is_some() && self.contract_id.is_some()) || self.worker_token.is_some()
+    }
+
+    /// Whether the RPC poller should run.
+    pub fn polls_rpc(&self) -> bool {
+        self.rpc_url.is_some() && self.contract_id.is_some()
+    }
+}
+
+/// A secret value from the environment: compared in constant time, never printed (`Debug` shows
+/// `<redacted>`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for comparison or signing only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// The validated service configuration.
@@ -362,6 +400,25 @@ impl Config {
             1,
             "a whole number of ledgers",
         );
+        let worker_token = r.get("INDEXER_WORKER_TOKEN").map(Secret::new);
+        if worker_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            r.problem(
+                "INDEXER_WORKER_TOKEN",
+                "must be at least 16 characters (use a long random value)",
+            );
+        }
+        if rpc_url.is_some()
+            && contract_id.is_none()
+            && !r
+                .problems
+                .iter()
+                .any(|p| p.variable == "FLUXORA_CONTRACT_ID")
+        {
+            r.problem(
+                "FLUXORA_CONTRACT_ID",
+                "required with STELLAR_RPC_URL: the C… contract whose events to index",
+            );
+        }
         let shutdown_grace_ms = r.parse::<u64>(
             "SHUTDOWN_GRACE_MS",
             10_000,
@@ -391,6 +448,7 @@ impl Config {
                 poll_interval: Duration::from_millis(poll_interval_ms),
                 stall_threshold_ms,
                 safety_margin_ledgers,
+                worker_token,
             },
             shutdown_grace: Duration::from_millis(shutdown_grace_ms),
         })
@@ -427,6 +485,7 @@ impl Config {
                     poll_interval: Duration::from_secs(2),
                     stall_threshold_ms: 300_000,
                     safety_margin_ledgers: 1,
+                    worker_token: None,
                 },
                 shutdown_grace: Duration::from_secs(10),
             },
@@ -487,6 +546,31 @@ mod tests {
         assert!(err
             .to_string()
             .contains("PORT: '70000' is not a port number"));
+    }
+
+    #[test]
+    fn indexer_settings() {
+        let rpc_without_contract =
+            Config::from_vars(&vars(&[("STELLAR_RPC_URL", "https://rpc.example")])).unwrap_err();
+        assert_eq!(rpc_without_contract.0[0].variable, "FLUXORA_CONTRACT_ID");
+        let short_token =
+            Config::from_vars(&vars(&[("INDEXER_WORKER_TOKEN", "short")])).unwrap_err();
+        assert_eq!(short_token.0[0].variable, "INDEXER_WORKER_TOKEN");
+        let push_only = Config::from_vars(&vars(&[(
+            "INDEXER_WORKER_TOKEN",
+            "a-long-enough-worker-token",
+        )]))
+        .unwrap();
+        assert!(push_only.indexer.is_configured());
+        assert!(!push_only.indexer.polls_rpc());
+        assert!(
+            !format!("{push_only:?}").contains("a-long-enough"),
+            "the token is never printed"
+        );
+        assert!(!Config::from_vars(&HashMap::new())
+            .unwrap()
+            .indexer
+            .is_configured());
     }
 
     #[test]

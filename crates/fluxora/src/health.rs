@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::clock::{format_millis, now_millis};
+use crate::indexer::state::{IndexerProblem, IndexerSnapshot, IndexerState};
 use crate::store::Store;
 
 /// Longest a health probe waits for the database.
@@ -60,11 +61,84 @@ pub struct IndexerHealth {
     /// Whether a reorg rollback is in progress.
     pub reorg_detected: bool,
     /// One sentence for humans.
-    pub summary: &'static str,
-    /// What API clients experience.
-    pub client_impact: &'static str,
-    /// What an operator should do.
-    pub operator_action: &'static str,
+    pub summary: String,
+    /// What API clients experience: `none`, or a sentence.
+    pub client_impact: String,
+    /// What an operator should do: `none`, or a sentence.
+    pub operator_action: String,
+}
+
+/// The indexer part of `/health` from a state snapshot at unix ms `now` (design §6): status
+/// `not_configured`, `starting` (no successful sync yet), `healthy` (last successful sync at most
+/// `threshold_ms` ago, inclusive) or `stalled`. Pure, so every boundary is unit-tested.
+pub fn indexer_health(snapshot: &IndexerSnapshot, now: i64, threshold_ms: u64) -> IndexerHealth {
+    let lag_ms = snapshot
+        .last_successful_sync_at
+        .map(|at| u64::try_from(now.saturating_sub(at)).unwrap_or(0));
+    let status = match (snapshot.configured, lag_ms) {
+        (false, _) => "not_configured",
+        (true, None) => "starting",
+        (true, Some(lag)) if lag <= threshold_ms => "healthy",
+        (true, Some(_)) => "stalled",
+    };
+    let (summary, client_impact, operator_action) = match (&snapshot.problem, status) {
+        (_, "not_configured") => (
+            "The chain indexer is not configured; only streams created through the API are served.".to_string(),
+            "none".to_string(),
+            "none".to_string(),
+        ),
+        (Some(IndexerProblem::NetworkMismatch { expected, actual }), _) => (
+            format!("Indexing stopped: the RPC serves network '{actual}', not the configured '{expected}'."),
+            "Chain streams are not updated.".to_string(),
+            "Point STELLAR_RPC_URL at the configured network, or fix STELLAR_NETWORK/NETWORK_PASSPHRASE.".to_string(),
+        ),
+        (Some(IndexerProblem::NetworkReset { last_ingested, rpc_latest }), _) => (
+            format!("Indexing stopped: the RPC's latest ledger {rpc_latest} is below our last ingested ledger {last_ingested} (network reset or provider switch)."),
+            "Chain streams are not updated.".to_string(),
+            "Check the RPC endpoint; after a network reset, index into a fresh database.".to_string(),
+        ),
+        (_, _) if snapshot.reorg_in_progress => (
+            format!(
+                "A chain reorganisation was detected at ledger {}; rolled back and re-ingesting.",
+                snapshot.reorg_fork_ledger.map_or_else(|| "?".to_string(), |l| l.to_string())
+            ),
+            "Chain streams may briefly show pre-reorg values.".to_string(),
+            "none: rollback is automatic; investigate if it persists.".to_string(),
+        ),
+        (problem, "starting") => (
+            match problem {
+                Some(IndexerProblem::RpcFailing { error }) => format!("The indexer has not synced yet; the last attempt failed: {error}"),
+                _ => "The indexer is configured and has not completed its first sync yet.".to_string(),
+            },
+            "Chain streams may be missing or stale.".to_string(),
+            "Wait for the first sync; if it persists, check STELLAR_RPC_URL and the logs.".to_string(),
+        ),
+        (problem, "stalled") => (
+            match problem {
+                Some(IndexerProblem::RpcFailing { error }) => format!("No successful sync within the threshold; the last attempt failed: {error}"),
+                _ => "No successful sync within the threshold.".to_string(),
+            },
+            "Chain streams may be stale.".to_string(),
+            "Check the RPC endpoint (STELLAR_RPC_URL), the network and the indexer logs.".to_string(),
+        ),
+        _ => (
+            "The indexer is following the chain.".to_string(),
+            "none".to_string(),
+            "none".to_string(),
+        ),
+    };
+    IndexerHealth {
+        status,
+        last_successful_sync_at: snapshot.last_successful_sync_at.map(format_millis),
+        lag_ms,
+        threshold_ms,
+        last_ingested_ledger: snapshot.last_ingested_ledger,
+        last_safe_ledger: snapshot.last_safe_ledger,
+        reorg_detected: snapshot.reorg_in_progress,
+        summary,
+        client_impact,
+        operator_action,
+    }
 }
 
 /// The whole `/health` body.
@@ -88,15 +162,18 @@ pub struct HealthReport {
 #[derive(Clone)]
 pub struct HealthService {
     store: Arc<dyn Store>,
+    indexer: IndexerState,
     stall_threshold_ms: u64,
     shutting_down: Arc<AtomicBool>,
 }
 
 impl HealthService {
-    /// A health service for `store`, reporting `stall_threshold_ms` as the indexer threshold.
-    pub fn new(store: Arc<dyn Store>, stall_threshold_ms: u64) -> Self {
+    /// A health service for `store` and the indexer's `state`, with the indexer's stall
+    /// threshold (`INDEXER_STALL_THRESHOLD_MS`).
+    pub fn new(store: Arc<dyn Store>, indexer: IndexerState, stall_threshold_ms: u64) -> Self {
         Self {
             store,
+            indexer,
             stall_threshold_ms,
             shutting_down: Arc::new(AtomicBool::new(false)),
         }
@@ -134,20 +211,13 @@ impl HealthService {
     /// The full report.
     pub async fn report(&self) -> HealthReport {
         let database_ok = self.database_reachable().await;
-        let indexer = IndexerHealth {
-            status: "not_configured",
-            last_successful_sync_at: None,
-            lag_ms: None,
-            threshold_ms: self.stall_threshold_ms,
-            last_ingested_ledger: None,
-            last_safe_ledger: None,
-            reorg_detected: false,
-            summary: "The chain indexer is not configured; only streams created through the API are served.",
-            client_impact: "none",
-            operator_action: "none",
-        };
+        let now = now_millis();
+        let indexer = indexer_health(&self.indexer.snapshot(), now, self.stall_threshold_ms);
+        let degraded = matches!(indexer.status, "starting" | "stalled") || indexer.reorg_detected;
         let status = if !database_ok || self.is_shutting_down() {
             OverallStatus::Unavailable
+        } else if degraded {
+            OverallStatus::Degraded
         } else {
             OverallStatus::Ok
         };
@@ -155,12 +225,70 @@ impl HealthService {
             status,
             service: SERVICE_NAME,
             version: env!("CARGO_PKG_VERSION"),
-            timestamp: format_millis(now_millis()),
+            timestamp: format_millis(now),
             database: DatabaseHealth {
                 status: if database_ok { "ok" } else { "unavailable" },
                 backend: self.store.backend(),
             },
             indexer,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexer_status_boundaries() {
+        let threshold = 300_000;
+        let now = 10_000_000;
+        let mut snapshot = IndexerSnapshot::default();
+        assert_eq!(
+            indexer_health(&snapshot, now, threshold).status,
+            "not_configured"
+        );
+        snapshot.configured = true;
+        let starting = indexer_health(&snapshot, now, threshold);
+        assert_eq!(starting.status, "starting");
+        assert_eq!(starting.lag_ms, None);
+        snapshot.last_successful_sync_at = Some(now - 300_000);
+        let at_threshold = indexer_health(&snapshot, now, threshold);
+        assert_eq!(at_threshold.status, "healthy", "the threshold is inclusive");
+        assert_eq!(at_threshold.lag_ms, Some(300_000));
+        snapshot.last_successful_sync_at = Some(now - 300_001);
+        assert_eq!(indexer_health(&snapshot, now, threshold).status, "stalled");
+        snapshot.last_successful_sync_at = Some(now + 5);
+        assert_eq!(
+            indexer_health(&snapshot, now, threshold).lag_ms,
+            Some(0),
+            "clock skew"
+        );
+    }
+
+    #[test]
+    fn problems_are_explained() {
+        let snapshot = IndexerSnapshot {
+            configured: true,
+            problem: Some(IndexerProblem::NetworkMismatch {
+                expected: "Test SDF Network ; September 2015".into(),
+                actual: "Public Global Stellar Network ; September 2015".into(),
+            }),
+            ..IndexerSnapshot::default()
+        };
+        let health = indexer_health(&snapshot, 0, 1000);
+        assert_eq!(health.status, "starting");
+        assert!(health.summary.contains("Public Global"));
+        assert!(health.operator_action.contains("STELLAR_RPC_URL"));
+        let reorg = IndexerSnapshot {
+            configured: true,
+            last_successful_sync_at: Some(0),
+            reorg_in_progress: true,
+            reorg_fork_ledger: Some(1_216_500),
+            ..IndexerSnapshot::default()
+        };
+        let health = indexer_health(&reorg, 0, 1000);
+        assert!(health.reorg_detected);
+        assert!(health.summary.contains("1216500"));
     }
 }

@@ -17,18 +17,23 @@
 //! | [`http`] | router, middleware, the error envelope and handlers (§4) |
 //! | [`telemetry`] | structured logs and request ids |
 //! | [`validation`] | per-field validation errors shared by every input parser |
+//! | [`indexer`] | follows the Fluxora contract on Stellar RPC (§6) |
+//! | [`backoff`] | capped exponential backoff with jitter for every retry loop |
 //! | [`app`] | the composition root: [`app::Application::build`] |
 
 pub mod address;
 pub mod amount;
 pub mod app;
+pub mod backoff;
 pub mod clock;
 pub mod config;
 pub mod health;
 pub mod http;
 pub mod idempotency;
+pub mod indexer;
 pub mod pagination;
 pub mod store;
 pub mod streams;
 pub mod telemetry;
 pub mod validation;
+pub mod worker;

@@ -36,6 +36,9 @@ pub enum ApiError {
     /// 409 `CONFLICT`.
     #[error("{0}")]
     Conflict(String),
+    /// 401 `UNAUTHORIZED`.
+    #[error("{0}")]
+    Unauthorized(String),
     /// 413 `PAYLOAD_TOO_LARGE`.
     #[error("request body exceeds {max} bytes")]
     PayloadTooLarge {
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -140,6 +144,7 @@ impl IntoResponse for ApiError {
             ApiError::Validation { .. } => "VALIDATION_ERROR",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
+            ApiError::Unauthorized(_) => "UNAUTHORIZED",
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",

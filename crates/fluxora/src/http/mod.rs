@@ -7,6 +7,7 @@
 
 pub mod body;
 pub mod error;
+pub mod internal;
 pub mod meta;
 pub mod request_id;
 pub mod streams;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub health: HealthService,
     /// Configured network name (`testnet`, …) for `GET /`.
     pub network: &'static str,
+    /// Push ingest, when `INDEXER_WORKER_TOKEN` is set.
+    pub push_ingest: Option<internal::PushIngest>,
 }
 
 /// A request path as it may be echoed in messages and logs: at most 256 characters, anything
@@ -51,6 +54,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(meta::router())
         .merge(streams::router())
+        .merge(internal::router())
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(body::guard))

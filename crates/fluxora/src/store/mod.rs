@@ -131,6 +131,125 @@ pub struct IdempotencyCompletion {
     pub location: Option<String>,
 }
 
+/// How an ingested contract event was handled (design §6, §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainEventKind {
+    /// Decoded and applied to the derived stream state.
+    Applied,
+    /// Decoded, but it changes no stream we index (e.g. its stream was created before the
+    /// indexer's start ledger).
+    Skipped,
+    /// An event name the indexer does not handle; stored and skipped with a WARN.
+    Unknown,
+    /// Undecodable (bad XDR, wrong field types); stored and skipped with a WARN.
+    Invalid,
+}
+
+impl ChainEventKind {
+    /// Storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChainEventKind::Applied => "applied",
+            ChainEventKind::Skipped => "skipped",
+            ChainEventKind::Unknown => "unknown",
+            ChainEventKind::Invalid => "invalid",
+        }
+    }
+
+    /// Parses the storage name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ChainEventKind::Applied,
+            ChainEventKind::Skipped,
+            ChainEventKind::Unknown,
+            ChainEventKind::Invalid,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == s)
+    }
+}
+
+/// A contract event as stored, under its unique RPC id, with the raw XDR it arrived as (so derived
+/// state can be rebuilt by replaying it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChainEvent {
+    /// RPC event id (`%019d-%010d`; sorts in chain order).
+    pub id: String,
+    /// Ledger sequence.
+    pub ledger: u32,
+    /// Ledger hash (64 lowercase hex), when known.
+    pub ledger_hash: Option<String>,
+    /// Ledger close time, unix seconds.
+    pub ledger_closed_at: u64,
+    /// Emitting contract (C… StrKey).
+    pub contract_id: String,
+    /// Transaction hash (64 lowercase hex).
+    pub tx_hash: String,
+    /// Event name (topic symbol), empty when undecodable.
+    pub name: String,
+    /// The on-chain stream id the event concerns, if any.
+    pub stream_id: Option<u64>,
+    /// How it was handled.
+    pub kind: ChainEventKind,
+    /// Topics as received (base64 XDR `ScVal`s).
+    pub topic: Vec<String>,
+    /// Value as received (base64 XDR `ScVal`).
+    pub value: String,
+    /// Why it was skipped, for `unknown`/`invalid`.
+    pub error: Option<String>,
+    /// When it was stored, unix ms.
+    pub ingested_at: i64,
+}
+
+/// The indexer's durable progress (design §6: a restart resumes where it stopped).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexerCheckpoint {
+    /// The last `getEvents` cursor (opaque), if the RPC poller has run.
+    pub cursor: Option<String>,
+    /// Highest ledger ingested.
+    pub last_ingested_ledger: Option<u32>,
+    /// Highest ledger considered safe (monotonic).
+    pub last_safe_ledger: Option<u32>,
+}
+
+/// A stored stream to write in a chain batch, with the version it must still have.
+#[derive(Debug, Clone)]
+pub struct ChainStreamWrite {
+    /// The new state.
+    pub stream: Stream,
+    /// `None`: insert (the stream must not exist); `Some(v)`: update only if still at version `v`.
+    pub expected_version: Option<i64>,
+}
+
+/// Everything one ingest batch changes, written in one transaction (design §6: nothing partially
+/// applied). Stream writes are optimistic: if another writer changed a stream meanwhile, the
+/// whole batch is refused ([`ChainCommit::Conflict`]) and the caller recomputes it.
+#[derive(Debug, Clone, Default)]
+pub struct ChainBatchWrite {
+    /// Delete every event and ledger hash from this ledger on (reorg rollback), first.
+    pub rollback_from: Option<u32>,
+    /// Streams to delete (created on an abandoned branch), with their expected versions.
+    pub deleted_streams: Vec<(String, i64)>,
+    /// New events; each must not exist yet.
+    pub events: Vec<StoredChainEvent>,
+    /// Stream states to write.
+    pub streams: Vec<ChainStreamWrite>,
+    /// `(sequence, hash, close time)` of ledgers seen; replaces a stored hash.
+    pub ledgers: Vec<(u32, String, Option<u64>)>,
+    /// The new progress.
+    pub checkpoint: IndexerCheckpoint,
+}
+
+/// Result of [`Store::commit_chain_batch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainCommit {
+    /// Written.
+    Committed,
+    /// Another writer got there first (an event already stored, a stream version moved): nothing
+    /// was written.
+    Conflict,
+}
+
 /// Result of trying to claim an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
@@ -205,8 +324,67 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes idempotency records that expired before `now`; returns how many.
     async fn purge_expired_idempotency(&self, now: i64) -> Result<u64, StoreError>;
 
+    /// The indexer's stored progress (defaults when it never ran).
+    async fn indexer_checkpoint(&self) -> Result<IndexerCheckpoint, StoreError>;
+
+    /// Stored hashes of the given ledgers (those known), as `(sequence, hash)`.
+    async fn chain_ledger_hashes(
+        &self,
+        sequences: &[u32],
+    ) -> Result<Vec<(u32, String)>, StoreError>;
+
+    /// The newest stored ledger hashes, newest first, at most `limit`.
+    async fn latest_chain_ledgers(&self, limit: u32) -> Result<Vec<(u32, String)>, StoreError>;
+
+    /// Which of `ids` are already stored.
+    async fn existing_chain_event_ids(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError>;
+
+    /// Every stored event of one on-chain stream, in chain order, optionally only those before
+    /// `before_ledger`.
+    async fn chain_events_of_stream(
+        &self,
+        contract_id: &str,
+        stream_id: u64,
+        before_ledger: Option<u32>,
+    ) -> Result<Vec<StoredChainEvent>, StoreError>;
+
+    /// `(contract id, stream id)` of every stream with a stored event at or after `ledger`.
+    async fn chain_streams_touched_from(
+        &self,
+        ledger: u32,
+    ) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Writes an ingest batch atomically (see [`ChainBatchWrite`]).
+    async fn commit_chain_batch(&self, batch: &ChainBatchWrite) -> Result<ChainCommit, StoreError>;
+
+    /// Tries to become the one replica that runs the RPC indexer (design §6). PostgreSQL: a
+    /// session advisory lock on a dedicated connection, released when the holder dies, so a
+    /// standby takes over within one retry. SQLite (one machine): always granted.
+    async fn try_lead_indexer(&self) -> Result<Option<Box<dyn Leadership>>, StoreError>;
+
     /// Closes the connection pool (graceful shutdown).
     async fn close(&self);
+}
+
+/// Held by the replica that runs the indexer; dropping it gives leadership up.
+#[async_trait]
+pub trait Leadership: Send {
+    /// Whether leadership still holds (the lock's connection is alive).
+    async fn still_leader(&mut self) -> bool;
+}
+
+/// Leadership that cannot be lost (SQLite: one machine).
+#[derive(Debug, Default)]
+pub struct SoleLeader;
+
+#[async_trait]
+impl Leadership for SoleLeader {
+    async fn still_leader(&mut self) -> bool {
+        true
+    }
 }
 
 /// Opens (creating and migrating when needed) the store `DATABASE_URL` names.

@@ -11,12 +11,14 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 
 use super::rows::{
-    bind_stream_insert, bind_stream_update, db, idempotency_from_row, list_query, page_from_rows,
-    stream_from_row,
+    bind_chain_event, bind_stream_insert, bind_stream_update, chain_event_from_row,
+    checkpoint_from_row, db, idempotency_from_row, ledger_from_row, list_query, page_from_rows,
+    stream_from_row, Columns,
 };
 use super::sql::{impl_sql_store, SqlDialect, Statements};
 use super::{
-    ClaimOutcome, IdempotencyCompletion, IdempotencyRecord, StoreError, StreamPage, StreamPageQuery,
+    ChainBatchWrite, ChainCommit, ClaimOutcome, IdempotencyCompletion, IdempotencyRecord,
+    IndexerCheckpoint, StoreError, StoredChainEvent, StreamPage, StreamPageQuery,
 };
 use crate::config::DatabaseConfig;
 
@@ -31,6 +33,25 @@ fn migrator() -> &'static sqlx::migrate::Migrator {
 pub struct PostgresStore {
     pool: PgPool,
     sql: Statements,
+    options: PgConnectOptions,
+}
+
+/// The advisory lock key the indexer leader holds (any fixed i64; "flxidx" in ASCII).
+const INDEXER_LOCK_KEY: i64 = 0x0000_666c_7869_6478;
+
+/// Indexer leadership: an open connection holding the session advisory lock.
+struct PgLeader {
+    connection: sqlx::PgConnection,
+}
+
+#[async_trait::async_trait]
+impl super::Leadership for PgLeader {
+    async fn still_leader(&mut self) -> bool {
+        sqlx::query("SELECT 1")
+            .execute(&mut self.connection)
+            .await
+            .is_ok()
+    }
 }
 
 impl PostgresStore {
@@ -47,12 +68,13 @@ impl PostgresStore {
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
             .test_before_acquire(true)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(StoreError::from_sqlx)?;
         Ok(Self {
             pool,
             sql: Statements::new(SqlDialect::Postgres),
+            options,
         })
     }
 
@@ -61,6 +83,26 @@ impl PostgresStore {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
+    }
+}
+
+impl PostgresStore {
+    async fn lead_indexer(&self) -> Result<Option<Box<dyn super::Leadership>>, StoreError> {
+        use sqlx::Connection;
+        let mut connection = sqlx::PgConnection::connect_with(&self.options)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(INDEXER_LOCK_KEY)
+            .fetch_one(&mut connection)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        if locked {
+            Ok(Some(Box::new(PgLeader { connection })))
+        } else {
+            let _ = connection.close().await;
+            Ok(None)
+        }
     }
 }
 

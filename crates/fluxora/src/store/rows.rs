@@ -6,7 +6,9 @@
 
 use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 
-use super::{IdempotencyRecord, StoreError, StreamPage, StreamPageQuery};
+use super::{
+    ChainEventKind, IdempotencyRecord, StoreError, StoredChainEvent, StreamPage, StreamPageQuery,
+};
 use crate::address::StellarAddress;
 use crate::amount::Amount;
 use crate::streams::{ChainRef, Stream, StreamSource, StreamStatus};
@@ -337,3 +339,91 @@ pub(crate) const INSERT_COLUMNS: &str = "id, sender, recipient, deposit_amount, 
      start_time, cliff_time, end_time, status, withdrawn_amount, checkpoint_amount, checkpoint_at, \
      cancelled_at, source, chain_contract_id, chain_stream_id, chain_created_ledger, chain_tx_hash, \
      chain_closed, created_at, updated_at, version";
+
+/// Columns of `chain_events`, in insert order.
+pub(crate) const CHAIN_EVENT_COLUMNS: &str = "id, ledger, ledger_hash, ledger_closed_at, \
+     contract_id, tx_hash, name, stream_id, kind, topic, value, error, ingested_at";
+
+/// Decodes a `chain_events` row.
+pub(crate) fn chain_event_from_row(row: &impl Columns) -> Result<StoredChainEvent, StoreError> {
+    let kind_text = row.text("kind")?;
+    let kind = ChainEventKind::parse(&kind_text)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown chain event kind '{kind_text}'")))?;
+    let topic_text = row.text("topic")?;
+    let topic: Vec<String> = serde_json::from_str(&topic_text)
+        .map_err(|_| StoreError::Corrupt("chain event topic is not a JSON array".into()))?;
+    Ok(StoredChainEvent {
+        id: row.text("id")?,
+        ledger: u32::try_from(row.int("ledger")?)
+            .map_err(|_| StoreError::Corrupt("chain event ledger out of range".into()))?,
+        ledger_hash: row.opt_text("ledger_hash")?,
+        ledger_closed_at: time(row, "ledger_closed_at")?,
+        contract_id: row.text("contract_id")?,
+        tx_hash: row.text("tx_hash")?,
+        name: row.text("name")?,
+        stream_id: row
+            .opt_int("stream_id")?
+            .map(|id| to_u64(id, "stream_id"))
+            .transpose()?,
+        kind,
+        topic,
+        value: row.text("value")?,
+        error: row.opt_text("error")?,
+        ingested_at: row.int("ingested_at")?,
+    })
+}
+
+/// Decodes a `(sequence, hash)` row of `chain_ledgers`.
+pub(crate) fn ledger_from_row(row: &impl Columns) -> Result<(u32, String), StoreError> {
+    let sequence = u32::try_from(row.int("sequence")?)
+        .map_err(|_| StoreError::Corrupt("ledger sequence out of range".into()))?;
+    Ok((sequence, row.text("hash")?))
+}
+
+/// Decodes the `indexer_state` row.
+pub(crate) fn checkpoint_from_row(
+    row: &impl Columns,
+) -> Result<super::IndexerCheckpoint, StoreError> {
+    let ledger = |column: &str| -> Result<Option<u32>, StoreError> {
+        row.opt_int(column)?
+            .map(|v| {
+                u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{column} out of range")))
+            })
+            .transpose()
+    };
+    Ok(super::IndexerCheckpoint {
+        cursor: row.opt_text("cursor")?,
+        last_ingested_ledger: ledger("last_ingested_ledger")?,
+        last_safe_ledger: ledger("last_safe_ledger")?,
+    })
+}
+
+/// Binds a chain event's 13 values in [`CHAIN_EVENT_COLUMNS`] order.
+macro_rules! bind_chain_event {
+    ($query:expr, $event:expr) => {{
+        let event: &$crate::store::StoredChainEvent = $event;
+        $query
+            .bind(event.id.clone())
+            .bind(i64::from(event.ledger))
+            .bind(event.ledger_hash.clone())
+            .bind($crate::store::rows::to_i64(
+                event.ledger_closed_at,
+                "ledger_closed_at",
+            )?)
+            .bind(event.contract_id.clone())
+            .bind(event.tx_hash.clone())
+            .bind(event.name.clone())
+            .bind(
+                event
+                    .stream_id
+                    .map(|id| $crate::store::rows::to_i64(id, "stream_id"))
+                    .transpose()?,
+            )
+            .bind(event.kind.as_str())
+            .bind(serde_json::to_string(&event.topic).unwrap_or_else(|_| "[]".to_string()))
+            .bind(event.value.clone())
+            .bind(event.error.clone())
+            .bind(event.ingested_at)
+    }};
+}
+pub(crate) use bind_chain_event;

@@ -6,7 +6,7 @@
 //! NUMERIC(39, 0)) and back `::text` when reading. [`impl_sql_store!`] then implements
 //! [`super::Store`] once for both pool types.
 
-use super::rows::{INSERT_COLUMNS, STREAM_COLUMN_NAMES};
+use super::rows::{CHAIN_EVENT_COLUMNS, INSERT_COLUMNS, STREAM_COLUMN_NAMES};
 
 /// Which SQL dialect to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,17 @@ pub(crate) struct Statements {
     pub(crate) release_idempotency: String,
     pub(crate) purge_idempotency: String,
     pub(crate) insert_cursor_secret: String,
+    pub(crate) insert_stream_if_absent: String,
+    pub(crate) delete_stream_at_version: String,
+    pub(crate) insert_chain_event: String,
+    pub(crate) chain_events_of_stream: String,
+    pub(crate) chain_streams_touched_from: String,
+    pub(crate) rollback_events: String,
+    pub(crate) rollback_ledgers: String,
+    pub(crate) put_ledger: String,
+    pub(crate) latest_ledgers: String,
+    pub(crate) get_checkpoint: String,
+    pub(crate) put_checkpoint: String,
 }
 
 impl Statements {
@@ -93,6 +104,47 @@ impl Statements {
             insert_cursor_secret: render(
                 "INSERT INTO service_meta (key, value) VALUES ('cursor_secret', ?) \
                  ON CONFLICT (key) DO NOTHING",
+            ),
+            insert_stream_if_absent: render(&format!(
+                "INSERT INTO streams ({INSERT_COLUMNS}) \
+                 VALUES (?, ?, ?, ?a, ?a, ?, ?, ?, ?, ?a, ?a, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT DO NOTHING"
+            )),
+            delete_stream_at_version: render("DELETE FROM streams WHERE id = ? AND version = ?"),
+            insert_chain_event: render(&format!(
+                "INSERT INTO chain_events ({CHAIN_EVENT_COLUMNS}) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+            )),
+            chain_events_of_stream: render(&format!(
+                "SELECT {CHAIN_EVENT_COLUMNS} FROM chain_events \
+                 WHERE contract_id = ? AND stream_id = ? AND ledger < ? ORDER BY id"
+            )),
+            chain_streams_touched_from: render(
+                "SELECT DISTINCT contract_id, stream_id FROM chain_events \
+                 WHERE ledger >= ? AND stream_id IS NOT NULL",
+            ),
+            rollback_events: render("DELETE FROM chain_events WHERE ledger >= ?"),
+            rollback_ledgers: render("DELETE FROM chain_ledgers WHERE sequence >= ?"),
+            put_ledger: render(
+                "INSERT INTO chain_ledgers (sequence, hash, close_time) VALUES (?, ?, ?) \
+                 ON CONFLICT (sequence) DO UPDATE SET hash = excluded.hash, \
+                 close_time = excluded.close_time",
+            ),
+            latest_ledgers: render(
+                "SELECT sequence, hash FROM chain_ledgers ORDER BY sequence DESC LIMIT ?",
+            ),
+            get_checkpoint: render(
+                "SELECT cursor, last_ingested_ledger, last_safe_ledger FROM indexer_state \
+                 WHERE id = 1",
+            ),
+            put_checkpoint: render(
+                "INSERT INTO indexer_state \
+                   (id, cursor, last_ingested_ledger, last_safe_ledger, updated_at) \
+                 VALUES (1, ?, ?, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor, \
+                   last_ingested_ledger = excluded.last_ingested_ledger, \
+                   last_safe_ledger = excluded.last_safe_ledger, \
+                   updated_at = excluded.updated_at",
             ),
             stream_columns,
         }
@@ -299,6 +351,191 @@ macro_rules! impl_sql_store {
                     .await
                     .map_err(db)?;
                 Ok(result.rows_affected())
+            }
+
+            async fn indexer_checkpoint(&self) -> Result<IndexerCheckpoint, StoreError> {
+                let row = sqlx::query(&self.sql.get_checkpoint)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(row
+                    .as_ref()
+                    .map(checkpoint_from_row)
+                    .transpose()?
+                    .unwrap_or_default())
+            }
+
+            async fn chain_ledger_hashes(
+                &self,
+                sequences: &[u32],
+            ) -> Result<Vec<(u32, String)>, StoreError> {
+                if sequences.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut sql = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT sequence, hash FROM chain_ledgers WHERE sequence IN (",
+                );
+                let mut list = sql.separated(", ");
+                for sequence in sequences {
+                    list.push_bind(i64::from(*sequence));
+                }
+                sql.push(") ORDER BY sequence");
+                let rows = sql.build().fetch_all(&self.pool).await.map_err(db)?;
+                rows.iter().map(ledger_from_row).collect()
+            }
+
+            async fn latest_chain_ledgers(
+                &self,
+                limit: u32,
+            ) -> Result<Vec<(u32, String)>, StoreError> {
+                let rows = sqlx::query(&self.sql.latest_ledgers)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter().map(ledger_from_row).collect()
+            }
+
+            async fn existing_chain_event_ids(
+                &self,
+                ids: &[String],
+            ) -> Result<std::collections::HashSet<String>, StoreError> {
+                if ids.is_empty() {
+                    return Ok(std::collections::HashSet::new());
+                }
+                let mut sql =
+                    sqlx::QueryBuilder::<$db>::new("SELECT id FROM chain_events WHERE id IN (");
+                let mut list = sql.separated(", ");
+                for id in ids {
+                    list.push_bind(id.as_str());
+                }
+                sql.push(")");
+                let rows = sql.build().fetch_all(&self.pool).await.map_err(db)?;
+                rows.iter().map(|row| row.text("id")).collect()
+            }
+
+            async fn chain_events_of_stream(
+                &self,
+                contract_id: &str,
+                stream_id: u64,
+                before_ledger: Option<u32>,
+            ) -> Result<Vec<StoredChainEvent>, StoreError> {
+                let rows = sqlx::query(&self.sql.chain_events_of_stream)
+                    .bind(contract_id)
+                    .bind($crate::store::rows::to_i64(stream_id, "stream_id")?)
+                    .bind(before_ledger.map(i64::from).unwrap_or(i64::MAX))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter().map(chain_event_from_row).collect()
+            }
+
+            async fn chain_streams_touched_from(
+                &self,
+                ledger: u32,
+            ) -> Result<Vec<(String, u64)>, StoreError> {
+                let rows = sqlx::query(&self.sql.chain_streams_touched_from)
+                    .bind(i64::from(ledger))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter()
+                    .map(|row| {
+                        let id = row.int("stream_id")?;
+                        let id = u64::try_from(id)
+                            .map_err(|_| StoreError::Corrupt("negative stream_id".into()))?;
+                        Ok((row.text("contract_id")?, id))
+                    })
+                    .collect()
+            }
+
+            async fn commit_chain_batch(
+                &self,
+                batch: &ChainBatchWrite,
+            ) -> Result<ChainCommit, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                if let Some(ledger) = batch.rollback_from {
+                    for statement in [&self.sql.rollback_events, &self.sql.rollback_ledgers] {
+                        sqlx::query(statement)
+                            .bind(i64::from(ledger))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                    }
+                }
+                for (id, version) in &batch.deleted_streams {
+                    let deleted = sqlx::query(&self.sql.delete_stream_at_version)
+                        .bind(id.clone())
+                        .bind(*version)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    if deleted.rows_affected() != 1 {
+                        return Ok(ChainCommit::Conflict);
+                    }
+                }
+                for event in &batch.events {
+                    let inserted =
+                        bind_chain_event!(sqlx::query(&self.sql.insert_chain_event), event)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                    if inserted.rows_affected() != 1 {
+                        return Ok(ChainCommit::Conflict);
+                    }
+                }
+                for write in &batch.streams {
+                    let written = match write.expected_version {
+                        None => bind_stream_insert!(
+                            sqlx::query(&self.sql.insert_stream_if_absent),
+                            &write.stream
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?,
+                        Some(version) => bind_stream_update!(
+                            sqlx::query(&self.sql.update_stream),
+                            &write.stream,
+                            version
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?,
+                    };
+                    if written.rows_affected() != 1 {
+                        return Ok(ChainCommit::Conflict);
+                    }
+                }
+                for (sequence, hash, close_time) in &batch.ledgers {
+                    sqlx::query(&self.sql.put_ledger)
+                        .bind(i64::from(*sequence))
+                        .bind(hash.clone())
+                        .bind(
+                            close_time
+                                .map(|t| $crate::store::rows::to_i64(t, "close_time"))
+                                .transpose()?,
+                        )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                }
+                let checkpoint = &batch.checkpoint;
+                sqlx::query(&self.sql.put_checkpoint)
+                    .bind(checkpoint.cursor.clone())
+                    .bind(checkpoint.last_ingested_ledger.map(i64::from))
+                    .bind(checkpoint.last_safe_ledger.map(i64::from))
+                    .bind($crate::clock::now_millis())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(ChainCommit::Committed)
+            }
+
+            async fn try_lead_indexer(
+                &self,
+            ) -> Result<Option<Box<dyn $crate::store::Leadership>>, StoreError> {
+                self.lead_indexer().await
             }
 
             async fn close(&self) {

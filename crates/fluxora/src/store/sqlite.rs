@@ -14,12 +14,14 @@ use sqlx::sqlite::{
 use sqlx::Sqlite;
 
 use super::rows::{
-    bind_stream_insert, bind_stream_update, db, idempotency_from_row, list_query, page_from_rows,
-    stream_from_row,
+    bind_chain_event, bind_stream_insert, bind_stream_update, chain_event_from_row,
+    checkpoint_from_row, db, idempotency_from_row, ledger_from_row, list_query, page_from_rows,
+    stream_from_row, Columns,
 };
 use super::sql::{impl_sql_store, SqlDialect, Statements};
 use super::{
-    ClaimOutcome, IdempotencyCompletion, IdempotencyRecord, StoreError, StreamPage, StreamPageQuery,
+    ChainBatchWrite, ChainCommit, ClaimOutcome, IdempotencyCompletion, IdempotencyRecord,
+    IndexerCheckpoint, StoreError, StoredChainEvent, StreamPage, StreamPageQuery,
 };
 use crate::config::DatabaseConfig;
 
@@ -90,6 +92,12 @@ impl SqliteStore {
         };
         MIGRATOR.run(&self.pool).await?;
         Ok(())
+    }
+}
+
+impl SqliteStore {
+    async fn lead_indexer(&self) -> Result<Option<Box<dyn super::Leadership>>, StoreError> {
+        Ok(Some(Box::new(super::SoleLeader)))
     }
 }
 

@@ -241,8 +241,13 @@ impl Stream {
     }
 
     /// Amount accrued at unix time `t` with the contract's rule; a cancelled stream is evaluated
-    /// at `min(t, cancelled_at)` (design §5, §8).
+    /// at `min(t, cancelled_at)`, a completed chain stream has accrued its deposit (design §5, §8,
+    /// `chain.md` §A2).
     pub fn streamed_at(&self, t: u64) -> Amount {
+        // The contract reports a completed stream's accrual as the whole deposit.
+        if self.source == StreamSource::Chain && self.status == StreamStatus::Completed {
+            return self.deposit_amount;
+        }
         let t = match self.cancelled_at {
             Some(cancelled_at) if self.status == StreamStatus::Cancelled => t.min(cancelled_at),
             _ => t,

@@ -135,6 +135,23 @@ impl TestApp {
         Self::spawn_config(Config::for_database(db.url())).await
     }
 
+    /// Starts the service on `db` with extra environment variables (validated like `serve`).
+    pub async fn spawn_env(db: &TestDb, env: &[(&str, &str)]) -> TestApp {
+        let mut vars: std::collections::HashMap<String, String> = [
+            ("HOST", "127.0.0.1".to_string()),
+            ("PORT", "0".to_string()),
+            ("DATABASE_URL", db.url()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        for (name, value) in env {
+            vars.insert(name.to_string(), value.to_string());
+        }
+        let config = Config::from_vars(&vars).expect("valid test configuration");
+        Self::spawn_config(config).await
+    }
+
     /// Starts the service with a complete configuration.
     pub async fn spawn_config(config: Config) -> TestApp {
         if std::env::var_os("TEST_LOG").is_some() {

@@ -5,9 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod binary;
 mod helpers;
+mod rpc_fixture;
 
 mod e2e_conventions;
 mod e2e_durability;
+mod e2e_indexer;
 mod e2e_process;
 mod e2e_streams;
 mod e2e_validation;

@@ -1,0 +1,215 @@
+//! Chain stream state derived from contract events (design §8, `reference/chain.md` §A3).
+//!
+//! [`apply`] is a pure fold step: the state of a chain stream is exactly the fold of its stored
+//! events in chain order, so re-indexing (or a reorg rollback followed by a replay) gives the same
+//! result to the stroop. Timestamps come from ledger close times, never from the wall clock, so a
+//! replay is byte-for-byte identical.
+
+use crate::address::StellarAddress;
+use crate::amount::Amount;
+use crate::indexer::decode::ContractEvent;
+use crate::streams::{ChainRef, Stream, StreamSource, StreamStatus};
+
+/// Where an event happened.
+#[derive(Debug, Clone, Copy)]
+pub struct EventContext<'a> {
+    /// The emitting contract (C… StrKey).
+    pub contract_id: &'a str,
+    /// Ledger sequence.
+    pub ledger: u32,
+    /// Ledger close time, unix seconds (the contract's `env.ledger().timestamp()`).
+    pub ledger_closed_at: u64,
+    /// Transaction hash (64 hex).
+    pub tx_hash: &'a str,
+}
+
+/// What an event did to its stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// The stream's new state.
+    Applied(Box<Stream>),
+    /// Nothing changed; the reason is logged at WARN and stored with the event.
+    Skipped(String),
+}
+
+/// The public id of a chain stream: `{contract id}-{on-chain stream id}`, stable across re-indexing
+/// (design §8).
+pub fn chain_stream_id(contract_id: &str, stream_id: u64) -> String {
+    format!("{contract_id}-{stream_id}")
+}
+
+fn skipped(reason: impl Into<String>) -> Effect {
+    Effect::Skipped(reason.into())
+}
+
+/// Applies one decoded event to the current state of its stream (`None` if not indexed yet).
+/// Returns the new state, or why the event changes nothing we model.
+///
+/// Rules (design §8): `created` → active with checkpoint (0, start); `withdrew`/`wdraw_to` add to
+/// `withdrawnAmount`; `paused`/`resumed`; `cancelled` at the ledger's close time; `completed`;
+/// `closed` keeps the record, marked closed; `top_up` sets the deposit; `rate_upd` checkpoints
+/// at its effective time with the old rate (the contract's `update_rate_per_second`); `rate_dec`
+/// takes the contract's checkpoint and refund; `end_ext`/`end_shrt` move the end (the latter
+/// refunds); `kp_cncl` cancels and counts the recipient's payout as withdrawn; `recp_upd` changes
+/// the recipient. `ac_trig` is skipped because the `wdraw_to` that follows carries the same money.
+pub fn apply(current: Option<&Stream>, event: &ContractEvent, ctx: &EventContext<'_>) -> Effect {
+    let at_ms = i64::try_from(ctx.ledger_closed_at)
+        .unwrap_or(i64::MAX / 1000)
+        .saturating_mul(1000);
+    if let ContractEvent::Created(created) = event {
+        if current.is_some() {
+            return skipped("stream already indexed");
+        }
+        let (Ok(sender), Ok(recipient)) = (
+            StellarAddress::parse(&created.sender),
+            StellarAddress::parse(&created.recipient),
+        ) else {
+            return skipped("created: sender or recipient is not a G… or C… address");
+        };
+        let times_ok = created.start_time < created.end_time
+            && created.start_time <= created.cliff_time
+            && created.cliff_time <= created.end_time
+            && created.end_time <= crate::streams::MAX_UNIX_TIME;
+        if !times_ok {
+            return skipped("created: times break start ≤ cliff ≤ end, start < end");
+        }
+        return Effect::Applied(Box::new(Stream {
+            id: chain_stream_id(ctx.contract_id, created.stream_id),
+            sender,
+            recipient,
+            deposit_amount: Amount::from_stroops(created.deposit_amount),
+            rate_per_second: Amount::from_stroops(created.rate_per_second),
+            start_time: created.start_time,
+            cliff_time: created.cliff_time,
+            end_time: created.end_time,
+            status: StreamStatus::Active,
+            withdrawn_amount: Amount::ZERO,
+            checkpoint_amount: Amount::ZERO,
+            checkpoint_at: created.start_time,
+            cancelled_at: None,
+            source: StreamSource::Chain,
+            chain: Some(ChainRef {
+                contract_id: ctx.contract_id.to_string(),
+                stream_id: created.stream_id,
+                created_ledger: ctx.ledger,
+                tx_hash: ctx.tx_hash.to_string(),
+                closed: false,
+            }),
+            created_at: at_ms,
+            updated_at: at_ms,
+            version: 0,
+        }));
+    }
+
+    let Some(current) = current else {
+        return skipped(format!(
+            "{}: stream {} is not indexed (created before the indexer's start ledger?)",
+            event.name(),
+            event.stream_id()
+        ));
+    };
+    let mut next = current.clone();
+    let add = |amount: Amount, delta: i128| amount.checked_add(Amount::from_stroops(delta));
+    let sub = |amount: Amount, delta: i128| amount.checked_sub(Amount::from_stroops(delta));
+    match event {
+        ContractEvent::Created(_) => return skipped("unreachable"),
+        ContractEvent::Withdrew(w) => match add(next.withdrawn_amount, w.amount) {
+            Some(total) => next.withdrawn_amount = total,
+            None => return skipped("withdrew: withdrawn amount overflows i128"),
+        },
+        ContractEvent::WithdrewTo(w) => match add(next.withdrawn_amount, w.amount) {
+            Some(total) => next.withdrawn_amount = total,
+            None => return skipped("wdraw_to: withdrawn amount overflows i128"),
+        },
+        ContractEvent::Paused(_) => next.status = StreamStatus::Paused,
+        ContractEvent::Resumed(_) => next.status = StreamStatus::Active,
+        ContractEvent::Cancelled(_) => {
+            next.status = StreamStatus::Cancelled;
+            next.cancelled_at = Some(ctx.ledger_closed_at);
+        }
+        ContractEvent::Completed(_) => next.status = StreamStatus::Completed,
+        ContractEvent::Closed(_) => match next.chain.as_mut() {
+            Some(chain) => chain.closed = true,
+            None => return skipped("closed: not a chain stream"),
+        },
+        ContractEvent::ToppedUp(t) => {
+            next.deposit_amount = Amount::from_stroops(t.new_deposit_amount);
+        }
+        ContractEvent::RateUpdated(r) => {
+            let schedule = current
+                .schedule()
+                .with_rate_change(r.effective_time, r.new_rate_per_second);
+            next.rate_per_second = Amount::from_stroops(schedule.rate_per_second);
+            next.checkpoint_amount = Amount::from_stroops(schedule.checkpoint_amount);
+            next.checkpoint_at = schedule.checkpoint_at;
+        }
+        ContractEvent::RateDecreased(r) => {
+            let Some(deposit) = sub(next.deposit_amount, r.refund_amount) else {
+                return skipped("rate_dec: refund exceeds the deposit range");
+            };
+            next.deposit_amount = deposit;
+            next.rate_per_second = Amount::from_stroops(r.new_rate_per_second);
+            next.checkpoint_amount = Amount::from_stroops(r.checkpointed_amount);
+            next.checkpoint_at = r.effective_time;
+        }
+        ContractEvent::EndExtended(e) => next.end_time = e.new_end_time,
+        ContractEvent::EndShortened(e) => {
+            let Some(deposit) = sub(next.deposit_amount, e.refund_amount) else {
+                return skipped("end_shrt: refund exceeds the deposit range");
+            };
+            next.end_time = e.new_end_time;
+            next.deposit_amount = deposit;
+        }
+        ContractEvent::KeeperCancelled(k) => {
+            // The contract pays the recipient but leaves withdrawn_amount unchanged
+            // (chain.md §A2); the money did leave the stream, so it is counted as withdrawn.
+            next.status = StreamStatus::Cancelled;
+            next.cancelled_at = Some(ctx.ledger_closed_at);
+            match add(next.withdrawn_amount, k.recipient_amount) {
+                Some(total) => next.withdrawn_amount = total,
+                None => return skipped("kp_cncl: withdrawn amount overflows i128"),
+            }
+        }
+        ContractEvent::RecipientUpdated(r) => match StellarAddress::parse(&r.new_recipient) {
+            Ok(recipient) => next.recipient = recipient,
+            Err(_) => return skipped("recp_upd: new recipient is not a G… or C… address"),
+        },
+        ContractEvent::AutoClaimTriggered(_) => {
+            return skipped("ac_trig: counted by the wdraw_to that follows it")
+        }
+        ContractEvent::ClaimOwnershipTransferred(_)
+        | ContractEvent::HealthChanged(_)
+        | ContractEvent::Decommissioned(_) => {
+            return skipped(format!(
+                "{}: no field of the stream resource changes",
+                event.name()
+            ))
+        }
+        ContractEvent::ShareDelegated(_) => {
+            return skipped("del_share: delegated child streams are not modelled yet")
+        }
+    }
+    if next.end_time < next.cliff_time || next.end_time <= next.start_time {
+        return skipped(format!(
+            "{}: would leave end before cliff or start",
+            event.name()
+        ));
+    }
+    next.version = current.version.saturating_add(1);
+    next.updated_at = at_ms;
+    Effect::Applied(Box::new(next))
+}
+
+/// Replays stored events of one stream from nothing, in chain order, returning the final state
+/// (`None` if no `created` is among them).
+pub fn replay<'a>(
+    events: impl IntoIterator<Item = (&'a ContractEvent, EventContext<'a>)>,
+) -> Option<Stream> {
+    let mut state: Option<Stream> = None;
+    for (event, ctx) in events {
+        if let Effect::Applied(next) = apply(state.as_ref(), event, &ctx) {
+            state = Some(*next);
+        }
+    }
+    state
+}

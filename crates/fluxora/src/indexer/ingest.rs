@@ -1,0 +1,473 @@
+//! The one ingest core (design §6), shared by the RPC poller and `POST /internal/indexer/events`.
+//!
+//! A batch is written in one transaction: its new events (an event already stored is a no-op,
+//! reported as a duplicate), the chain streams they change, the ledger hashes seen and the
+//! indexer's progress. A ledger already stored that arrives with a different hash is a reorg: every
+//! event and derived stream state from that ledger on is rolled back (streams are rebuilt by
+//! replaying their remaining events), then the batch is applied on the new branch.
+//!
+//! Batches are serialized within a process; across replicas, writes are optimistic (unique event
+//! ids, stream versions) and a batch that loses a race is recomputed.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::clock::now_millis;
+use crate::indexer::decode::{decode, ContractEvent, Decoded};
+use crate::indexer::derive::{apply, chain_stream_id, Effect, EventContext};
+use crate::indexer::event::ValidEvent;
+use crate::indexer::state::IndexerState;
+use crate::store::{
+    ChainBatchWrite, ChainCommit, ChainEventKind, ChainStreamWrite, IndexerCheckpoint, Store,
+    StoreError, StoredChainEvent,
+};
+use crate::streams::Stream;
+
+/// How often a batch that lost an optimistic race is recomputed before giving up.
+const MAX_ATTEMPTS: usize = 5;
+
+/// One batch to ingest.
+#[derive(Debug, Clone, Default)]
+pub struct IngestBatch {
+    /// Validated events, in any order (they are applied in chain order).
+    pub events: Vec<ValidEvent>,
+    /// Ledger hashes learned besides the events' own `ledgerHash`: `(sequence, hash, close time)`.
+    pub ledgers: Vec<(u32, String, Option<u64>)>,
+    /// The RPC poller's new cursor (`None`: unchanged).
+    pub cursor: Option<String>,
+    /// The ledger the RPC scan reached (`None`: the batch's highest event ledger).
+    pub scanned_to: Option<u32>,
+}
+
+/// A detected reorg.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reorg {
+    /// The fork ledger: the lowest ledger whose stored hash differs.
+    pub ledger: u32,
+    /// The hash we had.
+    pub existing_hash: String,
+    /// The hash that arrived.
+    pub incoming_hash: String,
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestReport {
+    /// Events received.
+    pub received: usize,
+    /// Newly stored.
+    pub inserted: usize,
+    /// Already stored (no-ops).
+    pub duplicates: usize,
+    /// Applied to a stream.
+    pub applied: usize,
+    /// Decoded but changing nothing we model.
+    pub skipped: usize,
+    /// Unknown event names (stored and skipped).
+    pub unknown: usize,
+    /// Undecodable events (stored and skipped).
+    pub invalid: usize,
+    /// The reorg this batch rolled back, if any.
+    pub reorg: Option<Reorg>,
+    /// Highest ingested ledger after the batch.
+    pub last_ingested_ledger: Option<u32>,
+    /// Highest safe ledger after the batch.
+    pub last_safe_ledger: Option<u32>,
+}
+
+/// Errors of the ingest core.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The database failed (503 on the push path; retried by the poller).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An event of another contract than `FLUXORA_CONTRACT_ID`.
+    #[error("event {index} belongs to contract {contract_id}, not the indexed contract")]
+    WrongContract {
+        /// Index in the batch.
+        index: usize,
+        /// Its contract.
+        contract_id: String,
+    },
+    /// The batch gives two different hashes for one ledger.
+    #[error("the batch gives two different hashes for ledger {ledger}")]
+    ConflictingHashes {
+        /// The ledger.
+        ledger: u32,
+    },
+    /// Concurrent writers kept changing the same streams.
+    #[error("concurrent ingest kept conflicting; retry")]
+    Contended,
+}
+
+/// The ingest core.
+pub struct IngestCore {
+    store: Arc<dyn Store>,
+    state: IndexerState,
+    contract_id: Option<String>,
+    safety_margin: u32,
+    lock: tokio::sync::Mutex<()>,
+}
+
+struct Working {
+    stored: Option<Stream>,
+    state: Option<Stream>,
+}
+
+fn event_context(event: &StoredChainEvent) -> EventContext<'_> {
+    EventContext {
+        contract_id: &event.contract_id,
+        ledger: event.ledger,
+        ledger_closed_at: event.ledger_closed_at,
+        tx_hash: &event.tx_hash,
+    }
+}
+
+impl IngestCore {
+    /// A core writing to `store`, reporting to `state`; `contract_id` (when configured) is the
+    /// only contract accepted; `safety_margin` is `INDEXER_SAFETY_MARGIN_LEDGERS`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        state: IndexerState,
+        contract_id: Option<String>,
+        safety_margin: u32,
+    ) -> Self {
+        Self {
+            store,
+            state,
+            contract_id,
+            safety_margin,
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The shared indexer state.
+    pub fn state(&self) -> &IndexerState {
+        &self.state
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Ingests a batch (see the module docs).
+    ///
+    /// Errors: [`IngestError::WrongContract`] and [`IngestError::ConflictingHashes`] for a bad
+    /// batch (nothing written); [`IngestError::Store`]; [`IngestError::Contended`].
+    pub async fn ingest(&self, batch: &IngestBatch) -> Result<IngestReport, IngestError> {
+        if let Some(expected) = &self.contract_id {
+            if let Some((index, event)) = batch
+                .events
+                .iter()
+                .enumerate()
+                .find(|(_, e)| &e.contract_id != expected)
+            {
+                return Err(IngestError::WrongContract {
+                    index,
+                    contract_id: event.contract_id.clone(),
+                });
+            }
+        }
+        let _serialized = self.lock.lock().await;
+        for _ in 0..MAX_ATTEMPTS {
+            if let Some(report) = self.try_ingest(batch, None).await? {
+                return Ok(report);
+            }
+        }
+        Err(IngestError::Contended)
+    }
+
+    /// Rolls back every event and derived state from `ledger` on and rewinds the progress to
+    /// `ledger − 1` with no cursor (the RPC poller's reorg path; it then re-ingests from
+    /// `ledger`).
+    ///
+    /// Errors: [`IngestError::Store`], [`IngestError::Contended`].
+    pub async fn rollback(&self, reorg: Reorg) -> Result<IngestReport, IngestError> {
+        let _serialized = self.lock.lock().await;
+        for _ in 0..MAX_ATTEMPTS {
+            if let Some(report) = self
+                .try_ingest(&IngestBatch::default(), Some(reorg.clone()))
+                .await?
+            {
+                return Ok(report);
+            }
+        }
+        Err(IngestError::Contended)
+    }
+
+    /// One attempt; `Ok(None)` when an optimistic check failed and the batch must be recomputed.
+    async fn try_ingest(
+        &self,
+        batch: &IngestBatch,
+        forced: Option<Reorg>,
+    ) -> Result<Option<IngestReport>, IngestError> {
+        let checkpoint = self.store.indexer_checkpoint().await?;
+
+        // Ledger hashes this batch asserts.
+        let mut incoming: BTreeMap<u32, (String, Option<u64>)> = BTreeMap::new();
+        let mut assert_hash =
+            |ledger: u32, hash: &str, close: Option<u64>| match incoming.get(&ledger) {
+                Some((known, _)) if known != hash => Err(IngestError::ConflictingHashes { ledger }),
+                _ => {
+                    incoming.insert(ledger, (hash.to_ascii_lowercase(), close));
+                    Ok(())
+                }
+            };
+        for event in &batch.events {
+            if let Some(hash) = &event.ledger_hash {
+                assert_hash(event.ledger, hash, Some(event.ledger_closed_at))?;
+            }
+        }
+        for (ledger, hash, close) in &batch.ledgers {
+            assert_hash(*ledger, hash, *close)?;
+        }
+
+        // Reorg: a stored ledger arriving with another hash.
+        let sequences: Vec<u32> = incoming.keys().copied().collect();
+        let stored_hashes = self.store.chain_ledger_hashes(&sequences).await?;
+        let detected = stored_hashes
+            .iter()
+            .filter_map(|(ledger, existing)| {
+                let (incoming_hash, _) = incoming.get(ledger)?;
+                (incoming_hash != existing).then(|| Reorg {
+                    ledger: *ledger,
+                    existing_hash: existing.clone(),
+                    incoming_hash: incoming_hash.clone(),
+                })
+            })
+            .min_by_key(|reorg| reorg.ledger);
+        let reorg = match (forced, detected) {
+            (Some(a), Some(b)) => Some(if a.ledger <= b.ledger { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        let fork = reorg.as_ref().map(|r| r.ledger);
+        if let Some(reorg) = &reorg {
+            tracing::warn!(
+                ledger = reorg.ledger,
+                existing_hash = %reorg.existing_hash,
+                incoming_hash = %reorg.incoming_hash,
+                "chain reorganisation detected: rolling back events and derived state from this ledger"
+            );
+        }
+
+        // Duplicates (events at or after a fork are being replaced, so they are not duplicates).
+        let mut seen = HashSet::new();
+        let mut new_events: Vec<&ValidEvent> = Vec::new();
+        let ids: Vec<String> = batch.events.iter().map(|e| e.id.clone()).collect();
+        let existing = self.store.existing_chain_event_ids(&ids).await?;
+        let mut duplicates = 0;
+        for event in &batch.events {
+            let replaced = fork.is_some_and(|f| event.ledger >= f);
+            if !seen.insert(event.id.as_str()) || (existing.contains(&event.id) && !replaced) {
+                duplicates += 1;
+            } else {
+                new_events.push(event);
+            }
+        }
+        new_events.sort_by(|a, b| a.id.cmp(&b.id));
+
+        // Working stream states: rebuilt from before the fork, then the new events applied.
+        let mut working: HashMap<String, Working> = HashMap::new();
+        if let Some(fork) = fork {
+            for (contract_id, stream_id) in self.store.chain_streams_touched_from(fork).await? {
+                let id = chain_stream_id(&contract_id, stream_id);
+                let stored = self.store.get_stream(&id).await?;
+                let kept = self
+                    .store
+                    .chain_events_of_stream(&contract_id, stream_id, Some(fork))
+                    .await?;
+                let mut state: Option<Stream> = None;
+                for event in &kept {
+                    if let Decoded::Event(decoded) = decode(&event.topic, &event.value) {
+                        if let Effect::Applied(next) =
+                            apply(state.as_ref(), &decoded, &event_context(event))
+                        {
+                            state = Some(*next);
+                        }
+                    }
+                }
+                working.insert(id, Working { stored, state });
+            }
+        }
+
+        let now = now_millis();
+        let mut report = IngestReport {
+            received: batch.events.len(),
+            duplicates,
+            reorg: reorg.clone(),
+            ..IngestReport::default()
+        };
+        let mut stored_events = Vec::with_capacity(new_events.len());
+        for event in new_events {
+            let decoded = event.decode();
+            let mut stored = StoredChainEvent {
+                id: event.id.clone(),
+                ledger: event.ledger,
+                ledger_hash: event
+                    .ledger_hash
+                    .clone()
+                    .or_else(|| incoming.get(&event.ledger).map(|(h, _)| h.clone())),
+                ledger_closed_at: event.ledger_closed_at,
+                contract_id: event.contract_id.clone(),
+                tx_hash: event.tx_hash.clone(),
+                name: String::new(),
+                stream_id: None,
+                kind: ChainEventKind::Applied,
+                topic: event.topic.clone(),
+                value: event.value.clone(),
+                error: None,
+                ingested_at: now,
+            };
+            match &decoded {
+                Decoded::Event(contract_event) => {
+                    stored.name = contract_event.name().to_string();
+                    stored.stream_id = Some(contract_event.stream_id());
+                    let effect = self
+                        .apply_to_working(&mut working, contract_event, &stored)
+                        .await?;
+                    match effect {
+                        None => report.applied += 1,
+                        Some(reason) => {
+                            tracing::warn!(event_id = %event.id, event = contract_event.name(), reason = %reason, "contract event skipped");
+                            stored.kind = ChainEventKind::Skipped;
+                            stored.error = Some(reason);
+                            report.skipped += 1;
+                        }
+                    }
+                }
+                Decoded::Unknown { name } => {
+                    tracing::warn!(event_id = %event.id, event = %name, "unknown contract event stored and skipped");
+                    stored.name = name.chars().take(32).collect();
+                    stored.kind = ChainEventKind::Unknown;
+                    stored.error = Some(format!("unknown event name '{}'", stored.name));
+                    report.unknown += 1;
+                }
+                Decoded::Invalid(error) => {
+                    tracing::warn!(event_id = %event.id, error = %error, "undecodable contract event stored and skipped");
+                    stored.name = error.event.clone().unwrap_or_default();
+                    stored.kind = ChainEventKind::Invalid;
+                    stored.error = Some(error.to_string());
+                    report.invalid += 1;
+                }
+            }
+            stored_events.push(stored);
+        }
+        report.inserted = stored_events.len();
+
+        // Progress: monotonic safe ledger; a rollback rewinds the ingested ledger.
+        let mut last_ingested = checkpoint.last_ingested_ledger;
+        if let Some(fork) = fork {
+            last_ingested = last_ingested.map(|l| l.min(fork.saturating_sub(1)));
+        }
+        let batch_top = batch
+            .scanned_to
+            .into_iter()
+            .chain(batch.events.iter().map(|e| e.ledger))
+            .max();
+        last_ingested = match (last_ingested, batch_top) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let last_safe = match (
+            checkpoint.last_safe_ledger,
+            last_ingested.map(|l| l.saturating_sub(self.safety_margin)),
+        ) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let cursor = match (&batch.cursor, fork) {
+            (Some(cursor), _) => Some(cursor.clone()),
+            // A forced rollback (RPC path) restarts the scan from the fork ledger.
+            (None, Some(_)) if batch.events.is_empty() && batch.ledgers.is_empty() => None,
+            (None, _) => checkpoint.cursor.clone(),
+        };
+
+        let mut write = ChainBatchWrite {
+            rollback_from: fork,
+            events: stored_events,
+            ledgers: incoming
+                .iter()
+                .map(|(ledger, (hash, close))| (*ledger, hash.clone(), *close))
+                .collect(),
+            checkpoint: IndexerCheckpoint {
+                cursor,
+                last_ingested_ledger: last_ingested,
+                last_safe_ledger: last_safe,
+            },
+            ..ChainBatchWrite::default()
+        };
+        for (id, item) in working {
+            match (item.stored, item.state) {
+                (Some(stored), None) => write.deleted_streams.push((id, stored.version)),
+                (stored, Some(mut state)) => {
+                    if stored.as_ref() == Some(&state) {
+                        continue;
+                    }
+                    let expected_version = stored.as_ref().map(|s| s.version);
+                    state.version = expected_version.map_or(0, |v| v.saturating_add(1));
+                    write.streams.push(ChainStreamWrite {
+                        stream: state,
+                        expected_version,
+                    });
+                }
+                (None, None) => {}
+            }
+        }
+
+        match self.store.commit_chain_batch(&write).await? {
+            ChainCommit::Conflict => return Ok(None),
+            ChainCommit::Committed => {}
+        }
+        report.last_ingested_ledger = last_ingested;
+        report.last_safe_ledger = last_safe;
+        self.state.update(|snapshot| {
+            snapshot.last_ingested_ledger = last_ingested;
+            snapshot.last_safe_ledger = last_safe;
+            if let Some(fork) = fork {
+                snapshot.reorg_in_progress = true;
+                snapshot.reorg_fork_ledger = Some(fork);
+            }
+            if snapshot.reorg_in_progress
+                && matches!((last_ingested, snapshot.reorg_fork_ledger), (Some(l), Some(f)) if l >= f)
+            {
+                snapshot.reorg_in_progress = false;
+                snapshot.reorg_fork_ledger = None;
+            }
+        });
+        Ok(Some(report))
+    }
+
+    /// Applies one event to the working state of its stream (loading it on first use); `None`
+    /// when applied, else why it was skipped.
+    async fn apply_to_working(
+        &self,
+        working: &mut HashMap<String, Working>,
+        event: &ContractEvent,
+        stored: &StoredChainEvent,
+    ) -> Result<Option<String>, IngestError> {
+        let id = chain_stream_id(&stored.contract_id, event.stream_id());
+        if !working.contains_key(&id) {
+            let current = self.store.get_stream(&id).await?;
+            working.insert(
+                id.clone(),
+                Working {
+                    stored: current.clone(),
+                    state: current,
+                },
+            );
+        }
+        let Some(item) = working.get_mut(&id) else {
+            return Ok(Some("internal: working state missing".into()));
+        };
+        match apply(item.state.as_ref(), event, &event_context(stored)) {
+            Effect::Applied(next) => {
+                item.state = Some(*next);
+                Ok(None)
+            }
+            Effect::Skipped(reason) => Ok(Some(reason)),
+        }
+    }
+}

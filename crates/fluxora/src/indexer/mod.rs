@@ -1,0 +1,21 @@
+//! The chain indexer (`design.md` §6): follows the Fluxora contract's events on Stellar RPC (or
+//! takes them from trusted workers), stores them, derives chain streams from them, detects reorgs,
+//! and reports its freshness to `/health`.
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`rpc`] | the Stellar RPC client |
+//! | [`event`] | the RPC event shape and its validation |
+//! | [`decode`] | XDR `ScVal` → typed contract events |
+//! | [`derive`] | chain stream state as a fold of its events |
+//! | [`ingest`] | the one ingest core both the poller and push ingest use: dedup, reorgs, one transaction per batch |
+//! | [`poller`] | the supervised RPC polling loop |
+//! | [`state`] | live state for `/health` |
+
+pub mod decode;
+pub mod derive;
+pub mod event;
+pub mod ingest;
+pub mod poller;
+pub mod rpc;
+pub mod state;

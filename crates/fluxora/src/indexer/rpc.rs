@@ -1,0 +1,263 @@
+//! A Stellar RPC (JSON-RPC 2.0 over HTTP POST) client for the methods the indexer needs:
+//! `getNetwork`, `getLatestLedger`, `getLedgers`, `getEvents` and `getHealth`
+//! (`reference/chain.md` §B7; stellar-rpc ≥ v23 shapes).
+//!
+//! Every call has a timeout and retries transport failures, HTTP 429/5xx and the JSON-RPC
+//! "server busy / timed out" errors with capped exponential backoff; other errors are returned at
+//! once, typed.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::backoff::Backoff;
+
+/// Largest `pagination.limit` the indexer asks `getEvents` for (the server's max is 10 000).
+pub const EVENTS_PAGE_LIMIT: u32 = 1000;
+
+/// Errors of an RPC call.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    /// Connection refused, reset, DNS failure, or the request timed out.
+    #[error("RPC transport error: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// A non-2xx HTTP status.
+    #[error("RPC answered HTTP {status}")]
+    Http {
+        /// The status code.
+        status: u16,
+    },
+    /// A JSON-RPC error object (`code`, `message`); e.g. -32600 for a start ledger outside the
+    /// retention window, -32001 for a getEvents call aborted after 10 s.
+    #[error("RPC error {code}: {message}")]
+    JsonRpc {
+        /// JSON-RPC error code.
+        code: i64,
+        /// Server message.
+        message: String,
+    },
+    /// The response was not the JSON-RPC shape or the method's result shape.
+    #[error("unexpected RPC response: {0}")]
+    Decode(String),
+}
+
+impl RpcError {
+    /// Whether retrying the same call later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            RpcError::Transport(_) => true,
+            RpcError::Http { status } => *status == 429 || *status == 408 || *status >= 500,
+            // -32001: execution timed out; -32603: internal (e.g. unhealthy, behind); -32005: limit
+            RpcError::JsonRpc { code, .. } => matches!(code, -32001 | -32603 | -32005),
+            RpcError::Decode(_) => false,
+        }
+    }
+}
+
+/// `getNetwork` result.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkInfo {
+    /// The network passphrase (must match `NETWORK_PASSPHRASE`).
+    pub passphrase: String,
+    /// Protocol version.
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+}
+
+/// `getLatestLedger` result.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LatestLedger {
+    /// Ledger hash (64 hex).
+    pub id: String,
+    /// Ledger sequence.
+    pub sequence: u32,
+    /// Protocol version.
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+}
+
+/// One ledger of a `getLedgers` page (header and metadata XDR are ignored).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerInfo {
+    /// Ledger hash (64 hex).
+    pub hash: String,
+    /// Ledger sequence.
+    pub sequence: u32,
+    /// Close time, unix seconds, as a decimal string.
+    #[serde(default)]
+    pub ledger_close_time: Option<String>,
+}
+
+/// `getLedgers` result.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgersPage {
+    /// Ledgers in ascending sequence.
+    pub ledgers: Vec<LedgerInfo>,
+    /// Latest ledger the server knows.
+    pub latest_ledger: u32,
+    /// Oldest ledger the server still has.
+    pub oldest_ledger: u32,
+}
+
+/// Where a `getEvents` page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventsStart {
+    /// From this ledger (inclusive), when no cursor is known yet.
+    Ledger(u32),
+    /// After the position a previous page returned.
+    Cursor(String),
+}
+
+/// HTTP JSON-RPC client for one endpoint.
+#[derive(Debug)]
+pub struct RpcClient {
+    http: reqwest::Client,
+    url: String,
+    next_id: AtomicU64,
+    retry: Backoff,
+    attempts: u32,
+}
+
+impl RpcClient {
+    /// A client for `url` with a per-request `timeout`. Redirects are not followed.
+    ///
+    /// Errors: [`RpcError::Transport`] if the HTTP client cannot be built (TLS set-up).
+    pub fn new(url: impl Into<String>, timeout: Duration) -> Result<Self, RpcError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("fluxora/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(RpcError::Transport)?;
+        Ok(Self {
+            http,
+            url: url.into(),
+            next_id: AtomicU64::new(1),
+            retry: Backoff {
+                base: Duration::from_millis(200),
+                cap: Duration::from_secs(5),
+                jitter: 0.5,
+            },
+            attempts: 4,
+        })
+    }
+
+    /// Sets how many attempts a retryable call gets (at least 1) and its backoff.
+    pub fn with_retry(mut self, attempts: u32, retry: Backoff) -> Self {
+        self.attempts = attempts.max(1);
+        self.retry = retry;
+        self
+    }
+
+    /// One JSON-RPC call with retries.
+    async fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T, RpcError> {
+        let mut attempt = 0;
+        loop {
+            match self.call_once(method, &params).await {
+                Err(error) if error.is_retryable() && attempt + 1 < self.attempts => {
+                    let delay = self.retry.delay(attempt);
+                    tracing::debug!(method, error = %error, delay_ms = delay.as_millis() as u64, "RPC call failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn call_once<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &Value,
+    ) -> Result<T, RpcError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .http
+            .post(&self.url)
+            .json(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .send()
+            .await
+            .map_err(RpcError::Transport)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(RpcError::Http {
+                status: status.as_u16(),
+            });
+        }
+        let body: Value = response.json().await.map_err(RpcError::Transport)?;
+        if let Some(error) = body.get("error") {
+            return Err(RpcError::JsonRpc {
+                code: error.get("code").and_then(Value::as_i64).unwrap_or(0),
+                message: error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .chars()
+                    .take(500)
+                    .collect(),
+            });
+        }
+        let result = body
+            .get("result")
+            .cloned()
+            .ok_or_else(|| RpcError::Decode(format!("{method}: no result")))?;
+        serde_json::from_value(result).map_err(|e| RpcError::Decode(format!("{method}: {e}")))
+    }
+
+    /// `getNetwork`: the network's passphrase.
+    pub async fn get_network(&self) -> Result<NetworkInfo, RpcError> {
+        self.call("getNetwork", json!({})).await
+    }
+
+    /// `getLatestLedger`: the newest ledger's sequence and hash.
+    pub async fn get_latest_ledger(&self) -> Result<LatestLedger, RpcError> {
+        self.call("getLatestLedger", json!({})).await
+    }
+
+    /// `getLedgers` from `start` (inclusive), at most `limit` (≤ 200) ledgers.
+    pub async fn get_ledgers(&self, start: u32, limit: u32) -> Result<LedgersPage, RpcError> {
+        self.call(
+            "getLedgers",
+            json!({"startLedger": start, "pagination": {"limit": limit.clamp(1, 200)}}),
+        )
+        .await
+    }
+
+    /// `getEvents` of one contract, from a ledger or a cursor, at most `limit` events. The raw
+    /// result is returned for the caller to validate event by event.
+    pub async fn get_events(
+        &self,
+        start: &EventsStart,
+        contract_id: &str,
+        limit: u32,
+    ) -> Result<Value, RpcError> {
+        let filters = json!([{"type": "contract", "contractIds": [contract_id]}]);
+        let params = match start {
+            EventsStart::Ledger(ledger) => json!({
+                "startLedger": ledger,
+                "filters": filters,
+                "pagination": {"limit": limit},
+                "xdrFormat": "base64",
+            }),
+            EventsStart::Cursor(cursor) => json!({
+                "filters": filters,
+                "pagination": {"cursor": cursor, "limit": limit},
+                "xdrFormat": "base64",
+            }),
+        };
+        self.call("getEvents", params).await
+    }
+
+    /// `getHealth`: `Ok` when the node reports `healthy`.
+    pub async fn get_health(&self) -> Result<Value, RpcError> {
+        self.call("getHealth", json!({})).await
+    }
+}
