@@ -213,3 +213,165 @@ pub fn replay<'a>(
     }
     state
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indexer::decode::{
+        KeeperCancelled, RateDecreased, StreamCreated, StreamEndShortened, StreamRef, Withdrawal,
+        WithdrawalTo,
+    };
+
+    const G1: &str = "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5";
+    const G2: &str = "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGZ";
+    const CONTRACT: &str = "CD2BJ2TNXVV3KY6VMQ4PTUN2BXE7IUKMI3KR7XVMRBWUL2DZ7MGNICV4";
+
+    fn ctx(closed_at: u64) -> EventContext<'static> {
+        EventContext {
+            contract_id: CONTRACT,
+            ledger: 100,
+            ledger_closed_at: closed_at,
+            tx_hash: "ab",
+        }
+    }
+
+    fn applied(effect: Effect) -> Stream {
+        match effect {
+            Effect::Applied(stream) => *stream,
+            Effect::Skipped(reason) => panic!("skipped: {reason}"),
+        }
+    }
+
+    /// chain.md §A6 V20/V25-style stream: deposit 1000, rate 10, 0..100.
+    fn created() -> Stream {
+        applied(apply(
+            None,
+            &ContractEvent::Created(StreamCreated {
+                stream_id: 7,
+                sender: G1.into(),
+                recipient: G2.into(),
+                deposit_amount: 1000,
+                rate_per_second: 10,
+                start_time: 0,
+                cliff_time: 0,
+                end_time: 100,
+                withdraw_dust_threshold: 0,
+                memo: None,
+                metadata: None,
+            }),
+            &ctx(0),
+        ))
+    }
+
+    #[test]
+    fn created_is_active_with_a_fresh_checkpoint() {
+        let stream = created();
+        assert_eq!(stream.id, format!("{CONTRACT}-7"));
+        assert_eq!(stream.status, StreamStatus::Active);
+        assert_eq!(stream.checkpoint_at, 0);
+        assert_eq!(stream.chain.as_ref().map(|c| c.created_ledger), Some(100));
+        assert_eq!(stream.version, 0);
+    }
+
+    #[test]
+    fn rate_decrease_takes_the_contracts_checkpoint_and_refund() {
+        // V20: at t=10 accrued 100; decrease to 5 → ck (100, 10), deposit 550, refund 450.
+        let next = applied(apply(
+            Some(&created()),
+            &ContractEvent::RateDecreased(RateDecreased {
+                stream_id: 7,
+                old_rate_per_second: 10,
+                new_rate_per_second: 5,
+                checkpointed_amount: 100,
+                refund_amount: 450,
+                effective_time: 10,
+            }),
+            &ctx(10),
+        ));
+        assert_eq!(next.deposit_amount.stroops(), 550);
+        assert_eq!(next.streamed_at(80).stroops(), 450);
+        assert_eq!(next.streamed_at(100).stroops(), 550);
+        assert_eq!(next.version, 1);
+    }
+
+    #[test]
+    fn withdrawals_shortening_and_keeper_cancel() {
+        let mut stream = created();
+        for event in [
+            ContractEvent::Withdrew(Withdrawal {
+                stream_id: 7,
+                recipient: G2.into(),
+                amount: 300,
+            }),
+            ContractEvent::WithdrewTo(WithdrawalTo {
+                stream_id: 7,
+                recipient: G2.into(),
+                destination: G1.into(),
+                amount: 200,
+            }),
+        ] {
+            stream = applied(apply(Some(&stream), &event, &ctx(50)));
+        }
+        assert_eq!(stream.withdrawn_amount.stroops(), 500);
+        let shortened = applied(apply(
+            Some(&stream),
+            &ContractEvent::EndShortened(StreamEndShortened {
+                stream_id: 7,
+                old_end_time: 100,
+                new_end_time: 80,
+                refund_amount: 200,
+            }),
+            &ctx(60),
+        ));
+        assert_eq!(
+            (shortened.end_time, shortened.deposit_amount.stroops()),
+            (80, 800)
+        );
+        let cancelled = applied(apply(
+            Some(&shortened),
+            &ContractEvent::KeeperCancelled(KeeperCancelled {
+                stream_id: 7,
+                keeper: G1.into(),
+                keeper_fee: 0,
+                recipient_amount: 300,
+                sender_refund: 0,
+            }),
+            &ctx(700_000),
+        ));
+        assert_eq!(cancelled.status, StreamStatus::Cancelled);
+        assert_eq!(cancelled.cancelled_at, Some(700_000));
+        assert_eq!(
+            cancelled.withdrawn_amount.stroops(),
+            800,
+            "keeper payout counted"
+        );
+    }
+
+    #[test]
+    fn events_for_unknown_streams_and_duplicates_are_skipped() {
+        let orphan = apply(
+            None,
+            &ContractEvent::Cancelled(StreamRef { stream_id: 9 }),
+            &ctx(1),
+        );
+        assert!(matches!(orphan, Effect::Skipped(reason) if reason.contains("not indexed")));
+        let stream = created();
+        let again = apply(
+            Some(&stream),
+            &ContractEvent::Completed(StreamRef { stream_id: 7 }),
+            &ctx(1),
+        );
+        assert_eq!(applied(again).status, StreamStatus::Completed);
+        let cancelled_at_close = applied(apply(
+            Some(&stream),
+            &ContractEvent::Cancelled(StreamRef { stream_id: 7 }),
+            &ctx(42),
+        ));
+        assert_eq!(
+            cancelled_at_close.cancelled_at,
+            Some(42),
+            "the ledger's close time"
+        );
+        assert_eq!(cancelled_at_close.updated_at, 42_000);
+    }
+}

@@ -84,6 +84,11 @@ impl Server {
         }
     }
 
+    /// The log lines so far.
+    pub fn log(&self) -> Vec<Value> {
+        self.log.lock().unwrap().clone()
+    }
+
     /// Starts `fluxora serve` on `database_url`.
     pub async fn start(database_url: &str) -> Server {
         Self::start_with(database_url, &[]).await

@@ -409,8 +409,15 @@ impl Drop for Cluster {
 #[tokio::test]
 async fn a_database_outage_is_a_fast_503_and_heals_without_restart() {
     let cluster = Cluster::new();
-    let server =
-        Server::start_with(&cluster.url(), &[("DATABASE_ACQUIRE_TIMEOUT_MS", "500")]).await;
+    let token = "outage-worker-token-0123456789";
+    let server = Server::start_with(
+        &cluster.url(),
+        &[
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "500"),
+            ("INDEXER_WORKER_TOKEN", token),
+        ],
+    )
+    .await;
     let client = client();
     let created: Value = create(&client, &server.base, None)
         .await
@@ -436,6 +443,25 @@ async fn a_database_outage_is_a_fast_503_and_heals_without_restart() {
     }
     let response = create(&client, &server.base, None).await;
     assert_eq!(response.status(), 503);
+    // Push ingest answers 503 too (nothing applied, the worker retries later).
+    let events = crate::rpc_fixture::fixture("fluxora-scenario.getEvents.json")["pages"][0]
+        ["result"]["events"]
+        .clone();
+    let mut events = events.as_array().unwrap().clone();
+    for event in &mut events {
+        event["ledgerHash"] =
+            serde_json::json!(format!("{:064x}", event["ledger"].as_u64().unwrap()));
+    }
+    let pushed = client
+        .post(format!("{}/internal/indexer/events", server.base))
+        .header("x-indexer-worker-token", token)
+        .json(&serde_json::json!({"events": events}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 503);
+    let body: Value = pushed.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
     let health = client
         .get(format!("{}/health", server.base))
         .send()

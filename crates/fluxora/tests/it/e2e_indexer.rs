@@ -663,3 +663,66 @@ async fn malformed_events_are_stored_and_skipped_never_fatal() {
     assert_eq!(again["duplicates"], 4);
     assert_eq!(app.get("/health").await.status(), 200);
 }
+
+#[tokio::test]
+async fn exactly_one_replica_indexes_and_another_takes_over() {
+    let rpc = FixtureRpc::start().await;
+    let db = TestDb::postgres().await;
+    let env = indexer_env(&rpc);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = Server::start_with(&db.url(), &env).await;
+    let b = Server::start_with(&db.url(), &env).await;
+    let client = reqwest::Client::new();
+    let leading = |log: &[Value]| {
+        log.iter()
+            .filter(|e| e["message"] == "indexer leading: following the contract")
+            .count()
+    };
+
+    // Wait until one of them leads and the data is indexed (served by both).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let led = leading(&a.log()) + leading(&b.log());
+        let stream: Value = client
+            .get(format!("{}/api/streams/{CONTRACT_ID}-1", b.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if led >= 1 && stream["status"] == "completed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no replica indexed");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        leading(&a.log()) + leading(&b.log()),
+        1,
+        "exactly one replica leads"
+    );
+    let (leader, standby) = if leading(&a.log()) == 1 {
+        (a, b)
+    } else {
+        (b, a)
+    };
+
+    // The leader dies without warning: the standby takes over within seconds.
+    leader.kill().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while leading(&standby.log()) == 0 {
+        assert!(Instant::now() < deadline, "the standby never took over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let health: Value = client
+        .get(format!("{}/health", standby.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["database"]["backend"], "postgres");
+    standby.terminate().await;
+}

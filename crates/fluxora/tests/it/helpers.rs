@@ -46,7 +46,17 @@ pub enum TestDb {
 impl TestDb {
     /// A new database on the suite's backend ([`backend`]).
     pub async fn new() -> TestDb {
-        match backend() {
+        Self::on(backend()).await
+    }
+
+    /// A new PostgreSQL database, whatever the suite's backend (for PostgreSQL-only behaviour
+    /// such as advisory-lock leadership).
+    pub async fn postgres() -> TestDb {
+        Self::on("postgres").await
+    }
+
+    async fn on(backend: &str) -> TestDb {
+        match backend {
             "postgres" => {
                 use sqlx::Connection;
                 let admin_url = postgres_admin_url();
