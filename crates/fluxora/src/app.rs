@@ -21,7 +21,9 @@ use crate::indexer::state::IndexerState;
 use crate::pagination::CursorCodec;
 use crate::store::{self, Store, StoreError};
 use crate::streams::service::StreamService;
+use crate::webhooks::dispatcher::{Dispatcher, DispatcherConfig};
 use crate::worker::{supervise, RESTART_BACKOFF};
+use tokio::sync::Notify;
 
 /// How often expired idempotency keys are purged.
 const IDEMPOTENCY_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -63,6 +65,7 @@ pub struct Application {
     health: HealthService,
     ingest: Arc<IngestCore>,
     poller: Option<PollerSpec>,
+    dispatcher: Dispatcher,
     shutdown_grace: Duration,
     local_addr: SocketAddr,
 }
@@ -104,8 +107,29 @@ impl Application {
             }),
             _ => None,
         };
+        let cursors = CursorCodec::new(cursor_secret);
+        let dispatch_now = Arc::new(Notify::new());
+        let ssrf = Arc::new(config.webhooks.ssrf.clone());
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            ssrf.clone(),
+            DispatcherConfig {
+                schedule: config.webhooks.retry_schedule.clone(),
+                poll_interval: config.webhooks.poll_interval,
+                concurrency: config.webhooks.concurrency,
+                disable_after_failures: config.webhooks.disable_after_failures,
+                lease: config.webhooks.lease,
+            },
+            dispatch_now.clone(),
+        )
+        .map_err(|e| AppError::Serve(std::io::Error::other(format!("webhook HTTP client: {e}"))))?;
         let state = AppState {
-            streams: StreamService::new(store.clone(), CursorCodec::new(cursor_secret)),
+            streams: StreamService::new(store.clone(), cursors.clone(), dispatch_now.clone()),
+            store: store.clone(),
+            admin_token: config.admin_token.clone(),
+            ssrf,
+            cursors,
+            dispatch_now,
             health: health.clone(),
             network: config.network.as_str(),
             push_ingest: config.indexer.worker_token.clone().map(|token| PushIngest {
@@ -129,6 +153,7 @@ impl Application {
             health,
             ingest,
             poller,
+            dispatcher,
             shutdown_grace: config.shutdown_grace,
             local_addr,
         })
@@ -159,6 +184,14 @@ impl Application {
             self.store.clone(),
             shutdown.clone(),
         ))];
+        let dispatcher = self.dispatcher;
+        let dispatcher_shutdown = shutdown.clone();
+        workers.push(tokio::spawn(supervise(
+            "webhook-dispatcher",
+            shutdown.clone(),
+            RESTART_BACKOFF,
+            move || dispatcher.clone().run(dispatcher_shutdown.clone()),
+        )));
         if let Some(spec) = self.poller {
             let rpc = RpcClient::new(spec.url, RPC_TIMEOUT)
                 .map_err(|e| AppError::Serve(std::io::Error::other(format!("RPC client: {e}"))))?;

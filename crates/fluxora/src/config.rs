@@ -165,6 +165,32 @@ pub struct Config {
     pub indexer: IndexerConfig,
     /// How long graceful shutdown waits for in-flight requests (`SHUTDOWN_GRACE_MS`, default 10000 ms).
     pub shutdown_grace: Duration,
+    /// Bearer token of the admin routes (`ADMIN_TOKEN`; unset: they answer 404). Never logged.
+    pub admin_token: Option<Secret>,
+    /// Webhook delivery.
+    pub webhooks: WebhookConfig,
+}
+
+/// Webhook delivery settings (issue 6).
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Delays between attempts after the immediate one (`WEBHOOK_RETRY_SCHEDULE`, default
+    /// `5s,5m,30m,2h,5h,10h,10h`, ±20 % jitter).
+    pub retry_schedule: crate::webhooks::policy::RetrySchedule,
+    /// Hosts/IPs exempt from the https and private-address rules (`WEBHOOK_SSRF_ALLOWLIST`,
+    /// comma-separated; development and tests only).
+    pub ssrf: crate::webhooks::ssrf::SsrfPolicy,
+    /// How often the dispatcher looks for due deliveries when not woken
+    /// (`WEBHOOK_POLL_INTERVAL_MS`, default 200 ms).
+    pub poll_interval: Duration,
+    /// Deliveries in flight per dispatcher (`WEBHOOK_CONCURRENCY`, default 32).
+    pub concurrency: u32,
+    /// Deliveries in a row ending failed or dead after which an endpoint is disabled
+    /// (`WEBHOOK_DISABLE_AFTER_FAILURES`, default 50).
+    pub disable_after_failures: u32,
+    /// How long a claimed delivery stays reserved for its dispatcher (`WEBHOOK_LEASE_MS`,
+    /// default 60000 ms); after a crash, deliveries are retried once it expires.
+    pub lease: Duration,
 }
 
 /// One invalid variable.
@@ -419,6 +445,51 @@ impl Config {
                 "required with STELLAR_RPC_URL: the C… contract whose events to index",
             );
         }
+        let admin_token = r.get("ADMIN_TOKEN").map(Secret::new);
+        if admin_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            r.problem(
+                "ADMIN_TOKEN",
+                "must be at least 16 characters (use a long random value)",
+            );
+        }
+        let retry_schedule = match r.get("WEBHOOK_RETRY_SCHEDULE") {
+            None => crate::webhooks::policy::RetrySchedule::default(),
+            Some(raw) => match crate::webhooks::policy::RetrySchedule::parse(raw) {
+                Ok(schedule) => schedule,
+                Err(error) => {
+                    let message = error.to_string();
+                    r.problem("WEBHOOK_RETRY_SCHEDULE", message);
+                    crate::webhooks::policy::RetrySchedule::default()
+                }
+            },
+        };
+        let ssrf = match r.get("WEBHOOK_SSRF_ALLOWLIST") {
+            None => crate::webhooks::ssrf::SsrfPolicy::default(),
+            Some(raw) => match crate::webhooks::ssrf::SsrfPolicy::parse_allowlist(raw) {
+                Ok(policy) => policy,
+                Err(error) => {
+                    let message = error.to_string();
+                    r.problem("WEBHOOK_SSRF_ALLOWLIST", message);
+                    crate::webhooks::ssrf::SsrfPolicy::default()
+                }
+            },
+        };
+        let webhook_poll_ms = r.parse::<u64>(
+            "WEBHOOK_POLL_INTERVAL_MS",
+            200,
+            "a whole number of milliseconds",
+        );
+        let webhook_concurrency =
+            r.parse::<u32>("WEBHOOK_CONCURRENCY", 32, "a positive whole number");
+        let disable_after_failures = r.parse::<u32>(
+            "WEBHOOK_DISABLE_AFTER_FAILURES",
+            crate::webhooks::policy::DISABLE_AFTER_CONSECUTIVE_FAILURES,
+            "a positive whole number",
+        );
+        let lease_ms = r.parse::<u64>("WEBHOOK_LEASE_MS", 60_000, "a whole number of milliseconds");
+        if lease_ms < 1000 {
+            r.problem("WEBHOOK_LEASE_MS", "must be at least 1000 ms");
+        }
         let shutdown_grace_ms = r.parse::<u64>(
             "SHUTDOWN_GRACE_MS",
             10_000,
@@ -451,6 +522,15 @@ impl Config {
                 worker_token,
             },
             shutdown_grace: Duration::from_millis(shutdown_grace_ms),
+            admin_token,
+            webhooks: WebhookConfig {
+                retry_schedule,
+                ssrf,
+                poll_interval: Duration::from_millis(webhook_poll_ms.max(10)),
+                concurrency: webhook_concurrency.max(1),
+                disable_after_failures: disable_after_failures.max(1),
+                lease: Duration::from_millis(lease_ms),
+            },
         })
     }
 
@@ -488,6 +568,16 @@ impl Config {
                     worker_token: None,
                 },
                 shutdown_grace: Duration::from_secs(10),
+                admin_token: None,
+                webhooks: WebhookConfig {
+                    retry_schedule: crate::webhooks::policy::RetrySchedule::default(),
+                    ssrf: crate::webhooks::ssrf::SsrfPolicy::default(),
+                    poll_interval: Duration::from_millis(200),
+                    concurrency: 32,
+                    disable_after_failures:
+                        crate::webhooks::policy::DISABLE_AFTER_CONSECUTIVE_FAILURES,
+                    lease: Duration::from_secs(60),
+                },
             },
         }
     }

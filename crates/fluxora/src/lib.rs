@@ -19,6 +19,7 @@
 //! | [`validation`] | per-field validation errors shared by every input parser |
 //! | [`indexer`] | follows the Fluxora contract on Stellar RPC (§6) |
 //! | [`backoff`] | capped exponential backoff with jitter for every retry loop |
+//! | [`webhooks`] | live webhook delivery: endpoints, outbox, dispatcher |
 //! | [`app`] | the composition root: [`app::Application::build`] |
 
 pub mod address;
@@ -36,4 +37,5 @@ pub mod store;
 pub mod streams;
 pub mod telemetry;
 pub mod validation;
+pub mod webhooks;
 pub mod worker;

@@ -12,6 +12,7 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::Value;
+use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
 use crate::http::body::JsonValue;
@@ -38,11 +39,6 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/internal/indexer/events", post(push_events))
 }
 
-/// Constant-time equality of two byte strings (length leaks, content does not).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 fn invalid(message: impl Into<String>, details: Vec<FieldError>) -> ApiError {
     ApiError::Validation {
         message: message.into(),
@@ -67,7 +63,7 @@ async fn push_events(
     // Cap what we compare; a valid token is far shorter.
     if presented.is_empty()
         || presented.len() > 512
-        || !constant_time_eq(presented, push.token.expose().as_bytes())
+        || !bool::from(presented.ct_eq(push.token.expose().as_bytes()))
     {
         return Err(ApiError::Unauthorized(
             "a valid x-indexer-worker-token header is required".into(),

@@ -11,6 +11,7 @@ pub mod internal;
 pub mod meta;
 pub mod request_id;
 pub mod streams;
+pub mod webhooks;
 
 use axum::extract::Request;
 use axum::middleware;
@@ -33,6 +34,16 @@ pub struct AppState {
     pub network: &'static str,
     /// Push ingest, when `INDEXER_WORKER_TOKEN` is set.
     pub push_ingest: Option<internal::PushIngest>,
+    /// The store (admin routes).
+    pub store: std::sync::Arc<dyn crate::store::Store>,
+    /// `ADMIN_TOKEN`.
+    pub admin_token: Option<crate::config::Secret>,
+    /// Webhook URL rules.
+    pub ssrf: std::sync::Arc<crate::webhooks::ssrf::SsrfPolicy>,
+    /// Cursor signing for admin lists.
+    pub cursors: crate::pagination::CursorCodec,
+    /// Wakes the webhook dispatcher when deliveries were queued.
+    pub dispatch_now: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// A request path as it may be echoed in messages and logs: at most 256 characters, anything
@@ -55,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(meta::router())
         .merge(streams::router())
         .merge(internal::router())
+        .merge(webhooks::router(state.clone()))
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(body::guard))

@@ -187,6 +187,10 @@ impl Poller {
                     scanned_to: Some(scanned_to),
                 })
                 .await?;
+            // Each stored page is progress: a long catch-up is not a stall.
+            self.core
+                .state()
+                .update(|s| s.last_successful_sync_at = Some(now_millis()));
             if cursor_ledger >= page.latest_ledger {
                 break;
             }

@@ -250,6 +250,82 @@ pub enum ChainCommit {
     Conflict,
 }
 
+/// A claimed delivery, with what the dispatcher needs to send it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    /// Delivery id.
+    pub delivery_id: String,
+    /// Attempts already made.
+    pub attempts: u32,
+    /// The event.
+    pub event_id: String,
+    /// Its type.
+    pub event_type: String,
+    /// Its creation time (unix ms).
+    pub event_created_at: i64,
+    /// Its data.
+    pub data: serde_json::Value,
+    /// The endpoint (with its secrets).
+    pub endpoint: crate::webhooks::Endpoint,
+}
+
+/// The outcome of one delivery attempt, recorded in one transaction with the delivery's and the
+/// endpoint's new state.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    /// Delivery id.
+    pub delivery_id: String,
+    /// Endpoint id.
+    pub endpoint_id: String,
+    /// The attempt (1-based) and what happened.
+    pub attempt: u32,
+    /// Unix ms of the send.
+    pub attempted_at: i64,
+    /// HTTP status, if any.
+    pub status_code: Option<u16>,
+    /// Milliseconds to response or error.
+    pub latency_ms: u64,
+    /// Error text.
+    pub error: Option<String>,
+    /// First 1 KiB of the response.
+    pub response_body: Option<String>,
+    /// The delivery's new state.
+    pub status: crate::webhooks::DeliveryStatus,
+    /// Its next attempt (unix ms) when still pending.
+    pub next_attempt_at: i64,
+    /// Whether the attempt succeeded (resets the endpoint's failure streak).
+    pub success: bool,
+    /// Disable the endpoint once this many deliveries in a row ended failed or dead (retried
+    /// attempts do not count, so a short consumer outage never disables it).
+    pub disable_after_failures: u32,
+}
+
+/// Filters of `GET /api/webhooks/deliveries`.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    /// By status.
+    pub status: Option<crate::webhooks::DeliveryStatus>,
+    /// By endpoint.
+    pub endpoint_id: Option<String>,
+    /// By event type.
+    pub event_type: Option<String>,
+    /// Continue after this position.
+    pub before_position: Option<i64>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// A page of deliveries, newest first.
+#[derive(Debug, Clone)]
+pub struct DeliveryPage {
+    /// The deliveries.
+    pub deliveries: Vec<crate::webhooks::Delivery>,
+    /// Position of the last one.
+    pub last_position: Option<i64>,
+    /// More after this page.
+    pub has_more: bool,
+}
+
 /// Result of trying to claim an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
@@ -277,22 +353,26 @@ pub trait Store: Send + Sync + 'static {
     /// so every replica and restart accepts the same cursors.
     async fn cursor_secret(&self) -> Result<Vec<u8>, StoreError>;
 
-    /// Inserts a new stream and, in the same transaction, completes its idempotency claim.
+    /// Inserts a new stream and, in the same transaction, completes its idempotency claim and
+    /// writes its domain event to the outbox (one delivery per matching enabled endpoint).
     async fn insert_stream(
         &self,
         stream: &Stream,
         completion: Option<&IdempotencyCompletion>,
+        event: Option<&crate::webhooks::OutboxEvent>,
     ) -> Result<(), StoreError>;
 
     /// Reads one stream by id.
     async fn get_stream(&self, id: &str) -> Result<Option<Stream>, StoreError>;
 
     /// Replaces a stream's mutable state if its stored version is still `expected_version`
-    /// (optimistic concurrency). Returns `false` when another change won the race.
+    /// (optimistic concurrency). Returns `false` when another change won the race. The outbox
+    /// `event`, if any, is written in the same transaction.
     async fn update_stream(
         &self,
         stream: &Stream,
         expected_version: i64,
+        event: Option<&crate::webhooks::OutboxEvent>,
     ) -> Result<bool, StoreError>;
 
     /// One page of streams, newest first (by insertion order, so pages never repeat or skip a
@@ -359,6 +439,68 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes an ingest batch atomically (see [`ChainBatchWrite`]).
     async fn commit_chain_batch(&self, batch: &ChainBatchWrite) -> Result<ChainCommit, StoreError>;
+
+    /// Stores a new webhook endpoint.
+    async fn create_endpoint(&self, endpoint: &crate::webhooks::Endpoint)
+        -> Result<(), StoreError>;
+
+    /// Every endpoint, oldest first.
+    async fn list_endpoints(&self) -> Result<Vec<crate::webhooks::Endpoint>, StoreError>;
+
+    /// One endpoint.
+    async fn get_endpoint(&self, id: &str)
+        -> Result<Option<crate::webhooks::Endpoint>, StoreError>;
+
+    /// Replaces an endpoint's mutable fields; `false` if it does not exist.
+    async fn update_endpoint(
+        &self,
+        endpoint: &crate::webhooks::Endpoint,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes an endpoint and its pending deliveries; `false` if it did not exist.
+    async fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Writes an event to the outbox with one delivery per matching enabled endpoint (or only
+    /// for `only_endpoint`, whatever its filter: test events). Returns the delivery ids.
+    async fn enqueue_event(
+        &self,
+        event: &crate::webhooks::OutboxEvent,
+        only_endpoint: Option<&str>,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Claims up to `limit` pending deliveries due at unix ms `now` whose lease is free, leasing
+    /// them until `lease_until` (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so replicas never claim the
+    /// same one; a crashed dispatcher's leases simply expire).
+    async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+
+    /// Records an attempt and the delivery's and endpoint's new state, and frees the lease.
+    async fn record_attempt(&self, record: &AttemptRecord) -> Result<(), StoreError>;
+
+    /// Frees leases without recording an attempt (graceful shutdown).
+    async fn release_deliveries(&self, ids: &[String]) -> Result<(), StoreError>;
+
+    /// A page of deliveries, newest first.
+    async fn list_deliveries(&self, query: &DeliveryQuery) -> Result<DeliveryPage, StoreError>;
+
+    /// One delivery with every attempt, in order.
+    async fn get_delivery(
+        &self,
+        id: &str,
+    ) -> Result<Option<(crate::webhooks::Delivery, Vec<crate::webhooks::Attempt>)>, StoreError>;
+
+    /// Makes a delivery pending again, due at `now` (replay). `false` if unknown.
+    async fn replay_delivery(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+
+    /// Makes every dead delivery of an endpoint pending again; returns how many.
+    async fn replay_dead_letters(&self, endpoint_id: &str, now: i64) -> Result<u64, StoreError>;
+
+    /// Pending deliveries (the outbox depth).
+    async fn pending_deliveries(&self) -> Result<u64, StoreError>;
 
     /// Tries to become the one replica that runs the RPC indexer (design §6). PostgreSQL: a
     /// session advisory lock on a dedicated connection, released when the holder dies, so a

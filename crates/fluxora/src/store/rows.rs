@@ -427,3 +427,82 @@ macro_rules! bind_chain_event {
     }};
 }
 pub(crate) use bind_chain_event;
+
+/// Columns of `webhook_endpoints`.
+pub(crate) const ENDPOINT_COLUMNS: &str = "id, url, description, event_types, enabled, secret, \
+     previous_secret, previous_secret_until, consecutive_failures, disabled_reason, created_at, \
+     updated_at";
+
+/// Decodes a `webhook_endpoints` row.
+pub(crate) fn endpoint_from_row(
+    row: &impl Columns,
+) -> Result<crate::webhooks::Endpoint, StoreError> {
+    use crate::config::Secret;
+    let types_text = row.text("event_types")?;
+    let event_types: Vec<String> = serde_json::from_str(&types_text)
+        .map_err(|_| StoreError::Corrupt("endpoint event_types is not a JSON array".into()))?;
+    Ok(crate::webhooks::Endpoint {
+        id: row.text("id")?,
+        url: row.text("url")?,
+        description: row.opt_text("description")?,
+        event_types,
+        enabled: row.flag("enabled")?,
+        secret: Secret::new(row.text("secret")?),
+        previous_secret: row.opt_text("previous_secret")?.map(Secret::new),
+        previous_secret_until: row.opt_int("previous_secret_until")?,
+        consecutive_failures: u32::try_from(row.int("consecutive_failures")?).unwrap_or(u32::MAX),
+        disabled_reason: row.opt_text("disabled_reason")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+    })
+}
+
+/// Columns of a delivery as listed.
+pub(crate) const DELIVERY_COLUMNS: &str = "position, id, event_id, endpoint_id, event_type, \
+     status, attempts, next_attempt_at, last_status, last_error, created_at, delivered_at";
+
+/// Decodes a `webhook_deliveries` row and its position.
+pub(crate) fn delivery_from_row(
+    row: &impl Columns,
+) -> Result<(i64, crate::webhooks::Delivery), StoreError> {
+    use crate::clock::format_millis;
+    use crate::webhooks::DeliveryStatus;
+    let status_text = row.text("status")?;
+    let status = DeliveryStatus::parse(&status_text)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown delivery status '{status_text}'")))?;
+    let next_attempt_at = row.int("next_attempt_at")?;
+    Ok((
+        row.int("position")?,
+        crate::webhooks::Delivery {
+            id: row.text("id")?,
+            event_id: row.text("event_id")?,
+            endpoint_id: row.text("endpoint_id")?,
+            event_type: row.text("event_type")?,
+            status,
+            attempts: u32::try_from(row.int("attempts")?).unwrap_or(u32::MAX),
+            next_attempt_at,
+            next_attempt_at_iso: (status == DeliveryStatus::Pending)
+                .then(|| format_millis(next_attempt_at)),
+            last_status: row
+                .opt_int("last_status")?
+                .and_then(|s| u16::try_from(s).ok()),
+            last_error: row.opt_text("last_error")?,
+            created_at: format_millis(row.int("created_at")?),
+            delivered_at: row.opt_int("delivered_at")?.map(format_millis),
+        },
+    ))
+}
+
+/// Decodes a `webhook_attempts` row.
+pub(crate) fn attempt_from_row(row: &impl Columns) -> Result<crate::webhooks::Attempt, StoreError> {
+    Ok(crate::webhooks::Attempt {
+        attempt: u32::try_from(row.int("attempt")?).unwrap_or(u32::MAX),
+        attempted_at: crate::clock::format_millis(row.int("attempted_at")?),
+        status_code: row
+            .opt_int("status_code")?
+            .and_then(|s| u16::try_from(s).ok()),
+        latency_ms: u64::try_from(row.int("latency_ms")?).unwrap_or(0),
+        error: row.opt_text("error")?,
+        response_body: row.opt_text("response_body")?,
+    })
+}

@@ -6,7 +6,9 @@
 //! NUMERIC(39, 0)) and back `::text` when reading. [`impl_sql_store!`] then implements
 //! [`super::Store`] once for both pool types.
 
-use super::rows::{CHAIN_EVENT_COLUMNS, INSERT_COLUMNS, STREAM_COLUMN_NAMES};
+use super::rows::{
+    CHAIN_EVENT_COLUMNS, DELIVERY_COLUMNS, ENDPOINT_COLUMNS, INSERT_COLUMNS, STREAM_COLUMN_NAMES,
+};
 
 /// Which SQL dialect to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,27 @@ pub(crate) struct Statements {
     pub(crate) latest_ledgers: String,
     pub(crate) get_checkpoint: String,
     pub(crate) put_checkpoint: String,
+    pub(crate) insert_event: String,
+    pub(crate) insert_deliveries: String,
+    pub(crate) insert_delivery_for: String,
+    pub(crate) insert_endpoint: String,
+    pub(crate) select_endpoints: String,
+    pub(crate) select_endpoint: String,
+    pub(crate) update_endpoint: String,
+    pub(crate) delete_endpoint_deliveries: String,
+    pub(crate) delete_endpoint: String,
+    pub(crate) claim_deliveries: String,
+    pub(crate) select_claimed: String,
+    pub(crate) insert_attempt: String,
+    pub(crate) finish_delivery: String,
+    pub(crate) endpoint_succeeded: String,
+    pub(crate) endpoint_failed: String,
+    pub(crate) release_delivery: String,
+    pub(crate) select_delivery: String,
+    pub(crate) select_attempts: String,
+    pub(crate) replay_delivery: String,
+    pub(crate) replay_dead: String,
+    pub(crate) count_pending: String,
 }
 
 impl Statements {
@@ -146,6 +169,110 @@ impl Statements {
                    last_safe_ledger = excluded.last_safe_ledger, \
                    updated_at = excluded.updated_at",
             ),
+            insert_event: render(
+                "INSERT INTO webhook_events (id, type, stream_id, data, created_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+            ),
+            // One delivery per enabled endpoint whose filter is empty or names the type; the
+            // delivery id is derived from (event, endpoint), so it is stable and unique.
+            insert_deliveries: render(
+                "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, event_type, status, \
+                   attempts, next_attempt_at, created_at, updated_at) \
+                 SELECT 'dlv_' || ? || '_' || substr(id, 5), ?, id, ?, 'pending', 0, ?, ?, ? \
+                 FROM webhook_endpoints \
+                 WHERE enabled AND (event_types = '[]' OR event_types LIKE ?)",
+            ),
+            insert_delivery_for: render(
+                "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, event_type, status, \
+                   attempts, next_attempt_at, created_at, updated_at) \
+                 SELECT 'dlv_' || ? || '_' || substr(id, 5), ?, id, ?, 'pending', 0, ?, ?, ? \
+                 FROM webhook_endpoints WHERE id = ?",
+            ),
+            insert_endpoint: render(&format!(
+                "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            )),
+            select_endpoints: render(&format!(
+                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY created_at, id"
+            )),
+            select_endpoint: render(&format!(
+                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?"
+            )),
+            update_endpoint: render(
+                "UPDATE webhook_endpoints SET url = ?, description = ?, event_types = ?, \
+                 enabled = ?, secret = ?, previous_secret = ?, previous_secret_until = ?, \
+                 consecutive_failures = ?, disabled_reason = ?, updated_at = ? WHERE id = ?",
+            ),
+            delete_endpoint_deliveries: render(
+                "DELETE FROM webhook_deliveries WHERE endpoint_id = ? AND status = 'pending'",
+            ),
+            delete_endpoint: render("DELETE FROM webhook_endpoints WHERE id = ?"),
+            claim_deliveries: render(&format!(
+                "UPDATE webhook_deliveries SET lease_until = ? WHERE id IN (\
+                   SELECT id FROM webhook_deliveries \
+                   WHERE status = 'pending' AND next_attempt_at <= ? \
+                     AND (lease_until IS NULL OR lease_until <= ?) \
+                   ORDER BY next_attempt_at LIMIT ?{}) RETURNING id",
+                match dialect {
+                    SqlDialect::Postgres => " FOR UPDATE SKIP LOCKED",
+                    SqlDialect::Sqlite => "",
+                }
+            )),
+            select_claimed: format!(
+                "SELECT d.id AS delivery_id, d.attempts, e.id AS event_id, e.type AS event_type, \
+                   e.created_at AS event_created_at, e.data, {} \
+                 FROM webhook_deliveries d \
+                 JOIN webhook_events e ON e.id = d.event_id \
+                 JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+                 WHERE d.id IN (",
+                ENDPOINT_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("w.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            insert_attempt: render(
+                "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, status_code, \
+                   latency_ms, error, response_body) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (delivery_id, attempt) DO NOTHING",
+            ),
+            finish_delivery: render(
+                "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, \
+                   lease_until = NULL, last_status = ?, last_error = ?, updated_at = ?, \
+                   delivered_at = ? WHERE id = ?",
+            ),
+            endpoint_succeeded: render(
+                "UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = ?",
+            ),
+            endpoint_failed: render(
+                "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1, \
+                   enabled = CASE WHEN consecutive_failures + 1 >= ? THEN FALSE ELSE enabled END, \
+                   disabled_reason = CASE WHEN consecutive_failures + 1 >= ? \
+                     THEN 'disabled after ' || (consecutive_failures + 1) || ' consecutive deliveries failed' \
+                     ELSE disabled_reason END \
+                 WHERE id = ?",
+            ),
+            release_delivery: render(
+                "UPDATE webhook_deliveries SET lease_until = NULL WHERE id = ?",
+            ),
+            select_delivery: render(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?"
+            )),
+            select_attempts: render(
+                "SELECT attempt, attempted_at, status_code, latency_ms, error, response_body \
+                 FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt",
+            ),
+            replay_delivery: render(
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, \
+                   lease_until = NULL, updated_at = ? WHERE id = ?",
+            ),
+            replay_dead: render(
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, \
+                   lease_until = NULL, updated_at = ? WHERE endpoint_id = ? AND status = 'dead'",
+            ),
+            count_pending: render(
+                "SELECT COUNT(*) AS pending FROM webhook_deliveries WHERE status = 'pending'",
+            ),
             stream_columns,
         }
     }
@@ -179,6 +306,54 @@ fn render(template: &str, dialect: SqlDialect) -> String {
     }
     out
 }
+
+/// Writes an outbox event and its deliveries inside a transaction (`$exec`), for every matching
+/// enabled endpoint, or for one endpoint whatever its filter.
+macro_rules! enqueue_in {
+    ($store:expr, $exec:expr, $event:expr, $only:expr) => {{
+        let event: &$crate::webhooks::OutboxEvent = $event;
+        let only: Option<&str> = $only;
+        sqlx::query(&$store.sql.insert_event)
+            .bind(event.id.clone())
+            .bind(event.event_type.clone())
+            .bind(event.stream_id.clone())
+            .bind(serde_json::to_string(&event.data).unwrap_or_else(|_| "null".into()))
+            .bind(event.created_at)
+            .execute(&mut *$exec)
+            .await
+            .map_err(db)?;
+        let suffix = event.id.trim_start_matches("evt_").to_string();
+        match only {
+            None => {
+                sqlx::query(&$store.sql.insert_deliveries)
+                    .bind(suffix)
+                    .bind(event.id.clone())
+                    .bind(event.event_type.clone())
+                    .bind(event.created_at)
+                    .bind(event.created_at)
+                    .bind(event.created_at)
+                    .bind(format!("%\"{}\"%", event.event_type))
+                    .execute(&mut *$exec)
+                    .await
+                    .map_err(db)?;
+            }
+            Some(endpoint_id) => {
+                sqlx::query(&$store.sql.insert_delivery_for)
+                    .bind(suffix)
+                    .bind(event.id.clone())
+                    .bind(event.event_type.clone())
+                    .bind(event.created_at)
+                    .bind(event.created_at)
+                    .bind(event.created_at)
+                    .bind(endpoint_id.to_string())
+                    .execute(&mut *$exec)
+                    .await
+                    .map_err(db)?;
+            }
+        }
+    }};
+}
+pub(crate) use enqueue_in;
 
 /// Implements [`super::Store`] for a store type with fields `pool` (a sqlx pool of `$db`) and
 /// `sql` ([`Statements`]), plus a `migrator()` function, so both drivers share one body.
@@ -229,8 +404,12 @@ macro_rules! impl_sql_store {
                 &self,
                 stream: &$crate::streams::Stream,
                 completion: Option<&IdempotencyCompletion>,
+                event: Option<&$crate::webhooks::OutboxEvent>,
             ) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await.map_err(db)?;
+                if let Some(event) = event {
+                    enqueue_in!(self, &mut *tx, event, None::<&str>);
+                }
                 bind_stream_insert!(sqlx::query(&self.sql.insert_stream), stream)
                     .execute(&mut *tx)
                     .await
@@ -269,16 +448,25 @@ macro_rules! impl_sql_store {
                 &self,
                 stream: &$crate::streams::Stream,
                 expected_version: i64,
+                event: Option<&$crate::webhooks::OutboxEvent>,
             ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
                 let result = bind_stream_update!(
                     sqlx::query(&self.sql.update_stream),
                     stream,
                     expected_version
                 )
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-                Ok(result.rows_affected() == 1)
+                if result.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                if let Some(event) = event {
+                    enqueue_in!(self, &mut *tx, event, None::<&str>);
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(true)
             }
 
             async fn list_streams(
@@ -530,6 +718,338 @@ macro_rules! impl_sql_store {
                     .map_err(db)?;
                 tx.commit().await.map_err(db)?;
                 Ok(ChainCommit::Committed)
+            }
+
+            async fn create_endpoint(
+                &self,
+                endpoint: &$crate::webhooks::Endpoint,
+            ) -> Result<(), StoreError> {
+                sqlx::query(&self.sql.insert_endpoint)
+                    .bind(endpoint.id.clone())
+                    .bind(endpoint.url.clone())
+                    .bind(endpoint.description.clone())
+                    .bind(
+                        serde_json::to_string(&endpoint.event_types)
+                            .unwrap_or_else(|_| "[]".into()),
+                    )
+                    .bind(endpoint.enabled)
+                    .bind(endpoint.secret.expose().to_string())
+                    .bind(
+                        endpoint
+                            .previous_secret
+                            .as_ref()
+                            .map(|s| s.expose().to_string()),
+                    )
+                    .bind(endpoint.previous_secret_until)
+                    .bind(i64::from(endpoint.consecutive_failures))
+                    .bind(endpoint.disabled_reason.clone())
+                    .bind(endpoint.created_at)
+                    .bind(endpoint.updated_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn list_endpoints(&self) -> Result<Vec<$crate::webhooks::Endpoint>, StoreError> {
+                let rows = sqlx::query(&self.sql.select_endpoints)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter().map(endpoint_from_row).collect()
+            }
+
+            async fn get_endpoint(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::webhooks::Endpoint>, StoreError> {
+                let row = sqlx::query(&self.sql.select_endpoint)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                row.as_ref().map(endpoint_from_row).transpose()
+            }
+
+            async fn update_endpoint(
+                &self,
+                endpoint: &$crate::webhooks::Endpoint,
+            ) -> Result<bool, StoreError> {
+                let result = sqlx::query(&self.sql.update_endpoint)
+                    .bind(endpoint.url.clone())
+                    .bind(endpoint.description.clone())
+                    .bind(
+                        serde_json::to_string(&endpoint.event_types)
+                            .unwrap_or_else(|_| "[]".into()),
+                    )
+                    .bind(endpoint.enabled)
+                    .bind(endpoint.secret.expose().to_string())
+                    .bind(
+                        endpoint
+                            .previous_secret
+                            .as_ref()
+                            .map(|s| s.expose().to_string()),
+                    )
+                    .bind(endpoint.previous_secret_until)
+                    .bind(i64::from(endpoint.consecutive_failures))
+                    .bind(endpoint.disabled_reason.clone())
+                    .bind(endpoint.updated_at)
+                    .bind(endpoint.id.clone())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn delete_endpoint(&self, id: &str) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                sqlx::query(&self.sql.delete_endpoint_deliveries)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                let result = sqlx::query(&self.sql.delete_endpoint)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn enqueue_event(
+                &self,
+                event: &$crate::webhooks::OutboxEvent,
+                only_endpoint: Option<&str>,
+            ) -> Result<Vec<String>, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                enqueue_in!(self, &mut *tx, event, only_endpoint);
+                tx.commit().await.map_err(db)?;
+                let prefix = format!("dlv_{}_", event.id.trim_start_matches("evt_"));
+                let rows = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id FROM webhook_deliveries WHERE event_id = ",
+                )
+                .push_bind(event.id.as_str())
+                .build()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                let ids: Result<Vec<String>, StoreError> =
+                    rows.iter().map(|row| row.text("id")).collect();
+                Ok(ids?
+                    .into_iter()
+                    .filter(|id| id.starts_with(&prefix))
+                    .collect())
+            }
+
+            async fn claim_deliveries(
+                &self,
+                now: i64,
+                lease_until: i64,
+                limit: u32,
+            ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+                let claimed = sqlx::query(&self.sql.claim_deliveries)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                if claimed.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let ids: Vec<String> = claimed
+                    .iter()
+                    .map(|row| row.text("id"))
+                    .collect::<Result<_, _>>()?;
+                let mut sql = sqlx::QueryBuilder::<$db>::new(self.sql.select_claimed.as_str());
+                let mut list = sql.separated(", ");
+                for id in &ids {
+                    list.push_bind(id.as_str());
+                }
+                sql.push(")");
+                let rows = sql.build().fetch_all(&self.pool).await.map_err(db)?;
+                rows.iter()
+                    .map(|row| {
+                        let data_text = row.text("data")?;
+                        Ok(ClaimedDelivery {
+                            delivery_id: row.text("delivery_id")?,
+                            attempts: u32::try_from(row.int("attempts")?).unwrap_or(u32::MAX),
+                            event_id: row.text("event_id")?,
+                            event_type: row.text("event_type")?,
+                            event_created_at: row.int("event_created_at")?,
+                            data: serde_json::from_str(&data_text).map_err(|_| {
+                                StoreError::Corrupt("webhook event data is not JSON".into())
+                            })?,
+                            endpoint: endpoint_from_row(row)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn record_attempt(&self, record: &AttemptRecord) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                sqlx::query(&self.sql.insert_attempt)
+                    .bind(record.delivery_id.clone())
+                    .bind(i64::from(record.attempt))
+                    .bind(record.attempted_at)
+                    .bind(record.status_code.map(i64::from))
+                    .bind(i64::try_from(record.latency_ms).unwrap_or(i64::MAX))
+                    .bind(record.error.clone())
+                    .bind(record.response_body.clone())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                let delivered = record.status == $crate::webhooks::DeliveryStatus::Delivered;
+                sqlx::query(&self.sql.finish_delivery)
+                    .bind(record.status.as_str())
+                    .bind(i64::from(record.attempt))
+                    .bind(record.next_attempt_at)
+                    .bind(record.status_code.map(i64::from))
+                    .bind(record.error.clone())
+                    .bind(record.attempted_at)
+                    .bind(delivered.then_some(record.attempted_at))
+                    .bind(record.delivery_id.clone())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                let ended_unsuccessfully = matches!(
+                    record.status,
+                    $crate::webhooks::DeliveryStatus::Failed
+                        | $crate::webhooks::DeliveryStatus::Dead
+                );
+                if record.success {
+                    sqlx::query(&self.sql.endpoint_succeeded)
+                        .bind(record.endpoint_id.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                } else if ended_unsuccessfully {
+                    let threshold = i64::from(record.disable_after_failures);
+                    sqlx::query(&self.sql.endpoint_failed)
+                        .bind(threshold)
+                        .bind(threshold)
+                        .bind(record.endpoint_id.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(())
+            }
+
+            async fn release_deliveries(&self, ids: &[String]) -> Result<(), StoreError> {
+                for id in ids {
+                    sqlx::query(&self.sql.release_delivery)
+                        .bind(id.clone())
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db)?;
+                }
+                Ok(())
+            }
+
+            async fn list_deliveries(
+                &self,
+                query: &DeliveryQuery,
+            ) -> Result<DeliveryPage, StoreError> {
+                let mut sql = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {} FROM webhook_deliveries WHERE 1 = 1",
+                    $crate::store::rows::DELIVERY_COLUMNS
+                ));
+                if let Some(before) = query.before_position {
+                    sql.push(" AND position < ").push_bind(before);
+                }
+                if let Some(status) = query.status {
+                    sql.push(" AND status = ").push_bind(status.as_str());
+                }
+                if let Some(endpoint) = &query.endpoint_id {
+                    sql.push(" AND endpoint_id = ").push_bind(endpoint.as_str());
+                }
+                if let Some(event_type) = &query.event_type {
+                    sql.push(" AND event_type = ")
+                        .push_bind(event_type.as_str());
+                }
+                sql.push(" ORDER BY position DESC LIMIT ")
+                    .push_bind(i64::from(query.limit) + 1);
+                let rows = sql.build().fetch_all(&self.pool).await.map_err(db)?;
+                let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+                let has_more = rows.len() > limit;
+                let mut deliveries = Vec::new();
+                let mut last_position = None;
+                for row in rows.iter().take(limit) {
+                    let (position, delivery) = delivery_from_row(row)?;
+                    deliveries.push(delivery);
+                    last_position = Some(position);
+                }
+                Ok(DeliveryPage {
+                    deliveries,
+                    last_position,
+                    has_more,
+                })
+            }
+
+            async fn get_delivery(
+                &self,
+                id: &str,
+            ) -> Result<
+                Option<($crate::webhooks::Delivery, Vec<$crate::webhooks::Attempt>)>,
+                StoreError,
+            > {
+                let Some(row) = sqlx::query(&self.sql.select_delivery)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                else {
+                    return Ok(None);
+                };
+                let (_, delivery) = delivery_from_row(&row)?;
+                let attempts = sqlx::query(&self.sql.select_attempts)
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                let attempts = attempts
+                    .iter()
+                    .map(attempt_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Some((delivery, attempts)))
+            }
+
+            async fn replay_delivery(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+                let result = sqlx::query(&self.sql.replay_delivery)
+                    .bind(now)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn replay_dead_letters(
+                &self,
+                endpoint_id: &str,
+                now: i64,
+            ) -> Result<u64, StoreError> {
+                let result = sqlx::query(&self.sql.replay_dead)
+                    .bind(now)
+                    .bind(now)
+                    .bind(endpoint_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(result.rows_affected())
+            }
+
+            async fn pending_deliveries(&self) -> Result<u64, StoreError> {
+                let row = sqlx::query(&self.sql.count_pending)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(u64::try_from(row.int("pending")?).unwrap_or(0))
             }
 
             async fn try_lead_indexer(

@@ -14,14 +14,15 @@ use sqlx::sqlite::{
 use sqlx::Sqlite;
 
 use super::rows::{
-    bind_chain_event, bind_stream_insert, bind_stream_update, chain_event_from_row,
-    checkpoint_from_row, db, idempotency_from_row, ledger_from_row, list_query, page_from_rows,
-    stream_from_row, Columns,
+    attempt_from_row, bind_chain_event, bind_stream_insert, bind_stream_update,
+    chain_event_from_row, checkpoint_from_row, db, delivery_from_row, endpoint_from_row,
+    idempotency_from_row, ledger_from_row, list_query, page_from_rows, stream_from_row, Columns,
 };
-use super::sql::{impl_sql_store, SqlDialect, Statements};
+use super::sql::{enqueue_in, impl_sql_store, SqlDialect, Statements};
 use super::{
-    ChainBatchWrite, ChainCommit, ClaimOutcome, IdempotencyCompletion, IdempotencyRecord,
-    IndexerCheckpoint, StoreError, StoredChainEvent, StreamPage, StreamPageQuery,
+    AttemptRecord, ChainBatchWrite, ChainCommit, ClaimOutcome, ClaimedDelivery, DeliveryPage,
+    DeliveryQuery, IdempotencyCompletion, IdempotencyRecord, IndexerCheckpoint, StoreError,
+    StoredChainEvent, StreamPage, StreamPageQuery,
 };
 use crate::config::DatabaseConfig;
 

@@ -20,6 +20,7 @@ use crate::streams::{
     Stream, StreamAction, StreamSource, StreamStatus, StreamView, TransitionError,
 };
 use crate::validation::{FieldError, ValidationErrors};
+use crate::webhooks::OutboxEvent;
 
 /// How often a lifecycle action re-reads and retries after losing an optimistic-concurrency race
 /// before answering 409.
@@ -86,6 +87,7 @@ pub struct StreamListPage {
 pub struct StreamService {
     store: Arc<dyn Store>,
     cursors: CursorCodec,
+    committed: Arc<tokio::sync::Notify>,
 }
 
 /// The `Location` of a stream resource.
@@ -94,9 +96,18 @@ pub fn stream_location(id: &str) -> String {
 }
 
 impl StreamService {
-    /// A service over `store`, signing cursors with `cursors`.
-    pub fn new(store: Arc<dyn Store>, cursors: CursorCodec) -> Self {
-        Self { store, cursors }
+    /// A service over `store`, signing cursors with `cursors`; `committed` is notified after
+    /// every change (its outbox deliveries are then due: it wakes the webhook dispatcher).
+    pub fn new(
+        store: Arc<dyn Store>,
+        cursors: CursorCodec,
+        committed: Arc<tokio::sync::Notify>,
+    ) -> Self {
+        Self {
+            store,
+            cursors,
+            committed,
+        }
     }
 
     /// Creates a stream from a parsed JSON body (design §5), honouring an idempotency key.
@@ -168,7 +179,17 @@ impl StreamService {
             body: body.clone(),
             location: Some(location.clone()),
         });
-        if let Err(error) = self.store.insert_stream(&stream, completion.as_ref()).await {
+        let event = OutboxEvent::new(
+            "stream.created",
+            Some(stream.id.clone()),
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+            now_ms,
+        );
+        if let Err(error) = self
+            .store
+            .insert_stream(&stream, completion.as_ref(), Some(&event))
+            .await
+        {
             if let Some(key) = key {
                 // Best effort: if this fails too, the claim lapses after CLAIM_LOCK_MS.
                 if let Err(release_error) = self.store.idempotency_release(key.as_str()).await {
@@ -177,6 +198,7 @@ impl StreamService {
             }
             return Err(error.into());
         }
+        self.committed.notify_one();
         tracing::info!(stream_id = %stream.id, "stream created");
         Ok(CreateOutcome::Created {
             id: stream.id,
@@ -241,10 +263,27 @@ impl StreamService {
         for _ in 0..MAX_TRANSITION_ATTEMPTS {
             let current = self.load(id).await?;
             let now = now_unix();
-            let next = current.apply(action, now, now_millis())?;
-            if self.store.update_stream(&next, current.version).await? {
+            let now_ms = now_millis();
+            let next = current.apply(action, now, now_ms)?;
+            let view = next.view(now, None);
+            let event_type = match action {
+                StreamAction::Cancel => "stream.cancelled",
+                StreamAction::Pause | StreamAction::Resume => "stream.updated",
+            };
+            let event = OutboxEvent::new(
+                event_type,
+                Some(next.id.clone()),
+                serde_json::to_value(&view).unwrap_or(serde_json::Value::Null),
+                now_ms,
+            );
+            if self
+                .store
+                .update_stream(&next, current.version, Some(&event))
+                .await?
+            {
+                self.committed.notify_one();
                 tracing::info!(stream_id = %id, status = %next.status, "stream updated");
-                return Ok(next.view(now, None));
+                return Ok(view);
             }
         }
         Err(StreamError::Contended(id.to_string()))

@@ -14,3 +14,4 @@ mod e2e_process;
 mod e2e_streams;
 mod e2e_validation;
 mod e2e_webhook_cli;
+mod e2e_webhooks;

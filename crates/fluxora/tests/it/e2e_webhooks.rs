@@ -1,0 +1,736 @@
+//! Live webhook delivery (issue 6) against a real local receiver that verifies every delivery
+//! with `fluxora-webhooks` and deduplicates it: delivery and verification, retries, failures,
+//! dead letters and replay, rotation, test events, automatic disabling, the SSRF guard, SIGKILL
+//! mid-delivery, and two replicas.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use fluxora_webhooks::{Claim, DeliveryDedup, InMemoryDedup, Verifier};
+use serde_json::{json, Value};
+
+use crate::binary::Server;
+use crate::helpers::{expect_error, valid_body, TestApp, TestDb};
+
+const ADMIN: &str = "admin-token-0123456789abcdef";
+
+/// What the receiver saw.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub delivery_id: String,
+    pub event: String,
+    pub body: Value,
+    pub verified: bool,
+}
+
+struct ReceiverState {
+    secrets: Mutex<Vec<String>>,
+    /// Statuses to answer next (front first); empty → 200.
+    script: Mutex<VecDeque<u16>>,
+    /// Every request, verified or not.
+    requests: Mutex<Vec<Received>>,
+    /// Business actions done (once per delivery, thanks to the dedup).
+    processed: Mutex<Vec<Received>>,
+    dedup: InMemoryDedup,
+    delay: Mutex<Duration>,
+}
+
+/// A local HTTP receiver verifying signatures with the endpoint's secret(s).
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    state: Arc<ReceiverState>,
+}
+
+async fn receive(
+    State(state): State<Arc<ReceiverState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    let delay = *state.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.to_string(), v.to_string())))
+        .collect();
+    let secrets = state.secrets.lock().unwrap().clone();
+    let verified = secrets
+        .iter()
+        .find_map(|secret| Verifier::new(secret.as_bytes()).verify(&pairs, &body).ok());
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let received = Received {
+        delivery_id: header("x-fluxora-delivery-id"),
+        event: header("x-fluxora-event"),
+        body: parsed,
+        verified: verified.is_some(),
+    };
+    state.requests.lock().unwrap().push(received.clone());
+    let scripted = state.script.lock().unwrap().pop_front();
+    if let Some(status) = scripted {
+        return (
+            StatusCode::from_u16(status).unwrap(),
+            format!("scripted {status}"),
+        );
+    }
+    let Some(delivery) = verified else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            r#"{"error":"signature_mismatch"}"#.into(),
+        );
+    };
+    match state
+        .dedup
+        .claim(&delivery.delivery_id, &delivery.signature.to_string(), 600)
+        .await
+    {
+        Ok(Claim::Claimed(lease)) => {
+            state.processed.lock().unwrap().push(received);
+            let _ = state.dedup.complete(&lease).await;
+            (StatusCode::OK, "{}".into())
+        }
+        Ok(Claim::Duplicate(_)) => (
+            StatusCode::CONFLICT,
+            r#"{"error":"duplicate_delivery"}"#.into(),
+        ),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "dedup down".into()),
+    }
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/hook",
+            listener.local_addr().unwrap().port()
+        );
+        let state = Arc::new(ReceiverState {
+            secrets: Mutex::new(Vec::new()),
+            script: Mutex::new(VecDeque::new()),
+            requests: Mutex::new(Vec::new()),
+            processed: Mutex::new(Vec::new()),
+            dedup: InMemoryDedup::default(),
+            delay: Mutex::new(Duration::ZERO),
+        });
+        let app = Router::new()
+            .route("/hook", post(receive))
+            .with_state(state.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Receiver { url, state }
+    }
+
+    pub fn trust(&self, secret: &str) {
+        self.state.secrets.lock().unwrap().push(secret.to_string());
+    }
+
+    pub fn answer(&self, statuses: &[u16]) {
+        self.state
+            .script
+            .lock()
+            .unwrap()
+            .extend(statuses.iter().copied());
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        *self.state.delay.lock().unwrap() = delay;
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    pub fn processed(&self) -> Vec<Received> {
+        self.state.processed.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until `n` business actions were processed.
+    pub async fn wait_processed(&self, n: usize) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let processed = self.processed();
+            if processed.len() >= n {
+                return processed;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} processed; requests: {:?}",
+                processed.len(),
+                self.requests()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn webhook_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("ADMIN_TOKEN", ADMIN),
+        ("WEBHOOK_SSRF_ALLOWLIST", "127.0.0.1"),
+        ("WEBHOOK_RETRY_SCHEDULE", "50ms,50ms,50ms"),
+        ("WEBHOOK_POLL_INTERVAL_MS", "20"),
+    ]
+}
+
+async fn spawn(extra: &[(&str, &str)]) -> (TestApp, TestDb) {
+    let db = TestDb::new().await;
+    let mut env = webhook_env();
+    env.extend_from_slice(extra);
+    (TestApp::spawn_env(&db, &env).await, db)
+}
+
+async fn admin(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(ADMIN);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+/// Creates an endpoint for `receiver` and makes the receiver trust its secret.
+async fn endpoint(app: &TestApp, receiver: &Receiver, extra: Value) -> Value {
+    let mut body = json!({"url": receiver.url, "description": "test receiver"});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let response = admin(
+        app,
+        reqwest::Method::POST,
+        "/api/webhooks/endpoints",
+        Some(body),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    receiver.trust(created["secret"].as_str().unwrap());
+    created
+}
+
+async fn delivery_of(app: &TestApp, delivery_id: &str) -> Value {
+    admin(
+        app,
+        reqwest::Method::GET,
+        &format!("/api/webhooks/deliveries/{delivery_id}"),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap()
+}
+
+/// Waits (bounded) until one delivery is recorded as delivered; returns it with its attempts.
+async fn wait_delivered(app: &TestApp, delivery_id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let delivery = delivery_of(app, delivery_id).await;
+        if delivery["status"] == "delivered" {
+            return delivery;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never recorded as delivered: {delivery}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits (bounded) until a delivery reaches `status`.
+async fn wait_status(app: &TestApp, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let list: Value = admin(
+            app,
+            reqwest::Method::GET,
+            &format!("/api/webhooks/deliveries?status={status}"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        if let Some(first) = list["deliveries"].as_array().and_then(|d| d.first()) {
+            return first.clone();
+        }
+        assert!(Instant::now() < deadline, "no delivery reached {status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn admin_routes_need_the_admin_token() {
+    let closed = TestApp::spawn().await;
+    expect_error(
+        closed.get("/api/webhooks/endpoints").await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    let (app, _db) = spawn(&[]).await;
+    expect_error(
+        app.get("/api/webhooks/endpoints").await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    let wrong = app
+        .client
+        .get(app.url("/api/webhooks/deliveries"))
+        .bearer_auth("wrong-token-0123456789")
+        .send()
+        .await
+        .unwrap();
+    expect_error(wrong, 401, "UNAUTHORIZED").await;
+    let ok = admin(&app, reqwest::Method::GET, "/api/webhooks/endpoints", None).await;
+    assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test]
+async fn a_stream_change_is_delivered_signed_and_verifiable() {
+    let (app, _db) = spawn(&[]).await;
+    let receiver = Receiver::start().await;
+    let created = endpoint(&app, &receiver, json!({})).await;
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("fxwh_"));
+    let endpoint_id = created["id"].as_str().unwrap();
+
+    // The secret is shown once: never in list or get.
+    for path in [
+        "/api/webhooks/endpoints".to_string(),
+        format!("/api/webhooks/endpoints/{endpoint_id}"),
+    ] {
+        let text = admin(&app, reqwest::Method::GET, &path, None)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!text.contains(&secret), "{path} leaked the secret");
+    }
+
+    let stream = app.create_stream(json!({})).await;
+    let id = stream["id"].as_str().unwrap();
+    app.post_empty(&format!("/api/streams/{id}/pause")).await;
+    app.delete(&format!("/api/streams/{id}")).await;
+    let processed = receiver.wait_processed(3).await;
+    // Deliveries are concurrent: no order is promised across events (docs/webhooks.md).
+    let types: HashSet<&str> = processed.iter().map(|r| r.event.as_str()).collect();
+    assert_eq!(
+        types,
+        HashSet::from(["stream.created", "stream.updated", "stream.cancelled"])
+    );
+    for received in &processed {
+        assert!(received.verified);
+        assert_eq!(
+            received.body["deliveryId"], received.delivery_id,
+            "the id is inside the signed body"
+        );
+        assert_eq!(received.body["type"], received.event);
+        assert!(received.body["id"].as_str().unwrap().starts_with("evt_"));
+        assert_eq!(received.body["data"]["id"], id);
+    }
+    let cancelled = processed
+        .iter()
+        .find(|r| r.event == "stream.cancelled")
+        .unwrap();
+    assert_eq!(cancelled.body["data"]["status"], "cancelled");
+    let delivery = wait_delivered(&app, &processed[0].delivery_id).await;
+    assert_eq!(delivery["attempts"], 1);
+    assert_eq!(delivery["attemptLog"][0]["statusCode"], 200);
+}
+
+#[tokio::test]
+async fn failures_are_retried_and_every_attempt_recorded() {
+    let (app, _db) = spawn(&[]).await;
+    let receiver = Receiver::start().await;
+    endpoint(&app, &receiver, json!({"eventTypes": ["stream.created"]})).await;
+    receiver.answer(&[503, 500]);
+    app.create_stream(json!({})).await;
+    let processed = receiver.wait_processed(1).await;
+    let delivery_id = processed[0].delivery_id.clone();
+    assert_eq!(
+        receiver.requests().len(),
+        3,
+        "two failures then the success"
+    );
+    assert!(
+        receiver
+            .requests()
+            .iter()
+            .all(|r| r.delivery_id == delivery_id),
+        "the id is stable across retries"
+    );
+    let delivery = wait_delivered(&app, &delivery_id).await;
+    let statuses: Vec<&Value> = delivery["attemptLog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["statusCode"])
+        .collect();
+    assert_eq!(statuses, vec![&json!(503), &json!(500), &json!(200)]);
+    assert_eq!(delivery["attemptLog"][0]["responseBody"], "scripted 503");
+    assert!(delivery["attemptLog"][0]["latencyMs"].as_u64().is_some());
+    // The filter held: a pause is not delivered to a stream.created-only endpoint.
+    assert_eq!(receiver.processed().len(), 1);
+}
+
+#[tokio::test]
+async fn a_client_error_fails_without_retry() {
+    let (app, _db) = spawn(&[]).await;
+    let receiver = Receiver::start().await;
+    endpoint(&app, &receiver, json!({})).await;
+    receiver.answer(&[400]);
+    app.create_stream(json!({})).await;
+    let failed = wait_status(&app, "failed").await;
+    assert_eq!(failed["attempts"], 1);
+    assert_eq!(failed["lastStatus"], 400);
+    assert_eq!(receiver.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn an_exhausted_delivery_is_a_dead_letter_and_replays() {
+    let (app, _db) = spawn(&[]).await;
+    let receiver = Receiver::start().await;
+    let created = endpoint(&app, &receiver, json!({})).await;
+    let endpoint_id = created["id"].as_str().unwrap();
+    receiver.answer(&[500, 500, 500, 500]);
+    app.create_stream(json!({})).await;
+    let dead = wait_status(&app, "dead").await;
+    assert_eq!(
+        dead["attempts"], 4,
+        "the immediate attempt and the three scheduled retries"
+    );
+    assert_eq!(receiver.processed().len(), 0);
+
+    // Replay all dead letters of the endpoint: now the receiver accepts.
+    let replayed: Value = admin(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/webhooks/endpoints/{endpoint_id}/replay-dead-letters"),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(replayed["replayed"], 1);
+    let processed = receiver.wait_processed(1).await;
+    assert_eq!(processed[0].delivery_id, dead["id"]);
+    // One delivery replayed by id also works (already delivered: the receiver's dedup answers 409,
+    // which counts as delivered).
+    let response = admin(
+        &app,
+        reqwest::Method::POST,
+        &format!(
+            "/api/webhooks/deliveries/{}/replay",
+            dead["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let delivery = delivery_of(&app, dead["id"].as_str().unwrap()).await;
+        if delivery["status"] == "delivered" && delivery["attempts"] == 6 {
+            assert_eq!(delivery["attemptLog"][5]["statusCode"], 409);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replay never finished: {delivery}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(receiver.processed().len(), 1, "processed once");
+}
+
+#[tokio::test]
+async fn rotation_keeps_the_previous_secret_valid_and_test_events_arrive() {
+    let (app, _db) = spawn(&[]).await;
+    let receiver = Receiver::start().await;
+    let created = endpoint(&app, &receiver, json!({})).await;
+    let old_secret = created["secret"].as_str().unwrap().to_string();
+    let endpoint_id = created["id"].as_str().unwrap();
+    let rotated: Value = admin(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/webhooks/endpoints/{endpoint_id}/rotate-secret"),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let new_secret = rotated["secret"].as_str().unwrap();
+    assert_ne!(new_secret, old_secret);
+    assert!(rotated["previousSecretValidUntil"].as_str().is_some());
+    // The receiver still only knows the old secret: deliveries keep verifying during the grace.
+    let response = admin(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/webhooks/endpoints/{endpoint_id}/test"),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+    let processed = receiver.wait_processed(1).await;
+    assert_eq!(processed[0].event, "webhook.test");
+    assert!(processed[0].verified);
+    let shown = admin(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/webhooks/endpoints/{endpoint_id}"),
+        None,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(!shown.contains(new_secret) && !shown.contains(&old_secret));
+}
+
+#[tokio::test]
+async fn a_continuously_failing_endpoint_is_disabled_and_can_be_re_enabled() {
+    let (app, _db) = spawn(&[("WEBHOOK_DISABLE_AFTER_FAILURES", "2")]).await;
+    let receiver = Receiver::start().await;
+    let created = endpoint(&app, &receiver, json!({"eventTypes": ["stream.created"]})).await;
+    let endpoint_id = created["id"].as_str().unwrap().to_string();
+    receiver.answer(&[400, 400]);
+    app.create_stream(json!({})).await;
+    app.create_stream(json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let shown: Value = admin(
+            &app,
+            reqwest::Method::GET,
+            &format!("/api/webhooks/endpoints/{endpoint_id}"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        if shown["enabled"] == false {
+            assert!(shown["disabledReason"]
+                .as_str()
+                .unwrap()
+                .contains("2 consecutive"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "never disabled: {shown}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Disabled: new changes create no delivery.
+    app.create_stream(json!({})).await;
+    let enabled: Value = admin(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/webhooks/endpoints/{endpoint_id}"),
+        Some(json!({"enabled": true})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(enabled["enabled"], true);
+    assert_eq!(enabled["consecutiveFailures"], 0);
+    assert_eq!(enabled["disabledReason"], Value::Null);
+    app.create_stream(json!({})).await;
+    receiver.wait_processed(1).await;
+    assert_eq!(
+        receiver.requests().len(),
+        3,
+        "nothing was queued while disabled"
+    );
+}
+
+#[tokio::test]
+async fn the_ssrf_guard_refuses_at_creation_and_at_delivery() {
+    let (app, db) = spawn(&[]).await;
+    for (url, code) in [
+        ("http://example.com/hook", "HTTPS_REQUIRED"),
+        ("https://10.0.0.1/hook", "ADDRESS_FORBIDDEN"),
+        ("https://169.254.169.254/latest", "ADDRESS_FORBIDDEN"),
+        ("https://[::ffff:127.0.0.1]/hook", "ADDRESS_FORBIDDEN"),
+        ("https://localhost/hook", "ADDRESS_FORBIDDEN"),
+        ("https://user:pass@example.com/hook", "CREDENTIALS_IN_URL"),
+        ("ftp://example.com/hook", "URL_SCHEME_UNSUPPORTED"),
+        ("not a url", "URL_INVALID"),
+    ] {
+        let response = admin(
+            &app,
+            reqwest::Method::POST,
+            "/api/webhooks/endpoints",
+            Some(json!({"url": url})),
+        )
+        .await;
+        let error = expect_error(response, 400, "VALIDATION_ERROR").await;
+        assert_eq!(error["details"][0]["code"], code, "{url}");
+    }
+    // An endpoint stored before the rules changed (written straight to the database) is
+    // refused at delivery: failed, no connection attempted.
+    let store = fluxora::store::open(&fluxora::config::Config::for_database(db.url()).database)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    store
+        .create_endpoint(&fluxora::webhooks::Endpoint {
+            id: "wep_0000000000000000000000000000ssrf".into(),
+            url: "https://10.1.2.3/hook".into(),
+            description: None,
+            event_types: vec![],
+            enabled: true,
+            secret: fluxora::config::Secret::new("s".repeat(32)),
+            previous_secret: None,
+            previous_secret_until: None,
+            consecutive_failures: 0,
+            disabled_reason: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .unwrap();
+    app.create_stream(json!({})).await;
+    let failed = wait_status(&app, "failed").await;
+    let delivery = delivery_of(&app, failed["id"].as_str().unwrap()).await;
+    assert!(
+        delivery["attemptLog"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("SSRF"),
+        "{delivery}"
+    );
+    assert_eq!(delivery["attemptLog"][0]["statusCode"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_delivery_survives_sigkill_mid_flight_and_secrets_never_reach_logs() {
+    let db = TestDb::new().await;
+    let receiver = Receiver::start().await;
+    let mut env = webhook_env();
+    env.push(("WEBHOOK_LEASE_MS", "1000"));
+    let server = Server::start_with(&db.url(), &env).await;
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(format!("{}/api/webhooks/endpoints", server.base))
+        .bearer_auth(ADMIN)
+        .json(&json!({"url": receiver.url}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    receiver.trust(&secret);
+    // The receiver hangs: the delivery is in flight when the service dies.
+    receiver.set_delay(Duration::from_secs(3));
+    client
+        .post(format!("{}/api/streams", server.base))
+        .json(&valid_body())
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.requests().is_empty() {
+        assert!(Instant::now() < deadline, "never sent");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let log_before = server.log();
+    server.kill().await;
+    receiver.set_delay(Duration::ZERO);
+
+    let server = Server::start_with(&db.url(), &env).await;
+    let processed = receiver.wait_processed(1).await;
+    assert_eq!(processed[0].event, "stream.created");
+    let log = server.terminate().await;
+    let all = serde_json::to_string(&(log_before, log)).unwrap();
+    assert!(
+        !all.contains(&secret),
+        "the webhook secret reached the logs"
+    );
+    assert!(!all.contains(ADMIN), "the admin token reached the logs");
+}
+
+#[tokio::test]
+async fn two_replicas_on_postgres_deliver_every_event_exactly_once() {
+    let db = TestDb::postgres().await;
+    let receiver = Receiver::start().await;
+    let env = webhook_env();
+    let a = Server::start_with(&db.url(), &env).await;
+    let b = Server::start_with(&db.url(), &env).await;
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(format!("{}/api/webhooks/endpoints", a.base))
+        .bearer_auth(ADMIN)
+        .json(&json!({"url": receiver.url, "eventTypes": ["stream.created"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    receiver.trust(created["secret"].as_str().unwrap());
+    let creates = (0..40).map(|i| {
+        let base = if i % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
+        let client = client.clone();
+        async move {
+            let response = client
+                .post(format!("{base}/api/streams"))
+                .json(&valid_body())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 201);
+            response.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    });
+    let ids: HashSet<String> = futures::future::join_all(creates)
+        .await
+        .into_iter()
+        .collect();
+    let processed = receiver.wait_processed(40).await;
+    let streams: HashSet<String> = processed
+        .iter()
+        .map(|r| r.body["data"]["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(streams, ids, "every stream's event processed");
+    let mut per_delivery: HashMap<String, usize> = HashMap::new();
+    for request in receiver.requests() {
+        *per_delivery.entry(request.delivery_id).or_default() += 1;
+    }
+    assert!(
+        per_delivery.values().all(|n| *n == 1),
+        "a delivery was sent twice: {per_delivery:?}"
+    );
+    assert_eq!(receiver.processed().len(), 40);
+    a.terminate().await;
+    b.terminate().await;
+}
