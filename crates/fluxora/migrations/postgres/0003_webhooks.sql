@@ -17,12 +17,18 @@ CREATE TABLE webhook_endpoints (
 );
 
 CREATE TABLE webhook_events (
-    id         TEXT   PRIMARY KEY,
-    type       TEXT   NOT NULL,
-    stream_id  TEXT,
-    data       TEXT   NOT NULL,                      -- JSON: the stream resource at the change
-    created_at BIGINT NOT NULL
+    id             TEXT    PRIMARY KEY,
+    type           TEXT    NOT NULL,
+    stream_id      TEXT,
+    data           TEXT    NOT NULL,                 -- JSON: the stream resource at the change
+    created_at     BIGINT  NOT NULL,
+    -- Chain events wait until their ledger is safe (design §6): held, then released into
+    -- deliveries once last_safe_ledger >= release_ledger; dropped if a reorg abandons them.
+    release_ledger BIGINT,
+    held           BOOLEAN NOT NULL DEFAULT FALSE
 );
+
+CREATE INDEX webhook_events_held ON webhook_events (held, release_ledger);
 
 CREATE TABLE webhook_deliveries (
     position        BIGSERIAL PRIMARY KEY,

@@ -22,6 +22,18 @@ use crate::store::{
     StoreError, StoredChainEvent,
 };
 use crate::streams::Stream;
+use crate::webhooks::OutboxEvent;
+
+/// The webhook type of an applied contract event: `stream.created`, `stream.cancelled`
+/// (`cancelled`, `kp_cncl`), `stream.completed`, else `stream.updated`.
+fn webhook_type(event: &ContractEvent) -> &'static str {
+    match event {
+        ContractEvent::Created(_) => "stream.created",
+        ContractEvent::Cancelled(_) | ContractEvent::KeeperCancelled(_) => "stream.cancelled",
+        ContractEvent::Completed(_) => "stream.completed",
+        _ => "stream.updated",
+    }
+}
 
 /// How often a batch that lost an optimistic race is recomputed before giving up.
 const MAX_ATTEMPTS: usize = 5;
@@ -301,6 +313,7 @@ impl IngestCore {
             ..IngestReport::default()
         };
         let mut stored_events = Vec::with_capacity(new_events.len());
+        let mut outbox = Vec::new();
         for event in new_events {
             let decoded = event.decode();
             let mut stored = StoredChainEvent {
@@ -329,7 +342,24 @@ impl IngestCore {
                         .apply_to_working(&mut working, contract_event, &stored)
                         .await?;
                     match effect {
-                        None => report.applied += 1,
+                        None => {
+                            report.applied += 1;
+                            let id =
+                                chain_stream_id(&stored.contract_id, contract_event.stream_id());
+                            if let Some(Some(state)) = working.get(&id).map(|w| w.state.as_ref()) {
+                                let view = state.view(crate::clock::now_unix(), None);
+                                outbox.push((
+                                    OutboxEvent::new(
+                                        webhook_type(contract_event),
+                                        Some(id),
+                                        serde_json::to_value(&view)
+                                            .unwrap_or(serde_json::Value::Null),
+                                        now,
+                                    ),
+                                    event.ledger,
+                                ));
+                            }
+                        }
                         Some(reason) => {
                             tracing::warn!(event_id = %event.id, event = contract_event.name(), reason = %reason, "contract event skipped");
                             stored.kind = ChainEventKind::Skipped;
@@ -397,6 +427,7 @@ impl IngestCore {
                 last_ingested_ledger: last_ingested,
                 last_safe_ledger: last_safe,
             },
+            outbox,
             ..ChainBatchWrite::default()
         };
         for (id, item) in working {

@@ -226,7 +226,9 @@ pub struct ChainStreamWrite {
 /// whole batch is refused ([`ChainCommit::Conflict`]) and the caller recomputes it.
 #[derive(Debug, Clone, Default)]
 pub struct ChainBatchWrite {
-    /// Delete every event and ledger hash from this ledger on (reorg rollback), first.
+    /// Delete every event, ledger hash and still-held webhook event from this ledger on (reorg
+    /// rollback), first. Held webhook events at or below the new safe ledger are then released
+    /// into deliveries.
     pub rollback_from: Option<u32>,
     /// Streams to delete (created on an abandoned branch), with their expected versions.
     pub deleted_streams: Vec<(String, i64)>,
@@ -238,6 +240,8 @@ pub struct ChainBatchWrite {
     pub ledgers: Vec<(u32, String, Option<u64>)>,
     /// The new progress.
     pub checkpoint: IndexerCheckpoint,
+    /// Webhook events of applied chain events, held until their ledger (the `u32`) is safe.
+    pub outbox: Vec<(crate::webhooks::OutboxEvent, u32)>,
 }
 
 /// Result of [`Store::commit_chain_batch`].

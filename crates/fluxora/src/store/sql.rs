@@ -70,6 +70,10 @@ pub(crate) struct Statements {
     pub(crate) replay_delivery: String,
     pub(crate) replay_dead: String,
     pub(crate) count_pending: String,
+    pub(crate) insert_held_event: String,
+    pub(crate) drop_held_events: String,
+    pub(crate) release_held_deliveries: String,
+    pub(crate) mark_released: String,
 }
 
 impl Statements {
@@ -272,6 +276,26 @@ impl Statements {
             ),
             count_pending: render(
                 "SELECT COUNT(*) AS pending FROM webhook_deliveries WHERE status = 'pending'",
+            ),
+            insert_held_event: render(
+                "INSERT INTO webhook_events (id, type, stream_id, data, created_at, \
+                   release_ledger, held) VALUES (?, ?, ?, ?, ?, ?, TRUE)",
+            ),
+            drop_held_events: render(
+                "DELETE FROM webhook_events WHERE held AND release_ledger >= ?",
+            ),
+            release_held_deliveries: render(
+                "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, event_type, status, \
+                   attempts, next_attempt_at, created_at, updated_at) \
+                 SELECT 'dlv_' || substr(e.id, 5) || '_' || substr(w.id, 5), e.id, w.id, e.type, \
+                   'pending', 0, ?, ?, ? \
+                 FROM webhook_events e JOIN webhook_endpoints w \
+                   ON w.enabled AND (w.event_types = '[]' \
+                     OR w.event_types LIKE '%\"' || e.type || '\"%') \
+                 WHERE e.held AND e.release_ledger <= ?",
+            ),
+            mark_released: render(
+                "UPDATE webhook_events SET held = FALSE WHERE held AND release_ledger <= ?",
             ),
             stream_columns,
         }
@@ -703,6 +727,41 @@ macro_rules! impl_sql_store {
                                 .map(|t| $crate::store::rows::to_i64(t, "close_time"))
                                 .transpose()?,
                         )
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                }
+                if let Some(ledger) = batch.rollback_from {
+                    sqlx::query(&self.sql.drop_held_events)
+                        .bind(i64::from(ledger))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                }
+                for (event, ledger) in &batch.outbox {
+                    sqlx::query(&self.sql.insert_held_event)
+                        .bind(event.id.clone())
+                        .bind(event.event_type.clone())
+                        .bind(event.stream_id.clone())
+                        .bind(serde_json::to_string(&event.data).unwrap_or_else(|_| "null".into()))
+                        .bind(event.created_at)
+                        .bind(i64::from(*ledger))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                }
+                if let Some(safe) = batch.checkpoint.last_safe_ledger {
+                    let now = $crate::clock::now_millis();
+                    sqlx::query(&self.sql.release_held_deliveries)
+                        .bind(now)
+                        .bind(now)
+                        .bind(now)
+                        .bind(i64::from(safe))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    sqlx::query(&self.sql.mark_released)
+                        .bind(i64::from(safe))
                         .execute(&mut *tx)
                         .await
                         .map_err(db)?;

@@ -734,3 +734,138 @@ async fn two_replicas_on_postgres_deliver_every_event_exactly_once() {
     a.terminate().await;
     b.terminate().await;
 }
+
+#[tokio::test]
+async fn chain_events_are_delivered_once_their_ledger_is_safe() {
+    use crate::rpc_fixture::{fixture, Branch, FixtureRpc};
+    let token = "worker-token-0123456789abcdef";
+    let (app, _db) = spawn(&[("INDEXER_WORKER_TOKEN", token)]).await;
+    let receiver = Receiver::start().await;
+    endpoint(&app, &receiver, json!({})).await;
+    let rpc = FixtureRpc::start().await;
+    let events: Vec<Value> = rpc
+        .main_events()
+        .into_iter()
+        .map(|mut e| {
+            let ledger = e["ledger"].as_u64().unwrap() as u32;
+            e["ledgerHash"] = json!(rpc.ledger_hash(Branch::Main, ledger).unwrap());
+            e
+        })
+        .collect();
+    let push = |events: Vec<Value>| {
+        app.client
+            .post(app.url("/internal/indexer/events"))
+            .header("x-indexer-worker-token", token)
+            .json(&json!({"events": events}))
+            .send()
+    };
+    let report: Value = push(events).await.unwrap().json().await.unwrap();
+    assert_eq!(report["applied"], 18);
+    assert_eq!(report["lastSafeLedger"], 1_216_501);
+    // The last event (ledger 1 216 502, not yet safe) is held; the other 17 are queued at once,
+    // in the ingest transaction.
+    let listed: Value = admin(
+        &app,
+        reqwest::Method::GET,
+        "/api/webhooks/deliveries?limit=100",
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(listed["deliveries"].as_array().unwrap().len(), 17);
+    let processed = receiver.wait_processed(17).await;
+    assert!(processed
+        .iter()
+        .all(|r| r.verified && r.body["data"]["source"] == "chain"));
+    let created = processed
+        .iter()
+        .filter(|r| r.event == "stream.created")
+        .count();
+    assert_eq!(created, 3);
+    assert_eq!(
+        processed
+            .iter()
+            .filter(|r| r.event == "stream.completed")
+            .count(),
+        1
+    );
+    assert_eq!(
+        processed
+            .iter()
+            .filter(|r| r.event == "stream.cancelled")
+            .count(),
+        1
+    );
+
+    // A later ledger makes 1 216 502 safe: the held event is released.
+    let mut later = fixture("malformed.getEvents.json")["response"]["result"]["events"][3].clone();
+    later["ledgerHash"] = json!(format!("{:064x}", later["ledger"].as_u64().unwrap()));
+    let report: Value = push(vec![later]).await.unwrap().json().await.unwrap();
+    assert_eq!(report["unknown"], 1);
+    let processed = receiver.wait_processed(18).await;
+    let closed = &processed[17];
+    assert_eq!(
+        closed.body["data"]["chain"]["closed"], true,
+        "{:?}",
+        closed.body
+    );
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_deliveries() {
+    let db = TestDb::new().await;
+    let receiver = Receiver::start().await;
+    let env = webhook_env();
+    let server = Server::start_with(&db.url(), &env).await;
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(format!("{}/api/webhooks/endpoints", server.base))
+        .bearer_auth(ADMIN)
+        .json(&json!({"url": receiver.url}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    receiver.trust(created["secret"].as_str().unwrap());
+    receiver.set_delay(Duration::from_millis(1500));
+    client
+        .post(format!("{}/api/streams", server.base))
+        .json(&valid_body())
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.requests().is_empty() {
+        assert!(Instant::now() < deadline, "never sent");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // SIGTERM while the receiver is still answering: the process waits for the answer, records
+    // it, and exits 0.
+    let log = server.terminate().await;
+    assert_eq!(receiver.processed().len(), 1);
+    assert!(
+        log.iter().any(|e| e["message"] == "webhook delivered"),
+        "recorded before exit"
+    );
+    let server = Server::start_with(&db.url(), &env).await;
+    let deliveries: Value = client
+        .get(format!("{}/api/webhooks/deliveries", server.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deliveries["deliveries"][0]["status"], "delivered");
+    server.terminate().await;
+    assert_eq!(
+        receiver.requests().len(),
+        1,
+        "not sent again after the restart"
+    );
+}
