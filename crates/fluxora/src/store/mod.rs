@@ -482,8 +482,9 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
 
-    /// Records an attempt and the delivery's and endpoint's new state, and frees the lease.
-    async fn record_attempt(&self, record: &AttemptRecord) -> Result<(), StoreError>;
+    /// Records attempts, each with its delivery's and endpoint's new state, and frees their
+    /// leases — all in one transaction (one commit per dispatched batch).
+    async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<(), StoreError>;
 
     /// Frees leases without recording an attempt (graceful shutdown).
     async fn release_deliveries(&self, ids: &[String]) -> Result<(), StoreError>;

@@ -246,7 +246,8 @@ impl Statements {
                    delivered_at = ? WHERE id = ?",
             ),
             endpoint_succeeded: render(
-                "UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = ?",
+                "UPDATE webhook_endpoints SET consecutive_failures = 0 \
+                 WHERE id = ? AND consecutive_failures <> 0",
             ),
             endpoint_failed: render(
                 "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1, \
@@ -947,52 +948,60 @@ macro_rules! impl_sql_store {
                     .collect()
             }
 
-            async fn record_attempt(&self, record: &AttemptRecord) -> Result<(), StoreError> {
+            async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await.map_err(db)?;
-                sqlx::query(&self.sql.insert_attempt)
-                    .bind(record.delivery_id.clone())
-                    .bind(i64::from(record.attempt))
-                    .bind(record.attempted_at)
-                    .bind(record.status_code.map(i64::from))
-                    .bind(i64::try_from(record.latency_ms).unwrap_or(i64::MAX))
-                    .bind(record.error.clone())
-                    .bind(record.response_body.clone())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                let delivered = record.status == $crate::webhooks::DeliveryStatus::Delivered;
-                sqlx::query(&self.sql.finish_delivery)
-                    .bind(record.status.as_str())
-                    .bind(i64::from(record.attempt))
-                    .bind(record.next_attempt_at)
-                    .bind(record.status_code.map(i64::from))
-                    .bind(record.error.clone())
-                    .bind(record.attempted_at)
-                    .bind(delivered.then_some(record.attempted_at))
-                    .bind(record.delivery_id.clone())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                let ended_unsuccessfully = matches!(
-                    record.status,
-                    $crate::webhooks::DeliveryStatus::Failed
-                        | $crate::webhooks::DeliveryStatus::Dead
-                );
-                if record.success {
-                    sqlx::query(&self.sql.endpoint_succeeded)
-                        .bind(record.endpoint_id.clone())
+                // Endpoints whose streak is already reset in this batch: one statement each.
+                let mut reset: std::collections::HashSet<&str> = std::collections::HashSet::new();
+                for record in records {
+                    sqlx::query(&self.sql.insert_attempt)
+                        .bind(record.delivery_id.clone())
+                        .bind(i64::from(record.attempt))
+                        .bind(record.attempted_at)
+                        .bind(record.status_code.map(i64::from))
+                        .bind(i64::try_from(record.latency_ms).unwrap_or(i64::MAX))
+                        .bind(record.error.clone())
+                        .bind(record.response_body.clone())
                         .execute(&mut *tx)
                         .await
                         .map_err(db)?;
-                } else if ended_unsuccessfully {
-                    let threshold = i64::from(record.disable_after_failures);
-                    sqlx::query(&self.sql.endpoint_failed)
-                        .bind(threshold)
-                        .bind(threshold)
-                        .bind(record.endpoint_id.clone())
+                    let delivered = record.status == $crate::webhooks::DeliveryStatus::Delivered;
+                    sqlx::query(&self.sql.finish_delivery)
+                        .bind(record.status.as_str())
+                        .bind(i64::from(record.attempt))
+                        .bind(record.next_attempt_at)
+                        .bind(record.status_code.map(i64::from))
+                        .bind(record.error.clone())
+                        .bind(record.attempted_at)
+                        .bind(delivered.then_some(record.attempted_at))
+                        .bind(record.delivery_id.clone())
                         .execute(&mut *tx)
                         .await
                         .map_err(db)?;
+                    let ended_unsuccessfully = matches!(
+                        record.status,
+                        $crate::webhooks::DeliveryStatus::Failed
+                            | $crate::webhooks::DeliveryStatus::Dead
+                    );
+                    if record.success {
+                        if !reset.insert(record.endpoint_id.as_str()) {
+                            continue;
+                        }
+                        sqlx::query(&self.sql.endpoint_succeeded)
+                            .bind(record.endpoint_id.clone())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                    } else if ended_unsuccessfully {
+                        reset.remove(record.endpoint_id.as_str());
+                        let threshold = i64::from(record.disable_after_failures);
+                        sqlx::query(&self.sql.endpoint_failed)
+                            .bind(threshold)
+                            .bind(threshold)
+                            .bind(record.endpoint_id.clone())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                    }
                 }
                 tx.commit().await.map_err(db)?;
                 Ok(())

@@ -106,12 +106,18 @@ impl Dispatcher {
                 }
                 continue;
             }
-            futures::future::join_all(claimed.into_iter().map(|c| self.deliver(c))).await;
+            let records =
+                futures::future::join_all(claimed.into_iter().map(|c| self.deliver(c))).await;
+            if let Err(error) = self.store.record_attempts(&records).await {
+                // The leases expire and the deliveries are retried: at-least-once, and the
+                // consumers deduplicate on the delivery id.
+                tracing::error!(error = %error, deliveries = records.len(), "recording webhook attempts failed");
+            }
         }
     }
 
-    /// Sends one delivery and records the attempt.
-    async fn deliver(&self, claimed: ClaimedDelivery) {
+    /// Sends one delivery; returns the attempt to record.
+    async fn deliver(&self, claimed: ClaimedDelivery) -> AttemptRecord {
         let attempt = claimed.attempts.saturating_add(1);
         let started_ms = now_millis();
         let body = delivery_body(
@@ -178,10 +184,7 @@ impl Dispatcher {
                 tracing::warn!(delivery_id = %claimed.delivery_id, attempt, status = ?sent.status_code, error = ?sent.error, outcome = status.as_str(), "webhook delivery ended without success")
             }
         }
-        if let Err(store_error) = self.store.record_attempt(&record).await {
-            // The lease expires and the delivery is retried: at-least-once, deduplicated by id.
-            tracing::error!(delivery_id = %claimed.delivery_id, error = %store_error, "recording a webhook attempt failed");
-        }
+        record
     }
 
     /// POSTs the signed body and classifies what happened.
