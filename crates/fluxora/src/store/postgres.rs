@@ -15,7 +15,7 @@ use super::rows::{
     chain_event_from_row, checkpoint_from_row, db, delivery_from_row, endpoint_from_row,
     idempotency_from_row, ledger_from_row, list_query, page_from_rows, stream_from_row, Columns,
 };
-use super::sql::{enqueue_in, impl_sql_store, SqlDialect, Statements};
+use super::sql::{bind_endpoint, enqueue_in, impl_sql_store, SqlDialect, Statements};
 use super::{
     AttemptRecord, ChainBatchWrite, ChainCommit, ClaimOutcome, ClaimedDelivery, DeliveryPage,
     DeliveryQuery, IdempotencyCompletion, IdempotencyRecord, IndexerCheckpoint, StoreError,

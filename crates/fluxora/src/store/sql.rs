@@ -192,10 +192,11 @@ impl Statements {
                  SELECT 'dlv_' || ? || '_' || substr(id, 5), ?, id, ?, 'pending', 0, ?, ?, ? \
                  FROM webhook_endpoints WHERE id = ?",
             ),
-            insert_endpoint: render(&format!(
-                "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            )),
+            insert_endpoint: render(
+                "INSERT INTO webhook_endpoints (url, description, event_types, enabled, secret, \
+                   previous_secret, previous_secret_until, consecutive_failures, disabled_reason, \
+                   updated_at, created_at, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ),
             select_endpoints: render(&format!(
                 "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY created_at, id"
             )),
@@ -331,6 +332,31 @@ fn render(template: &str, dialect: SqlDialect) -> String {
     }
     out
 }
+
+/// Binds an endpoint's mutable fields, in the order both `insert_endpoint` and
+/// `update_endpoint` list them (url … updated_at).
+macro_rules! bind_endpoint {
+    ($query:expr, $endpoint:expr) => {{
+        let endpoint: &$crate::webhooks::Endpoint = $endpoint;
+        $query
+            .bind(endpoint.url.clone())
+            .bind(endpoint.description.clone())
+            .bind(serde_json::to_string(&endpoint.event_types).unwrap_or_else(|_| "[]".into()))
+            .bind(endpoint.enabled)
+            .bind(endpoint.secret.expose().to_string())
+            .bind(
+                endpoint
+                    .previous_secret
+                    .as_ref()
+                    .map(|s| s.expose().to_string()),
+            )
+            .bind(endpoint.previous_secret_until)
+            .bind(i64::from(endpoint.consecutive_failures))
+            .bind(endpoint.disabled_reason.clone())
+            .bind(endpoint.updated_at)
+    }};
+}
+pub(crate) use bind_endpoint;
 
 /// Writes an outbox event and its deliveries inside a transaction (`$exec`), for every matching
 /// enabled endpoint, or for one endpoint whatever its filter.
@@ -784,27 +810,9 @@ macro_rules! impl_sql_store {
                 &self,
                 endpoint: &$crate::webhooks::Endpoint,
             ) -> Result<(), StoreError> {
-                sqlx::query(&self.sql.insert_endpoint)
-                    .bind(endpoint.id.clone())
-                    .bind(endpoint.url.clone())
-                    .bind(endpoint.description.clone())
-                    .bind(
-                        serde_json::to_string(&endpoint.event_types)
-                            .unwrap_or_else(|_| "[]".into()),
-                    )
-                    .bind(endpoint.enabled)
-                    .bind(endpoint.secret.expose().to_string())
-                    .bind(
-                        endpoint
-                            .previous_secret
-                            .as_ref()
-                            .map(|s| s.expose().to_string()),
-                    )
-                    .bind(endpoint.previous_secret_until)
-                    .bind(i64::from(endpoint.consecutive_failures))
-                    .bind(endpoint.disabled_reason.clone())
+                bind_endpoint!(sqlx::query(&self.sql.insert_endpoint), endpoint)
                     .bind(endpoint.created_at)
-                    .bind(endpoint.updated_at)
+                    .bind(endpoint.id.clone())
                     .execute(&self.pool)
                     .await
                     .map_err(db)?;
@@ -835,25 +843,7 @@ macro_rules! impl_sql_store {
                 &self,
                 endpoint: &$crate::webhooks::Endpoint,
             ) -> Result<bool, StoreError> {
-                let result = sqlx::query(&self.sql.update_endpoint)
-                    .bind(endpoint.url.clone())
-                    .bind(endpoint.description.clone())
-                    .bind(
-                        serde_json::to_string(&endpoint.event_types)
-                            .unwrap_or_else(|_| "[]".into()),
-                    )
-                    .bind(endpoint.enabled)
-                    .bind(endpoint.secret.expose().to_string())
-                    .bind(
-                        endpoint
-                            .previous_secret
-                            .as_ref()
-                            .map(|s| s.expose().to_string()),
-                    )
-                    .bind(endpoint.previous_secret_until)
-                    .bind(i64::from(endpoint.consecutive_failures))
-                    .bind(endpoint.disabled_reason.clone())
-                    .bind(endpoint.updated_at)
+                let result = bind_endpoint!(sqlx::query(&self.sql.update_endpoint), endpoint)
                     .bind(endpoint.id.clone())
                     .execute(&self.pool)
                     .await
