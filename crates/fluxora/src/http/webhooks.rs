@@ -384,6 +384,9 @@ async fn rotate_secret(
         "id": endpoint.id,
         "secret": endpoint.secret.expose(),
         "rotatedAt": format_millis(now),
+        // Unix seconds, as `fluxora webhook verify --rotated-at` and
+        // `Verifier::with_previous_secret` take it.
+        "rotatedAtUnix": now / 1000,
         "previousSecretValidUntil": endpoint.previous_secret_until.map(format_millis),
     })))
 }

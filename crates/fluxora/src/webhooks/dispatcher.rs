@@ -178,10 +178,10 @@ impl Dispatcher {
                 tracing::info!(delivery_id = %claimed.delivery_id, attempt, latency_ms, "webhook delivered")
             }
             DeliveryStatus::Pending => {
-                tracing::warn!(delivery_id = %claimed.delivery_id, attempt, status = ?sent.status_code, error = ?sent.error, "webhook attempt failed; will retry")
+                tracing::warn!(delivery_id = %claimed.delivery_id, attempt, status = sent.status_code.unwrap_or(0), error = sent.error.as_deref().unwrap_or(""), "webhook attempt failed; will retry")
             }
             DeliveryStatus::Failed | DeliveryStatus::Dead => {
-                tracing::warn!(delivery_id = %claimed.delivery_id, attempt, status = ?sent.status_code, error = ?sent.error, outcome = status.as_str(), "webhook delivery ended without success")
+                tracing::warn!(delivery_id = %claimed.delivery_id, attempt, status = sent.status_code.unwrap_or(0), error = sent.error.as_deref().unwrap_or(""), outcome = status.as_str(), "webhook delivery ended without success")
             }
         }
         record

@@ -248,6 +248,7 @@ pub struct Delivery {
     #[serde(skip)]
     pub next_attempt_at: i64,
     /// RFC 3339 of the next attempt, while pending.
+    #[serde(rename = "nextAttemptAt")]
     pub next_attempt_at_iso: Option<String>,
     /// Last HTTP status received.
     pub last_status: Option<u16>,

@@ -484,6 +484,11 @@ async fn rotation_keeps_the_previous_secret_valid_and_test_events_arrive() {
     let new_secret = rotated["secret"].as_str().unwrap();
     assert_ne!(new_secret, old_secret);
     assert!(rotated["previousSecretValidUntil"].as_str().is_some());
+    let unix = rotated["rotatedAtUnix"].as_i64().unwrap();
+    assert!(
+        (unix - chrono::Utc::now().timestamp()).abs() < 60,
+        "unix seconds"
+    );
     // The receiver still only knows the old secret: deliveries keep verifying during the grace.
     let response = admin(
         &app,
