@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::clock::now_millis;
 use crate::indexer::decode::{decode, ContractEvent, Decoded};
-use crate::indexer::derive::{apply, chain_stream_id, Effect, EventContext};
+use crate::indexer::derive::{apply, chain_stream_id, replay, Effect, EventContext};
 use crate::indexer::event::ValidEvent;
 use crate::indexer::state::IndexerState;
 use crate::store::{
@@ -291,16 +291,18 @@ impl IngestCore {
                     .store
                     .chain_events_of_stream(&contract_id, stream_id, Some(fork))
                     .await?;
-                let mut state: Option<Stream> = None;
-                for event in &kept {
-                    if let Decoded::Event(decoded) = decode(&event.topic, &event.value) {
-                        if let Effect::Applied(next) =
-                            apply(state.as_ref(), &decoded, &event_context(event))
-                        {
-                            state = Some(*next);
-                        }
-                    }
-                }
+                let decoded: Vec<(ContractEvent, &StoredChainEvent)> = kept
+                    .iter()
+                    .filter_map(|event| match decode(&event.topic, &event.value) {
+                        Decoded::Event(decoded) => Some((decoded, event)),
+                        _ => None,
+                    })
+                    .collect();
+                let state = replay(
+                    decoded
+                        .iter()
+                        .map(|(decoded, event)| (decoded, event_context(event))),
+                );
                 working.insert(id, Working { stored, state });
             }
         }

@@ -504,9 +504,6 @@ pub trait Store: Send + Sync + 'static {
     /// Makes every dead delivery of an endpoint pending again; returns how many.
     async fn replay_dead_letters(&self, endpoint_id: &str, now: i64) -> Result<u64, StoreError>;
 
-    /// Pending deliveries (the outbox depth).
-    async fn pending_deliveries(&self) -> Result<u64, StoreError>;
-
     /// Tries to become the one replica that runs the RPC indexer (design §6). PostgreSQL: a
     /// session advisory lock on a dedicated connection, released when the holder dies, so a
     /// standby takes over within one retry. SQLite (one machine): always granted.

@@ -69,7 +69,6 @@ pub(crate) struct Statements {
     pub(crate) select_attempts: String,
     pub(crate) replay_delivery: String,
     pub(crate) replay_dead: String,
-    pub(crate) count_pending: String,
     pub(crate) insert_held_event: String,
     pub(crate) drop_held_events: String,
     pub(crate) release_held_deliveries: String,
@@ -275,9 +274,6 @@ impl Statements {
             replay_dead: render(
                 "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, \
                    lease_until = NULL, updated_at = ? WHERE endpoint_id = ? AND status = 'dead'",
-            ),
-            count_pending: render(
-                "SELECT COUNT(*) AS pending FROM webhook_deliveries WHERE status = 'pending'",
             ),
             insert_held_event: render(
                 "INSERT INTO webhook_events (id, type, stream_id, data, created_at, \
@@ -1100,14 +1096,6 @@ macro_rules! impl_sql_store {
                     .await
                     .map_err(db)?;
                 Ok(result.rows_affected())
-            }
-
-            async fn pending_deliveries(&self) -> Result<u64, StoreError> {
-                let row = sqlx::query(&self.sql.count_pending)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(db)?;
-                Ok(u64::try_from(row.int("pending")?).unwrap_or(0))
             }
 
             async fn try_lead_indexer(

@@ -295,16 +295,6 @@ async fn reorg_detected_is_reported_until_ingest_passes_the_fork() {
         ],
     )
     .await;
-    let with_hash = |events: Vec<Value>, branch: Branch| -> Vec<Value> {
-        events
-            .into_iter()
-            .map(|mut e| {
-                let ledger = e["ledger"].as_u64().unwrap() as u32;
-                e["ledgerHash"] = json!(rpc.ledger_hash(branch, ledger).unwrap());
-                e
-            })
-            .collect()
-    };
     let push = |events: Vec<Value>| {
         app.client
             .post(app.url("/internal/indexer/events"))
@@ -312,7 +302,7 @@ async fn reorg_detected_is_reported_until_ingest_passes_the_fork() {
             .json(&json!({"events": events}))
             .send()
     };
-    let main = with_hash(rpc.main_events(), Branch::Main);
+    let main = rpc.push_events(Branch::Main);
     let response = push(main.clone()).await.unwrap();
     assert_eq!(response.status(), 200);
     let report: Value = response.json().await.unwrap();
@@ -329,7 +319,8 @@ async fn reorg_detected_is_reported_until_ingest_passes_the_fork() {
     assert_states(&app, &main_branch_states()).await;
 
     // The reorg branch from the fork ledger on.
-    let branch: Vec<Value> = with_hash(rpc.reorg_events(), Branch::Reorg)
+    let branch: Vec<Value> = rpc
+        .push_events(Branch::Reorg)
         .into_iter()
         .filter(|e| e["ledger"].as_u64().unwrap() >= 1_216_500)
         .collect();
@@ -365,15 +356,7 @@ async fn a_restart_resumes_from_the_durable_cursor() {
     let after = app.get_json("/api/streams?source=chain").await;
     assert_eq!(after["streams"], before["streams"], "nothing re-applied");
     // Every event is stored exactly once: pushing them all again changes nothing.
-    let events: Vec<Value> = rpc
-        .main_events()
-        .into_iter()
-        .map(|mut e| {
-            let ledger = e["ledger"].as_u64().unwrap() as u32;
-            e["ledgerHash"] = json!(rpc.ledger_hash(Branch::Main, ledger).unwrap());
-            e
-        })
-        .collect();
+    let events = rpc.push_events(Branch::Main);
     let report: Value = app
         .client
         .post(app.url("/internal/indexer/events"))
@@ -523,12 +506,8 @@ async fn push_ingest_checks_its_token_and_batch() {
     )
     .await;
 
-    let event = |i: usize| {
-        let mut e = rpc.main_events()[i].clone();
-        let ledger = e["ledger"].as_u64().unwrap() as u32;
-        e["ledgerHash"] = json!(rpc.ledger_hash(Branch::Main, ledger).unwrap());
-        e
-    };
+    let main = rpc.push_events(Branch::Main);
+    let event = |i: usize| main[i].clone();
     // Over 100 events.
     let many: Vec<Value> = (0..101).map(|_| event(0)).collect();
     let error = expect_error(

@@ -748,15 +748,7 @@ async fn chain_events_are_delivered_once_their_ledger_is_safe() {
     let receiver = Receiver::start().await;
     endpoint(&app, &receiver, json!({})).await;
     let rpc = FixtureRpc::start().await;
-    let events: Vec<Value> = rpc
-        .main_events()
-        .into_iter()
-        .map(|mut e| {
-            let ledger = e["ledger"].as_u64().unwrap() as u32;
-            e["ledgerHash"] = json!(rpc.ledger_hash(Branch::Main, ledger).unwrap());
-            e
-        })
-        .collect();
+    let events = rpc.push_events(Branch::Main);
     let push = |events: Vec<Value>| {
         app.client
             .post(app.url("/internal/indexer/events"))

@@ -160,6 +160,22 @@ impl FixtureRpc {
         self.reorg_events.as_ref().clone()
     }
 
+    /// The events of `branch` as a push-ingest worker sends them: each with its `ledgerHash`.
+    pub fn push_events(&self, branch: Branch) -> Vec<Value> {
+        let events = match branch {
+            Branch::Main => self.main_events(),
+            Branch::Reorg => self.reorg_events(),
+        };
+        events
+            .into_iter()
+            .map(|mut event| {
+                let ledger = event["ledger"].as_u64().expect("ledger") as u32;
+                event["ledgerHash"] = json!(self.ledger_hash(branch, ledger).expect("listed"));
+                event
+            })
+            .collect()
+    }
+
     /// The hash of `sequence` on `branch`, if the fixture lists it.
     pub fn ledger_hash(&self, branch: Branch, sequence: u32) -> Option<String> {
         let key = match branch {
