@@ -39,6 +39,13 @@ pub enum ApiError {
     /// 401 `UNAUTHORIZED`.
     #[error("{0}")]
     Unauthorized(String),
+    /// 403 `FORBIDDEN`: authenticated, but the credential lacks the scope the route needs.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 429 `RATE_LIMITED`; the response carries `Retry-After` and the `RateLimit-*` headers of
+    /// [`crate::http::ratelimit::RateLimitStatus`].
+    #[error("rate limit exceeded; retry after {} s", .0.retry_after_secs)]
+    RateLimited(crate::http::ratelimit::RateLimitStatus),
     /// 413 `PAYLOAD_TOO_LARGE`.
     #[error("request body exceeds {max} bytes")]
     PayloadTooLarge {
@@ -64,6 +71,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -145,6 +154,8 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::RateLimited(_) => "RATE_LIMITED",
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
@@ -152,6 +163,10 @@ impl IntoResponse for ApiError {
         };
         let status = self.status();
         let message = self.to_string();
+        let rate_limit = match &self {
+            ApiError::RateLimited(status) => Some(*status),
+            _ => None,
+        };
         let details = match self {
             ApiError::Validation { details, .. } if !details.is_empty() => Some(details),
             _ => None,
@@ -162,6 +177,9 @@ impl IntoResponse for ApiError {
             message,
             details,
         });
+        if let Some(rate_limit) = rate_limit {
+            rate_limit.write_headers(response.headers_mut(), true);
+        }
         response
     }
 }

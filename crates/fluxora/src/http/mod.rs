@@ -5,10 +5,12 @@
 //! ([`error::render_errors`]), panic capture (500 envelope), the body guard ([`body::guard`]:
 //! 413/415), then the routes.
 
+pub mod auth;
 pub mod body;
 pub mod error;
 pub mod internal;
 pub mod meta;
+pub mod ratelimit;
 pub mod request_id;
 pub mod streams;
 pub mod webhooks;
