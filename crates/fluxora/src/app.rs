@@ -66,7 +66,9 @@ pub struct Application {
     ingest: Arc<IngestCore>,
     poller: Option<PollerSpec>,
     dispatcher: Dispatcher,
+    metrics: crate::telemetry::metrics::Metrics,
     shutdown_grace: Duration,
+    shutdown_drain: Duration,
     local_addr: SocketAddr,
 }
 
@@ -123,6 +125,7 @@ impl Application {
             dispatch_now.clone(),
         )
         .map_err(|e| AppError::Serve(std::io::Error::other(format!("webhook HTTP client: {e}"))))?;
+        let metrics = crate::telemetry::metrics::Metrics::install();
         let state = AppState {
             streams: StreamService::new(store.clone(), cursors.clone(), dispatch_now.clone()),
             store: store.clone(),
@@ -130,6 +133,8 @@ impl Application {
             ssrf,
             cursors,
             dispatch_now,
+            metrics: metrics.clone(),
+            metrics_token: config.metrics_token.clone(),
             health: health.clone(),
             network: config.network.as_str(),
             push_ingest: config.indexer.worker_token.clone().map(|token| PushIngest {
@@ -154,7 +159,9 @@ impl Application {
             ingest,
             poller,
             dispatcher,
+            metrics,
             shutdown_grace: config.shutdown_grace,
+            shutdown_drain: config.shutdown_drain,
             local_addr,
         })
     }
@@ -169,9 +176,10 @@ impl Application {
         self.local_addr
     }
 
-    /// Serves until `shutdown` is cancelled, then shuts down gracefully: `/health` turns 503,
-    /// the listener stops accepting, in-flight requests get up to `SHUTDOWN_GRACE_MS` to finish,
-    /// background workers stop and the database pool closes.
+    /// Serves until `shutdown` is cancelled, then shuts down gracefully: `/health` turns 503
+    /// (and requests are still accepted for `SHUTDOWN_DRAIN_MS`), the listener stops accepting,
+    /// in-flight requests get up to `SHUTDOWN_GRACE_MS` to finish, background workers stop
+    /// (deliveries in flight finish or are released) and the database pool closes.
     ///
     /// Errors: [`AppError::Serve`] if the server fails.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), AppError> {
@@ -184,6 +192,10 @@ impl Application {
             self.store.clone(),
             shutdown.clone(),
         ))];
+        workers.push(tokio::spawn(metrics_upkeep(
+            self.metrics.clone(),
+            shutdown.clone(),
+        )));
         let dispatcher = self.dispatcher;
         let dispatcher_shutdown = shutdown.clone();
         workers.push(tokio::spawn(supervise(
@@ -211,6 +223,7 @@ impl Application {
 
         let health = self.health.clone();
         let signal = shutdown.clone();
+        let drain = self.shutdown_drain;
         let server = axum::serve(
             self.listener,
             self.router
@@ -219,13 +232,20 @@ impl Application {
         .with_graceful_shutdown(async move {
             signal.cancelled().await;
             health.begin_shutdown();
+            if !drain.is_zero() {
+                tracing::info!(
+                    drain_ms = drain.as_millis() as u64,
+                    "shutdown requested; health answers 503 while load balancers drain"
+                );
+                tokio::time::sleep(drain).await;
+            }
             tracing::info!("shutdown requested; finishing in-flight requests");
         });
 
         let grace = self.shutdown_grace;
         let deadline = async {
             shutdown.cancelled().await;
-            tokio::time::sleep(grace).await;
+            tokio::time::sleep(drain.saturating_add(grace)).await;
         };
         let result = tokio::select! {
             result = server => result.map_err(AppError::Serve),
@@ -260,6 +280,18 @@ async fn purge_idempotency_keys(store: Arc<dyn Store>, shutdown: CancellationTok
                     Err(error) => tracing::warn!(error = %error, "purging idempotency keys failed"),
                 }
             }
+        }
+    }
+}
+
+/// Compacts the metrics histograms every [`crate::telemetry::metrics::UPKEEP_INTERVAL`] until
+/// `shutdown`, so memory stays bounded when nobody scrapes `/metrics`.
+async fn metrics_upkeep(metrics: crate::telemetry::metrics::Metrics, shutdown: CancellationToken) {
+    let mut interval = tokio::time::interval(crate::telemetry::metrics::UPKEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = interval.tick() => metrics.run_upkeep(),
         }
     }
 }

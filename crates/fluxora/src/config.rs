@@ -165,8 +165,14 @@ pub struct Config {
     pub indexer: IndexerConfig,
     /// How long graceful shutdown waits for in-flight requests (`SHUTDOWN_GRACE_MS`, default 10000 ms).
     pub shutdown_grace: Duration,
+    /// How long, after SIGTERM, the service keeps accepting requests while `/health` and
+    /// `/health/ready` already answer 503, so load balancers stop routing to it before the
+    /// listener closes (`SHUTDOWN_DRAIN_MS`, default 0 ms; e.g. 5000 behind Kubernetes).
+    pub shutdown_drain: Duration,
     /// Bearer token of the admin routes (`ADMIN_TOKEN`; unset: they answer 404). Never logged.
     pub admin_token: Option<Secret>,
+    /// Bearer token protecting `GET /metrics` (`METRICS_TOKEN`; unset: public). Never logged.
+    pub metrics_token: Option<Secret>,
     /// Webhook delivery.
     pub webhooks: WebhookConfig,
 }
@@ -452,6 +458,16 @@ impl Config {
                 "must be at least 16 characters (use a long random value)",
             );
         }
+        let metrics_token = r.get("METRICS_TOKEN").map(Secret::new);
+        if metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < 16)
+        {
+            r.problem(
+                "METRICS_TOKEN",
+                "must be at least 16 characters (use a long random value)",
+            );
+        }
         let retry_schedule = match r.get("WEBHOOK_RETRY_SCHEDULE") {
             None => crate::webhooks::policy::RetrySchedule::default(),
             Some(raw) => match crate::webhooks::policy::RetrySchedule::parse(raw) {
@@ -496,6 +512,9 @@ impl Config {
             "a whole number of milliseconds",
         );
 
+        let shutdown_drain_ms =
+            r.parse::<u64>("SHUTDOWN_DRAIN_MS", 0, "a whole number of milliseconds");
+
         if !r.problems.is_empty() {
             return Err(ConfigError(r.problems));
         }
@@ -522,7 +541,9 @@ impl Config {
                 worker_token,
             },
             shutdown_grace: Duration::from_millis(shutdown_grace_ms),
+            shutdown_drain: Duration::from_millis(shutdown_drain_ms),
             admin_token,
+            metrics_token,
             webhooks: WebhookConfig {
                 retry_schedule,
                 ssrf,
@@ -568,7 +589,9 @@ impl Config {
                     worker_token: None,
                 },
                 shutdown_grace: Duration::from_secs(10),
+                shutdown_drain: Duration::ZERO,
                 admin_token: None,
+                metrics_token: None,
                 webhooks: WebhookConfig {
                     retry_schedule: crate::webhooks::policy::RetrySchedule::default(),
                     ssrf: crate::webhooks::ssrf::SsrfPolicy::default(),

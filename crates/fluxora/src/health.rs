@@ -208,6 +208,15 @@ impl HealthService {
         )
     }
 
+    /// The indexer part of the report alone (never touches the database; `/metrics`).
+    pub fn indexer_report(&self) -> IndexerHealth {
+        indexer_health(
+            &self.indexer.snapshot(),
+            now_millis(),
+            self.stall_threshold_ms,
+        )
+    }
+
     /// The full report.
     pub async fn report(&self) -> HealthReport {
         let database_ok = self.database_reachable().await;

@@ -4,6 +4,8 @@
 //! - `fluxora migrate`: create/upgrade the database schema and exit.
 //! - `fluxora webhook sign|verify`: the webhook signature tools (design §7, [`cli::webhook`]);
 //!   they need no service configuration.
+//! - `fluxora healthcheck`: probe the local service's `/health/ready` (exit 0 healthy, 1 not);
+//!   the container's `HEALTHCHECK` ([`cli::healthcheck`]).
 //!
 //! Exit codes: 0 success, 1 runtime failure (database, listener), 2 invalid configuration or
 //! usage.
@@ -36,6 +38,8 @@ enum Command {
     /// Sign or verify a webhook delivery (design §7), without the service configuration.
     #[command(subcommand)]
     Webhook(cli::webhook::WebhookCommand),
+    /// Probe a running service (`/health/ready` on 127.0.0.1:$PORT): exit 0 healthy, 1 not.
+    Healthcheck(cli::healthcheck::HealthcheckArgs),
 }
 
 /// The commands that run with the service configuration.
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
     }
     let command = match cli.command {
         Command::Webhook(command) => return cli::webhook::run(command),
+        Command::Healthcheck(args) => return cli::healthcheck::run(args),
         Command::Service(command) => command,
     };
     let config = match Config::from_env() {

@@ -2,5 +2,7 @@
 //!
 //! - [`webhook`]: `fluxora webhook sign|verify`, the operators' tools for the webhook signature
 //!   contract (design §7). They need no service configuration.
+//! - [`healthcheck`]: `fluxora healthcheck`, the container's `HEALTHCHECK` probe.
 
+pub mod healthcheck;
 pub mod webhook;

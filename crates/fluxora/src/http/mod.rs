@@ -1,8 +1,8 @@
 //! The HTTP layer (design §4): router, middleware and the error envelope. Handlers are thin; the
 //! rules live in [`crate::streams`].
 //!
-//! Layers, outermost first: request id and logging ([`request_id::observe`]), the error envelope
-//! ([`error::render_errors`]), panic capture (500 envelope), the body guard ([`body::guard`]:
+//! Layers, outermost first: request id and logging ([`request_id::observe`]), request metrics
+//! ([`metrics::track`]), the error envelope ([`error::render_errors`]), panic capture (500 envelope), the body guard ([`body::guard`]:
 //! 413/415), then the routes.
 
 pub mod auth;
@@ -10,6 +10,7 @@ pub mod body;
 pub mod error;
 pub mod internal;
 pub mod meta;
+pub mod metrics;
 pub mod ratelimit;
 pub mod request_id;
 pub mod streams;
@@ -46,6 +47,10 @@ pub struct AppState {
     pub cursors: crate::pagination::CursorCodec,
     /// Wakes the webhook dispatcher when deliveries were queued.
     pub dispatch_now: std::sync::Arc<tokio::sync::Notify>,
+    /// The metrics recorder (`GET /metrics`).
+    pub metrics: crate::telemetry::metrics::Metrics,
+    /// `METRICS_TOKEN`.
+    pub metrics_token: Option<crate::config::Secret>,
 }
 
 /// A request path as it may be echoed in messages and logs: at most 256 characters, anything
@@ -66,6 +71,7 @@ async fn not_found(request: Request) -> impl IntoResponse {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(meta::router())
+        .merge(metrics::router())
         .merge(streams::router())
         .merge(internal::router())
         .merge(webhooks::router(state.clone()))
@@ -74,5 +80,6 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(body::guard))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(error::render_errors))
+        .layer(middleware::from_fn(metrics::track))
         .layer(middleware::from_fn(request_id::observe))
 }

@@ -66,7 +66,11 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
-        if status >= 500 {
+        // 503 is an expected operational state (database down, shutting down, overloaded):
+        // WARN; any other 5xx is a bug or an outage: ERROR.
+        if status == 503 {
+            tracing::warn!(status, latency_ms, "request completed");
+        } else if status >= 500 {
             tracing::error!(status, latency_ms, "request completed");
         } else {
             tracing::info!(status, latency_ms, "request completed");

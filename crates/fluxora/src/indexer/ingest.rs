@@ -456,6 +456,14 @@ impl IngestCore {
         }
         report.last_ingested_ledger = last_ingested;
         report.last_safe_ledger = last_safe;
+        crate::telemetry::metrics::record_ingested(
+            report.inserted as u64,
+            report.duplicates as u64,
+            (report.unknown + report.invalid) as u64,
+        );
+        if report.reorg.is_some() {
+            crate::telemetry::metrics::record_reorg();
+        }
         self.state.update(|snapshot| {
             snapshot.last_ingested_ledger = last_ingested;
             snapshot.last_safe_ledger = last_safe;

@@ -353,6 +353,16 @@ pub trait Store: Send + Sync + 'static {
     /// Whether every migration embedded in this binary has been applied.
     async fn migrations_applied(&self) -> Result<bool, StoreError>;
 
+    /// Connection pool figures for `/metrics` (never touches the database).
+    fn pool_stats(&self) -> PoolStats;
+
+    /// Number of webhook deliveries waiting (`pending`) and dead-lettered (`dead`), for the
+    /// outbox metrics (statuses with none are absent). Terminal `delivered`/`failed` rows are
+    /// not counted: they grow without bound and the attempt counters already tell them.
+    ///
+    /// Errors: [`StoreError`] when the database cannot be read.
+    async fn delivery_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+
     /// The service's secret for signing list cursors: 32 random bytes created once per database,
     /// so every replica and restart accepts the same cursors.
     async fn cursor_secret(&self) -> Result<Vec<u8>, StoreError>;
@@ -529,6 +539,17 @@ impl Leadership for SoleLeader {
     async fn still_leader(&mut self) -> bool {
         true
     }
+}
+
+/// A connection pool's figures (counts of connections).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    /// Open connections (idle and in use).
+    pub size: u32,
+    /// Idle connections.
+    pub idle: u32,
+    /// The pool's maximum (`DATABASE_MAX_CONNECTIONS`).
+    pub max: u32,
 }
 
 /// Opens (creating and migrating when needed) the store `DATABASE_URL` names.

@@ -431,6 +431,28 @@ macro_rules! impl_sql_store {
                     .all(|migration| applied.contains(&migration.version)))
             }
 
+            fn pool_stats(&self) -> $crate::store::PoolStats {
+                $crate::store::PoolStats {
+                    size: self.pool.size(),
+                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                    max: self.pool.options().get_max_connections(),
+                }
+            }
+
+            async fn delivery_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT status, COUNT(*) FROM webhook_deliveries \
+                     WHERE status IN ('pending', 'dead') GROUP BY status",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(status, count)| (status, u64::try_from(count).unwrap_or(0)))
+                    .collect())
+            }
+
             async fn cursor_secret(&self) -> Result<Vec<u8>, StoreError> {
                 let mut fresh = [0u8; 32];
                 getrandom::fill(&mut fresh).map_err(|e| {

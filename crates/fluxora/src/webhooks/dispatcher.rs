@@ -173,6 +173,15 @@ impl Dispatcher {
             success: status == DeliveryStatus::Delivered,
             disable_after_failures: self.config.disable_after_failures,
         };
+        crate::telemetry::metrics::record_delivery_attempt(
+            match status {
+                DeliveryStatus::Delivered => "delivered",
+                DeliveryStatus::Pending => "retry",
+                DeliveryStatus::Failed => "failed",
+                DeliveryStatus::Dead => "dead",
+            },
+            started.elapsed(),
+        );
         match status {
             DeliveryStatus::Delivered => {
                 tracing::info!(delivery_id = %claimed.delivery_id, attempt, latency_ms, "webhook delivered")

@@ -95,24 +95,51 @@ impl Server {
     }
 
     /// Sends SIGTERM, waits for a clean exit (code 0) and returns every log line.
-    pub async fn terminate(mut self) -> Vec<Value> {
+    pub async fn terminate(self) -> Vec<Value> {
+        self.sigterm();
+        let (exit, log) = self.wait_exit().await;
+        assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+        log
+    }
+
+    /// Sends SIGTERM and returns at once.
+    pub fn sigterm(&self) {
         let pid = self.child.id().expect("pid").to_string();
         let status = std::process::Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("kill");
         assert!(status.success());
+    }
+
+    /// Waits (bounded) until a log line with `message` appears, and returns it.
+    pub async fn wait_for_log(&self, message: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + PROCESS_TIMEOUT;
+        loop {
+            if let Some(line) = self.log().into_iter().find(|e| e["message"] == message) {
+                return line;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no log line '{message}' in {:?}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits (bounded) for the process to exit; its exit status and every log line.
+    pub async fn wait_exit(mut self) -> (std::process::ExitStatus, Vec<Value>) {
         let exit = tokio::time::timeout(PROCESS_TIMEOUT, self.child.wait())
             .await
             .expect("exits in time")
             .expect("wait");
-        assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
         tokio::time::timeout(PROCESS_TIMEOUT, &mut self.reader)
             .await
             .expect("stdout closes")
             .expect("log reader");
         let log = self.log.lock().unwrap().clone();
-        log
+        (exit, log)
     }
 
     /// SIGKILL: the process dies at once, mid-request, without any cleanup.

@@ -163,3 +163,47 @@ async fn a_restarted_binary_serves_what_it_stored() {
     }
     server.terminate().await;
 }
+
+/// Runs `fluxora healthcheck` with `PORT` and extra arguments; its exit code and output.
+async fn healthcheck(port: &str, args: &[&str]) -> (Option<i32>, String) {
+    let output = tokio::process::Command::new(crate::binary::BIN)
+        .env_clear()
+        .env("PORT", port)
+        .arg("healthcheck")
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text)
+}
+
+#[tokio::test]
+async fn healthcheck_exits_0_when_ready_and_1_otherwise() {
+    let db = TestDb::new().await;
+    let server = Server::start(&db.url()).await;
+    let port = server.base.rsplit(':').next().unwrap().to_string();
+
+    let (code, text) = healthcheck(&port, &[]).await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("/health/ready answered 200"), "{text}");
+    let (code, _) = healthcheck(&port, &["--path", "/health/live"]).await;
+    assert_eq!(code, Some(0));
+    // A non-2xx answer is unhealthy.
+    let (code, text) = healthcheck(&port, &["--path", "/no/such/route"]).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("answered 404"), "{text}");
+
+    server.terminate().await;
+    // Nothing listening: unhealthy, not a hang.
+    let (code, text) = healthcheck(&port, &["--timeout-ms", "2000"]).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.starts_with("unhealthy"), "{text}");
+    // A bad PORT is a usage error.
+    let (code, text) = healthcheck("not-a-port", &[]).await;
+    assert_eq!(code, Some(2), "{text}");
+}

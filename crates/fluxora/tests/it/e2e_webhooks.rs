@@ -187,7 +187,7 @@ fn webhook_env() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-async fn spawn(extra: &[(&str, &str)]) -> (TestApp, TestDb) {
+pub(crate) async fn spawn(extra: &[(&str, &str)]) -> (TestApp, TestDb) {
     let db = TestDb::new().await;
     let mut env = webhook_env();
     env.extend_from_slice(extra);
@@ -208,7 +208,7 @@ async fn admin(
 }
 
 /// Creates an endpoint for `receiver` and makes the receiver trust its secret.
-async fn endpoint(app: &TestApp, receiver: &Receiver, extra: Value) -> Value {
+pub(crate) async fn endpoint(app: &TestApp, receiver: &Receiver, extra: Value) -> Value {
     let mut body = json!({"url": receiver.url, "description": "test receiver"});
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());

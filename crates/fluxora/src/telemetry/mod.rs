@@ -1,6 +1,8 @@
-//! Structured logging (design §4): JSON lines on stdout by default (`LOG_FORMAT=json`), each with
+//! Telemetry: metrics ([`metrics`]) and structured logging (design §4): JSON lines on stdout by default (`LOG_FORMAT=json`), each with
 //! `timestamp`, `level`, `message` and the fields of the current request span (`request_id`,
 //! `method`, `path`); `pretty` for humans. Panics are logged through tracing too.
+
+pub mod metrics;
 
 use tracing_subscriber::EnvFilter;
 

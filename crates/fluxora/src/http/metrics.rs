@@ -1,0 +1,103 @@
+//! `GET /metrics` (design §9.1) and the middleware that counts and times every request.
+//!
+//! The metric names are listed in [`crate::telemetry::metrics`]. The endpoint is public unless
+//! `METRICS_TOKEN` is set, then it needs `Authorization: Bearer <METRICS_TOKEN>` (compared in
+//! constant time; 401 envelope otherwise).
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use subtle::ConstantTimeEq;
+
+use crate::http::error::ApiError;
+use crate::http::AppState;
+use crate::telemetry::metrics::{record_request, ScrapeSnapshot};
+
+/// Longest `Authorization` header compared against `METRICS_TOKEN`, in bytes.
+const MAX_AUTHORIZATION_LEN: usize = 512;
+
+/// How long a scrape waits for the outbox counts before rendering without them.
+const OUTBOX_COUNT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The Prometheus text format's content type.
+const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+/// `GET /metrics`: every metric in the Prometheus text format.
+async fn metrics(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    if let Some(token) = &state.metrics_token {
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes())
+            .filter(|v| v.len() <= MAX_AUTHORIZATION_LEN)
+            .and_then(|v| v.strip_prefix(b"Bearer "))
+            .unwrap_or_default();
+        if presented.is_empty() || !bool::from(presented.ct_eq(token.expose().as_bytes())) {
+            return Err(ApiError::Unauthorized(
+                "/metrics needs Authorization: Bearer <METRICS_TOKEN>".into(),
+            ));
+        }
+    }
+    let pool = state.store.pool_stats();
+    let deliveries =
+        match tokio::time::timeout(OUTBOX_COUNT_TIMEOUT, state.store.delivery_counts()).await {
+            Ok(Ok(counts)) => Some(counts),
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error, "outbox counts unavailable for /metrics");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("outbox counts timed out for /metrics");
+                None
+            }
+        };
+    let indexer = state.health.indexer_report();
+    let snapshot = ScrapeSnapshot {
+        pool_size: pool.size,
+        pool_idle: pool.idle,
+        pool_max: pool.max,
+        deliveries,
+        indexer_status: indexer.status,
+        indexer_lag_ms: indexer.lag_ms,
+        last_ingested_ledger: indexer.last_ingested_ledger,
+        last_safe_ledger: indexer.last_safe_ledger,
+        reorg_in_progress: indexer.reorg_detected,
+    };
+    let body = state.metrics.render(&snapshot);
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PROMETHEUS_CONTENT_TYPE),
+    );
+    Ok(response)
+}
+
+/// Middleware: counts every request by method, route template and status, and records its
+/// latency. Requests that matched no route are labelled `unmatched`, so label values stay
+/// bounded whatever paths clients send.
+pub async fn track(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let response = next.run(request).await;
+    record_request(
+        &method,
+        route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}

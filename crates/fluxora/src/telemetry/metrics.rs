@@ -1,0 +1,224 @@
+//! Prometheus metrics (design §9, issue 7 scope 3): every metric name and label lives here, so the
+//! exported surface is one list (also in `docs/operations.md`).
+//!
+//! Recording goes through the `metrics` facade; the recorder is
+//! `metrics-exporter-prometheus`, installed once per process ([`Metrics::install`]) and rendered
+//! by `GET /metrics` in the Prometheus text format (0.0.4). Gauges that describe state (pool,
+//! indexer, outbox) are set from their sources when scraped ([`ScrapeSnapshot`]), so they are
+//! never stale; counters and histograms are recorded where the event happens.
+//!
+//! Label values are bounded: routes are axum route templates (`/api/streams/{id}`, or
+//! `unmatched`), methods are the standard ones (others become `OTHER`), statuses are numbers.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Requests served: counter, labels `method`, `route`, `status`.
+pub const HTTP_REQUESTS: &str = "fluxora_http_requests_total";
+/// Request latency: histogram (seconds), labels `method`, `route`.
+pub const HTTP_DURATION: &str = "fluxora_http_request_duration_seconds";
+/// Database pool connections: gauge, label `state` (`idle`, `in_use`).
+pub const DB_POOL_CONNECTIONS: &str = "fluxora_db_pool_connections";
+/// Database pool size limit: gauge.
+pub const DB_POOL_MAX: &str = "fluxora_db_pool_max_connections";
+/// Highest ingested ledger: gauge (ledger sequence; absent until the first ingest).
+pub const INDEXER_LAST_INGESTED: &str = "fluxora_indexer_last_ingested_ledger";
+/// Highest safe ledger (design §6): gauge (ledger sequence).
+pub const INDEXER_LAST_SAFE: &str = "fluxora_indexer_last_safe_ledger";
+/// Time since the last successful sync: gauge (seconds; the health report's `lagMs` / 1000).
+pub const INDEXER_LAG: &str = "fluxora_indexer_lag_seconds";
+/// Indexer status: gauge 1 for the current status, 0 for the others, label `status`
+/// (`not_configured`, `starting`, `healthy`, `stalled`).
+pub const INDEXER_STATUS: &str = "fluxora_indexer_status";
+/// 1 while a reorg rollback is in progress (design §6 `reorgDetected`).
+pub const INDEXER_REORG_IN_PROGRESS: &str = "fluxora_indexer_reorg_in_progress";
+/// Reorgs detected and rolled back: counter.
+pub const INDEXER_REORGS: &str = "fluxora_indexer_reorgs_total";
+/// Contract events seen by the ingest core: counter, label `result` (`ingested`, `duplicate`,
+/// `skipped` for unknown or undecodable events stored and skipped).
+pub const INDEXER_EVENTS: &str = "fluxora_indexer_events_total";
+/// Delivery attempts by outcome: counter, label `outcome` (`delivered`, `retry`, `failed`,
+/// `dead`).
+pub const WEBHOOK_ATTEMPTS: &str = "fluxora_webhook_attempts_total";
+/// Delivery attempt latency (request sent → response or error): histogram (seconds).
+pub const WEBHOOK_ATTEMPT_DURATION: &str = "fluxora_webhook_attempt_duration_seconds";
+/// Deliveries waiting or dead-lettered: gauge, label `status` (`pending`, `dead`).
+pub const WEBHOOK_DELIVERIES: &str = "fluxora_webhook_deliveries";
+/// Outbox depth: deliveries waiting to be sent (status `pending`): gauge.
+pub const WEBHOOK_OUTBOX_DEPTH: &str = "fluxora_webhook_outbox_depth";
+/// Requests refused with 429: counter, label `limiter` (`ip`, `key`).
+pub const RATE_LIMITED: &str = "fluxora_rate_limited_total";
+/// Build information: gauge fixed at 1, label `version`.
+pub const BUILD_INFO: &str = "fluxora_build_info";
+
+/// Histogram buckets for latencies, in seconds: 0.5 ms to 10 s.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// How often histograms are compacted when nobody scrapes (bounded memory).
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process's metrics recorder. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    handle: Option<PrometheusHandle>,
+}
+
+impl Metrics {
+    /// Installs the Prometheus recorder as the process-wide `metrics` recorder, once; later
+    /// calls (several services in one test process) share it. If another recorder was
+    /// installed first, metrics are disabled with a WARN and `/metrics` renders nothing.
+    pub fn install() -> Self {
+        let handle = HANDLE.get_or_init(|| {
+            let built = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
+                .and_then(|builder| builder.install_recorder());
+            match built {
+                Ok(handle) => {
+                    ::metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+                    Some(handle)
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "metrics recorder not installed; /metrics will be empty");
+                    None
+                }
+            }
+        });
+        Self {
+            handle: handle.clone(),
+        }
+    }
+
+    /// Sets the scrape-time gauges from `snapshot`, then renders every metric in the
+    /// Prometheus text exposition format 0.0.4.
+    pub fn render(&self, snapshot: &ScrapeSnapshot) -> String {
+        snapshot.record();
+        match &self.handle {
+            Some(handle) => {
+                handle.run_upkeep();
+                handle.render()
+            }
+            None => String::new(),
+        }
+    }
+
+    /// Compacts histogram buffers; run every [`UPKEEP_INTERVAL`] by the service.
+    pub fn run_upkeep(&self) {
+        if let Some(handle) = &self.handle {
+            handle.run_upkeep();
+        }
+    }
+}
+
+/// State read at scrape time from the store, the pool and the indexer.
+#[derive(Debug, Clone, Default)]
+pub struct ScrapeSnapshot {
+    /// Open connections in the pool.
+    pub pool_size: u32,
+    /// Idle connections in the pool.
+    pub pool_idle: u32,
+    /// The pool's maximum.
+    pub pool_max: u32,
+    /// Deliveries per status; `None` when the database could not be read (gauges keep their
+    /// last values).
+    pub deliveries: Option<Vec<(String, u64)>>,
+    /// Indexer status name (`not_configured`, `starting`, `healthy`, `stalled`).
+    pub indexer_status: &'static str,
+    /// Milliseconds since the last successful sync.
+    pub indexer_lag_ms: Option<u64>,
+    /// Highest ingested ledger.
+    pub last_ingested_ledger: Option<u32>,
+    /// Highest safe ledger.
+    pub last_safe_ledger: Option<u32>,
+    /// A reorg rollback is in progress.
+    pub reorg_in_progress: bool,
+}
+
+/// The indexer statuses of design §6, for [`INDEXER_STATUS`].
+const INDEXER_STATUSES: [&str; 4] = ["not_configured", "starting", "healthy", "stalled"];
+
+/// The delivery statuses, for [`WEBHOOK_DELIVERIES`].
+const DELIVERY_STATUSES: [&str; 2] = ["pending", "dead"];
+
+impl ScrapeSnapshot {
+    fn record(&self) {
+        let in_use = self.pool_size.saturating_sub(self.pool_idle);
+        ::metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "idle").set(f64::from(self.pool_idle));
+        ::metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "in_use").set(f64::from(in_use));
+        ::metrics::gauge!(DB_POOL_MAX).set(f64::from(self.pool_max));
+        for status in INDEXER_STATUSES {
+            let value = if status == self.indexer_status {
+                1.0
+            } else {
+                0.0
+            };
+            ::metrics::gauge!(INDEXER_STATUS, "status" => status).set(value);
+        }
+        if let Some(lag) = self.indexer_lag_ms {
+            ::metrics::gauge!(INDEXER_LAG).set(lag as f64 / 1000.0);
+        }
+        if let Some(ledger) = self.last_ingested_ledger {
+            ::metrics::gauge!(INDEXER_LAST_INGESTED).set(f64::from(ledger));
+        }
+        if let Some(ledger) = self.last_safe_ledger {
+            ::metrics::gauge!(INDEXER_LAST_SAFE).set(f64::from(ledger));
+        }
+        ::metrics::gauge!(INDEXER_REORG_IN_PROGRESS).set(if self.reorg_in_progress {
+            1.0
+        } else {
+            0.0
+        });
+        if let Some(deliveries) = &self.deliveries {
+            for status in DELIVERY_STATUSES {
+                let count = deliveries
+                    .iter()
+                    .find(|(s, _)| s == status)
+                    .map_or(0, |(_, n)| *n);
+                ::metrics::gauge!(WEBHOOK_DELIVERIES, "status" => status).set(count as f64);
+                if status == "pending" {
+                    ::metrics::gauge!(WEBHOOK_OUTBOX_DEPTH).set(count as f64);
+                }
+            }
+        }
+    }
+}
+
+/// Records one served request ([`HTTP_REQUESTS`], [`HTTP_DURATION`]).
+pub fn record_request(method: &str, route: String, status: u16, elapsed: Duration) {
+    let method = match method {
+        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method.to_string(),
+        _ => "OTHER".to_string(),
+    };
+    ::metrics::counter!(HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
+        .increment(1);
+    ::metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route)
+        .record(elapsed.as_secs_f64());
+}
+
+/// Records one delivery attempt's outcome (`delivered`, `retry`, `failed`, `dead`) and latency.
+pub fn record_delivery_attempt(outcome: &'static str, elapsed: Duration) {
+    ::metrics::counter!(WEBHOOK_ATTEMPTS, "outcome" => outcome).increment(1);
+    ::metrics::histogram!(WEBHOOK_ATTEMPT_DURATION).record(elapsed.as_secs_f64());
+}
+
+/// Records events seen by one ingest batch.
+pub fn record_ingested(ingested: u64, duplicates: u64, skipped: u64) {
+    ::metrics::counter!(INDEXER_EVENTS, "result" => "ingested").increment(ingested);
+    ::metrics::counter!(INDEXER_EVENTS, "result" => "duplicate").increment(duplicates);
+    ::metrics::counter!(INDEXER_EVENTS, "result" => "skipped").increment(skipped);
+}
+
+/// Records one reorg rollback.
+pub fn record_reorg() {
+    ::metrics::counter!(INDEXER_REORGS).increment(1);
+}
+
+/// Records one request refused by a rate limiter (`ip` or `key`).
+pub fn record_rate_limited(limiter: &'static str) {
+    ::metrics::counter!(RATE_LIMITED, "limiter" => limiter).increment(1);
+}
