@@ -25,6 +25,10 @@ const AMOUNT_COLUMNS: [&str; 4] = [
     "checkpoint_amount",
 ];
 
+/// Deliveries recorded per multi-row statement: 8 bound values each, far below SQLite's 32 766
+/// and PostgreSQL's 65 535 bind parameters.
+pub(crate) const RECORD_CHUNK: usize = 500;
+
 /// Every statement of the store, rendered for one dialect.
 #[derive(Debug, Clone)]
 pub(crate) struct Statements {
@@ -60,8 +64,6 @@ pub(crate) struct Statements {
     pub(crate) delete_endpoint: String,
     pub(crate) claim_deliveries: String,
     pub(crate) select_claimed: String,
-    pub(crate) insert_attempt: String,
-    pub(crate) finish_delivery: String,
     pub(crate) endpoint_succeeded: String,
     pub(crate) endpoint_failed: String,
     pub(crate) release_delivery: String,
@@ -234,16 +236,6 @@ impl Statements {
                     .map(|c| format!("w.{c}"))
                     .collect::<Vec<_>>()
                     .join(", ")
-            ),
-            insert_attempt: render(
-                "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, status_code, \
-                   latency_ms, error, response_body) VALUES (?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (delivery_id, attempt) DO NOTHING",
-            ),
-            finish_delivery: render(
-                "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, \
-                   lease_until = NULL, last_status = ?, last_error = ?, updated_at = ?, \
-                   delivered_at = ? WHERE id = ?",
             ),
             endpoint_succeeded: render(
                 "UPDATE webhook_endpoints SET consecutive_failures = 0 \
@@ -958,33 +950,50 @@ macro_rules! impl_sql_store {
 
             async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await.map_err(db)?;
+                // Two multi-row statements per chunk (attempts, then deliveries) instead of two
+                // per delivery: on PostgreSQL every statement is a network round trip.
+                for chunk in records.chunks($crate::store::sql::RECORD_CHUNK) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, \
+                         status_code, latency_ms, error, response_body) ",
+                    );
+                    insert.push_values(chunk, |mut row, record| {
+                        row.push_bind(record.delivery_id.clone())
+                            .push_bind(i64::from(record.attempt))
+                            .push_bind(record.attempted_at)
+                            .push_bind(record.status_code.map(i64::from))
+                            .push_bind(i64::try_from(record.latency_ms).unwrap_or(i64::MAX))
+                            .push_bind(record.error.clone())
+                            .push_bind(record.response_body.clone());
+                    });
+                    insert.push(" ON CONFLICT (delivery_id, attempt) DO NOTHING");
+                    insert.build().execute(&mut *tx).await.map_err(db)?;
+
+                    // `VALUES` columns are named column1… in both SQLite and PostgreSQL.
+                    let mut finish = sqlx::QueryBuilder::<$db>::new(
+                        "UPDATE webhook_deliveries SET status = v.column2, attempts = v.column3, \
+                         next_attempt_at = v.column4, lease_until = NULL, last_status = v.column5, \
+                         last_error = v.column6, updated_at = v.column7, \
+                         delivered_at = v.column8 FROM (",
+                    );
+                    finish.push_values(chunk, |mut row, record| {
+                        let delivered =
+                            record.status == $crate::webhooks::DeliveryStatus::Delivered;
+                        row.push_bind(record.delivery_id.clone())
+                            .push_bind(record.status.as_str())
+                            .push_bind(i64::from(record.attempt))
+                            .push_bind(record.next_attempt_at)
+                            .push_bind(record.status_code.map(i64::from))
+                            .push_bind(record.error.clone())
+                            .push_bind(record.attempted_at)
+                            .push_bind(delivered.then_some(record.attempted_at));
+                    });
+                    finish.push(") AS v WHERE webhook_deliveries.id = v.column1");
+                    finish.build().execute(&mut *tx).await.map_err(db)?;
+                }
                 // Endpoints whose streak is already reset in this batch: one statement each.
                 let mut reset: std::collections::HashSet<&str> = std::collections::HashSet::new();
                 for record in records {
-                    sqlx::query(&self.sql.insert_attempt)
-                        .bind(record.delivery_id.clone())
-                        .bind(i64::from(record.attempt))
-                        .bind(record.attempted_at)
-                        .bind(record.status_code.map(i64::from))
-                        .bind(i64::try_from(record.latency_ms).unwrap_or(i64::MAX))
-                        .bind(record.error.clone())
-                        .bind(record.response_body.clone())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                    let delivered = record.status == $crate::webhooks::DeliveryStatus::Delivered;
-                    sqlx::query(&self.sql.finish_delivery)
-                        .bind(record.status.as_str())
-                        .bind(i64::from(record.attempt))
-                        .bind(record.next_attempt_at)
-                        .bind(record.status_code.map(i64::from))
-                        .bind(record.error.clone())
-                        .bind(record.attempted_at)
-                        .bind(delivered.then_some(record.attempted_at))
-                        .bind(record.delivery_id.clone())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
                     let ended_unsuccessfully = matches!(
                         record.status,
                         $crate::webhooks::DeliveryStatus::Failed
