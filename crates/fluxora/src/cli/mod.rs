@@ -2,5 +2,7 @@
 //!
 //! - [`webhook`]: `fluxora webhook sign|verify`, the operators' tools for the webhook signature
 //!   contract (design §7). They need no service configuration.
+//! - [`keys`]: `fluxora keys create|list|revoke`, API key management on `DATABASE_URL` (issue 7).
 
+pub mod keys;
 pub mod webhook;

@@ -2,13 +2,15 @@
 //! rules live in [`crate::streams`].
 //!
 //! Layers, outermost first: request id and logging ([`request_id::observe`]), the error envelope
-//! ([`error::render_errors`]), panic capture (500 envelope), the body guard ([`body::guard`]:
-//! 413/415), then the routes.
+//! ([`error::render_errors`]), panic capture (500 envelope), authentication
+//! ([`auth::authenticate`]: 401, and the [`auth::Principal`] extension), the body guard
+//! ([`body::guard`]: 413/415), then the routes with their scope requirements.
 
 pub mod auth;
 pub mod body;
 pub mod error;
 pub mod internal;
+pub mod keys;
 pub mod meta;
 pub mod ratelimit;
 pub mod request_id;
@@ -46,6 +48,10 @@ pub struct AppState {
     pub cursors: crate::pagination::CursorCodec,
     /// Wakes the webhook dispatcher when deliveries were queued.
     pub dispatch_now: std::sync::Arc<tokio::sync::Notify>,
+    /// The active API keys ([`crate::apikeys::KeyRegistry`]).
+    pub keys: std::sync::Arc<crate::apikeys::KeyRegistry>,
+    /// `AUTH_REQUIRE_READ_KEY`: stream reads need `streams:read` once keys exist.
+    pub require_read_key: bool,
 }
 
 /// A request path as it may be echoed in messages and logs: at most 256 characters, anything
@@ -66,12 +72,14 @@ async fn not_found(request: Request) -> impl IntoResponse {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(meta::router())
-        .merge(streams::router())
+        .merge(streams::router(state.clone()))
         .merge(internal::router())
         .merge(webhooks::router(state.clone()))
+        .merge(keys::router(state.clone()))
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(middleware::from_fn(body::guard))
+        .layer(middleware::from_fn_with_state(state, auth::authenticate))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(error::render_errors))
         .layer(middleware::from_fn(request_id::observe))
