@@ -84,7 +84,14 @@ fn parse_body(body: &Value) -> Result<NewKey, ApiError> {
     let scopes = match names {
         Some(names) => errors.take(apikeys::parse_scopes(&names)),
         None => {
-            errors.push(apikeys::scopes_error());
+            errors.push(FieldError::new(
+                "scopes",
+                "SCOPES_INVALID",
+                format!(
+                    "scopes is required: an array of scope names ({})",
+                    apikeys::scope_names()
+                ),
+            ));
             None
         }
     };
