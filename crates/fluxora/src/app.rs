@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::apikeys::{KeyRegistry, Protection};
 use crate::clock::now_millis;
 use crate::config::Config;
 use crate::health::HealthService;
@@ -70,6 +71,8 @@ pub struct Application {
     shutdown_grace: Duration,
     shutdown_drain: Duration,
     local_addr: SocketAddr,
+    keys: Arc<KeyRegistry>,
+    key_refresh: Duration,
 }
 
 impl Application {
@@ -126,7 +129,19 @@ impl Application {
         )
         .map_err(|e| AppError::Serve(std::io::Error::other(format!("webhook HTTP client: {e}"))))?;
         let metrics = crate::telemetry::metrics::Metrics::install();
+        let keys = Arc::new(KeyRegistry::load(store.clone()).await?);
+        let protection = keys.protection();
+        if protection.active_keys == 0 {
+            warn_open();
+        } else {
+            tracing::info!(
+                active_keys = protection.active_keys,
+                "API keys active: stream writes require a key with streams:write"
+            );
+        }
         let state = AppState {
+            keys: keys.clone(),
+            require_read_key: config.auth.require_read_key,
             streams: StreamService::new(store.clone(), cursors.clone(), dispatch_now.clone()),
             store: store.clone(),
             admin_token: config.admin_token.clone(),
@@ -163,6 +178,8 @@ impl Application {
             shutdown_grace: config.shutdown_grace,
             shutdown_drain: config.shutdown_drain,
             local_addr,
+            keys,
+            key_refresh: config.auth.key_refresh_interval,
         })
     }
 
@@ -194,6 +211,11 @@ impl Application {
         ))];
         workers.push(tokio::spawn(metrics_upkeep(
             self.metrics.clone(),
+            shutdown.clone(),
+        )));
+        workers.push(tokio::spawn(refresh_keys(
+            self.keys.clone(),
+            self.key_refresh,
             shutdown.clone(),
         )));
         let dispatcher = self.dispatcher;
@@ -292,6 +314,47 @@ async fn metrics_upkeep(metrics: crate::telemetry::metrics::Metrics, shutdown: C
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = interval.tick() => metrics.run_upkeep(),
+        }
+    }
+}
+
+/// The startup (and transition) WARN while no active API key exists.
+fn warn_open() {
+    tracing::warn!(
+        "no active API key: the stream API is open to anyone; create one with \
+         `fluxora keys create` or POST /api/admin/keys to require keys for writes"
+    );
+}
+
+/// Re-reads the active API keys every `interval` until `shutdown` (see
+/// [`crate::apikeys::KeyRegistry`]). A failed refresh keeps the last view and logs a WARN, so
+/// an unreadable database never reopens the API; a change between open and protected is logged.
+async fn refresh_keys(keys: Arc<KeyRegistry>, interval: Duration, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut before: Protection = keys.protection();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => {
+                match keys.refresh().await {
+                    Ok(now) => {
+                        if before.active_keys > 0 && now.active_keys == 0 {
+                            warn_open();
+                        } else if before.active_keys == 0 && now.active_keys > 0 {
+                            tracing::info!(
+                                active_keys = now.active_keys,
+                                "API keys active: stream writes require a key with streams:write"
+                            );
+                        }
+                        before = now;
+                    }
+                    Err(error) => tracing::warn!(
+                        error = %error,
+                        "refreshing API keys failed; keeping the last known keys"
+                    ),
+                }
+            }
         }
     }
 }

@@ -175,7 +175,33 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// Webhook delivery.
     pub webhooks: WebhookConfig,
+    /// API key authentication.
+    pub auth: AuthConfig,
 }
+
+/// API key authentication settings (design §9, issue 7; see [`crate::http::auth`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Once an API key exists, stream reads (`GET /api/streams*`) need a key with
+    /// `streams:read` too (`AUTH_REQUIRE_READ_KEY`, default `false`: reads stay public).
+    pub require_read_key: bool,
+    /// How often the active keys are re-read from the database (`API_KEY_REFRESH_MS`, default
+    /// 5000 ms, at least 100 ms): a key created or revoked on another replica, or with
+    /// `fluxora keys`, takes effect here within this interval.
+    pub key_refresh_interval: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            require_read_key: false,
+            key_refresh_interval: Duration::from_millis(DEFAULT_KEY_REFRESH_MS),
+        }
+    }
+}
+
+/// Default of `API_KEY_REFRESH_MS`.
+pub const DEFAULT_KEY_REFRESH_MS: u64 = 5000;
 
 /// Webhook delivery settings (issue 6).
 #[derive(Debug, Clone)]
@@ -506,6 +532,26 @@ impl Config {
         if lease_ms < 1000 {
             r.problem("WEBHOOK_LEASE_MS", "must be at least 1000 ms");
         }
+        let require_read_key = match r
+            .get("AUTH_REQUIRE_READ_KEY")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("false") | Some("0") | Some("no") => false,
+            Some("true") | Some("1") | Some("yes") => true,
+            Some(_) => {
+                r.problem("AUTH_REQUIRE_READ_KEY", "expected true or false");
+                false
+            }
+        };
+        let key_refresh_ms = r.parse::<u64>(
+            "API_KEY_REFRESH_MS",
+            DEFAULT_KEY_REFRESH_MS,
+            "a whole number of milliseconds",
+        );
+        if key_refresh_ms < 100 {
+            r.problem("API_KEY_REFRESH_MS", "must be at least 100 ms");
+        }
         let shutdown_grace_ms = r.parse::<u64>(
             "SHUTDOWN_GRACE_MS",
             10_000,
@@ -551,6 +597,10 @@ impl Config {
                 concurrency: webhook_concurrency.max(1),
                 disable_after_failures: disable_after_failures.max(1),
                 lease: Duration::from_millis(lease_ms),
+            },
+            auth: AuthConfig {
+                require_read_key,
+                key_refresh_interval: Duration::from_millis(key_refresh_ms),
             },
         })
     }
@@ -601,6 +651,7 @@ impl Config {
                         crate::webhooks::policy::DISABLE_AFTER_CONSECUTIVE_FAILURES,
                     lease: Duration::from_secs(60),
                 },
+                auth: AuthConfig::default(),
             },
         }
     }
@@ -684,6 +735,27 @@ mod tests {
             .unwrap()
             .indexer
             .is_configured());
+    }
+
+    #[test]
+    fn auth_settings() {
+        let defaults = Config::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(defaults.auth, AuthConfig::default());
+        assert!(!defaults.auth.require_read_key);
+        let set = Config::from_vars(&vars(&[
+            ("AUTH_REQUIRE_READ_KEY", "TRUE"),
+            ("API_KEY_REFRESH_MS", "250"),
+        ]))
+        .unwrap();
+        assert!(set.auth.require_read_key);
+        assert_eq!(set.auth.key_refresh_interval, Duration::from_millis(250));
+        let bad = Config::from_vars(&vars(&[
+            ("AUTH_REQUIRE_READ_KEY", "maybe"),
+            ("API_KEY_REFRESH_MS", "10"),
+        ]))
+        .unwrap_err();
+        let names: Vec<_> = bad.0.iter().map(|p| p.variable).collect();
+        assert_eq!(names, vec!["AUTH_REQUIRE_READ_KEY", "API_KEY_REFRESH_MS"]);
     }
 
     #[test]

@@ -20,10 +20,12 @@
 //! | [`indexer`] | follows the Fluxora contract on Stellar RPC (§6) |
 //! | [`backoff`] | capped exponential backoff with jitter for every retry loop |
 //! | [`webhooks`] | live webhook delivery: endpoints, outbox, dispatcher |
+//! | [`apikeys`] | API keys: generation, hashing, scopes and the in-memory view of active keys (§9) |
 //! | [`app`] | the composition root: [`app::Application::build`] |
 
 pub mod address;
 pub mod amount;
+pub mod apikeys;
 pub mod app;
 pub mod backoff;
 pub mod clock;

@@ -2,6 +2,7 @@
 //!
 //! - `fluxora serve`: run the HTTP service (configuration from the environment and `.env`).
 //! - `fluxora migrate`: create/upgrade the database schema and exit.
+//! - `fluxora keys create|list|revoke`: manage API keys on `DATABASE_URL` ([`cli::keys`]).
 //! - `fluxora webhook sign|verify`: the webhook signature tools (design §7, [`cli::webhook`]);
 //!   they need no service configuration.
 //! - `fluxora healthcheck`: probe the local service's `/health/ready` (exit 0 healthy, 1 not);
@@ -49,6 +50,9 @@ enum ServiceCommand {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Create, list or revoke API keys directly on DATABASE_URL.
+    #[command(subcommand)]
+    Keys(cli::keys::KeysCommand),
 }
 
 fn main() -> ExitCode {
@@ -77,7 +81,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    fluxora::telemetry::init(&config.log_level, config.log_format);
+    if matches!(command, ServiceCommand::Keys(_)) {
+        // stdout is the command's output (the key): logs go to stderr.
+        fluxora::telemetry::init_stderr(&config.log_level, config.log_format);
+    } else {
+        fluxora::telemetry::init(&config.log_level, config.log_format);
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -93,10 +102,11 @@ fn main() -> ExitCode {
         match command {
             ServiceCommand::Serve => serve(config).await,
             ServiceCommand::Migrate => migrate(config).await,
+            ServiceCommand::Keys(command) => Ok(cli::keys::run(command, &config).await),
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             tracing::error!(error = %error, "fluxora stopped with an error");
             ExitCode::from(1)
@@ -104,18 +114,19 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: Config) -> Result<(), fluxora::app::AppError> {
+async fn serve(config: Config) -> Result<ExitCode, fluxora::app::AppError> {
     let app = Application::build(config).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    app.run_until_stopped(shutdown).await
+    app.run_until_stopped(shutdown).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
-async fn migrate(config: Config) -> Result<(), fluxora::app::AppError> {
+async fn migrate(config: Config) -> Result<ExitCode, fluxora::app::AppError> {
     let store = fluxora::store::open(&config.database).await?;
     store.close().await;
     tracing::info!(database = store.backend(), "migrations applied");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Cancels `token` on SIGTERM or SIGINT (Ctrl-C).

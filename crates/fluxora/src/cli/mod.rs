@@ -3,6 +3,8 @@
 //! - [`webhook`]: `fluxora webhook sign|verify`, the operators' tools for the webhook signature
 //!   contract (design §7). They need no service configuration.
 //! - [`healthcheck`]: `fluxora healthcheck`, the container's `HEALTHCHECK` probe.
+//! - [`keys`]: `fluxora keys create|list|revoke`, API key management on `DATABASE_URL` (issue 7).
 
 pub mod healthcheck;
+pub mod keys;
 pub mod webhook;

@@ -1,19 +1,41 @@
 //! Authentication (design §9, §9.1; issue 7): API keys with scopes and the admin token.
 //!
-//! This module is being built; [`Principal`] is what the auth layer leaves in the request's
-//! extensions for the layers after it (the per-key rate limit, handlers).
+//! One middleware, [`authenticate`], runs on every request: it checks any credential presented
+//! (`Authorization: Bearer <API key or ADMIN_TOKEN>`) and leaves a [`Principal`] in the request's
+//! extensions for the layers after it (the per-key rate limit, the route requirements). A
+//! credential that is presented is always checked, even on a public route: a bad or revoked key
+//! gets 401, so a misconfigured client notices. The header is refused unread past
+//! [`MAX_AUTHORIZATION_LEN`] bytes. Routes with their own rules skip it entirely (see
+//! [`is_exempt`]): `GET /`, `/health*`, `/metrics` (its own `METRICS_TOKEN`), `/openapi.json`,
+//! `/docs` and `/internal/*` (the indexer's worker token).
+//!
+//! Route groups then state what they need:
+//! - [`require_stream_scope`] (`/api/streams*`): while no active API key exists the stream API
+//!   is open; once one exists, writes need `streams:write`, and reads need `streams:read` when
+//!   `AUTH_REQUIRE_READ_KEY=true`.
+//! - [`require_webhooks_admin`] (`/api/webhooks/*`): `ADMIN_TOKEN` or a `webhooks:admin` key;
+//!   404 when neither `ADMIN_TOKEN` is set nor any active `webhooks:admin` key exists.
+//! - [`require_admin_token`] (`/api/admin/*`): `ADMIN_TOKEN` only (a `webhooks:admin` key could
+//!   otherwise mint `streams:write` keys); 404 without `ADMIN_TOKEN`.
+//!
+//! Failures: 401 `UNAUTHORIZED` (with `WWW-Authenticate: Bearer`) when no valid credential was
+//! presented, 403 `FORBIDDEN` when a valid one lacks the scope.
 
-/// A permission an API key carries (design §9: `streams:read`, `streams:write`,
-/// `webhooks:admin`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Scope {
-    /// `streams:read`: read streams.
-    StreamsRead,
-    /// `streams:write`: create, cancel, pause and resume streams.
-    StreamsWrite,
-    /// `webhooks:admin`: the admin routes of §9.1.
-    WebhooksAdmin,
-}
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::http::error::ApiError;
+use crate::http::AppState;
+
+pub use crate::apikeys::Scope;
+
+/// Longest `Authorization` header value examined, in bytes; longer values get 401 unread (and
+/// are never hashed).
+pub const MAX_AUTHORIZATION_LEN: usize = 512;
 
 /// Who is making a request, as the auth layer established it (a request extension).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,4 +51,240 @@ pub enum Principal {
         /// Its scopes.
         scopes: Vec<Scope>,
     },
+}
+
+impl Principal {
+    /// Whether this is an API key carrying `scope`.
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        matches!(self, Principal::ApiKey { scopes, .. } if scopes.contains(&scope))
+    }
+}
+
+/// Whether `path` is outside API-key authentication: `GET /`, `/health*`, `/metrics`,
+/// `/openapi.json`, `/docs*` (public or guarded by their own token) and `/internal/*` (the
+/// indexer worker token, design §6).
+pub fn is_exempt(path: &str) -> bool {
+    path == "/"
+        || path == "/health"
+        || path.starts_with("/health/")
+        || path == "/metrics"
+        || path == "/openapi.json"
+        || path == "/docs"
+        || path.starts_with("/docs/")
+        || path.starts_with("/internal/")
+}
+
+/// A 401 `UNAUTHORIZED` envelope with `WWW-Authenticate: Bearer` (RFC 6750 §3).
+pub fn unauthorized(message: impl Into<String>) -> Response {
+    let mut response = ApiError::Unauthorized(message.into()).into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive, RFC 7235),
+/// if the value has that form and the token is visible ASCII.
+fn bearer_token(value: &[u8]) -> Option<&str> {
+    let value = std::str::from_utf8(value).ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim_matches(' ');
+    (scheme.eq_ignore_ascii_case("bearer")
+        && !token.is_empty()
+        && token.bytes().all(|b| b.is_ascii_graphic()))
+    .then_some(token)
+}
+
+/// Compares a presented token with `ADMIN_TOKEN` in constant time (over SHA-256 digests, so
+/// neither the content nor the length of the token shows in the timing).
+fn is_admin_token(state: &AppState, token: &str) -> bool {
+    state.admin_token.as_ref().is_some_and(|admin| {
+        let presented = Sha256::digest(token.as_bytes());
+        let expected = Sha256::digest(admin.expose().as_bytes());
+        bool::from(presented.ct_eq(&expected))
+    })
+}
+
+/// The principal an `Authorization` value proves, or why it proves nothing.
+fn principal_of(state: &AppState, value: &[u8]) -> Result<Principal, &'static str> {
+    if value.len() > MAX_AUTHORIZATION_LEN {
+        return Err("the Authorization header is too long");
+    }
+    let token = bearer_token(value).ok_or("expected Authorization: Bearer <API key>")?;
+    if is_admin_token(state, token) {
+        return Ok(Principal::Admin);
+    }
+    match state.keys.authenticate(token) {
+        Some(key) => {
+            tracing::debug!(key_id = %key.id, "request authenticated by API key");
+            Ok(Principal::ApiKey {
+                id: key.id,
+                scopes: key.scopes,
+            })
+        }
+        None => Err("unknown or revoked API key"),
+    }
+}
+
+/// Middleware: checks the credential a request presents and inserts its [`Principal`]
+/// ([`Principal::Anonymous`] when none). Refuses with 401 a credential that is presented but
+/// invalid (malformed, oversized, unknown or revoked), on every route but the exempt ones.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let principal = if is_exempt(request.uri().path()) {
+        Principal::Anonymous
+    } else {
+        match request.headers().get(header::AUTHORIZATION) {
+            None => Principal::Anonymous,
+            Some(value) => match principal_of(&state, value.as_bytes()) {
+                Ok(principal) => principal,
+                Err(reason) => {
+                    tracing::info!(reason, "credential refused");
+                    return unauthorized(reason);
+                }
+            },
+        }
+    };
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}
+
+fn principal(request: &Request) -> Principal {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or(Principal::Anonymous)
+}
+
+/// Route middleware of `/api/streams*`: open while no active API key exists; then `GET`/`HEAD`
+/// need `streams:read` if `AUTH_REQUIRE_READ_KEY` is on (public otherwise) and every other
+/// method needs `streams:write`. `ADMIN_TOKEN` is not a stream credential (403).
+pub async fn require_stream_scope(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let scope = if matches!(*request.method(), Method::GET | Method::HEAD) {
+        if !state.require_read_key {
+            return next.run(request).await;
+        }
+        Scope::StreamsRead
+    } else {
+        Scope::StreamsWrite
+    };
+    if state.keys.protection().active_keys == 0 {
+        return next.run(request).await;
+    }
+    match principal(&request) {
+        p if p.has_scope(scope) => next.run(request).await,
+        Principal::Anonymous => unauthorized(format!(
+            "this route needs Authorization: Bearer <API key> with scope {}",
+            scope.as_str()
+        )),
+        Principal::Admin => ApiError::Forbidden(format!(
+            "ADMIN_TOKEN does not grant the stream API; use an API key with scope {}",
+            scope.as_str()
+        ))
+        .into_response(),
+        Principal::ApiKey { .. } => ApiError::Forbidden(format!(
+            "this API key lacks the scope {} this route needs",
+            scope.as_str()
+        ))
+        .into_response(),
+    }
+}
+
+fn route_not_found(request: &Request) -> Response {
+    let path = crate::http::redacted_path(request.uri().path());
+    ApiError::NotFound(format!("Route '{} {path}' not found", request.method())).into_response()
+}
+
+/// Route middleware of `/api/webhooks/*` (design §9.1): `ADMIN_TOKEN` or an API key with
+/// `webhooks:admin`. 404 when `ADMIN_TOKEN` is unset and no active `webhooks:admin` key exists
+/// (the routes do not exist), 401 without a credential, 403 for a key lacking the scope.
+pub async fn require_webhooks_admin(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if state.admin_token.is_none() && state.keys.protection().admin_keys == 0 {
+        return route_not_found(&request);
+    }
+    match principal(&request) {
+        Principal::Admin => next.run(request).await,
+        p if p.has_scope(Scope::WebhooksAdmin) => next.run(request).await,
+        Principal::ApiKey { .. } => ApiError::Forbidden(
+            "this API key lacks the scope webhooks:admin these routes need".into(),
+        )
+        .into_response(),
+        Principal::Anonymous => unauthorized(
+            "admin routes need Authorization: Bearer <ADMIN_TOKEN> or an API key with scope webhooks:admin",
+        ),
+    }
+}
+
+/// Route middleware of `/api/admin/*` (key management): `ADMIN_TOKEN` only — a `webhooks:admin`
+/// key gets 403, since it could otherwise mint itself `streams:write` keys. 404 without
+/// `ADMIN_TOKEN`.
+pub async fn require_admin_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if state.admin_token.is_none() {
+        return route_not_found(&request);
+    }
+    match principal(&request) {
+        Principal::Admin => next.run(request).await,
+        Principal::ApiKey { .. } => ApiError::Forbidden(
+            "managing API keys needs ADMIN_TOKEN; API keys cannot manage keys".into(),
+        )
+        .into_response(),
+        Principal::Anonymous => {
+            unauthorized("key management needs Authorization: Bearer <ADMIN_TOKEN>")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens() {
+        assert_eq!(bearer_token(b"Bearer flx_abc"), Some("flx_abc"));
+        assert_eq!(bearer_token(b"bearer  flx_abc "), Some("flx_abc"));
+        assert_eq!(bearer_token(b"Basic Zm9vOmJhcg=="), None);
+        assert_eq!(bearer_token(b"Bearer"), None);
+        assert_eq!(bearer_token(b"Bearer "), None);
+        assert_eq!(bearer_token(b"Bearer a b"), None);
+        assert_eq!(bearer_token(b"Bearer \xff"), None);
+    }
+
+    #[test]
+    fn exempt_paths() {
+        for path in [
+            "/",
+            "/health",
+            "/health/ready",
+            "/metrics",
+            "/openapi.json",
+            "/docs",
+        ] {
+            assert!(is_exempt(path), "{path}");
+        }
+        for path in [
+            "/api/streams",
+            "/api/webhooks/endpoints",
+            "/healthz",
+            "/metricsx",
+        ] {
+            assert!(!is_exempt(path), "{path}");
+        }
+        assert!(is_exempt("/internal/indexer/events"));
+    }
 }

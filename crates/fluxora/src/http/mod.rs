@@ -2,13 +2,16 @@
 //! rules live in [`crate::streams`].
 //!
 //! Layers, outermost first: request id and logging ([`request_id::observe`]), request metrics
-//! ([`metrics::track`]), the error envelope ([`error::render_errors`]), panic capture (500 envelope), the body guard ([`body::guard`]:
-//! 413/415), then the routes.
+//! ([`metrics::track`]), the error envelope ([`error::render_errors`]), panic capture (500
+//! envelope), authentication ([`auth::authenticate`]: 401, and the [`auth::Principal`]
+//! extension), the body guard ([`body::guard`]: 413/415), then the routes with their scope
+//! requirements.
 
 pub mod auth;
 pub mod body;
 pub mod error;
 pub mod internal;
+pub mod keys;
 pub mod meta;
 pub mod metrics;
 pub mod ratelimit;
@@ -51,6 +54,10 @@ pub struct AppState {
     pub metrics: crate::telemetry::metrics::Metrics,
     /// `METRICS_TOKEN`.
     pub metrics_token: Option<crate::config::Secret>,
+    /// The active API keys ([`crate::apikeys::KeyRegistry`]).
+    pub keys: std::sync::Arc<crate::apikeys::KeyRegistry>,
+    /// `AUTH_REQUIRE_READ_KEY`: stream reads need `streams:read` once keys exist.
+    pub require_read_key: bool,
 }
 
 /// A request path as it may be echoed in messages and logs: at most 256 characters, anything
@@ -72,12 +79,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(meta::router())
         .merge(metrics::router())
-        .merge(streams::router())
+        .merge(streams::router(state.clone()))
         .merge(internal::router())
         .merge(webhooks::router(state.clone()))
+        .merge(keys::router(state.clone()))
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(middleware::from_fn(body::guard))
+        .layer(middleware::from_fn_with_state(state, auth::authenticate))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(error::render_errors))
         .layer(middleware::from_fn(metrics::track))

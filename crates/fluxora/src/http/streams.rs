@@ -22,13 +22,17 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// The `Idempotency-Replayed` response header (`true` on replays).
 pub const IDEMPOTENCY_REPLAYED: &str = "idempotency-replayed";
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
+/// Routes of this module, behind the scope check ([`crate::http::auth::require_stream_scope`]).
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/streams", post(create).get(list))
         .route("/api/streams/{id}", get(show).delete(cancel))
         .route("/api/streams/{id}/pause", post(pause))
         .route("/api/streams/{id}/resume", post(resume))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::http::auth::require_stream_scope,
+        ))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {

@@ -1,16 +1,15 @@
 //! The webhook admin API (design §9.1, issue 6): endpoints, deliveries, replay, test events.
 //!
-//! Every route needs `Authorization: Bearer <ADMIN_TOKEN>`; without `ADMIN_TOKEN` configured the
-//! routes answer 404 (they do not exist). A secret is shown once, when created or rotated.
+//! Every route needs `Authorization: Bearer <ADMIN_TOKEN>` or an API key with `webhooks:admin`;
+//! with neither configured the routes answer 404 (they do not exist). See [`crate::http::auth`]. A secret is shown once, when created or rotated.
 
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
-use subtle::ConstantTimeEq;
 
 use crate::clock::{format_millis, now_millis};
 use crate::config::Secret;
@@ -23,9 +22,6 @@ use crate::validation::{Collector, FieldError};
 use crate::webhooks::{
     generate_secret, DeliveryStatus, Endpoint, OutboxEvent, EVENT_TYPES, ROTATION_GRACE_MS,
 };
-
-/// Longest `Authorization` header value examined (longer values are refused unread).
-const MAX_AUTHORIZATION_LEN: usize = 512;
 
 /// Routes of this module, behind the admin check.
 pub fn router(state: AppState) -> Router<AppState> {
@@ -55,31 +51,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/api/webhooks/deliveries/{id}/replay",
             post(replay_delivery),
         )
-        .route_layer(middleware::from_fn_with_state(state, require_admin))
-}
-
-/// Middleware: 404 when `ADMIN_TOKEN` is unset; 401 unless `Authorization: Bearer <ADMIN_TOKEN>`
-/// (compared in constant time, length capped before comparing).
-async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(token) = state.admin_token.as_ref() else {
-        let path = crate::http::redacted_path(request.uri().path());
-        return ApiError::NotFound(format!("Route '{} {path}' not found", request.method()))
-            .into_response();
-    };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes())
-        .filter(|v| v.len() <= MAX_AUTHORIZATION_LEN)
-        .and_then(|v| v.strip_prefix(b"Bearer "))
-        .unwrap_or_default();
-    if presented.is_empty() || !bool::from(presented.ct_eq(token.expose().as_bytes())) {
-        return ApiError::Unauthorized(
-            "admin routes need Authorization: Bearer <ADMIN_TOKEN>".into(),
-        )
-        .into_response();
-    }
-    next.run(request).await
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            crate::http::auth::require_webhooks_admin,
+        ))
 }
 
 fn validation(details: Vec<FieldError>) -> ApiError {

@@ -514,6 +514,23 @@ pub trait Store: Send + Sync + 'static {
     /// Makes every dead delivery of an endpoint pending again; returns how many.
     async fn replay_dead_letters(&self, endpoint_id: &str, now: i64) -> Result<u64, StoreError>;
 
+    /// Stores a new API key (its hash, never the key).
+    async fn create_api_key(&self, key: &crate::apikeys::ApiKeyRecord) -> Result<(), StoreError>;
+
+    /// Every API key, revoked ones included, oldest first.
+    async fn list_api_keys(&self) -> Result<Vec<crate::apikeys::ApiKeyRecord>, StoreError>;
+
+    /// The keys not revoked (the auth layer's view, [`crate::apikeys::KeyRegistry`]).
+    async fn active_api_keys(&self) -> Result<Vec<crate::apikeys::ApiKeyRecord>, StoreError>;
+
+    /// Revokes a key at unix ms `now` (a key already revoked keeps its first revocation time)
+    /// and returns it as stored afterwards; `None` if no key has that id.
+    async fn revoke_api_key(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<crate::apikeys::ApiKeyRecord>, StoreError>;
+
     /// Tries to become the one replica that runs the RPC indexer (design §6). PostgreSQL: a
     /// session advisory lock on a dedicated connection, released when the holder dies, so a
     /// standby takes over within one retry. SQLite (one machine): always granted.

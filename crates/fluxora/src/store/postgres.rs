@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 
 use super::rows::{
-    attempt_from_row, bind_chain_event, bind_stream_insert, bind_stream_update,
+    api_key_from_row, attempt_from_row, bind_chain_event, bind_stream_insert, bind_stream_update,
     chain_event_from_row, checkpoint_from_row, db, delivery_from_row, endpoint_from_row,
     idempotency_from_row, ledger_from_row, list_query, page_from_rows, stream_from_row, Columns,
 };

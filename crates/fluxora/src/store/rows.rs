@@ -506,3 +506,33 @@ pub(crate) fn attempt_from_row(row: &impl Columns) -> Result<crate::webhooks::At
         response_body: row.opt_text("response_body")?,
     })
 }
+
+/// Columns of `api_keys`.
+pub(crate) const API_KEY_COLUMNS: &str =
+    "id, name, prefix, key_hash, scopes, created_at, revoked_at";
+
+/// Decodes an `api_keys` row (scopes are a JSON array of scope names).
+pub(crate) fn api_key_from_row(
+    row: &impl Columns,
+) -> Result<crate::apikeys::ApiKeyRecord, StoreError> {
+    use crate::apikeys::Scope;
+    let scopes_text = row.text("scopes")?;
+    let names: Vec<String> = serde_json::from_str(&scopes_text)
+        .map_err(|_| StoreError::Corrupt("api key scopes is not a JSON array".into()))?;
+    let scopes = names
+        .iter()
+        .map(|name| {
+            Scope::parse(name)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown api key scope '{name}'")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::apikeys::ApiKeyRecord {
+        id: row.text("id")?,
+        name: row.text("name")?,
+        prefix: row.text("prefix")?,
+        key_hash: row.text("key_hash")?,
+        scopes,
+        created_at: row.int("created_at")?,
+        revoked_at: row.opt_int("revoked_at")?,
+    })
+}

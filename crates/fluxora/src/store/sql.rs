@@ -7,7 +7,8 @@
 //! [`super::Store`] once for both pool types.
 
 use super::rows::{
-    CHAIN_EVENT_COLUMNS, DELIVERY_COLUMNS, ENDPOINT_COLUMNS, INSERT_COLUMNS, STREAM_COLUMN_NAMES,
+    API_KEY_COLUMNS, CHAIN_EVENT_COLUMNS, DELIVERY_COLUMNS, ENDPOINT_COLUMNS, INSERT_COLUMNS,
+    STREAM_COLUMN_NAMES,
 };
 
 /// Which SQL dialect to render.
@@ -75,6 +76,11 @@ pub(crate) struct Statements {
     pub(crate) drop_held_events: String,
     pub(crate) release_held_deliveries: String,
     pub(crate) mark_released: String,
+    pub(crate) insert_api_key: String,
+    pub(crate) select_api_keys: String,
+    pub(crate) select_active_api_keys: String,
+    pub(crate) select_api_key: String,
+    pub(crate) revoke_api_key: String,
 }
 
 impl Statements {
@@ -286,6 +292,22 @@ impl Statements {
             ),
             mark_released: render(
                 "UPDATE webhook_events SET held = FALSE WHERE held AND release_ledger <= ?",
+            ),
+            insert_api_key: render(&format!(
+                "INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            )),
+            select_api_keys: render(&format!(
+                "SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+            )),
+            select_active_api_keys: render(&format!(
+                "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL"
+            )),
+            select_api_key: render(&format!(
+                "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = ?"
+            )),
+            // The first revocation time is kept: revoking twice changes nothing.
+            revoke_api_key: render(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
             ),
             stream_columns,
         }
@@ -1127,6 +1149,64 @@ macro_rules! impl_sql_store {
                     .await
                     .map_err(db)?;
                 Ok(result.rows_affected())
+            }
+
+            async fn create_api_key(
+                &self,
+                key: &$crate::apikeys::ApiKeyRecord,
+            ) -> Result<(), StoreError> {
+                let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+                sqlx::query(&self.sql.insert_api_key)
+                    .bind(key.id.clone())
+                    .bind(key.name.clone())
+                    .bind(key.prefix.clone())
+                    .bind(key.key_hash.clone())
+                    .bind(serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()))
+                    .bind(key.created_at)
+                    .bind(key.revoked_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn list_api_keys(
+                &self,
+            ) -> Result<Vec<$crate::apikeys::ApiKeyRecord>, StoreError> {
+                let rows = sqlx::query(&self.sql.select_api_keys)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter().map(api_key_from_row).collect()
+            }
+
+            async fn active_api_keys(
+                &self,
+            ) -> Result<Vec<$crate::apikeys::ApiKeyRecord>, StoreError> {
+                let rows = sqlx::query(&self.sql.select_active_api_keys)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter().map(api_key_from_row).collect()
+            }
+
+            async fn revoke_api_key(
+                &self,
+                id: &str,
+                now: i64,
+            ) -> Result<Option<$crate::apikeys::ApiKeyRecord>, StoreError> {
+                sqlx::query(&self.sql.revoke_api_key)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                let row = sqlx::query(&self.sql.select_api_key)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                row.as_ref().map(api_key_from_row).transpose()
             }
 
             async fn try_lead_indexer(

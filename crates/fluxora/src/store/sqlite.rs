@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 use sqlx::Sqlite;
 
 use super::rows::{
-    attempt_from_row, bind_chain_event, bind_stream_insert, bind_stream_update,
+    api_key_from_row, attempt_from_row, bind_chain_event, bind_stream_insert, bind_stream_update,
     chain_event_from_row, checkpoint_from_row, db, delivery_from_row, endpoint_from_row,
     idempotency_from_row, ledger_from_row, list_query, page_from_rows, stream_from_row, Columns,
 };
@@ -83,9 +83,13 @@ impl SqliteStore {
     }
 
     /// Applies the embedded migrations (`migrations/sqlite`). Idempotent. Several processes
-    /// starting on one file (`serve` beside `migrate`) are serialized by an exclusive advisory
-    /// lock (`flock`) on the database file, held while migrating: SQLite has no advisory locks
-    /// of its own, and flock locks do not interfere with SQLite's own fcntl locks.
+    /// starting on one file (`serve` beside `migrate` or `fluxora keys`) are serialized by an
+    /// exclusive advisory lock (`flock`) on a sidecar file `<database>-migrate.lock`, held while
+    /// migrating: SQLite has no advisory locks of its own. The lock is never taken on the
+    /// database file itself: closing any descriptor of that file would drop every POSIX lock
+    /// SQLite's connections in this process hold on it (sqlite.org/howtocorrupt.html §2.2), so
+    /// another process could then delete the WAL under them and leave them reading a stale
+    /// snapshot.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let _lock = match &self.file {
             Some(path) => Some(lock_exclusively(path.clone()).await?),
@@ -102,10 +106,17 @@ impl SqliteStore {
     }
 }
 
-/// Opens `path` and waits for an exclusive advisory lock on it; dropping the file releases it.
-async fn lock_exclusively(path: std::path::PathBuf) -> Result<std::fs::File, StoreError> {
+/// Opens (creating) the sidecar `<database>-migrate.lock` and waits for an exclusive advisory
+/// lock on it; dropping the file releases it.
+async fn lock_exclusively(database: std::path::PathBuf) -> Result<std::fs::File, StoreError> {
+    let mut path = database.into_os_string();
+    path.push("-migrate.lock");
     let locked = tokio::task::spawn_blocking(move || {
-        let file = std::fs::File::open(&path)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
         file.lock()?;
         Ok::<_, std::io::Error>(file)
     })

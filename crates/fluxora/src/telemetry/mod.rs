@@ -12,9 +12,23 @@ use crate::config::LogFormat;
 /// directive such as `info` or `fluxora=debug,sqlx=warn` (validated by [`crate::config`]).
 /// Returns quietly if a subscriber is already installed (tests).
 pub fn init(filter: &str, format: LogFormat) {
+    init_with(filter, format, std::io::stdout);
+}
+
+/// Like [`init`], but writes to stderr: for commands whose stdout is their output
+/// (`fluxora keys`).
+pub fn init_stderr(filter: &str, format: LogFormat) {
+    init_with(filter, format, std::io::stderr);
+}
+
+fn init_with<W>(filter: &str, format: LogFormat, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let result = match format {
         LogFormat::Json => tracing_subscriber::fmt()
+            .with_writer(writer)
             .json()
             .with_env_filter(filter)
             .with_current_span(true)
@@ -23,6 +37,7 @@ pub fn init(filter: &str, format: LogFormat) {
             .with_target(true)
             .try_init(),
         LogFormat::Pretty => tracing_subscriber::fmt()
+            .with_writer(writer)
             .with_env_filter(filter)
             .with_target(false)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))

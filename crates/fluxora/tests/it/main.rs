@@ -7,6 +7,7 @@ mod binary;
 mod helpers;
 mod rpc_fixture;
 
+mod e2e_auth;
 mod e2e_conventions;
 mod e2e_durability;
 mod e2e_indexer;
