@@ -1,13 +1,16 @@
 //! The HTTP layer (design §4): router, middleware and the error envelope. Handlers are thin; the
 //! rules live in [`crate::streams`].
 //!
-//! Layers, outermost first: request id and logging ([`request_id::observe`]), the error envelope
-//! ([`error::render_errors`]), panic capture (500 envelope), the body guard ([`body::guard`]:
-//! 413/415), then the routes.
+//! Layers, outermost first (see [`router`]): request id and logging ([`request_id::observe`]),
+//! security headers, CORS, the error envelope ([`error::render_errors`]), panic capture (500
+//! envelope), the request timeout, the per-IP rate limit, (authentication), the per-key rate
+//! limit, the body guard ([`body::guard`]: 413/415), then the routes.
 
 pub mod auth;
 pub mod body;
+pub mod client_ip;
 pub mod error;
+pub mod hardening;
 pub mod internal;
 pub mod meta;
 pub mod ratelimit;
@@ -62,17 +65,75 @@ async fn not_found(request: Request) -> impl IntoResponse {
     ApiError::NotFound(format!("Route '{} {path}' not found", request.method()))
 }
 
+/// The cross-cutting layers' settings (issue 7): rate limits and hardening.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// The rate limiter; `None` when `RATE_LIMIT_ENABLED=false`.
+    pub rate_limiter: Option<std::sync::Arc<ratelimit::RateLimiter>>,
+    /// `REQUEST_TIMEOUT_MS`.
+    pub request_timeout: std::time::Duration,
+    /// `CORS_ALLOWED_ORIGINS`.
+    pub cors: hardening::CorsOrigins,
+}
+
 /// Builds the complete router with every layer.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+///
+/// Layer order, outermost (first to see a request) to innermost — each `.layer` call below wraps
+/// everything above it, so the calls read innermost first:
+/// 1. `request_id::observe` — request id, the access log line;
+/// 2. security headers ([`hardening::SECURITY_HEADERS`]) — on every response, errors included;
+/// 3. CORS ([`hardening::CorsOrigins`], when configured) — outside the limits and the envelope,
+///    so a 429 or any error can be read by an allowed page; preflights are answered here;
+/// 4. `error::render_errors` — writes the envelope of every error below (and `no-store`);
+/// 5. panic capture — a panic becomes a 500 envelope;
+/// 6. request timeout ([`hardening::with_timeout`]) — 503 envelope;
+/// 7. per-IP rate limit ([`ratelimit::per_ip`]) — before authentication, so floods are refused
+///    before any key is hashed;
+/// 8. authentication — inserts the `Principal` (added by the auth work; see the marker below);
+/// 9. per-key rate limit ([`ratelimit::per_key`]) — reads the `Principal`;
+/// 10. `body::guard` — 413/415 before any body is read;
+/// 11. the routes (JSON bodies parsed by [`body::JsonValue`], depth-limited).
+pub fn router(state: AppState, edge: EdgeConfig) -> Router {
+    let mut router = Router::new()
         .merge(meta::router())
         .merge(streams::router())
         .merge(internal::router())
         .merge(webhooks::router(state.clone()))
         .fallback(not_found)
         .with_state(state)
-        .layer(middleware::from_fn(body::guard))
+        // 10. body guard
+        .layer(middleware::from_fn(body::guard));
+    // 9. per-key rate limit
+    if let Some(limiter) = &edge.rate_limiter {
+        router = router.layer(middleware::from_fn_with_state(
+            limiter.clone(),
+            ratelimit::per_key,
+        ));
+    }
+    // 8. AUTH LAYER GOES HERE: between the per-key limit (9, above) and the per-IP limit (7,
+    //    below), so it sees only requests the IP limit let through and its Principal reaches
+    //    the per-key limit.
+    // 7. per-IP rate limit
+    if let Some(limiter) = &edge.rate_limiter {
+        router = router.layer(middleware::from_fn_with_state(
+            limiter.clone(),
+            ratelimit::per_ip,
+        ));
+    }
+    // 6. request timeout
+    router = hardening::with_timeout(router, edge.request_timeout);
+    // 5. panic capture, 4. error envelope
+    router = router
         .layer(CatchPanicLayer::new())
-        .layer(middleware::from_fn(error::render_errors))
-        .layer(middleware::from_fn(request_id::observe))
+        .layer(middleware::from_fn(error::render_errors));
+    // 3. CORS
+    if let Some(cors) = edge.cors.layer() {
+        router = router.layer(cors);
+    }
+    // 2. security headers
+    for layer in hardening::security_header_layers() {
+        router = router.layer(layer);
+    }
+    // 1. request id and logging
+    router.layer(middleware::from_fn(request_id::observe))
 }
