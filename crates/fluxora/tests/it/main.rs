@@ -9,8 +9,10 @@ mod rpc_fixture;
 
 mod e2e_conventions;
 mod e2e_durability;
+mod e2e_hardening;
 mod e2e_indexer;
 mod e2e_process;
+mod e2e_ratelimit;
 mod e2e_streams;
 mod e2e_validation;
 mod e2e_webhook_cli;
