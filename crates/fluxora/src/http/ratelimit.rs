@@ -25,7 +25,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
@@ -37,7 +37,6 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::Quota;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::now_millis;
 use crate::config::RateLimitConfig;
 use crate::http::auth::Principal;
 use crate::http::client_ip::{client_ip, TrustedProxies};
@@ -199,7 +198,7 @@ pub struct RateLimiter {
     by_key: KeyedLimiter<String>,
     redis: Option<redis_gcra::RedisGcra>,
     trusted: TrustedProxies,
-    last_fallback_warning_ms: AtomicU64,
+    fallback_warnings: Throttle,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -240,7 +239,7 @@ impl RateLimiter {
                 .with_middleware::<StateInformationMiddleware>(),
             redis,
             trusted,
-            last_fallback_warning_ms: AtomicU64::new(0),
+            fallback_warnings: Throttle::new(FALLBACK_WARN_INTERVAL),
         })
     }
 
@@ -256,8 +255,7 @@ impl RateLimiter {
             match redis.ping().await {
                 Ok(()) => tracing::info!("rate limits are shared through Redis"),
                 Err(error) => {
-                    self.last_fallback_warning_ms
-                        .store(now_millis().max(1) as u64, Ordering::Relaxed);
+                    self.fallback_warnings.ready();
                     tracing::warn!(error = %error, "Redis is unreachable; rate limits are per process until it answers");
                 }
             }
@@ -304,15 +302,7 @@ impl RateLimiter {
     }
 
     fn warn_fallback(&self, error: &redis_gcra::RedisCheckError) {
-        let now = now_millis().max(1) as u64;
-        let last = self.last_fallback_warning_ms.load(Ordering::Relaxed);
-        let interval = FALLBACK_WARN_INTERVAL.as_millis() as u64;
-        if (last == 0 || now.saturating_sub(last) >= interval)
-            && self
-                .last_fallback_warning_ms
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if self.fallback_warnings.ready() {
             tracing::warn!(error = %error, "Redis rate limiting failed; using per-process limits (logged at most every 30 s)");
         }
     }
@@ -340,6 +330,45 @@ impl RateLimiter {
                 _ = interval.tick() => self.prune(),
             }
         }
+    }
+}
+
+/// Lets something happen at most once per interval (a log line that must not repeat per request).
+#[derive(Debug)]
+pub struct Throttle {
+    start: Instant,
+    interval: Duration,
+    /// Milliseconds since `start` of the last time it was let through, plus 1; 0: never.
+    last: AtomicU64,
+}
+
+impl Throttle {
+    /// A throttle letting one event through per `interval`.
+    pub fn new(interval: Duration) -> Self {
+        Self {
+            start: Instant::now(),
+            interval,
+            last: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the event may happen now (recording that it did).
+    pub fn ready(&self) -> bool {
+        self.ready_at(self.start.elapsed())
+    }
+
+    /// [`Throttle::ready`] at `elapsed` since the throttle was made (monotonic; for tests).
+    pub fn ready_at(&self, elapsed: Duration) -> bool {
+        let now = u64::try_from(elapsed.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let last = self.last.load(Ordering::Relaxed);
+        let interval = u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX);
+        (last == 0 || now.saturating_sub(last) >= interval)
+            && self
+                .last
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 }
 
@@ -554,6 +583,50 @@ mod tests {
             assert_eq!(response.status(), 200);
             assert!(response.headers().get("ratelimit-limit").is_none());
         }
+    }
+
+    #[test]
+    fn the_fallback_warning_is_throttled() {
+        let throttle = Throttle::new(Duration::from_secs(30));
+        assert!(throttle.ready_at(Duration::from_secs(5)));
+        assert!(!throttle.ready_at(Duration::from_secs(6)));
+        assert!(!throttle.ready_at(Duration::from_millis(34_999)));
+        assert!(throttle.ready_at(Duration::from_secs(35)));
+        assert!(!throttle.ready_at(Duration::from_secs(36)));
+        assert!(Throttle::new(Duration::from_secs(30)).ready_at(Duration::ZERO));
+    }
+
+    /// A Redis that accepts connections and never answers costs each request at most the
+    /// timeout, then nothing while Redis is skipped; decisions stay local.
+    #[tokio::test]
+    async fn a_silent_redis_costs_at_most_the_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        let mut config = config(60, 60);
+        config.redis_url = Some(Secret::new(format!("redis://{addr}")));
+        config.redis_timeout = Duration::from_millis(50);
+        let limiter = RateLimiter::new(&config, TrustedProxies::default()).unwrap();
+        let bucket = Bucket::Key("k".into());
+        let redis = limiter.redis.as_ref().unwrap();
+        assert!(matches!(
+            redis.check(&bucket, limiter.key_limit).await,
+            Err(redis_gcra::RedisCheckError::Timeout(_))
+        ));
+        assert!(matches!(
+            redis.check(&bucket, limiter.key_limit).await,
+            Err(redis_gcra::RedisCheckError::Backoff)
+        ));
+        for _ in 0..6 {
+            assert!(matches!(limiter.check(&bucket).await, Decision::Allowed(_)));
+        }
+        assert!(matches!(limiter.check(&bucket).await, Decision::Limited(_)));
+        held.abort();
     }
 
     #[tokio::test]
