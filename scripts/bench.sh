@@ -163,7 +163,8 @@ PY
 serve_fluxora() { # label database_url
   local label=$1 port
   port=$(free_port)
-  DATABASE_URL="$2" PORT="$port" HOST=127.0.0.1 LOG_LEVEL="$LOG_LEVEL_SERVICE" \
+  # Rate limits off: the benchmark measures the service, not its limiter.
+  DATABASE_URL="$2" PORT="$port" HOST=127.0.0.1 LOG_LEVEL="$LOG_LEVEL_SERVICE" RATE_LIMIT_ENABLED=false \
     "$BIN/fluxora" serve >"$WORK/$label.log" 2>&1 &
   SERVER=$!
   wait_ready "http://127.0.0.1:$port/health/ready" "$SERVER"

@@ -35,7 +35,10 @@ impl Service {
     async fn start() -> Service {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("fluxora.db").display());
-        let app = Application::build(Config::for_database(url))
+        let mut config = Config::for_database(url);
+        // The harness measures the service, not its rate limiter.
+        config.rate_limit.enabled = false;
+        let app = Application::build(config)
             .await
             .expect("the service builds");
         let base = format!("http://127.0.0.1:{}", app.port());

@@ -14,7 +14,8 @@ use crate::clock::now_millis;
 use crate::config::Config;
 use crate::health::HealthService;
 use crate::http::internal::PushIngest;
-use crate::http::{self, AppState};
+use crate::http::ratelimit::RateLimiter;
+use crate::http::{self, AppState, EdgeConfig};
 use crate::indexer::ingest::IngestCore;
 use crate::indexer::poller::{Poller, PollerConfig};
 use crate::indexer::rpc::RpcClient;
@@ -68,6 +69,7 @@ pub struct Application {
     poller: Option<PollerSpec>,
     dispatcher: Dispatcher,
     metrics: crate::telemetry::metrics::Metrics,
+    rate_limiter: Option<Arc<RateLimiter>>,
     shutdown_grace: Duration,
     shutdown_drain: Duration,
     local_addr: SocketAddr,
@@ -157,7 +159,23 @@ impl Application {
                 token,
             }),
         };
-        let router = http::router(state);
+        let rate_limiter = if config.rate_limit.enabled {
+            let limiter = RateLimiter::new(&config.rate_limit, config.http.trusted_proxies.clone())
+                .map_err(|e| AppError::Serve(std::io::Error::other(e.to_string())))?;
+            limiter.warm_up().await;
+            Some(Arc::new(limiter))
+        } else {
+            tracing::info!("rate limiting is disabled (RATE_LIMIT_ENABLED=false)");
+            None
+        };
+        let router = http::router(
+            state,
+            EdgeConfig {
+                rate_limiter: rate_limiter.clone(),
+                request_timeout: config.http.request_timeout,
+                cors: config.http.cors.clone(),
+            },
+        );
 
         let addr = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(addr)
@@ -175,6 +193,7 @@ impl Application {
             poller,
             dispatcher,
             metrics,
+            rate_limiter,
             shutdown_grace: config.shutdown_grace,
             shutdown_drain: config.shutdown_drain,
             local_addr,
@@ -218,6 +237,9 @@ impl Application {
             self.key_refresh,
             shutdown.clone(),
         )));
+        if let Some(limiter) = self.rate_limiter {
+            workers.push(tokio::spawn(limiter.run_maintenance(shutdown.clone())));
+        }
         let dispatcher = self.dispatcher;
         let dispatcher_shutdown = shutdown.clone();
         workers.push(tokio::spawn(supervise(

@@ -177,6 +177,44 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// API key authentication.
     pub auth: AuthConfig,
+    /// Request rate limits (design §3, §9).
+    pub rate_limit: RateLimitConfig,
+    /// HTTP hardening: client IP, timeout, CORS (issue 7).
+    pub http: HttpConfig,
+}
+
+/// Request rate limits (design §3, §9; `docs/operations.md`, "Rate limits").
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    /// Whether requests are limited at all (`RATE_LIMIT_ENABLED`, default `true`).
+    pub enabled: bool,
+    /// Requests per minute per client IP (`RATE_LIMIT_IP_PER_MINUTE`, default 600; burst = a
+    /// tenth, at least 1).
+    pub ip_per_minute: u32,
+    /// Requests per minute per API key (`RATE_LIMIT_KEY_PER_MINUTE`, default 3000; burst = a
+    /// tenth, at least 1).
+    pub key_per_minute: u32,
+    /// Redis shared by every replica (`REDIS_URL`, `redis://[user:password@]host[:port][/db]`);
+    /// unset: limits are per process. May carry a password: never logged.
+    pub redis_url: Option<Secret>,
+    /// Prefix of the limiter's Redis keys (`RATE_LIMIT_REDIS_PREFIX`, default `fluxora:rl:`).
+    pub redis_prefix: String,
+    /// Longest wait for a Redis decision before the local limiter decides instead
+    /// (`RATE_LIMIT_REDIS_TIMEOUT_MS`, default 50 ms).
+    pub redis_timeout: Duration,
+}
+
+/// HTTP hardening settings (issue 7, scope 6; `docs/operations.md`).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Proxies whose `X-Forwarded-For` is believed (`TRUST_PROXY`, comma-separated IPs or
+    /// CIDRs; unset: the socket's peer address is the client).
+    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
+    /// Longest a request may take, body upload included, before a 503 envelope
+    /// (`REQUEST_TIMEOUT_MS`, default 30000 ms).
+    pub request_timeout: Duration,
+    /// Browser origins allowed by CORS (`CORS_ALLOWED_ORIGINS`; unset: no CORS headers at all).
+    pub cors: crate::http::hardening::CorsOrigins,
 }
 
 /// API key authentication settings (design §9, issue 7; see [`crate::http::auth`]).
@@ -560,6 +598,97 @@ impl Config {
 
         let shutdown_drain_ms =
             r.parse::<u64>("SHUTDOWN_DRAIN_MS", 0, "a whole number of milliseconds");
+        let rate_limit_enabled = match r
+            .get("RATE_LIMIT_ENABLED")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("true") | Some("1") | Some("yes") | Some("on") => true,
+            Some("false") | Some("0") | Some("no") | Some("off") => false,
+            Some(_) => {
+                r.problem("RATE_LIMIT_ENABLED", "expected 'true' or 'false'");
+                true
+            }
+        };
+        let ip_per_minute = r.parse::<u32>(
+            "RATE_LIMIT_IP_PER_MINUTE",
+            600,
+            "a positive whole number of requests per minute",
+        );
+        if ip_per_minute == 0 {
+            r.problem(
+                "RATE_LIMIT_IP_PER_MINUTE",
+                "must be at least 1 (use RATE_LIMIT_ENABLED=false to turn limits off)",
+            );
+        }
+        let key_per_minute = r.parse::<u32>(
+            "RATE_LIMIT_KEY_PER_MINUTE",
+            3000,
+            "a positive whole number of requests per minute",
+        );
+        if key_per_minute == 0 {
+            r.problem(
+                "RATE_LIMIT_KEY_PER_MINUTE",
+                "must be at least 1 (use RATE_LIMIT_ENABLED=false to turn limits off)",
+            );
+        }
+        let redis_url = match r.get("REDIS_URL") {
+            None => None,
+            Some(raw) => match url::Url::parse(raw) {
+                Ok(parsed) if parsed.scheme() == "redis" && parsed.has_host() => {
+                    Some(Secret::new(raw))
+                }
+                _ => {
+                    r.problem(
+                        "REDIS_URL",
+                        "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB] (TLS rediss:// is not supported)",
+                    );
+                    None
+                }
+            },
+        };
+        let redis_prefix = r
+            .get("RATE_LIMIT_REDIS_PREFIX")
+            .unwrap_or("fluxora:rl:")
+            .to_string();
+        let redis_timeout_ms = r.parse::<u64>(
+            "RATE_LIMIT_REDIS_TIMEOUT_MS",
+            50,
+            "a whole number of milliseconds",
+        );
+        if redis_timeout_ms == 0 {
+            r.problem("RATE_LIMIT_REDIS_TIMEOUT_MS", "must be at least 1 ms");
+        }
+        let trusted_proxies = match r.get("TRUST_PROXY") {
+            None => crate::http::client_ip::TrustedProxies::default(),
+            Some(raw) => match crate::http::client_ip::TrustedProxies::parse(raw) {
+                Ok(trusted) => trusted,
+                Err(error) => {
+                    let message = error.to_string();
+                    r.problem("TRUST_PROXY", message);
+                    crate::http::client_ip::TrustedProxies::default()
+                }
+            },
+        };
+        let request_timeout_ms = r.parse::<u64>(
+            "REQUEST_TIMEOUT_MS",
+            30_000,
+            "a whole number of milliseconds",
+        );
+        if request_timeout_ms == 0 {
+            r.problem("REQUEST_TIMEOUT_MS", "must be at least 1 ms");
+        }
+        let cors = match r.get("CORS_ALLOWED_ORIGINS") {
+            None => crate::http::hardening::CorsOrigins::default(),
+            Some(raw) => match crate::http::hardening::CorsOrigins::parse(raw) {
+                Ok(origins) => origins,
+                Err(error) => {
+                    let message = error.to_string();
+                    r.problem("CORS_ALLOWED_ORIGINS", message);
+                    crate::http::hardening::CorsOrigins::default()
+                }
+            },
+        };
 
         if !r.problems.is_empty() {
             return Err(ConfigError(r.problems));
@@ -601,6 +730,19 @@ impl Config {
             auth: AuthConfig {
                 require_read_key,
                 key_refresh_interval: Duration::from_millis(key_refresh_ms),
+            },
+            rate_limit: RateLimitConfig {
+                enabled: rate_limit_enabled,
+                ip_per_minute,
+                key_per_minute,
+                redis_url,
+                redis_prefix,
+                redis_timeout: Duration::from_millis(redis_timeout_ms),
+            },
+            http: HttpConfig {
+                trusted_proxies,
+                request_timeout: Duration::from_millis(request_timeout_ms),
+                cors,
             },
         })
     }
@@ -652,6 +794,19 @@ impl Config {
                     lease: Duration::from_secs(60),
                 },
                 auth: AuthConfig::default(),
+                rate_limit: RateLimitConfig {
+                    enabled: true,
+                    ip_per_minute: 600,
+                    key_per_minute: 3000,
+                    redis_url: None,
+                    redis_prefix: "fluxora:rl:".into(),
+                    redis_timeout: Duration::from_millis(50),
+                },
+                http: HttpConfig {
+                    trusted_proxies: crate::http::client_ip::TrustedProxies::default(),
+                    request_timeout: Duration::from_secs(30),
+                    cors: crate::http::hardening::CorsOrigins::default(),
+                },
             },
         }
     }
@@ -756,6 +911,55 @@ mod tests {
         .unwrap_err();
         let names: Vec<_> = bad.0.iter().map(|p| p.variable).collect();
         assert_eq!(names, vec!["AUTH_REQUIRE_READ_KEY", "API_KEY_REFRESH_MS"]);
+    }
+
+    #[test]
+    fn rate_limit_and_hardening_settings() {
+        let defaults = Config::from_vars(&HashMap::new()).unwrap();
+        assert!(defaults.rate_limit.enabled);
+        assert_eq!(defaults.rate_limit.ip_per_minute, 600);
+        assert_eq!(defaults.rate_limit.key_per_minute, 3000);
+        assert_eq!(defaults.rate_limit.redis_prefix, "fluxora:rl:");
+        assert!(defaults.rate_limit.redis_url.is_none());
+        assert_eq!(defaults.http.request_timeout, Duration::from_secs(30));
+        assert!(defaults.http.cors.is_disabled());
+        assert!(defaults.http.trusted_proxies.is_empty());
+
+        let err = Config::from_vars(&vars(&[
+            ("RATE_LIMIT_ENABLED", "maybe"),
+            ("RATE_LIMIT_IP_PER_MINUTE", "0"),
+            ("RATE_LIMIT_KEY_PER_MINUTE", "lots"),
+            ("REDIS_URL", "http://cache:6379"),
+            ("TRUST_PROXY", "10.0.0.1,not-an-ip"),
+            ("REQUEST_TIMEOUT_MS", "0"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example/path"),
+        ]))
+        .unwrap_err();
+        let names: Vec<_> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(
+            names,
+            vec![
+                "RATE_LIMIT_ENABLED",
+                "RATE_LIMIT_IP_PER_MINUTE",
+                "RATE_LIMIT_KEY_PER_MINUTE",
+                "REDIS_URL",
+                "TRUST_PROXY",
+                "REQUEST_TIMEOUT_MS",
+                "CORS_ALLOWED_ORIGINS"
+            ]
+        );
+        assert!(err.to_string().contains("'not-an-ip'"), "{err}");
+
+        let with_redis = Config::from_vars(&vars(&[
+            ("REDIS_URL", "redis://:hunter2@cache:6379/0"),
+            ("RATE_LIMIT_ENABLED", "false"),
+        ]))
+        .unwrap();
+        assert!(!with_redis.rate_limit.enabled);
+        assert!(
+            !format!("{with_redis:?}").contains("hunter2"),
+            "the Redis password is never printed"
+        );
     }
 
     #[test]

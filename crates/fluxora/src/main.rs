@@ -115,9 +115,12 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<ExitCode, fluxora::app::AppError> {
+    // Take over SIGTERM before the port is bound: a SIGTERM arriving as soon as the service
+    // listens must start a graceful shutdown, not kill the process (the default action).
+    let signals = ShutdownSignals::install();
     let app = Application::build(config).await?;
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    tokio::spawn(signals.cancel_on_signal(shutdown.clone()));
     app.run_until_stopped(shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -129,28 +132,54 @@ async fn migrate(config: Config) -> Result<ExitCode, fluxora::app::AppError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Cancels `token` on SIGTERM or SIGINT (Ctrl-C).
-async fn cancel_on_signal(token: CancellationToken) {
-    let interrupt = tokio::signal::ctrl_c();
+/// SIGTERM and SIGINT (Ctrl-C), registered when installed.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(error) => {
-                tracing::warn!(error = %error, "cannot listen for SIGTERM; only Ctrl-C stops the service");
-                let _ = interrupt.await;
-            }
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    /// Registers the handlers now (SIGINT is registered by `ctrl_c` itself, but only when
+    /// first polled; SIGTERM's default action would kill the process before that).
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            let terminate =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .map_err(|error| {
+                        tracing::warn!(error = %error, "cannot listen for SIGTERM; only Ctrl-C stops the service");
+                    })
+                    .ok();
+            Self { terminate }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
+
+    /// Cancels `token` on SIGTERM or SIGINT (Ctrl-C).
+    async fn cancel_on_signal(self, token: CancellationToken) {
+        let interrupt = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            match self.terminate {
+                Some(mut terminate) => {
+                    tokio::select! {
+                        _ = interrupt => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                None => {
+                    let _ = interrupt.await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = interrupt.await;
+        }
+        tracing::info!("signal received");
+        token.cancel();
     }
-    tracing::info!("signal received");
-    token.cancel();
 }

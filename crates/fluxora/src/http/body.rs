@@ -1,5 +1,7 @@
 //! Request body rules of design §4: at most [`MAX_BODY_BYTES`] (262 144 bytes allowed, 413 beyond,
-//! checked before parsing), JSON only (415 otherwise), malformed JSON → 400.
+//! checked before parsing), JSON only (415 otherwise), malformed JSON → 400, and (issue 7) at most
+//! [`MAX_JSON_DEPTH`] levels of nesting → 400 beyond, refused while parsing, before deeper values
+//! are built.
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
@@ -11,6 +13,11 @@ use crate::http::error::ApiError;
 
 /// Largest accepted request body: 256 KiB (design §4).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Deepest nesting of arrays and objects accepted in a request body (a top-level object is
+/// depth 1). No request of the API needs more than a few levels; the limit keeps a 256 KiB body
+/// of brackets from costing deep recursion. Deeper → 400 `VALIDATION_ERROR`.
+pub const MAX_JSON_DEPTH: usize = 32;
 
 /// Whether a `Content-Type` is JSON: `application/json` or `application/*+json`, any parameters
 /// (charset) allowed, case-insensitive.
@@ -63,7 +70,7 @@ pub async fn guard(request: Request, next: Next) -> Response {
 /// actual bytes (chunked bodies included).
 ///
 /// Rejections: 413 past [`MAX_BODY_BYTES`], 400 `VALIDATION_ERROR` for malformed JSON (an empty
-/// body included).
+/// body included), a repeated key, or nesting deeper than [`MAX_JSON_DEPTH`].
 #[derive(Debug, Clone)]
 pub struct JsonValue(pub serde_json::Value);
 
@@ -92,24 +99,57 @@ impl<S: Send + Sync> FromRequest<S> for JsonValue {
                 details: Vec::new(),
             });
         }
-        serde_json::from_slice::<StrictValue>(&bytes)
-            .map(|strict| JsonValue(strict.0))
+        parse_strict(&bytes)
+            .map(JsonValue)
             .map_err(|error| ApiError::malformed_json(&error))
     }
 }
 
-/// A JSON value parsed like `serde_json::Value`, except that an object with a repeated key is an
-/// error: parsers disagree on which duplicate wins, so a body that means different things to
-/// different readers is refused (like unknown fields, design §5).
-struct StrictValue(serde_json::Value);
+/// Parses a whole body with the [`StrictSeed`] rules (no repeated keys, at most
+/// [`MAX_JSON_DEPTH`] levels), refusing trailing content.
+fn parse_strict(bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+    use serde::de::DeserializeSeed;
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = StrictSeed { depth: 0 }.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
 
-impl<'de> serde::Deserialize<'de> for StrictValue {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+/// Parses a JSON value like `serde_json::Value`, except that an object with a repeated key is an
+/// error (parsers disagree on which duplicate wins, so a body that means different things to
+/// different readers is refused, like unknown fields, design §5), and so is nesting deeper than
+/// [`MAX_JSON_DEPTH`]. `depth` counts the arrays and objects around the value being parsed.
+struct StrictSeed {
+    depth: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for StrictSeed {
+    type Value = serde_json::Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(StrictVisitor { depth: self.depth })
     }
 }
 
-struct StrictVisitor;
+struct StrictVisitor {
+    depth: usize,
+}
+
+impl StrictVisitor {
+    /// The seed for a value inside this array or object; an error past [`MAX_JSON_DEPTH`].
+    fn enter<E: serde::de::Error>(&self) -> Result<StrictSeed, E> {
+        let depth = self.depth + 1;
+        if depth > MAX_JSON_DEPTH {
+            return Err(E::custom(format!(
+                "nesting exceeds the maximum depth of {MAX_JSON_DEPTH} arrays and objects"
+            )));
+        }
+        Ok(StrictSeed { depth })
+    }
+}
 
 impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     type Value = serde_json::Value;
@@ -148,17 +188,19 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        self.enter::<A::Error>()?;
         let mut items = Vec::new();
-        while let Some(StrictValue(item)) = seq.next_element()? {
+        while let Some(item) = seq.next_element_seed(self.enter::<A::Error>()?)? {
             items.push(item);
         }
         Ok(serde_json::Value::Array(items))
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        self.enter::<A::Error>()?;
         let mut object = serde_json::Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let StrictValue(value) = map.next_value()?;
+            let value = map.next_value_seed(self.enter::<A::Error>()?)?;
             if object.contains_key(&key) {
                 let shown: String = crate::address::redact_secret_seeds(&key)
                     .chars()
@@ -185,7 +227,35 @@ fn is_length_limit(error: &axum::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_json_content_type;
+    use super::{is_json_content_type, parse_strict, MAX_JSON_DEPTH};
+
+    fn nested(depth: usize) -> String {
+        let mut body = String::new();
+        for i in 0..depth {
+            body.push_str(if i % 2 == 0 { "{\"a\":" } else { "[" });
+        }
+        body.push('1');
+        for i in (0..depth).rev() {
+            body.push(if i % 2 == 0 { '}' } else { ']' });
+        }
+        body
+    }
+
+    #[test]
+    fn nesting_depth_is_limited() {
+        assert!(parse_strict(nested(MAX_JSON_DEPTH).as_bytes()).is_ok());
+        let error = parse_strict(nested(MAX_JSON_DEPTH + 1).as_bytes()).unwrap_err();
+        assert!(error.to_string().contains("maximum depth of 32"), "{error}");
+        // Far deeper than serde_json's own recursion limit: still our error.
+        let error = parse_strict(nested(10_000).as_bytes()).unwrap_err();
+        assert!(error.to_string().contains("maximum depth"), "{error}");
+        assert!(parse_strict(b"{\"a\":1,\"a\":2}").is_err());
+        assert!(parse_strict(b"{} x").is_err());
+        assert_eq!(
+            parse_strict(b" [1, {\"b\": null}] ").unwrap(),
+            serde_json::json!([1, {"b": null}])
+        );
+    }
 
     #[test]
     fn json_content_types() {

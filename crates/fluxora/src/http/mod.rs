@@ -1,15 +1,18 @@
 //! The HTTP layer (design §4): router, middleware and the error envelope. Handlers are thin; the
 //! rules live in [`crate::streams`].
 //!
-//! Layers, outermost first: request id and logging ([`request_id::observe`]), request metrics
-//! ([`metrics::track`]), the error envelope ([`error::render_errors`]), panic capture (500
-//! envelope), authentication ([`auth::authenticate`]: 401, and the [`auth::Principal`]
-//! extension), the body guard ([`body::guard`]: 413/415), then the routes with their scope
-//! requirements.
+//! Layers, outermost first (see [`router`]): request id and logging ([`request_id::observe`]),
+//! request metrics ([`metrics::track`]), security headers, CORS, the error envelope
+//! ([`error::render_errors`]), panic capture (500 envelope), the request timeout, the per-IP
+//! rate limit, authentication ([`auth::authenticate`]: 401, and the [`auth::Principal`]
+//! extension), the per-key rate limit, the body guard ([`body::guard`]: 413/415), then the
+//! routes with their scope requirements.
 
 pub mod auth;
 pub mod body;
+pub mod client_ip;
 pub mod error;
+pub mod hardening;
 pub mod internal;
 pub mod keys;
 pub mod meta;
@@ -74,9 +77,38 @@ async fn not_found(request: Request) -> impl IntoResponse {
     ApiError::NotFound(format!("Route '{} {path}' not found", request.method()))
 }
 
+/// The cross-cutting layers' settings (issue 7): rate limits and hardening.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// The rate limiter; `None` when `RATE_LIMIT_ENABLED=false`.
+    pub rate_limiter: Option<std::sync::Arc<ratelimit::RateLimiter>>,
+    /// `REQUEST_TIMEOUT_MS`.
+    pub request_timeout: std::time::Duration,
+    /// `CORS_ALLOWED_ORIGINS`.
+    pub cors: hardening::CorsOrigins,
+}
+
 /// Builds the complete router with every layer.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+///
+/// Layer order, outermost (first to see a request) to innermost — each `.layer` call below wraps
+/// everything above it, so the calls read innermost first:
+/// 1. `request_id::observe` — request id, the access log line;
+/// 2. `metrics::track` — counts and times every request by route template and status;
+/// 3. security headers ([`hardening::SECURITY_HEADERS`]) — on every response, errors included;
+/// 4. CORS ([`hardening::CorsOrigins`], when configured) — outside the limits and the envelope,
+///    so a 429 or any error can be read by an allowed page; preflights are answered here;
+/// 5. `error::render_errors` — writes the envelope of every error below (and `no-store`);
+/// 6. panic capture — a panic becomes a 500 envelope;
+/// 7. request timeout ([`hardening::with_timeout`]) — 503 envelope;
+/// 8. per-IP rate limit ([`ratelimit::per_ip`]) — before authentication, so floods are refused
+///    before any key is hashed;
+/// 9. authentication ([`auth::authenticate`]) — 401, and the [`auth::Principal`] extension;
+/// 10. per-key rate limit ([`ratelimit::per_key`]) — reads the `Principal`;
+/// 11. `body::guard` — 413/415 before any body is read;
+/// 12. the routes (JSON bodies parsed by [`body::JsonValue`], depth-limited) with their scope
+///     requirements.
+pub fn router(state: AppState, edge: EdgeConfig) -> Router {
+    let mut router = Router::new()
         .merge(meta::router())
         .merge(metrics::router())
         .merge(streams::router(state.clone()))
@@ -85,10 +117,41 @@ pub fn router(state: AppState) -> Router {
         .merge(keys::router(state.clone()))
         .fallback(not_found)
         .with_state(state.clone())
-        .layer(middleware::from_fn(body::guard))
-        .layer(middleware::from_fn_with_state(state, auth::authenticate))
+        // 11. body guard
+        .layer(middleware::from_fn(body::guard));
+    // 10. per-key rate limit
+    if let Some(limiter) = &edge.rate_limiter {
+        router = router.layer(middleware::from_fn_with_state(
+            limiter.clone(),
+            ratelimit::per_key,
+        ));
+    }
+    // 9. authentication: sees only requests the per-IP limit let through; its Principal
+    //    reaches the per-key limit.
+    router = router.layer(middleware::from_fn_with_state(state, auth::authenticate));
+    // 8. per-IP rate limit
+    if let Some(limiter) = &edge.rate_limiter {
+        router = router.layer(middleware::from_fn_with_state(
+            limiter.clone(),
+            ratelimit::per_ip,
+        ));
+    }
+    // 7. request timeout
+    router = hardening::with_timeout(router, edge.request_timeout);
+    // 6. panic capture, 5. error envelope
+    router = router
         .layer(CatchPanicLayer::new())
-        .layer(middleware::from_fn(error::render_errors))
+        .layer(middleware::from_fn(error::render_errors));
+    // 4. CORS
+    if let Some(cors) = edge.cors.layer() {
+        router = router.layer(cors);
+    }
+    // 3. security headers
+    for layer in hardening::security_header_layers() {
+        router = router.layer(layer);
+    }
+    // 2. request metrics, 1. request id and logging
+    router
         .layer(middleware::from_fn(metrics::track))
         .layer(middleware::from_fn(request_id::observe))
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::binary::{self, Server};
 use crate::helpers::{detail_codes, expect_error, valid_body, TestApp, TestDb};
 
-const ADMIN: &str = "admin-token-0123456789abcdef";
+pub(crate) const ADMIN: &str = "admin-token-0123456789abcdef";
 /// How long a condition may take to become true (a refresh cycle or a process start).
 const DEADLINE: Duration = Duration::from_secs(15);
 
@@ -44,7 +44,7 @@ async fn send(
 }
 
 /// Creates a key through the admin API; returns the 201 body (with `key`).
-async fn create_key(app: &TestApp, name: &str, scopes: &[&str]) -> Value {
+pub(crate) async fn create_key(app: &TestApp, name: &str, scopes: &[&str]) -> Value {
     let response = call(
         app,
         Method::POST,
@@ -58,7 +58,7 @@ async fn create_key(app: &TestApp, name: &str, scopes: &[&str]) -> Value {
     response.json().await.unwrap()
 }
 
-fn key_of(created: &Value) -> String {
+pub(crate) fn key_of(created: &Value) -> String {
     created["key"].as_str().unwrap().to_string()
 }
 

@@ -140,17 +140,23 @@ impl TestApp {
     }
 
     /// Starts the service on an existing test database (restart tests keep `db` alive across
-    /// two services).
+    /// two services). Rate limits are off, as in [`TestApp::spawn_env`].
     pub async fn spawn_with(db: &TestDb) -> TestApp {
-        Self::spawn_config(Config::for_database(db.url())).await
+        let mut config = Config::for_database(db.url());
+        config.rate_limit.enabled = false;
+        Self::spawn_config(config).await
     }
 
     /// Starts the service on `db` with extra environment variables (validated like `serve`).
+    /// Rate limits are off (`RATE_LIMIT_ENABLED=false`) unless `env` sets `RATE_LIMIT_ENABLED`:
+    /// suites that send many requests from 127.0.0.1 test their own area, and `e2e_ratelimit`
+    /// tests the limits (the production default, on, included).
     pub async fn spawn_env(db: &TestDb, env: &[(&str, &str)]) -> TestApp {
         let mut vars: std::collections::HashMap<String, String> = [
             ("HOST", "127.0.0.1".to_string()),
             ("PORT", "0".to_string()),
             ("DATABASE_URL", db.url()),
+            ("RATE_LIMIT_ENABLED", "false".to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

@@ -1,0 +1,165 @@
+//! GCRA shared by every replica through Redis (`REDIS_URL`; design §1, §9).
+//!
+//! One Lua script ([`GCRA_SCRIPT`]) reads the bucket's theoretical arrival time, decides and
+//! writes the new one atomically, on Redis's own clock (`TIME`), so replicas with skewed clocks
+//! agree. Keys are `<RATE_LIMIT_REDIS_PREFIX><ip:ADDRESS | key:ID>` and expire once the bucket
+//! is full again. Every call is bounded by `RATE_LIMIT_REDIS_TIMEOUT_MS`; after a failure Redis
+//! is skipped for [`RETRY_AFTER_FAILURE`] so a dead Redis costs requests nothing.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::Script;
+
+use super::{Bucket, Decision, Limit};
+use crate::clock::now_millis;
+
+/// How long Redis is bypassed (local limits apply) after it failed or timed out.
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+/// The GCRA decision, atomically. `KEYS[1]`: the bucket. `ARGV[1]`: the emission interval T
+/// (µs, one request's cost); `ARGV[2]`: the burst tolerance τ = T × (burst − 1) (µs).
+/// Returns `{1, remaining, reset_µs}` when allowed (and records the request), or
+/// `{0, wait_µs, reset_µs}` when refused (and records nothing).
+pub const GCRA_SCRIPT: &str = r"
+local t = tonumber(ARGV[1])
+local tau = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then
+  tat = now
+end
+local earliest = tat - tau
+if now < earliest then
+  return {0, earliest - now, tat - now}
+end
+local new_tat = tat + t
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+return {1, math.floor((now + tau + t - new_tat) / t), new_tat - now}
+";
+
+/// The Redis client could not be created.
+#[derive(Debug, thiserror::Error)]
+#[error("REDIS_URL is not a usable Redis URL")]
+pub struct RedisSetupError;
+
+/// Why a shared decision could not be made (the local limiter decides instead).
+#[derive(Debug, thiserror::Error)]
+pub enum RedisCheckError {
+    /// Redis did not answer in time.
+    #[error("Redis did not answer within {0:?}")]
+    Timeout(Duration),
+    /// Redis answered with an error, or the connection failed.
+    #[error("Redis error: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Redis failed recently; skipped until [`RETRY_AFTER_FAILURE`] has passed.
+    #[error("Redis failed recently; retrying shortly")]
+    Backoff,
+}
+
+/// The shared limiter: a lazily connected, self-reconnecting Redis connection and the script.
+pub struct RedisGcra {
+    connection: ConnectionManager,
+    script: Script,
+    prefix: String,
+    timeout: Duration,
+    skip_until_ms: AtomicU64,
+}
+
+impl RedisGcra {
+    /// A limiter on `url` (connected on first use), with keys under `prefix`, each call bounded
+    /// by `timeout`.
+    ///
+    /// Errors: [`RedisSetupError`] when the URL is not a Redis URL.
+    pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<Self, RedisSetupError> {
+        let client = redis::Client::open(url).map_err(|_| RedisSetupError)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(2);
+        let connection =
+            ConnectionManager::new_lazy_with_config(client, config).map_err(|_| RedisSetupError)?;
+        Ok(Self {
+            connection,
+            script: Script::new(GCRA_SCRIPT),
+            prefix: prefix.to_string(),
+            timeout,
+            skip_until_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// Connects and loads the script, waiting up to a second (or the call timeout if longer).
+    ///
+    /// Errors: [`RedisCheckError`] when Redis does not answer.
+    pub async fn ping(&self) -> Result<(), RedisCheckError> {
+        let wait = self.timeout.max(Duration::from_secs(1));
+        let mut connection = self.connection.clone();
+        let load = async {
+            let _: String = redis::cmd("PING").query_async(&mut connection).await?;
+            let _: String = self
+                .script
+                .prepare_invoke()
+                .load_async(&mut connection)
+                .await?;
+            Ok::<(), redis::RedisError>(())
+        };
+        match tokio::time::timeout(wait, load).await {
+            Ok(result) => result.map_err(RedisCheckError::from),
+            Err(_) => Err(RedisCheckError::Timeout(wait)),
+        }
+    }
+
+    /// The Redis key of `bucket`.
+    pub fn key(&self, bucket: &Bucket) -> String {
+        format!("{}{}", self.prefix, bucket.redis_suffix())
+    }
+
+    /// Counts one request against `bucket` under `limit`, shared by every replica.
+    ///
+    /// Errors: [`RedisCheckError`] on a timeout, a Redis error, or while backing off after one.
+    pub async fn check(&self, bucket: &Bucket, limit: Limit) -> Result<Decision, RedisCheckError> {
+        let now = now_millis().max(0) as u64;
+        if now < self.skip_until_ms.load(Ordering::Relaxed) {
+            return Err(RedisCheckError::Backoff);
+        }
+        let t = u64::try_from(limit.emission_interval().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let tau = t.saturating_mul(u64::from(limit.burst().saturating_sub(1)));
+        let mut connection = self.connection.clone();
+        let mut invocation = self.script.key(self.key(bucket));
+        invocation.arg(t).arg(tau);
+        let call = invocation.invoke_async::<(i64, i64, i64)>(&mut connection);
+        let result = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(error)) => Err(RedisCheckError::Redis(error)),
+            Err(_) => Err(RedisCheckError::Timeout(self.timeout)),
+        };
+        let (allowed, value, reset_us) = match result {
+            Ok(reply) => reply,
+            Err(error) => {
+                let until = now.saturating_add(RETRY_AFTER_FAILURE.as_millis() as u64);
+                self.skip_until_ms.store(until, Ordering::Relaxed);
+                return Err(error);
+            }
+        };
+        let micros = |v: i64| Duration::from_micros(u64::try_from(v).unwrap_or(0));
+        let reset_secs = super::ceil_secs(micros(reset_us));
+        Ok(if allowed == 1 {
+            let remaining = u32::try_from(value.max(0))
+                .unwrap_or(u32::MAX)
+                .min(limit.burst());
+            Decision::Allowed(super::RateLimitStatus {
+                reset_secs,
+                ..limit.allowed(remaining)
+            })
+        } else {
+            Decision::Limited(super::RateLimitStatus {
+                reset_secs,
+                ..limit.limited(micros(value))
+            })
+        })
+    }
+}
