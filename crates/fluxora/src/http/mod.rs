@@ -1,15 +1,21 @@
 //! The HTTP layer (design §4): router, middleware and the error envelope. Handlers are thin; the
 //! rules live in [`crate::streams`].
 //!
+//! Every route is registered with [`utoipa_axum::routes!`] from a handler carrying
+//! `#[utoipa::path]`, so the router and the OpenAPI document ([`openapi`], served by [`docs`])
+//! come from the same lines.
+//!
 //! Layers, outermost first: request id and logging ([`request_id::observe`]), the error envelope
 //! ([`error::render_errors`]), panic capture (500 envelope), the body guard ([`body::guard`]:
 //! 413/415), then the routes.
 
 pub mod auth;
 pub mod body;
+pub mod docs;
 pub mod error;
 pub mod internal;
 pub mod meta;
+pub mod openapi;
 pub mod ratelimit;
 pub mod request_id;
 pub mod streams;
@@ -18,8 +24,10 @@ pub mod webhooks;
 use axum::extract::Request;
 use axum::middleware;
 use axum::response::IntoResponse;
-use axum::Router;
+use axum::{Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::health::HealthService;
 use crate::streams::service::StreamService;
@@ -62,14 +70,27 @@ async fn not_found(request: Request) -> impl IntoResponse {
     ApiError::NotFound(format!("Route '{} {path}' not found", request.method()))
 }
 
-/// Builds the complete router with every layer.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// Every route with its documentation, before state and layers: the one place routes are
+/// listed. `state` is needed only by route layers (the admin check).
+pub fn api_router(state: AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(meta::router())
+        .merge(docs::router())
         .merge(streams::router())
         .merge(internal::router())
-        .merge(webhooks::router(state.clone()))
+        .merge(webhooks::router(state))
+}
+
+/// Builds the complete router with every layer.
+pub fn router(state: AppState) -> Router {
+    let (routes, document) = api_router(state.clone()).split_for_parts();
+    // Serializing a document of plain data cannot fail; an empty body would show if it did.
+    let document = docs::OpenApiJson(std::sync::Arc::new(
+        serde_json::to_vec(&document).unwrap_or_default(),
+    ));
+    routes
         .fallback(not_found)
+        .layer(Extension(document))
         .with_state(state)
         .layer(middleware::from_fn(body::guard))
         .layer(CatchPanicLayer::new())
