@@ -249,12 +249,18 @@ pub struct ErrorObject {
 /// Default envelope contents for an error response produced outside our handlers.
 fn default_body(status: StatusCode, method: &str, path: &str) -> ErrorBody {
     let (code, message) = match status {
-        StatusCode::NOT_FOUND => (ErrorCode::NotFound, format!("Route '{method} {path}' not found")),
+        StatusCode::NOT_FOUND => (
+            ErrorCode::NotFound,
+            format!("Route '{method} {path}' not found"),
+        ),
         StatusCode::METHOD_NOT_ALLOWED => (
             ErrorCode::MethodNotAllowed,
             format!("Method {method} is not allowed on '{path}'; see the Allow header"),
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::PayloadTooLarge, "request body is too large".into()),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            ErrorCode::PayloadTooLarge,
+            "request body is too large".into(),
+        ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             ErrorCode::UnsupportedMediaType,
             "request bodies must be JSON: send Content-Type: application/json".into(),
@@ -266,7 +272,9 @@ fn default_body(status: StatusCode, method: &str, path: &str) -> ErrorBody {
             ErrorCode::ServiceUnavailable,
             "service temporarily unavailable".into(),
         ),
-        status if status.is_client_error() => (ErrorCode::ValidationError, "invalid request".into()),
+        status if status.is_client_error() => {
+            (ErrorCode::ValidationError, "invalid request".into())
+        }
         _ => (ErrorCode::InternalError, "internal error".into()),
     };
     ErrorBody {

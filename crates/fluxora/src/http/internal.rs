@@ -10,11 +10,11 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
+use serde_json::Value;
+use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use serde_json::Value;
-use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
 use crate::http::body::JsonValue;

@@ -9,6 +9,9 @@
 //! ([`error::render_errors`]), panic capture (500 envelope), the body guard ([`body::guard`]:
 //! 413/415), then the routes.
 
+// A route registered without `routes!` would be missing from the OpenAPI document.
+#![deny(clippy::disallowed_methods)]
+
 pub mod auth;
 pub mod body;
 pub mod docs;

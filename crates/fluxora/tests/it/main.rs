@@ -10,6 +10,7 @@ mod rpc_fixture;
 mod e2e_conventions;
 mod e2e_durability;
 mod e2e_indexer;
+mod e2e_openapi;
 mod e2e_process;
 mod e2e_streams;
 mod e2e_validation;
