@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::Path;
 use axum::http::{header, HeaderValue};
 use axum::response::{Redirect, Response};
@@ -29,7 +29,7 @@ pub const DOCS_PATH: &str = "/docs";
 /// The serialized OpenAPI document, computed once when the router is built and shared with the
 /// `/openapi.json` handler as a request extension.
 #[derive(Clone)]
-pub struct OpenApiJson(pub Arc<Vec<u8>>);
+pub struct OpenApiJson(pub Bytes);
 
 static SWAGGER_CONFIG: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
     Arc::new(
@@ -61,7 +61,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     )
 )]
 async fn openapi_json(Extension(document): Extension<OpenApiJson>) -> Response {
-    let mut response = Response::new(Body::from(document.0.as_ref().clone()));
+    let mut response = Response::new(Body::from(document.0));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -88,9 +88,7 @@ pub fn api_router(state: AppState) -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> Router {
     let (routes, document) = api_router(state.clone()).split_for_parts();
     // Serializing a document of plain data cannot fail; an empty body would show if it did.
-    let document = docs::OpenApiJson(std::sync::Arc::new(
-        serde_json::to_vec(&document).unwrap_or_default(),
-    ));
+    let document = docs::OpenApiJson(serde_json::to_vec(&document).unwrap_or_default().into());
     routes
         .fallback(not_found)
         .layer(Extension(document))
