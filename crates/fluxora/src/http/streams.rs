@@ -130,7 +130,7 @@ fn json_response(status: StatusCode, body: Vec<u8>, location: Option<&str>) -> R
     operation_id = "createStream",
     security((), ("apiKey" = ["streams:write"])),
     params(
-        ("Idempotency-Key" = Option<String>, Header, pattern = "^[A-Za-z0-9:_-]{1,128}$",
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = "^[A-Za-z0-9:_-]{1,128}$",
             description = "Replays the first response for 24 h when repeated with the same body; 409 with a different body or while the first is in flight"),
     ),
     request_body = CreateStreamRequest,
@@ -138,7 +138,7 @@ fn json_response(status: StatusCode, body: Vec<u8>, location: Option<&str>) -> R
         (status = 201, description = "Created (or a replay, with `Idempotency-Replayed: true`)", body = StreamView,
             headers(
                 ("Location" = String, description = "`/api/streams/{id}`"),
-                ("Idempotency-Replayed" = Option<String>, description = "`true` when this is the replay of an earlier response")
+                ("Idempotency-Replayed" = String, description = "`true`, present only when this is the replay of an earlier response")
             )),
         (status = 400, description = "`VALIDATION_ERROR`: malformed JSON, an invalid `Idempotency-Key`, or failing fields listed in `details`", body = ErrorEnvelope),
         (status = 409, description = "`CONFLICT`: the `Idempotency-Key` was used with another body, or its first request is still in flight", body = ErrorEnvelope),
