@@ -234,6 +234,33 @@ impl serde::Serialize for StellarAddress {
     }
 }
 
+/// `^[GC][A-Z2-7]{55}$`: the shape of an account (`G…`) or contract (`C…`) StrKey. The service
+/// also checks the version byte and the CRC16-XModem checksum, which no pattern expresses.
+pub const STRKEY_PATTERN: &str = "^[GC][A-Z2-7]{55}$";
+
+impl utoipa::PartialSchema for StellarAddress {
+    /// A string matching [`STRKEY_PATTERN`] (the OpenAPI `StellarAddress` schema).
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(STRKEY_PATTERN))
+            .description(Some(
+                "A Stellar account (G…) or contract (C…) StrKey: 56 base32 characters with a \
+                 valid version byte and CRC16-XModem checksum. Never send an S… secret seed.",
+            ))
+            .examples([serde_json::json!(
+                "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5"
+            )])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for StellarAddress {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("StellarAddress")
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for StellarAddress {
     /// Accepts only a string, validated with [`StellarAddress::parse`]. The error never contains
     /// the input. For HTTP bodies prefer [`StellarAddress::from_json`], which keeps the per-field

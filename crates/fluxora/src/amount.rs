@@ -212,6 +212,31 @@ impl serde::Serialize for Amount {
     }
 }
 
+/// `^[0-9]+\.[0-9]{7}$`: how every amount appears in responses (design §5: exactly 7 fractional
+/// digits).
+pub const AMOUNT_OUTPUT_PATTERN: &str = r"^[0-9]+\.[0-9]{7}$";
+
+impl utoipa::PartialSchema for Amount {
+    /// A string matching [`AMOUNT_OUTPUT_PATTERN`] (the OpenAPI `Amount` schema).
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(AMOUNT_OUTPUT_PATTERN))
+            .description(Some(
+                "A decimal amount as a string with exactly 7 fractional digits (1 unit = 10^7 \
+                 stroops; design §5.1).",
+            ))
+            .examples([serde_json::json!("1000.0000000")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Amount {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Amount")
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Amount {
     /// Accepts only a string, parsed with [`Amount::parse`]; numbers and other types are refused
     /// (design §5.1). For HTTP bodies prefer [`Amount::from_json`], which keeps the per-field error

@@ -37,13 +37,28 @@ pub const MAX_NAME_CHARS: usize = 100;
 
 /// A permission an API key carries (design §9: `streams:read`, `streams:write`,
 /// `webhooks:admin`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum Scope {
     /// `streams:read`: read streams.
+    #[serde(rename = "streams:read")]
     StreamsRead,
     /// `streams:write`: create, cancel, pause and resume streams.
+    #[serde(rename = "streams:write")]
     StreamsWrite,
     /// `webhooks:admin`: the admin routes of §9.1.
+    #[serde(rename = "webhooks:admin")]
     WebhooksAdmin,
 }
 
@@ -67,12 +82,6 @@ impl Scope {
     /// Parses a wire name (exact, case-sensitive); `None` for anything else.
     pub fn parse(name: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|scope| scope.as_str() == name)
-    }
-}
-
-impl Serialize for Scope {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -110,7 +119,7 @@ impl ApiKeyRecord {
 }
 
 /// An API key as shown: `{id, name, prefix, scopes, createdAt, revokedAt}` (times RFC 3339 UTC).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyView {
     /// Public id.
@@ -128,7 +137,7 @@ pub struct ApiKeyView {
 }
 
 /// A key just created: the view plus the key itself, shown this once.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedKey {
     /// The stored key's view.

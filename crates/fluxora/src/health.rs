@@ -22,7 +22,7 @@ pub const DATABASE_PING_TIMEOUT: Duration = Duration::from_millis(1000);
 pub const SERVICE_NAME: &str = "fluxora-backend";
 
 /// Overall status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OverallStatus {
     /// Everything works.
@@ -34,21 +34,28 @@ pub enum OverallStatus {
 }
 
 /// Database part of the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DatabaseHealth {
     /// `ok` or `unavailable`.
+    #[schema(value_type = String, pattern = "^(ok|unavailable)$")]
     pub status: &'static str,
     /// `sqlite` or `postgres`.
+    #[schema(value_type = String, pattern = "^(sqlite|postgres)$")]
     pub backend: &'static str,
 }
 
 /// Indexer part of the report; every field is always present (null when unknown).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IndexerHealth {
     /// `not_configured`, `starting`, `healthy` or `stalled`.
+    #[schema(
+        value_type = String,
+        pattern = "^(not_configured|starting|healthy|stalled)$"
+    )]
     pub status: &'static str,
     /// RFC 3339 time of the last successful sync.
+    #[schema(format = DateTime)]
     pub last_successful_sync_at: Option<String>,
     /// Milliseconds since the last successful sync.
     pub lag_ms: Option<u64>,
@@ -142,15 +149,18 @@ pub fn indexer_health(snapshot: &IndexerSnapshot, now: i64, threshold_ms: u64) -
 }
 
 /// The whole `/health` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct HealthReport {
     /// Overall status.
     pub status: OverallStatus,
     /// Always `fluxora-backend`.
+    #[schema(value_type = String, example = "fluxora-backend")]
     pub service: &'static str,
     /// Crate version.
+    #[schema(value_type = String)]
     pub version: &'static str,
     /// RFC 3339 time of the report.
+    #[schema(format = DateTime)]
     pub timestamp: String,
     /// Database state.
     pub database: DatabaseHealth,

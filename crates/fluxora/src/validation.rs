@@ -6,11 +6,12 @@ use serde::Serialize;
 /// One failing input field. `code` is a stable SCREAMING_SNAKE identifier (the `DECIMAL_*` codes of
 /// §5.1, the `STRKEY_*` codes of [`crate::address`], or one listed in `docs/api.md`); `message` is
 /// for humans and never echoes secret input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field's name as the client sent it (camelCase body field or query parameter).
     pub field: String,
     /// Stable machine-readable code.
+    #[schema(value_type = String, pattern = "^[A-Z][A-Z0-9_]*$", example = "DECIMAL_INVALID_TYPE")]
     pub code: &'static str,
     /// Human-readable explanation.
     pub message: String,

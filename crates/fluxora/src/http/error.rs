@@ -13,6 +13,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::http::request_id::RequestId;
 use crate::store::StoreError;
@@ -80,6 +81,22 @@ impl ApiError {
         }
     }
 
+    /// The stable envelope code (design §4).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::Validation { .. } => ErrorCode::ValidationError,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::RateLimited(_) => ErrorCode::RateLimited,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::ServiceUnavailable(_) => ErrorCode::ServiceUnavailable,
+            ApiError::Internal => ErrorCode::InternalError,
+        }
+    }
+
     /// A 400 for a body that is not valid JSON (position only, never the content), or whose
     /// object repeats a key (the key, truncated and redacted, is named).
     pub fn malformed_json(error: &serde_json::Error) -> Self {
@@ -142,25 +159,14 @@ impl From<StreamError> for ApiError {
 /// The envelope contents an error response carries until [`render_errors`] writes it.
 #[derive(Debug, Clone)]
 pub struct ErrorBody {
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     details: Option<Vec<FieldError>>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let code = match &self {
-            ApiError::Validation { .. } => "VALIDATION_ERROR",
-            ApiError::NotFound(_) => "NOT_FOUND",
-            ApiError::Conflict(_) => "CONFLICT",
-            ApiError::Unauthorized(_) => "UNAUTHORIZED",
-            ApiError::Forbidden(_) => "FORBIDDEN",
-            ApiError::RateLimited(_) => "RATE_LIMITED",
-            ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
-            ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            ApiError::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
-            ApiError::Internal => "INTERNAL_ERROR",
-        };
+        let code = self.code();
         let status = self.status();
         let message = self.to_string();
         let rate_limit = match &self {
@@ -188,44 +194,88 @@ impl IntoResponse for ApiError {
 #[derive(Debug, Clone, Copy)]
 pub struct NotAnError;
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Envelope<'a> {
-    error: EnvelopeError<'a>,
+/// The stable error codes of design §4, the `code` of every error envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// 400: malformed JSON, a failing field (see `details`), a bad query parameter or header.
+    ValidationError,
+    /// 404: unknown route or resource (also admin routes while `ADMIN_TOKEN` is unset).
+    NotFound,
+    /// 409: illegal transition, chain-owned stream, idempotency conflict or contention.
+    Conflict,
+    /// 401: a credential is missing or wrong.
+    Unauthorized,
+    /// 403: the credential lacks the scope the route needs.
+    Forbidden,
+    /// 413: body over 262 144 bytes.
+    PayloadTooLarge,
+    /// 415: a body without a JSON `Content-Type`.
+    UnsupportedMediaType,
+    /// 405: the path exists, the method does not (see the `Allow` header).
+    MethodNotAllowed,
+    /// 429: over the rate limit (see `Retry-After` and the `RateLimit-*` headers).
+    RateLimited,
+    /// 503: the database is unreachable or the service is shutting down.
+    ServiceUnavailable,
+    /// 500: an unexpected failure; the cause is logged, never sent.
+    InternalError,
 }
 
-#[derive(Serialize)]
+/// The one error body of design §4: `{"error":{"code","message","requestId","details"}}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct EnvelopeError<'a> {
-    code: &'a str,
-    message: &'a str,
-    request_id: &'a str,
+pub struct ErrorEnvelope {
+    /// The error.
+    pub error: ErrorObject,
+}
+
+/// The `error` member of an [`ErrorEnvelope`].
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorObject {
+    /// Stable machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable explanation; never internals, never secret input.
+    pub message: String,
+    /// The request id, as echoed in the `x-request-id` response header.
+    pub request_id: String,
+    /// Failing fields of a 400 `VALIDATION_ERROR`; absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<&'a [FieldError]>,
+    #[schema(required = false, nullable = false)]
+    pub details: Option<Vec<FieldError>>,
 }
 
 /// Default envelope contents for an error response produced outside our handlers.
 fn default_body(status: StatusCode, method: &str, path: &str) -> ErrorBody {
     let (code, message) = match status {
-        StatusCode::NOT_FOUND => ("NOT_FOUND", format!("Route '{method} {path}' not found")),
+        StatusCode::NOT_FOUND => (
+            ErrorCode::NotFound,
+            format!("Route '{method} {path}' not found"),
+        ),
         StatusCode::METHOD_NOT_ALLOWED => (
-            "METHOD_NOT_ALLOWED",
+            ErrorCode::MethodNotAllowed,
             format!("Method {method} is not allowed on '{path}'; see the Allow header"),
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "request body is too large".into()),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            ErrorCode::PayloadTooLarge,
+            "request body is too large".into(),
+        ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::UnsupportedMediaType,
             "request bodies must be JSON: send Content-Type: application/json".into(),
         ),
-        StatusCode::UNAUTHORIZED => ("UNAUTHORIZED", "authentication required".into()),
-        StatusCode::FORBIDDEN => ("FORBIDDEN", "not allowed".into()),
-        StatusCode::TOO_MANY_REQUESTS => ("RATE_LIMITED", "too many requests".into()),
+        StatusCode::UNAUTHORIZED => (ErrorCode::Unauthorized, "authentication required".into()),
+        StatusCode::FORBIDDEN => (ErrorCode::Forbidden, "not allowed".into()),
+        StatusCode::TOO_MANY_REQUESTS => (ErrorCode::RateLimited, "too many requests".into()),
         StatusCode::SERVICE_UNAVAILABLE => (
-            "SERVICE_UNAVAILABLE",
+            ErrorCode::ServiceUnavailable,
             "service temporarily unavailable".into(),
         ),
-        status if status.is_client_error() => ("VALIDATION_ERROR", "invalid request".into()),
-        _ => ("INTERNAL_ERROR", "internal error".into()),
+        status if status.is_client_error() => {
+            (ErrorCode::ValidationError, "invalid request".into())
+        }
+        _ => (ErrorCode::InternalError, "internal error".into()),
     };
     ErrorBody {
         code,
@@ -259,12 +309,12 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         }
         None => return response,
     };
-    let envelope = Envelope {
-        error: EnvelopeError {
+    let envelope = ErrorEnvelope {
+        error: ErrorObject {
             code: body.code,
-            message: &body.message,
-            request_id: &request_id,
-            details: body.details.as_deref(),
+            message: body.message,
+            request_id,
+            details: body.details,
         },
     };
     let bytes = serde_json::to_vec(&envelope).unwrap_or_default();

@@ -9,14 +9,17 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::Secret;
 use crate::http::body::JsonValue;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorEnvelope};
+use crate::http::openapi::{BodyErrors, RateLimited, ServerErrors};
 use crate::http::AppState;
 use crate::indexer::event::{parse_event_batch, MAX_PUSH_BATCH};
 use crate::indexer::ingest::{IngestBatch, IngestCore, IngestError, IngestReport};
@@ -35,8 +38,55 @@ pub struct PushIngest {
 }
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/internal/indexer/events", post(push_events))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(push_events))
+}
+
+/// The push-ingest body (design §6), for the OpenAPI document; the handler validates the raw
+/// JSON itself so that every failing field of every event is reported.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct IngestBatchRequest {
+    /// At most 100 events.
+    #[schema(max_items = 100)]
+    pub events: Vec<PushedEvent>,
+}
+
+/// One pushed event: exactly an event object as Stellar RPC `getEvents` returns it
+/// (`xdrFormat` `base64`), plus `ledgerHash`. Other `getEvents` fields are ignored.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PushedEvent {
+    /// Event type: `contract`.
+    #[serde(rename = "type")]
+    #[schema(example = "contract")]
+    pub event_type: String,
+    /// Ledger sequence.
+    pub ledger: u32,
+    /// Ledger close time, RFC 3339 UTC.
+    #[schema(format = DateTime)]
+    pub ledger_closed_at: String,
+    /// The emitting contract (`FLUXORA_CONTRACT_ID`), a C… StrKey.
+    #[schema(pattern = "^C[A-Z2-7]{55}$")]
+    pub contract_id: String,
+    /// Event id, `%019d-%010d` (TOID, event index).
+    #[schema(pattern = "^[0-9]{19}-[0-9]{10}$")]
+    pub id: String,
+    /// Operation index within the transaction.
+    pub operation_index: Option<u32>,
+    /// 1-based transaction index within the ledger.
+    pub transaction_index: Option<u32>,
+    /// Transaction hash, 64 hex digits.
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
+    pub tx_hash: String,
+    /// Deprecated by stellar-rpc v23; a boolean when present.
+    pub in_successful_contract_call: Option<bool>,
+    /// Topics, each a base64 XDR `ScVal`.
+    pub topic: Vec<String>,
+    /// Payload, a base64 XDR `ScVal`.
+    pub value: String,
+    /// Hash of the event's ledger, 64 hex digits (required on this path).
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
+    pub ledger_hash: String,
 }
 
 fn invalid(message: impl Into<String>, details: Vec<FieldError>) -> ApiError {
@@ -46,6 +96,25 @@ fn invalid(message: impl Into<String>, details: Vec<FieldError>) -> ApiError {
     }
 }
 
+/// `POST /internal/indexer/events`: ingest a batch in one transaction (design §6).
+#[utoipa::path(
+    post,
+    path = "/internal/indexer/events",
+    tag = "indexer",
+    operation_id = "pushIndexerEvents",
+    security(("indexerWorkerToken" = [])),
+    request_body = IngestBatchRequest,
+    responses(
+        (status = 200, description = "Ingested; events already stored are counted as duplicates", body = IngestReport),
+        (status = 400, description = "`VALIDATION_ERROR`: an invalid batch (nothing applied), with every failing field in `details`", body = ErrorEnvelope),
+        (status = 401, description = "`UNAUTHORIZED`: missing or wrong `x-indexer-worker-token`", body = ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: push ingest is off (`INDEXER_WORKER_TOKEN` unset)", body = ErrorEnvelope),
+        (status = 409, description = "`CONFLICT`: another ingest holds the lock; retry", body = ErrorEnvelope),
+        BodyErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn push_events(
     State(state): State<AppState>,
     headers: HeaderMap,

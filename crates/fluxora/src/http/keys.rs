@@ -14,24 +14,48 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::apikeys::{self, ApiKeyRecord, KeyError, NewKey};
+use crate::apikeys::{self, ApiKeyRecord, ApiKeyView, IssuedKey, KeyError, NewKey, Scope};
 use crate::clock::now_millis;
 use crate::http::auth::require_admin_token;
 use crate::http::body::JsonValue;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorEnvelope};
+use crate::http::openapi::{AuthErrors, BodyErrors, RateLimited, ServerErrors};
 use crate::http::AppState;
 use crate::validation::{Collector, FieldError};
 
 /// Routes of this module, behind the admin-token check.
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/keys", post(create_key).get(list_keys))
-        .route("/api/admin/keys/{id}", delete(revoke_key))
+pub fn router(state: AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_key, list_keys))
+        .routes(routes!(revoke_key))
         .route_layer(middleware::from_fn_with_state(state, require_admin_token))
+}
+
+/// The `POST /api/admin/keys` body, for the OpenAPI document (the handler validates the raw
+/// JSON so that every failing field is reported).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    /// A label for humans, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+    /// At least one scope.
+    #[schema(min_items = 1)]
+    pub scopes: Vec<Scope>,
+}
+
+/// `GET /api/admin/keys`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyList {
+    /// Every key, oldest first, revoked ones included (never a key or its hash).
+    pub keys: Vec<ApiKeyView>,
 }
 
 impl From<KeyError> for ApiError {
@@ -103,6 +127,23 @@ fn parse_body(body: &Value) -> Result<NewKey, ApiError> {
 }
 
 /// `POST /api/admin/keys` → 201 with the key's view and `key`, shown only here.
+#[utoipa::path(
+    post,
+    path = "/api/admin/keys",
+    tag = "admin",
+    operation_id = "createApiKey",
+    security(("adminToken" = [])),
+    request_body = CreateKeyRequest,
+    responses(
+        (status = 201, description = "Created; `key` is shown only here", body = IssuedKey),
+        (status = 400, description = "`VALIDATION_ERROR`: malformed JSON or failing fields listed in `details`", body = ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: key management is off (`ADMIN_TOKEN` unset)", body = ErrorEnvelope),
+        AuthErrors,
+        BodyErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn create_key(
     State(state): State<AppState>,
     JsonValue(body): JsonValue,
@@ -125,14 +166,43 @@ pub fn log_created(record: &ApiKeyRecord) {
 }
 
 /// `GET /api/admin/keys` → every key, oldest first, revoked ones included.
-async fn list_keys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/admin/keys",
+    tag = "admin",
+    operation_id = "listApiKeys",
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "Every key (never a key or its hash)", body = KeyList),
+        (status = 404, description = "`NOT_FOUND`: key management is off (`ADMIN_TOKEN` unset)", body = ErrorEnvelope),
+        AuthErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
+async fn list_keys(State(state): State<AppState>) -> Result<Json<KeyList>, ApiError> {
     let keys = state.store.list_api_keys().await?;
-    Ok(Json(json!({
-        "keys": keys.iter().map(ApiKeyRecord::view).collect::<Vec<_>>()
-    })))
+    Ok(Json(KeyList {
+        keys: keys.iter().map(ApiKeyRecord::view).collect(),
+    }))
 }
 
 /// `DELETE /api/admin/keys/{id}` → 204 (also when already revoked); 404 for an unknown id.
+#[utoipa::path(
+    delete,
+    path = "/api/admin/keys/{id}",
+    tag = "admin",
+    operation_id = "revokeApiKey",
+    security(("adminToken" = [])),
+    params(("id" = String, Path, description = "The key's id (`key_…`)")),
+    responses(
+        (status = 204, description = "Revoked (also when it already was; the first `revokedAt` is kept)"),
+        (status = 404, description = "`NOT_FOUND`: no such key, or key management is off", body = ErrorEnvelope),
+        AuthErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn revoke_key(
     State(state): State<AppState>,
     Path(id): Path<String>,

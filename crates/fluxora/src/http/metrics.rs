@@ -10,11 +10,12 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use subtle::ConstantTimeEq;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorEnvelope};
+use crate::http::openapi::InternalError;
 use crate::http::AppState;
 use crate::telemetry::metrics::{record_request, ScrapeSnapshot};
 
@@ -28,11 +29,23 @@ const OUTBOX_COUNT_TIMEOUT: Duration = Duration::from_secs(2);
 const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(metrics))
 }
 
 /// `GET /metrics`: every metric in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    operation_id = "metrics",
+    security((), ("metricsToken" = [])),
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4 (names in docs/operations.md)", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"),
+        (status = 401, description = "`UNAUTHORIZED`: `METRICS_TOKEN` is set and the bearer token is missing or wrong", body = ErrorEnvelope),
+        InternalError,
+    )
+)]
 async fn metrics(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     if let Some(token) = &state.metrics_token {
         let presented = request

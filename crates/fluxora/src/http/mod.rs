@@ -1,6 +1,10 @@
 //! The HTTP layer (design §4): router, middleware and the error envelope. Handlers are thin; the
 //! rules live in [`crate::streams`].
 //!
+//! Every route is registered with [`utoipa_axum::routes!`] from a handler carrying
+//! `#[utoipa::path]`, so the router and the OpenAPI document ([`openapi`], served by [`docs`])
+//! come from the same lines.
+//!
 //! Layers, outermost first (see [`router`]): request id and logging ([`request_id::observe`]),
 //! request metrics ([`metrics::track`]), security headers, CORS, the error envelope
 //! ([`error::render_errors`]), panic capture (500 envelope), the request timeout, the per-IP
@@ -8,15 +12,20 @@
 //! extension), the per-key rate limit, the body guard ([`body::guard`]: 413/415), then the
 //! routes with their scope requirements.
 
+// A route registered without `routes!` would be missing from the OpenAPI document.
+#![deny(clippy::disallowed_methods)]
+
 pub mod auth;
 pub mod body;
 pub mod client_ip;
+pub mod docs;
 pub mod error;
 pub mod hardening;
 pub mod internal;
 pub mod keys;
 pub mod meta;
 pub mod metrics;
+pub mod openapi;
 pub mod ratelimit;
 pub mod request_id;
 pub mod streams;
@@ -25,8 +34,10 @@ pub mod webhooks;
 use axum::extract::Request;
 use axum::middleware;
 use axum::response::IntoResponse;
-use axum::Router;
+use axum::{Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::health::HealthService;
 use crate::streams::service::StreamService;
@@ -88,6 +99,19 @@ pub struct EdgeConfig {
     pub cors: hardening::CorsOrigins,
 }
 
+/// Every route with its documentation, before state and layers: the one place routes are
+/// listed. `state` is needed only by route layers (the scope checks).
+pub fn api_router(state: AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(meta::router())
+        .merge(docs::router())
+        .merge(metrics::router())
+        .merge(streams::router(state.clone()))
+        .merge(internal::router())
+        .merge(webhooks::router(state.clone()))
+        .merge(keys::router(state))
+}
+
 /// Builds the complete router with every layer.
 ///
 /// Layer order, outermost (first to see a request) to innermost — each `.layer` call below wraps
@@ -108,14 +132,12 @@ pub struct EdgeConfig {
 /// 12. the routes (JSON bodies parsed by [`body::JsonValue`], depth-limited) with their scope
 ///     requirements.
 pub fn router(state: AppState, edge: EdgeConfig) -> Router {
-    let mut router = Router::new()
-        .merge(meta::router())
-        .merge(metrics::router())
-        .merge(streams::router(state.clone()))
-        .merge(internal::router())
-        .merge(webhooks::router(state.clone()))
-        .merge(keys::router(state.clone()))
+    let (routes, document) = api_router(state.clone()).split_for_parts();
+    // Serializing a document of plain data cannot fail; an empty body would show if it did.
+    let document = docs::OpenApiJson(serde_json::to_vec(&document).unwrap_or_default().into());
+    let mut router = routes
         .fallback(not_found)
+        .layer(Extension(document))
         .with_state(state.clone())
         // 11. body guard
         .layer(middleware::from_fn(body::guard));

@@ -511,6 +511,8 @@ mod tests {
         assert_eq!(limiter.tracked(), (2, 0), "recent clients are kept");
     }
 
+    // A bare router for the middleware alone: it is never served, so not documented.
+    #[allow(clippy::disallowed_methods)]
     fn keyed_app(limiter: Arc<RateLimiter>) -> Router {
         Router::new()
             .route("/api/streams", get(|| async { "ok" }))

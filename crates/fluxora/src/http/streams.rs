@@ -5,11 +5,15 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::body::JsonValue;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorEnvelope};
+use crate::http::openapi::{AuthErrors, BodyErrors, RateLimited, ServerErrors};
 use crate::http::AppState;
 use crate::idempotency::IdempotencyKey;
 use crate::streams::query::{parse_get_params, parse_list_params};
@@ -23,16 +27,72 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub const IDEMPOTENCY_REPLAYED: &str = "idempotency-replayed";
 
 /// Routes of this module, behind the scope check ([`crate::http::auth::require_stream_scope`]).
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/api/streams", post(create).get(list))
-        .route("/api/streams/{id}", get(show).delete(cancel))
-        .route("/api/streams/{id}/pause", post(pause))
-        .route("/api/streams/{id}/resume", post(resume))
+pub fn router(state: AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show, cancel))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             crate::http::auth::require_stream_scope,
         ))
+}
+
+/// The `POST /api/streams` body (design §5), for the OpenAPI document: the handler validates the
+/// raw JSON itself so that every failing field is reported with its own code.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateStreamRequest {
+    /// The funding account or contract: a G… or C… StrKey, fully checked (never an S… seed).
+    pub sender: crate::address::StellarAddress,
+    /// The payee: a G… or C… StrKey, different from the sender.
+    pub recipient: crate::address::StellarAddress,
+    /// Total escrowed amount, > 0: a decimal string with at most 7 fractional digits
+    /// (`"1000"`, `"0.5"`; numbers are refused, design §5.1).
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "1000.5")]
+    pub deposit_amount: String,
+    /// Accrual per second, > 0, same format as `depositAmount`.
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "0.001")]
+    pub rate_per_second: String,
+    /// Accrual start, unix seconds (default: now).
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub start_time: Option<u64>,
+    /// Cliff, unix seconds, start ≤ cliff ≤ end (default: the start).
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub cliff_time: Option<u64>,
+    /// End, unix seconds, after the start (default: when the deposit runs out at the rate).
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub end_time: Option<u64>,
+}
+
+/// Query parameters of `GET /api/streams` (design §5).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListStreamsQuery {
+    /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The previous page's `nextCursor` (opaque; only valid with the same filters).
+    pub cursor: Option<String>,
+    /// Only streams with this status (as of now).
+    pub status: Option<crate::streams::StreamStatus>,
+    /// Only streams from this sender.
+    pub sender: Option<crate::address::StellarAddress>,
+    /// Only streams to this recipient.
+    pub recipient: Option<crate::address::StellarAddress>,
+    /// Only streams from this source.
+    pub source: Option<crate::streams::StreamSource>,
+}
+
+/// Query parameters of `GET /api/streams/{id}`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ShowStreamQuery {
+    /// Unix seconds at which to compute `streamedAmount`/`remainingAmount` (default: now); a
+    /// cancelled stream is evaluated at min(at, cancelledAt).
+    #[param(minimum = 0)]
+    pub at: Option<u64>,
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
@@ -67,6 +127,31 @@ fn json_response(status: StatusCode, body: Vec<u8>, location: Option<&str>) -> R
 
 /// `POST /api/streams`: 201 + `Location`, or the replay of an earlier response to the same
 /// `Idempotency-Key` (with `Idempotency-Replayed: true`).
+#[utoipa::path(
+    post,
+    path = "/api/streams",
+    tag = "streams",
+    operation_id = "createStream",
+    security((), ("apiKey" = ["streams:write"])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = "^[A-Za-z0-9:_-]{1,128}$",
+            description = "Replays the first response for 24 h when repeated with the same body; 409 with a different body or while the first is in flight"),
+    ),
+    request_body = CreateStreamRequest,
+    responses(
+        (status = 201, description = "Created (or a replay, with `Idempotency-Replayed: true`)", body = StreamView,
+            headers(
+                ("Location" = String, description = "`/api/streams/{id}`"),
+                ("Idempotency-Replayed" = String, description = "`true`, present only when this is the replay of an earlier response")
+            )),
+        (status = 400, description = "`VALIDATION_ERROR`: malformed JSON, an invalid `Idempotency-Key`, or failing fields listed in `details`", body = ErrorEnvelope),
+        (status = 409, description = "`CONFLICT`: the `Idempotency-Key` was used with another body, or its first request is still in flight", body = ErrorEnvelope),
+        AuthErrors,
+        BodyErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -95,6 +180,19 @@ async fn create(
 }
 
 /// `GET /api/streams`: one page, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/streams",
+    tag = "streams",
+    operation_id = "listStreams",
+    params(ListStreamsQuery),
+    responses(
+        (status = 200, description = "One page, newest first", body = StreamListPage),
+        (status = 400, description = "`VALIDATION_ERROR`: a bad `limit`, `cursor` or filter", body = ErrorEnvelope),
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -104,6 +202,20 @@ async fn list(
 }
 
 /// `GET /api/streams/{id}`: the stream, amounts at `?at=` (default now).
+#[utoipa::path(
+    get,
+    path = "/api/streams/{id}",
+    tag = "streams",
+    operation_id = "getStream",
+    params(("id" = String, Path, description = "Stream id"), ShowStreamQuery),
+    responses(
+        (status = 200, description = "The stream", body = StreamView),
+        (status = 400, description = "`VALIDATION_ERROR`: `at` is not a non-negative integer", body = ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: no such stream", body = ErrorEnvelope),
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -123,6 +235,22 @@ async fn transition(
 }
 
 /// `DELETE /api/streams/{id}`: cancel; 409 when already cancelled or completed.
+#[utoipa::path(
+    delete,
+    path = "/api/streams/{id}",
+    tag = "streams",
+    operation_id = "cancelStream",
+    security((), ("apiKey" = ["streams:write"])),
+    params(("id" = String, Path, description = "Stream id")),
+    responses(
+        (status = 200, description = "The cancelled stream", body = StreamView),
+        (status = 404, description = "`NOT_FOUND`: no such stream", body = ErrorEnvelope),
+        (status = 409, description = "`CONFLICT`: already cancelled or completed, or a chain stream (changed only by contract events)", body = ErrorEnvelope),
+        AuthErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -131,6 +259,22 @@ async fn cancel(
 }
 
 /// `POST /api/streams/{id}/pause`: active → paused.
+#[utoipa::path(
+    post,
+    path = "/api/streams/{id}/pause",
+    tag = "streams",
+    operation_id = "pauseStream",
+    security((), ("apiKey" = ["streams:write"])),
+    params(("id" = String, Path, description = "Stream id")),
+    responses(
+        (status = 200, description = "The paused stream", body = StreamView),
+        (status = 404, description = "`NOT_FOUND`: no such stream", body = ErrorEnvelope),
+        (status = 409, description = "`CONFLICT`: not active, or a chain stream (changed only by contract events)", body = ErrorEnvelope),
+        AuthErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn pause(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -139,6 +283,22 @@ async fn pause(
 }
 
 /// `POST /api/streams/{id}/resume`: paused → active.
+#[utoipa::path(
+    post,
+    path = "/api/streams/{id}/resume",
+    tag = "streams",
+    operation_id = "resumeStream",
+    security((), ("apiKey" = ["streams:write"])),
+    params(("id" = String, Path, description = "Stream id")),
+    responses(
+        (status = 200, description = "The resumed stream", body = StreamView),
+        (status = 404, description = "`NOT_FOUND`: no such stream", body = ErrorEnvelope),
+        (status = 409, description = "`CONFLICT`: not paused, or a chain stream (changed only by contract events)", body = ErrorEnvelope),
+        AuthErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn resume(
     State(state): State<AppState>,
     Path(id): Path<String>,

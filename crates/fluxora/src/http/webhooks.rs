@@ -7,54 +7,184 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::clock::{format_millis, now_millis};
 use crate::config::Secret;
 use crate::http::body::JsonValue;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorEnvelope};
+use crate::http::openapi::{AuthErrors, BodyErrors, RateLimited, ServerErrors};
 use crate::http::AppState;
 use crate::pagination::filter_fingerprint;
 use crate::store::DeliveryQuery;
 use crate::validation::{Collector, FieldError};
 use crate::webhooks::{
-    generate_secret, DeliveryStatus, Endpoint, OutboxEvent, EVENT_TYPES, ROTATION_GRACE_MS,
+    generate_secret, Attempt, Delivery, DeliveryStatus, Endpoint, EndpointView, EventType,
+    OutboxEvent, EVENT_TYPES, ROTATION_GRACE_MS,
 };
 
 /// Routes of this module, behind the admin check.
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/webhooks/endpoints",
-            post(create_endpoint).get(list_endpoints),
-        )
-        .route(
-            "/api/webhooks/endpoints/{id}",
-            get(show_endpoint)
-                .patch(update_endpoint)
-                .delete(delete_endpoint),
-        )
-        .route(
-            "/api/webhooks/endpoints/{id}/rotate-secret",
-            post(rotate_secret),
-        )
-        .route("/api/webhooks/endpoints/{id}/test", post(send_test))
-        .route(
-            "/api/webhooks/endpoints/{id}/replay-dead-letters",
-            post(replay_dead_letters),
-        )
-        .route("/api/webhooks/deliveries", get(list_deliveries))
-        .route("/api/webhooks/deliveries/{id}", get(show_delivery))
-        .route(
-            "/api/webhooks/deliveries/{id}/replay",
-            post(replay_delivery),
-        )
+pub fn router(state: AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_endpoint, list_endpoints))
+        .routes(routes!(show_endpoint, update_endpoint, delete_endpoint))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(send_test))
+        .routes(routes!(replay_dead_letters))
+        .routes(routes!(list_deliveries))
+        .routes(routes!(show_delivery))
+        .routes(routes!(replay_delivery))
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::http::auth::require_webhooks_admin,
         ))
+}
+
+/// The `POST /api/webhooks/endpoints` body (design §9.1), for the OpenAPI document; the handler
+/// validates the raw JSON so that every failing field is reported.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateEndpointRequest {
+    /// Absolute `https` URL (no credentials; private and loopback addresses are refused unless
+    /// allowed by configuration).
+    #[schema(format = "uri")]
+    pub url: String,
+    /// Event types to deliver; absent, null or empty: all.
+    pub event_types: Option<Vec<EventType>>,
+    /// Free text, at most 500 characters.
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+    /// Whether deliveries are made (default true).
+    #[schema(nullable = false)]
+    pub enabled: Option<bool>,
+    /// The signing secret, 24–256 visible ASCII characters; absent or null: generated.
+    #[schema(min_length = 24, max_length = 256, pattern = "^[!-~]+$")]
+    pub secret: Option<String>,
+}
+
+/// The `PATCH /api/webhooks/endpoints/{id}` body: any subset of the fields.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateEndpointRequest {
+    /// Absolute `https` URL.
+    #[schema(format = "uri", nullable = false)]
+    pub url: Option<String>,
+    /// Event types to deliver; null or empty: all.
+    pub event_types: Option<Vec<EventType>>,
+    /// Free text, at most 500 characters; null clears it.
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+    /// Enabling resets the failure streak and the automatic-disable reason.
+    #[schema(nullable = false)]
+    pub enabled: Option<bool>,
+}
+
+/// A created endpoint: the endpoint and its signing secret, shown only in this response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedEndpoint {
+    /// The endpoint.
+    #[serde(flatten)]
+    pub endpoint: EndpointView,
+    /// The signing secret (`fxwh_…` when generated): store it now, it is never shown again.
+    pub secret: String,
+}
+
+/// `GET /api/webhooks/endpoints`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointList {
+    /// Every endpoint (never a secret).
+    pub endpoints: Vec<EndpointView>,
+}
+
+/// A rotated secret, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotatedSecret {
+    /// The endpoint id.
+    pub id: String,
+    /// The new signing secret.
+    pub secret: String,
+    /// When the rotation happened (RFC 3339).
+    #[schema(format = DateTime)]
+    pub rotated_at: String,
+    /// The same instant in unix seconds, as `fluxora webhook verify --rotated-at` takes it.
+    pub rotated_at_unix: i64,
+    /// Until when deliveries stay signed with the previous secret (RFC 3339).
+    #[schema(format = DateTime)]
+    pub previous_secret_valid_until: Option<String>,
+}
+
+/// A queued `webhook.test` event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestQueued {
+    /// The event (`evt_…`).
+    pub event_id: String,
+    /// Its deliveries (`dlv_…`).
+    pub delivery_ids: Vec<String>,
+}
+
+/// How many dead deliveries were queued again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLettersReplayed {
+    /// Number of deliveries made pending.
+    pub replayed: u64,
+}
+
+/// Query parameters of `GET /api/webhooks/deliveries`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListDeliveriesQuery {
+    /// Only deliveries in this state.
+    pub status: Option<DeliveryStatus>,
+    /// Only deliveries to this endpoint.
+    #[param(rename = "endpointId")]
+    pub endpoint_id: Option<String>,
+    /// Only deliveries of this event type.
+    #[param(rename = "eventType")]
+    pub event_type: Option<EventType>,
+    /// The previous page's `nextCursor` (only valid with the same filters).
+    pub cursor: Option<String>,
+    /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
+/// One page of deliveries, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryPage {
+    /// The deliveries.
+    pub deliveries: Vec<Delivery>,
+    /// Cursor of the next page, or null on the last page.
+    pub next_cursor: Option<String>,
+    /// Whether another page exists.
+    pub has_more: bool,
+}
+
+/// One delivery with every attempt.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryDetail {
+    /// The delivery.
+    #[serde(flatten)]
+    pub delivery: Delivery,
+    /// Its attempts, in order.
+    pub attempt_log: Vec<Attempt>,
+}
+
+/// A delivery queued again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayQueued {
+    /// The delivery id.
+    pub id: String,
+    /// Always `pending`.
+    pub status: DeliveryStatus,
 }
 
 fn validation(details: Vec<FieldError>) -> ApiError {
@@ -178,6 +308,23 @@ fn parse_enabled(value: Option<&Value>, errors: &mut Collector) -> Option<bool> 
 }
 
 /// `POST /api/webhooks/endpoints` → 201 with the endpoint and its secret (shown only here).
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/endpoints",
+    tag = "webhooks",
+    operation_id = "createWebhookEndpoint",
+    security(("adminToken" = []), ("apiKey" = ["webhooks:admin"])),
+    request_body = CreateEndpointRequest,
+    responses(
+        (status = 201, description = "Created; the secret is shown only here", body = CreatedEndpoint, headers(("Location" = String, description = "`/api/webhooks/endpoints/{id}`"))),
+        (status = 400, description = "`VALIDATION_ERROR`: malformed JSON or failing fields listed in `details`", body = ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: the admin API is off (`ADMIN_TOKEN` unset)", body = ErrorEnvelope),
+        AuthErrors,
+        BodyErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn create_endpoint(
     State(state): State<AppState>,
     JsonValue(body): JsonValue,
@@ -234,23 +381,39 @@ async fn create_endpoint(
     };
     state.store.create_endpoint(&endpoint).await?;
     tracing::info!(endpoint_id = %endpoint.id, "webhook endpoint created");
-    let mut view = serde_json::to_value(endpoint.view()).unwrap_or(Value::Null);
-    view["secret"] = Value::String(endpoint.secret.expose().to_string());
+    let created = CreatedEndpoint {
+        endpoint: endpoint.view(),
+        secret: endpoint.secret.expose().to_string(),
+    };
     let location = format!("/api/webhooks/endpoints/{}", endpoint.id);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(view),
+        Json(created),
     )
         .into_response())
 }
 
 /// `GET /api/webhooks/endpoints` → every endpoint (never a secret).
-async fn list_endpoints(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/endpoints",
+    tag = "webhooks",
+    operation_id = "listWebhookEndpoints",
+    security(("adminToken" = []), ("apiKey" = ["webhooks:admin"])),
+    responses(
+        (status = 200, description = "Every endpoint", body = EndpointList),
+        (status = 404, description = "`NOT_FOUND`: the admin API is off (`ADMIN_TOKEN` unset)", body = ErrorEnvelope),
+        AuthErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
+async fn list_endpoints(State(state): State<AppState>) -> Result<Json<EndpointList>, ApiError> {
     let endpoints = state.store.list_endpoints().await?;
-    Ok(Json(json!({
-        "endpoints": endpoints.iter().map(Endpoint::view).collect::<Vec<_>>()
-    })))
+    Ok(Json(EndpointList {
+        endpoints: endpoints.iter().map(Endpoint::view).collect(),
+    }))
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Endpoint, ApiError> {
@@ -262,23 +425,54 @@ async fn load(state: &AppState, id: &str) -> Result<Endpoint, ApiError> {
 }
 
 /// `GET /api/webhooks/endpoints/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/endpoints/{id}",
+    tag = "webhooks",
+    operation_id = "getWebhookEndpoint",
+    security(("adminToken" = []), ("apiKey" = ["webhooks:admin"])),
+    params(("id" = String, Path, description = "Endpoint id (`wep_…`)")),
+    responses(
+        (status = 200, description = "The endpoint (never its secret)", body = EndpointView),
+        (status = 404, description = "`NOT_FOUND`: no such endpoint, or the admin API is off (`ADMIN_TOKEN` unset)", body = ErrorEnvelope),
+        AuthErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn show_endpoint(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EndpointView>, ApiError> {
     let endpoint = load(&state, &id).await?;
-    Ok(Json(
-        serde_json::to_value(endpoint.view()).unwrap_or(Value::Null),
-    ))
+    Ok(Json(endpoint.view()))
 }
 
 /// `PATCH /api/webhooks/endpoints/{id}` with any of `url`, `eventTypes`, `description`,
 /// `enabled`; enabling resets the failure streak and the automatic-disable reason.
+#[utoipa::path(
+    patch,
+    path = "/api/webhooks/endpoints/{id}",
+    tag = "webhooks",
+    operation_id = "updateWebhookEndpoint",
+    security(("adminToken" = []), ("apiKey" = ["webhooks:admin"])),
+    params(("id" = String, Path, description = "Endpoint id (`wep_…`)")),
+    request_body = UpdateEndpointRequest,
+    responses(
+        (status = 200, description = "The updated endpoint", body = EndpointView),
+        (status = 400, description = "`VALIDATION_ERROR`: malformed JSON or failing fields listed in `details`", body = ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: no such endpoint, or the admin API is off (`ADMIN_TOKEN` unset)", body = ErrorEnvelope),
+        AuthErrors,
+        BodyErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn update_endpoint(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonValue(body): JsonValue,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EndpointView>, ApiError> {
     let mut endpoint = load(&state, &id).await?;
     let Some(object) = body.as_object() else {
         return Err(validation(vec![FieldError::new(
@@ -318,12 +512,25 @@ async fn update_endpoint(
     if !state.store.update_endpoint(&endpoint).await? {
         return Err(not_found(&id));
     }
-    Ok(Json(
-        serde_json::to_value(endpoint.view()).unwrap_or(Value::Null),
-    ))
+    Ok(Json(endpoint.view()))
 }
 
 /// `DELETE /api/webhooks/endpoints/{id}` → 204; its pending deliveries are dropped.
+#[utoipa::path(
+    delete,
+    path = "/api/webhooks/endpoints/{id}",
+    tag = "webhooks",
+    operation_id = "deleteWebhookEndpoint",
+    security(("adminToken" = []), ("apiKey" = ["webhooks:admin"])),
+    params(("id" = String, Path, description = "Endpoint id (`wep_…`)")),
+    responses(
+        (status = 204, description = "Deleted; its pending deliveries are dropped"),
+        (status = 404, description = "`NOT_FOUND`: no such endpoint, or the admin API is off (`ADMIN_TOKEN` unset)", body = ErrorEnvelope),
+        AuthErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn delete_endpoint(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -338,10 +545,25 @@ async fn delete_endpoint(
 /// `POST /api/webhooks/endpoints/{id}/rotate-secret` → the new secret, shown once. Deliveries
 /// stay signed with the previous secret for 24 h, so consumers can switch at any time in that
 /// window (configure the new secret as current and the old one as previous).
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/endpoints/{id}/rotate-secret",
+    tag = "webhooks",
+    operation_id = "rotateWebhookSecret",
+    security(("adminToken" = []), ("apiKey" = ["webhooks:admin"])),
+    params(("id" = String, Path, description = "Endpoint id (`wep_…`)")),
+    responses(
+        (status = 200, description = "The new secret, shown once; the previous one stays valid for 24 h", body = RotatedSecret),
+        (status = 404, description = "`NOT_FOUND`: no such endpoint, or the admin API is off (`ADMIN_TOKEN` unset)", body = ErrorEnvelope),
+        AuthErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn rotate_secret(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RotatedSecret>, ApiError> {
     let mut endpoint = load(&state, &id).await?;
     let now = now_millis();
     let new_secret = generate_secret().map_err(|_| ApiError::Internal)?;
@@ -355,18 +577,33 @@ async fn rotate_secret(
         return Err(not_found(&id));
     }
     tracing::info!(endpoint_id = %endpoint.id, "webhook secret rotated");
-    Ok(Json(json!({
-        "id": endpoint.id,
-        "secret": endpoint.secret.expose(),
-        "rotatedAt": format_millis(now),
+    Ok(Json(RotatedSecret {
+        secret: endpoint.secret.expose().to_string(),
+        id: endpoint.id,
+        rotated_at: format_millis(now),
         // Unix seconds, as `fluxora webhook verify --rotated-at` and
         // `Verifier::with_previous_secret` take it.
-        "rotatedAtUnix": now / 1000,
-        "previousSecretValidUntil": endpoint.previous_secret_until.map(format_millis),
-    })))
+        rotated_at_unix: now / 1000,
+        previous_secret_valid_until: endpoint.previous_secret_until.map(format_millis),
+    }))
 }
 
 /// `POST /api/webhooks/endpoints/{id}/test` → 202 with the queued `webhook.test` delivery.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/endpoints/{id}/test",
+    tag = "webhooks",
+    operation_id = "sendWebhookTest",
+    security(("adminToken" = []), ("apiKey" = ["webhooks:admin"])),
+    params(("id" = String, Path, description = "Endpoint id (`wep_…`)")),
+    responses(
+        (status = 202, description = "A `webhook.test` event was queued for this endpoint", body = TestQueued),
+        (status = 404, description = "`NOT_FOUND`: no such endpoint, or the admin API is off (`ADMIN_TOKEN` unset)", body = ErrorEnvelope),
+        AuthErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn send_test(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -386,27 +623,61 @@ async fn send_test(
     state.dispatch_now.notify_one();
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"eventId": event.id, "deliveryIds": deliveries})),
+        Json(TestQueued {
+            event_id: event.id,
+            delivery_ids: deliveries,
+        }),
     )
         .into_response())
 }
 
 /// `POST /api/webhooks/endpoints/{id}/replay-dead-letters` → how many were re-queued.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/endpoints/{id}/replay-dead-letters",
+    tag = "webhooks",
+    operation_id = "replayWebhookDeadLetters",
+    security(("adminToken" = []), ("apiKey" = ["webhooks:admin"])),
+    params(("id" = String, Path, description = "Endpoint id (`wep_…`)")),
+    responses(
+        (status = 200, description = "The endpoint's dead deliveries are pending again", body = DeadLettersReplayed),
+        (status = 404, description = "`NOT_FOUND`: no such endpoint, or the admin API is off (`ADMIN_TOKEN` unset)", body = ErrorEnvelope),
+        AuthErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn replay_dead_letters(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeadLettersReplayed>, ApiError> {
     load(&state, &id).await?;
     let replayed = state.store.replay_dead_letters(&id, now_millis()).await?;
     state.dispatch_now.notify_one();
-    Ok(Json(json!({"replayed": replayed})))
+    Ok(Json(DeadLettersReplayed { replayed }))
 }
 
 /// `GET /api/webhooks/deliveries?status=&endpointId=&eventType=&cursor=&limit=`.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/deliveries",
+    tag = "webhooks",
+    operation_id = "listWebhookDeliveries",
+    security(("adminToken" = []), ("apiKey" = ["webhooks:admin"])),
+    params(ListDeliveriesQuery),
+    responses(
+        (status = 200, description = "One page, newest first", body = DeliveryPage),
+        (status = 400, description = "`VALIDATION_ERROR`: a bad filter, `limit` or `cursor`, or an unknown parameter", body = ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: the admin API is off (`ADMIN_TOKEN` unset)", body = ErrorEnvelope),
+        AuthErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn list_deliveries(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeliveryPage>, ApiError> {
     let mut errors = Collector::default();
     let mut filters = DeliveryQuery {
         limit: 20,
@@ -466,35 +737,61 @@ async fn list_deliveries(
         (true, Some(position)) => Some(state.cursors.encode(position, fingerprint)),
         _ => None,
     };
-    Ok(Json(json!({
-        "deliveries": page.deliveries,
-        "nextCursor": next_cursor,
-        "hasMore": page.has_more,
-    })))
+    Ok(Json(DeliveryPage {
+        deliveries: page.deliveries,
+        next_cursor,
+        has_more: page.has_more,
+    }))
 }
 
 /// `GET /api/webhooks/deliveries/{id}` → the delivery with every attempt.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/deliveries/{id}",
+    tag = "webhooks",
+    operation_id = "getWebhookDelivery",
+    security(("adminToken" = []), ("apiKey" = ["webhooks:admin"])),
+    params(("id" = String, Path, description = "Delivery id (`dlv_…`)")),
+    responses(
+        (status = 200, description = "The delivery with its attempts", body = DeliveryDetail),
+        (status = 404, description = "`NOT_FOUND`: no such delivery, or the admin API is off (`ADMIN_TOKEN` unset)", body = ErrorEnvelope),
+        AuthErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn show_delivery(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeliveryDetail>, ApiError> {
     let (delivery, attempts) = state.store.get_delivery(&id).await?.ok_or_else(|| {
         ApiError::NotFound(format!(
             "Delivery '{}' not found",
             crate::address::redact_secret_seeds(&id)
         ))
     })?;
-    let mut value = serde_json::to_value(delivery).unwrap_or(Value::Null);
-    if let Some(object) = value.as_object_mut() {
-        object.insert(
-            "attemptLog".into(),
-            serde_json::to_value(attempts).unwrap_or(Value::Null),
-        );
-    }
-    Ok(Json(value))
+    Ok(Json(DeliveryDetail {
+        delivery,
+        attempt_log: attempts,
+    }))
 }
 
 /// `POST /api/webhooks/deliveries/{id}/replay` → 202; the delivery is pending again, now.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/deliveries/{id}/replay",
+    tag = "webhooks",
+    operation_id = "replayWebhookDelivery",
+    security(("adminToken" = []), ("apiKey" = ["webhooks:admin"])),
+    params(("id" = String, Path, description = "Delivery id (`dlv_…`)")),
+    responses(
+        (status = 202, description = "The delivery is pending again, due now", body = ReplayQueued),
+        (status = 404, description = "`NOT_FOUND`: no such delivery, or the admin API is off (`ADMIN_TOKEN` unset)", body = ErrorEnvelope),
+        AuthErrors,
+        RateLimited,
+        ServerErrors,
+    )
+)]
 async fn replay_delivery(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -508,7 +805,10 @@ async fn replay_delivery(
     state.dispatch_now.notify_one();
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"id": id, "status": "pending"})),
+        Json(ReplayQueued {
+            id,
+            status: DeliveryStatus::Pending,
+        }),
     )
         .into_response())
 }

@@ -52,7 +52,7 @@ pub struct IngestBatch {
 }
 
 /// A detected reorg.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reorg {
     /// The fork ledger: the lowest ledger whose stored hash differs.
@@ -64,7 +64,7 @@ pub struct Reorg {
 }
 
 /// What a batch did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IngestReport {
     /// Events received.

@@ -26,7 +26,7 @@ pub const MAX_UNIX_TIME: u64 = i64::MAX as u64;
 /// Transitions: active → paused | cancelled, paused → active | cancelled; completed and cancelled
 /// are terminal. An API stream that is active or paused at or after its end time reads as
 /// completed (see [`Stream::status_at`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StreamStatus {
     /// Accruing; may be paused or cancelled.
@@ -72,7 +72,7 @@ impl fmt::Display for StreamStatus {
 
 /// Where a stream's state comes from (design §5): created through this API, or indexed from the
 /// contract's events (then it changes only through events).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StreamSource {
     /// Created with `POST /api/streams`; lifecycle driven by the API.
@@ -100,16 +100,18 @@ impl StreamSource {
 }
 
 /// On-chain identity of a chain-indexed stream (`chain` in the resource, design §5).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainRef {
     /// The Fluxora contract (C… StrKey).
+    #[schema(pattern = "^C[A-Z2-7]{55}$")]
     pub contract_id: String,
     /// The contract's u64 stream id.
     pub stream_id: u64,
     /// Ledger sequence of the `created` event.
     pub created_ledger: u32,
     /// Hash (64 hex) of the creating transaction.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub tx_hash: String,
     /// Whether the contract closed (deleted) the stream; the record is kept.
     pub closed: bool,
@@ -329,14 +331,17 @@ impl Stream {
 
 /// The stream resource of design §5, as serialized in responses and webhook payloads.
 /// Amounts are decimal strings with exactly 7 fractional digits; times are unix seconds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Stream)]
 pub struct StreamView {
     /// Stream id.
     pub id: String,
     /// Sender StrKey.
+    #[schema(value_type = StellarAddress)]
     pub sender: String,
     /// Recipient StrKey.
+    #[schema(value_type = StellarAddress)]
     pub recipient: String,
     /// Total deposit.
     pub deposit_amount: Amount,
@@ -363,8 +368,10 @@ pub struct StreamView {
     /// Chain identity or null.
     pub chain: Option<ChainRef>,
     /// RFC 3339 UTC, millisecond precision.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// RFC 3339 UTC, millisecond precision.
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

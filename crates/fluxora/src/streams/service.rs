@@ -71,7 +71,7 @@ pub enum CreateOutcome {
 }
 
 /// One page of the list route, ready to serialize.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamListPage {
     /// Streams, newest first.

@@ -26,6 +26,27 @@ pub const EVENT_TYPES: [&str; 5] = [
     "webhook.test",
 ];
 
+/// The names of [`EVENT_TYPES`] as an OpenAPI enum (schema only; the service handles event types
+/// as strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub enum EventType {
+    /// A stream was created.
+    #[serde(rename = "stream.created")]
+    StreamCreated,
+    /// A stream was paused, resumed or otherwise changed.
+    #[serde(rename = "stream.updated")]
+    StreamUpdated,
+    /// A stream was cancelled.
+    #[serde(rename = "stream.cancelled")]
+    StreamCancelled,
+    /// A stream completed.
+    #[serde(rename = "stream.completed")]
+    StreamCompleted,
+    /// `POST /api/webhooks/endpoints/{id}/test`.
+    #[serde(rename = "webhook.test")]
+    WebhookTest,
+}
+
 /// How long deliveries keep being signed with the previous secret after a rotation (ms): 24 h,
 /// the consumers' grace window (design §7).
 pub const ROTATION_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
@@ -88,7 +109,7 @@ impl Endpoint {
 }
 
 /// An endpoint as the admin API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointView {
     /// Id.
@@ -98,6 +119,7 @@ pub struct EndpointView {
     /// Description.
     pub description: Option<String>,
     /// Types delivered (empty = all).
+    #[schema(value_type = Vec<crate::webhooks::EventType>)]
     pub event_types: Vec<String>,
     /// Enabled.
     pub enabled: bool,
@@ -106,10 +128,13 @@ pub struct EndpointView {
     /// Failed attempts in a row.
     pub consecutive_failures: u32,
     /// End of the rotation grace window (RFC 3339), if a rotation is in progress.
+    #[schema(format = DateTime)]
     pub previous_secret_valid_until: Option<String>,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -191,7 +216,7 @@ pub fn generate_secret() -> Result<Secret, getrandom::Error> {
 }
 
 /// Delivery states (design §9.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt.
@@ -229,7 +254,7 @@ impl DeliveryStatus {
 }
 
 /// A delivery as stored and shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     /// `dlv_…`, stable across retries (the `x-fluxora-delivery-id`).
@@ -239,6 +264,7 @@ pub struct Delivery {
     /// The endpoint.
     pub endpoint_id: String,
     /// The event's type.
+    #[schema(value_type = crate::webhooks::EventType)]
     pub event_type: String,
     /// State.
     pub status: DeliveryStatus,
@@ -249,24 +275,28 @@ pub struct Delivery {
     pub next_attempt_at: i64,
     /// RFC 3339 of the next attempt, while pending.
     #[serde(rename = "nextAttemptAt")]
+    #[schema(format = DateTime)]
     pub next_attempt_at_iso: Option<String>,
     /// Last HTTP status received.
     pub last_status: Option<u16>,
     /// Last error (transport or HTTP).
     pub last_error: Option<String>,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// RFC 3339, when delivered.
+    #[schema(format = DateTime)]
     pub delivered_at: Option<String>,
 }
 
 /// One recorded attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
     /// 1-based.
     pub attempt: u32,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     pub attempted_at: String,
     /// HTTP status, if a response came.
     pub status_code: Option<u16>,

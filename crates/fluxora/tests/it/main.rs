@@ -13,6 +13,7 @@ mod e2e_durability;
 mod e2e_hardening;
 mod e2e_indexer;
 mod e2e_metrics;
+mod e2e_openapi;
 mod e2e_process;
 mod e2e_ratelimit;
 mod e2e_shutdown;
