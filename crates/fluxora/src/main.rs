@@ -2,6 +2,8 @@
 //!
 //! - `fluxora serve`: run the HTTP service (configuration from the environment and `.env`).
 //! - `fluxora migrate`: create/upgrade the database schema and exit.
+//! - `fluxora index --rpc-url … --contract …`: catch up on the contract's events once and exit
+//!   ([`cli::index`]).
 //! - `fluxora webhook sign|verify`: the webhook signature tools (design §7, [`cli::webhook`]);
 //!   they need no service configuration.
 //!
@@ -45,6 +47,9 @@ enum ServiceCommand {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Catch up on the contract's events once (same ingest as the service's indexer), print a
+    /// summary and exit.
+    Index(cli::index::IndexArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,7 +77,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    fluxora::telemetry::init(&config.log_level, config.log_format);
+    if matches!(command, ServiceCommand::Index(_)) {
+        // stdout carries the summary.
+        fluxora::telemetry::init_stderr(&config.log_level, config.log_format);
+    } else {
+        fluxora::telemetry::init(&config.log_level, config.log_format);
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -88,14 +98,26 @@ fn main() -> ExitCode {
         match command {
             ServiceCommand::Serve => serve(config).await,
             ServiceCommand::Migrate => migrate(config).await,
+            ServiceCommand::Index(args) => {
+                return match cli::index::run(config, args).await {
+                    Ok(()) => Ok(()),
+                    Err(error) => {
+                        eprintln!("fluxora index: {error}");
+                        Err(None)
+                    }
+                };
+            }
         }
+        .map_err(Some)
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
+        Err(Some(error)) => {
             tracing::error!(error = %error, "fluxora stopped with an error");
             ExitCode::from(1)
         }
+        // Already reported.
+        Err(None) => ExitCode::from(1),
     }
 }
 

@@ -49,6 +49,12 @@ pub struct IngestBatch {
     pub cursor: Option<String>,
     /// The ledger the RPC scan reached (`None`: the batch's highest event ledger).
     pub scanned_to: Option<u32>,
+    /// Previous-hash continuity, where `getLedgers` gives headers: `(ledger, the hash its header
+    /// names for ledger − 1)`. Checked against the stored hash of ledger − 1 (and the batch's own
+    /// hash for it); never stored. A mismatch is a fork at ledger − 1: the batch is not applied,
+    /// everything from the fork on is rolled back, and [`IngestReport::rescan_from`] tells the
+    /// caller to re-read from there.
+    pub parents: Vec<(u32, String)>,
 }
 
 /// A detected reorg.
@@ -87,6 +93,10 @@ pub struct IngestReport {
     pub last_ingested_ledger: Option<u32>,
     /// Highest safe ledger after the batch.
     pub last_safe_ledger: Option<u32>,
+    /// Set when a previous-hash discontinuity rolled the store back instead of applying the
+    /// batch: the ledger to re-read the chain from (the fork). Internal to the RPC path.
+    #[serde(skip)]
+    pub rescan_from: Option<u32>,
 }
 
 /// Errors of the ingest core.
@@ -184,12 +194,75 @@ impl IngestCore {
             }
         }
         let _serialized = self.lock.lock().await;
+        if let Some(reorg) = self.discontinuity(batch).await? {
+            // The new ledgers do not continue our stored chain: roll back from the fork (the
+            // same path as a fork found by hash comparison) and let the caller re-read.
+            let fork = reorg.ledger;
+            let mut report = self.rollback_locked(reorg).await?;
+            report.received = batch.events.len();
+            report.rescan_from = Some(fork);
+            return Ok(report);
+        }
         for _ in 0..MAX_ATTEMPTS {
             if let Some(report) = self.try_ingest(batch, None).await? {
                 return Ok(report);
             }
         }
         Err(IngestError::Contended)
+    }
+
+    /// Previous-hash continuity (design §6, `reference/chain.md` §B9): the lowest ledger `L − 1`
+    /// for which a header of the batch names another hash than the one we stored (or than the
+    /// batch itself gives for `L − 1`), as a [`Reorg`] at `L − 1`. Ledgers we hold no hash for
+    /// cannot be checked and pass.
+    ///
+    /// Errors: [`IngestError::Store`]; [`IngestError::ConflictingHashes`] when the batch
+    /// contradicts itself (a header and a hash for the same ledger disagree).
+    async fn discontinuity(&self, batch: &IngestBatch) -> Result<Option<Reorg>, IngestError> {
+        if batch.parents.is_empty() {
+            return Ok(None);
+        }
+        let mut claimed: BTreeMap<u32, String> = BTreeMap::new();
+        for (ledger, parent_hash) in &batch.parents {
+            let Some(previous) = ledger.checked_sub(1) else {
+                continue;
+            };
+            let parent_hash = parent_hash.to_ascii_lowercase();
+            match claimed.get(&previous) {
+                Some(known) if *known != parent_hash => {
+                    return Err(IngestError::ConflictingHashes { ledger: previous })
+                }
+                _ => {
+                    claimed.insert(previous, parent_hash);
+                }
+            }
+        }
+        let in_batch = batch
+            .events
+            .iter()
+            .filter_map(|e| Some((e.ledger, e.ledger_hash.as_deref()?)))
+            .chain(batch.ledgers.iter().map(|(l, h, _)| (*l, h.as_str())));
+        for (ledger, hash) in in_batch {
+            if claimed
+                .get(&ledger)
+                .is_some_and(|c| !c.eq_ignore_ascii_case(hash))
+            {
+                return Err(IngestError::ConflictingHashes { ledger });
+            }
+        }
+        let sequences: Vec<u32> = claimed.keys().copied().collect();
+        let stored = self.store.chain_ledger_hashes(&sequences).await?;
+        Ok(stored
+            .into_iter()
+            .filter_map(|(ledger, existing_hash)| {
+                let incoming_hash = claimed.get(&ledger)?;
+                (*incoming_hash != existing_hash).then(|| Reorg {
+                    ledger,
+                    existing_hash,
+                    incoming_hash: incoming_hash.clone(),
+                })
+            })
+            .min_by_key(|reorg| reorg.ledger))
     }
 
     /// Rolls back every event and derived state from `ledger` on and rewinds the progress to
@@ -199,6 +272,11 @@ impl IngestCore {
     /// Errors: [`IngestError::Store`], [`IngestError::Contended`].
     pub async fn rollback(&self, reorg: Reorg) -> Result<IngestReport, IngestError> {
         let _serialized = self.lock.lock().await;
+        self.rollback_locked(reorg).await
+    }
+
+    /// [`IngestCore::rollback`], with the ingest lock already held.
+    async fn rollback_locked(&self, reorg: Reorg) -> Result<IngestReport, IngestError> {
         for _ in 0..MAX_ATTEMPTS {
             if let Some(report) = self
                 .try_ingest(&IngestBatch::default(), Some(reorg.clone()))

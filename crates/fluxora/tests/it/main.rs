@@ -9,6 +9,7 @@ mod rpc_fixture;
 
 mod e2e_conventions;
 mod e2e_durability;
+mod e2e_index_cli;
 mod e2e_indexer;
 mod e2e_process;
 mod e2e_streams;
