@@ -5,6 +5,9 @@
 //! cargo run --release -p fluxora --example ingest_bench -- DATABASE_URL [EVENTS] [BATCH]
 //! ```
 //!
+//! `BENCH_VACUUM_EVERY=N` (PostgreSQL): `VACUUM ANALYZE` the written tables every N batches,
+//! outside the timed ingest, where the server runs without autovacuum.
+//!
 //! `DATABASE_URL` must name an empty database (`sqlite:///tmp/bench.db`, or a freshly created
 //! PostgreSQL database); it is migrated first. Defaults: 1 000 000 events, 1 000 per batch (the
 //! poller's `getEvents` page size).
@@ -186,7 +189,26 @@ async fn check_copy(store: &Arc<dyn Store>, copy: u64) {
     }
 }
 
+/// `VACUUM ANALYZE` of the tables ingest rewrites, every this many batches, when
+/// `BENCH_VACUUM_EVERY` is set on PostgreSQL: stands in for autovacuum on servers where it is
+/// off (the benchmark machine's). Not counted in the ingest time.
+fn vacuum_every() -> Option<u64> {
+    std::env::var("BENCH_VACUUM_EVERY").ok()?.parse().ok()
+}
+
+async fn vacuum(database_url: &str) {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(database_url).await.unwrap();
+    sqlx::query("VACUUM ANALYZE webhook_events, chain_events, chain_ledgers, streams")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    connection.close().await.unwrap();
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn ingest_range(
+    database_url: &str,
     core: &IngestCore,
     templates: &[Template],
     from: u64,
@@ -198,7 +220,13 @@ async fn ingest_range(
     let (mut inserted, mut duplicates) = (0, 0);
     let mut start = from;
     let mut last_report = Instant::now();
+    let vacuum_every = vacuum_every().filter(|_| database_url.starts_with("postgres"));
+    let mut batches = 0u64;
     while start < to {
+        batches += 1;
+        if vacuum_every.is_some_and(|n| batches % n == 0) {
+            vacuum(database_url).await;
+        }
         let end = (start + batch_size).min(to);
         let batch = batch(templates, start, end, generation);
         let t = Instant::now();
@@ -245,7 +273,8 @@ async fn main() {
     );
 
     let wall = Instant::now();
-    let (in_core, inserted, _) = ingest_range(&core, &templates, 0, total, batch_size, 0).await;
+    let (in_core, inserted, _) =
+        ingest_range(&database_url, &core, &templates, 0, total, batch_size, 0).await;
     let wall = wall.elapsed();
     assert_eq!(inserted as u64, total);
     println!(
@@ -286,8 +315,16 @@ async fn main() {
     );
 
     // Re-ingest the new branch (other ledger hashes) over the fork.
-    let (reingest, inserted, _) =
-        ingest_range(&core, &templates, first_rolled, total, batch_size, 1).await;
+    let (reingest, inserted, _) = ingest_range(
+        &database_url,
+        &core,
+        &templates,
+        first_rolled,
+        total,
+        batch_size,
+        1,
+    )
+    .await;
     assert_eq!(inserted as u64, total - first_rolled);
     check_copy(&store, copies - 1).await;
     println!(

@@ -360,28 +360,88 @@ impl IngestCore {
         new_events.sort_by(|a, b| a.id.cmp(&b.id));
 
         // Working stream states: rebuilt from before the fork, then the new events applied.
+        // Every stream the batch touches is loaded with one query, and a rollback reads the
+        // remaining events of all the streams it rebuilds with one query per contract.
         let mut working: HashMap<String, Working> = HashMap::new();
         if let Some(fork) = fork {
+            let mut by_contract: BTreeMap<String, Vec<u64>> = BTreeMap::new();
             for (contract_id, stream_id) in self.store.chain_streams_touched_from(fork).await? {
-                let id = chain_stream_id(&contract_id, stream_id);
-                let stored = self.store.get_stream(&id).await?;
+                by_contract.entry(contract_id).or_default().push(stream_id);
+            }
+            for (contract_id, stream_ids) in by_contract {
+                let ids: Vec<String> = stream_ids
+                    .iter()
+                    .map(|s| chain_stream_id(&contract_id, *s))
+                    .collect();
+                let mut stored: HashMap<String, Stream> = self
+                    .store
+                    .get_streams(&ids)
+                    .await?
+                    .into_iter()
+                    .map(|s| (s.id.clone(), s))
+                    .collect();
                 let kept = self
                     .store
-                    .chain_events_of_stream(&contract_id, stream_id, Some(fork))
+                    .chain_events_of_streams(&contract_id, &stream_ids, fork)
                     .await?;
-                let decoded: Vec<(ContractEvent, &StoredChainEvent)> = kept
-                    .iter()
-                    .filter_map(|event| match decode(&event.topic, &event.value) {
-                        Decoded::Event(decoded) => Some((decoded, event)),
-                        _ => None,
-                    })
-                    .collect();
-                let state = replay(
-                    decoded
-                        .iter()
-                        .map(|(decoded, event)| (decoded, event_context(event))),
+                let mut decoded: HashMap<u64, Vec<(ContractEvent, &StoredChainEvent)>> =
+                    HashMap::new();
+                for event in &kept {
+                    if let (Some(stream_id), Decoded::Event(contract_event)) =
+                        (event.stream_id, decode(&event.topic, &event.value))
+                    {
+                        decoded
+                            .entry(stream_id)
+                            .or_default()
+                            .push((contract_event, event));
+                    }
+                }
+                for (stream_id, id) in stream_ids.iter().zip(ids) {
+                    let events = decoded.remove(stream_id).unwrap_or_default();
+                    let state = replay(
+                        events
+                            .iter()
+                            .map(|(decoded, event)| (decoded, event_context(event))),
+                    );
+                    let stored = stored.remove(&id);
+                    working.insert(id, Working { stored, state });
+                }
+            }
+        }
+
+        // Decode the new events once, then load every stream they touch that is not loaded yet.
+        let decoded_events: Vec<(&ValidEvent, Decoded)> =
+            new_events.into_iter().map(|e| (e, e.decode())).collect();
+        let missing: Vec<String> = decoded_events
+            .iter()
+            .filter_map(|(event, decoded)| match decoded {
+                Decoded::Event(contract_event) => Some(chain_stream_id(
+                    &event.contract_id,
+                    contract_event.stream_id(),
+                )),
+                _ => None,
+            })
+            .filter(|id| !working.contains_key(id))
+            .collect::<HashSet<String>>()
+            .into_iter()
+            .collect();
+        if !missing.is_empty() {
+            let mut found: HashMap<String, Stream> = self
+                .store
+                .get_streams(&missing)
+                .await?
+                .into_iter()
+                .map(|s| (s.id.clone(), s))
+                .collect();
+            for id in missing {
+                let current = found.remove(&id);
+                working.insert(
+                    id,
+                    Working {
+                        stored: current.clone(),
+                        state: current,
+                    },
                 );
-                working.insert(id, Working { stored, state });
             }
         }
 
@@ -392,10 +452,9 @@ impl IngestCore {
             reorg: reorg.clone(),
             ..IngestReport::default()
         };
-        let mut stored_events = Vec::with_capacity(new_events.len());
+        let mut stored_events = Vec::with_capacity(decoded_events.len());
         let mut outbox = Vec::new();
-        for event in new_events {
-            let decoded = event.decode();
+        for (event, decoded) in decoded_events {
             let mut stored = StoredChainEvent {
                 id: event.id.clone(),
                 ledger: event.ledger,
@@ -418,9 +477,7 @@ impl IngestCore {
                 Decoded::Event(contract_event) => {
                     stored.name = contract_event.name().to_string();
                     stored.stream_id = Some(contract_event.stream_id());
-                    let effect = self
-                        .apply_to_working(&mut working, contract_event, &stored)
-                        .await?;
+                    let effect = apply_to_working(&mut working, contract_event, &stored);
                     match effect {
                         None => {
                             report.applied += 1;
@@ -550,35 +607,25 @@ impl IngestCore {
         });
         Ok(Some(report))
     }
+}
 
-    /// Applies one event to the working state of its stream (loading it on first use); `None`
-    /// when applied, else why it was skipped.
-    async fn apply_to_working(
-        &self,
-        working: &mut HashMap<String, Working>,
-        event: &ContractEvent,
-        stored: &StoredChainEvent,
-    ) -> Result<Option<String>, IngestError> {
-        let id = chain_stream_id(&stored.contract_id, event.stream_id());
-        if !working.contains_key(&id) {
-            let current = self.store.get_stream(&id).await?;
-            working.insert(
-                id.clone(),
-                Working {
-                    stored: current.clone(),
-                    state: current,
-                },
-            );
+/// Applies one event to the working state of its stream (loaded beforehand: absent means the
+/// stream does not exist yet); `None` when applied, else why it was skipped.
+fn apply_to_working(
+    working: &mut HashMap<String, Working>,
+    event: &ContractEvent,
+    stored: &StoredChainEvent,
+) -> Option<String> {
+    let id = chain_stream_id(&stored.contract_id, event.stream_id());
+    let item = working.entry(id).or_insert(Working {
+        stored: None,
+        state: None,
+    });
+    match apply(item.state.as_ref(), event, &event_context(stored)) {
+        Effect::Applied(next) => {
+            item.state = Some(*next);
+            None
         }
-        let Some(item) = working.get_mut(&id) else {
-            return Ok(Some("internal: working state missing".into()));
-        };
-        match apply(item.state.as_ref(), event, &event_context(stored)) {
-            Effect::Applied(next) => {
-                item.state = Some(*next);
-                Ok(None)
-            }
-            Effect::Skipped(reason) => Ok(Some(reason)),
-        }
+        Effect::Skipped(reason) => Some(reason),
     }
 }
