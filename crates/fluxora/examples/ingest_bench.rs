@@ -206,7 +206,6 @@ async fn vacuum(database_url: &str) {
     connection.close().await.unwrap();
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn ingest_range(
     database_url: &str,
     core: &IngestCore,
@@ -224,7 +223,7 @@ async fn ingest_range(
     let mut batches = 0u64;
     while start < to {
         batches += 1;
-        if vacuum_every.is_some_and(|n| batches % n == 0) {
+        if vacuum_every.is_some_and(|n| batches.is_multiple_of(n)) {
             vacuum(database_url).await;
         }
         let end = (start + batch_size).min(to);
