@@ -57,7 +57,7 @@ struct PollerSpec {
 }
 
 /// Per-request timeout of Stellar RPC calls (getEvents itself is aborted server-side at 10 s).
-const RPC_TIMEOUT: Duration = Duration::from_secs(15);
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A built, bound service, ready to run.
 pub struct Application {

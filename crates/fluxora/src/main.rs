@@ -3,6 +3,8 @@
 //! - `fluxora serve`: run the HTTP service (configuration from the environment and `.env`).
 //! - `fluxora migrate`: create/upgrade the database schema and exit.
 //! - `fluxora keys create|list|revoke`: manage API keys on `DATABASE_URL` ([`cli::keys`]).
+//! - `fluxora index --rpc-url … --contract …`: catch up on the contract's events once and exit
+//!   ([`cli::index`]).
 //! - `fluxora webhook sign|verify`: the webhook signature tools (design §7, [`cli::webhook`]);
 //!   they need no service configuration.
 //! - `fluxora healthcheck`: probe the local service's `/health/ready` (exit 0 healthy, 1 not);
@@ -53,6 +55,9 @@ enum ServiceCommand {
     /// Create, list or revoke API keys directly on DATABASE_URL.
     #[command(subcommand)]
     Keys(cli::keys::KeysCommand),
+    /// Catch up on the contract's events once (same ingest as the service's indexer), print a
+    /// summary and exit.
+    Index(cli::index::IndexArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,8 +86,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if matches!(command, ServiceCommand::Keys(_)) {
-        // stdout is the command's output (the key): logs go to stderr.
+    if matches!(command, ServiceCommand::Keys(_) | ServiceCommand::Index(_)) {
+        // stdout is the command's output (the key, the summary): logs go to stderr.
         fluxora::telemetry::init_stderr(&config.log_level, config.log_format);
     } else {
         fluxora::telemetry::init(&config.log_level, config.log_format);
@@ -103,6 +108,13 @@ fn main() -> ExitCode {
             ServiceCommand::Serve => serve(config).await,
             ServiceCommand::Migrate => migrate(config).await,
             ServiceCommand::Keys(command) => Ok(cli::keys::run(command, &config).await),
+            ServiceCommand::Index(args) => match cli::index::run(config, args).await {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(error) => {
+                    eprintln!("fluxora index: {error}");
+                    Ok(ExitCode::from(1))
+                }
+            },
         }
     });
     match result {

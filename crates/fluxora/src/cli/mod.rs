@@ -4,7 +4,10 @@
 //!   contract (design §7). They need no service configuration.
 //! - [`healthcheck`]: `fluxora healthcheck`, the container's `HEALTHCHECK` probe.
 //! - [`keys`]: `fluxora keys create|list|revoke`, API key management on `DATABASE_URL` (issue 7).
+//! - [`index`]: `fluxora index`, a one-shot catch-up of the contract's events (design §6), with
+//!   the service configuration.
 
 pub mod healthcheck;
+pub mod index;
 pub mod keys;
 pub mod webhook;

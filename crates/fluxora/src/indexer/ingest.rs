@@ -49,6 +49,12 @@ pub struct IngestBatch {
     pub cursor: Option<String>,
     /// The ledger the RPC scan reached (`None`: the batch's highest event ledger).
     pub scanned_to: Option<u32>,
+    /// Previous-hash continuity, where `getLedgers` gives headers: `(ledger, the hash its header
+    /// names for ledger − 1)`. Checked against the stored hash of ledger − 1 (and the batch's own
+    /// hash for it); never stored. A mismatch is a fork at ledger − 1: the batch is not applied,
+    /// everything from the fork on is rolled back, and [`IngestReport::rescan_from`] tells the
+    /// caller to re-read from there.
+    pub parents: Vec<(u32, String)>,
 }
 
 /// A detected reorg.
@@ -87,6 +93,10 @@ pub struct IngestReport {
     pub last_ingested_ledger: Option<u32>,
     /// Highest safe ledger after the batch.
     pub last_safe_ledger: Option<u32>,
+    /// Set when a previous-hash discontinuity rolled the store back instead of applying the
+    /// batch: the ledger to re-read the chain from (the fork). Internal to the RPC path.
+    #[serde(skip)]
+    pub rescan_from: Option<u32>,
 }
 
 /// Errors of the ingest core.
@@ -184,12 +194,75 @@ impl IngestCore {
             }
         }
         let _serialized = self.lock.lock().await;
+        if let Some(reorg) = self.discontinuity(batch).await? {
+            // The new ledgers do not continue our stored chain: roll back from the fork (the
+            // same path as a fork found by hash comparison) and let the caller re-read.
+            let fork = reorg.ledger;
+            let mut report = self.rollback_locked(reorg).await?;
+            report.received = batch.events.len();
+            report.rescan_from = Some(fork);
+            return Ok(report);
+        }
         for _ in 0..MAX_ATTEMPTS {
             if let Some(report) = self.try_ingest(batch, None).await? {
                 return Ok(report);
             }
         }
         Err(IngestError::Contended)
+    }
+
+    /// Previous-hash continuity (design §6, `reference/chain.md` §B9): the lowest ledger `L − 1`
+    /// for which a header of the batch names another hash than the one we stored (or than the
+    /// batch itself gives for `L − 1`), as a [`Reorg`] at `L − 1`. Ledgers we hold no hash for
+    /// cannot be checked and pass.
+    ///
+    /// Errors: [`IngestError::Store`]; [`IngestError::ConflictingHashes`] when the batch
+    /// contradicts itself (a header and a hash for the same ledger disagree).
+    async fn discontinuity(&self, batch: &IngestBatch) -> Result<Option<Reorg>, IngestError> {
+        if batch.parents.is_empty() {
+            return Ok(None);
+        }
+        let mut claimed: BTreeMap<u32, String> = BTreeMap::new();
+        for (ledger, parent_hash) in &batch.parents {
+            let Some(previous) = ledger.checked_sub(1) else {
+                continue;
+            };
+            let parent_hash = parent_hash.to_ascii_lowercase();
+            match claimed.get(&previous) {
+                Some(known) if *known != parent_hash => {
+                    return Err(IngestError::ConflictingHashes { ledger: previous })
+                }
+                _ => {
+                    claimed.insert(previous, parent_hash);
+                }
+            }
+        }
+        let in_batch = batch
+            .events
+            .iter()
+            .filter_map(|e| Some((e.ledger, e.ledger_hash.as_deref()?)))
+            .chain(batch.ledgers.iter().map(|(l, h, _)| (*l, h.as_str())));
+        for (ledger, hash) in in_batch {
+            if claimed
+                .get(&ledger)
+                .is_some_and(|c| !c.eq_ignore_ascii_case(hash))
+            {
+                return Err(IngestError::ConflictingHashes { ledger });
+            }
+        }
+        let sequences: Vec<u32> = claimed.keys().copied().collect();
+        let stored = self.store.chain_ledger_hashes(&sequences).await?;
+        Ok(stored
+            .into_iter()
+            .filter_map(|(ledger, existing_hash)| {
+                let incoming_hash = claimed.get(&ledger)?;
+                (*incoming_hash != existing_hash).then(|| Reorg {
+                    ledger,
+                    existing_hash,
+                    incoming_hash: incoming_hash.clone(),
+                })
+            })
+            .min_by_key(|reorg| reorg.ledger))
     }
 
     /// Rolls back every event and derived state from `ledger` on and rewinds the progress to
@@ -199,6 +272,11 @@ impl IngestCore {
     /// Errors: [`IngestError::Store`], [`IngestError::Contended`].
     pub async fn rollback(&self, reorg: Reorg) -> Result<IngestReport, IngestError> {
         let _serialized = self.lock.lock().await;
+        self.rollback_locked(reorg).await
+    }
+
+    /// [`IngestCore::rollback`], with the ingest lock already held.
+    async fn rollback_locked(&self, reorg: Reorg) -> Result<IngestReport, IngestError> {
         for _ in 0..MAX_ATTEMPTS {
             if let Some(report) = self
                 .try_ingest(&IngestBatch::default(), Some(reorg.clone()))
@@ -282,28 +360,88 @@ impl IngestCore {
         new_events.sort_by(|a, b| a.id.cmp(&b.id));
 
         // Working stream states: rebuilt from before the fork, then the new events applied.
+        // Every stream the batch touches is loaded with one query, and a rollback reads the
+        // remaining events of all the streams it rebuilds with one query per contract.
         let mut working: HashMap<String, Working> = HashMap::new();
         if let Some(fork) = fork {
+            let mut by_contract: BTreeMap<String, Vec<u64>> = BTreeMap::new();
             for (contract_id, stream_id) in self.store.chain_streams_touched_from(fork).await? {
-                let id = chain_stream_id(&contract_id, stream_id);
-                let stored = self.store.get_stream(&id).await?;
+                by_contract.entry(contract_id).or_default().push(stream_id);
+            }
+            for (contract_id, stream_ids) in by_contract {
+                let ids: Vec<String> = stream_ids
+                    .iter()
+                    .map(|s| chain_stream_id(&contract_id, *s))
+                    .collect();
+                let mut stored: HashMap<String, Stream> = self
+                    .store
+                    .get_streams(&ids)
+                    .await?
+                    .into_iter()
+                    .map(|s| (s.id.clone(), s))
+                    .collect();
                 let kept = self
                     .store
-                    .chain_events_of_stream(&contract_id, stream_id, Some(fork))
+                    .chain_events_of_streams(&contract_id, &stream_ids, fork)
                     .await?;
-                let decoded: Vec<(ContractEvent, &StoredChainEvent)> = kept
-                    .iter()
-                    .filter_map(|event| match decode(&event.topic, &event.value) {
-                        Decoded::Event(decoded) => Some((decoded, event)),
-                        _ => None,
-                    })
-                    .collect();
-                let state = replay(
-                    decoded
-                        .iter()
-                        .map(|(decoded, event)| (decoded, event_context(event))),
+                let mut decoded: HashMap<u64, Vec<(ContractEvent, &StoredChainEvent)>> =
+                    HashMap::new();
+                for event in &kept {
+                    if let (Some(stream_id), Decoded::Event(contract_event)) =
+                        (event.stream_id, decode(&event.topic, &event.value))
+                    {
+                        decoded
+                            .entry(stream_id)
+                            .or_default()
+                            .push((contract_event, event));
+                    }
+                }
+                for (stream_id, id) in stream_ids.iter().zip(ids) {
+                    let events = decoded.remove(stream_id).unwrap_or_default();
+                    let state = replay(
+                        events
+                            .iter()
+                            .map(|(decoded, event)| (decoded, event_context(event))),
+                    );
+                    let stored = stored.remove(&id);
+                    working.insert(id, Working { stored, state });
+                }
+            }
+        }
+
+        // Decode the new events once, then load every stream they touch that is not loaded yet.
+        let decoded_events: Vec<(&ValidEvent, Decoded)> =
+            new_events.into_iter().map(|e| (e, e.decode())).collect();
+        let missing: Vec<String> = decoded_events
+            .iter()
+            .filter_map(|(event, decoded)| match decoded {
+                Decoded::Event(contract_event) => Some(chain_stream_id(
+                    &event.contract_id,
+                    contract_event.stream_id(),
+                )),
+                _ => None,
+            })
+            .filter(|id| !working.contains_key(id))
+            .collect::<HashSet<String>>()
+            .into_iter()
+            .collect();
+        if !missing.is_empty() {
+            let mut found: HashMap<String, Stream> = self
+                .store
+                .get_streams(&missing)
+                .await?
+                .into_iter()
+                .map(|s| (s.id.clone(), s))
+                .collect();
+            for id in missing {
+                let current = found.remove(&id);
+                working.insert(
+                    id,
+                    Working {
+                        stored: current.clone(),
+                        state: current,
+                    },
                 );
-                working.insert(id, Working { stored, state });
             }
         }
 
@@ -314,10 +452,9 @@ impl IngestCore {
             reorg: reorg.clone(),
             ..IngestReport::default()
         };
-        let mut stored_events = Vec::with_capacity(new_events.len());
+        let mut stored_events = Vec::with_capacity(decoded_events.len());
         let mut outbox = Vec::new();
-        for event in new_events {
-            let decoded = event.decode();
+        for (event, decoded) in decoded_events {
             let mut stored = StoredChainEvent {
                 id: event.id.clone(),
                 ledger: event.ledger,
@@ -340,9 +477,7 @@ impl IngestCore {
                 Decoded::Event(contract_event) => {
                     stored.name = contract_event.name().to_string();
                     stored.stream_id = Some(contract_event.stream_id());
-                    let effect = self
-                        .apply_to_working(&mut working, contract_event, &stored)
-                        .await?;
+                    let effect = apply_to_working(&mut working, contract_event, &stored);
                     match effect {
                         None => {
                             report.applied += 1;
@@ -480,35 +615,25 @@ impl IngestCore {
         });
         Ok(Some(report))
     }
+}
 
-    /// Applies one event to the working state of its stream (loading it on first use); `None`
-    /// when applied, else why it was skipped.
-    async fn apply_to_working(
-        &self,
-        working: &mut HashMap<String, Working>,
-        event: &ContractEvent,
-        stored: &StoredChainEvent,
-    ) -> Result<Option<String>, IngestError> {
-        let id = chain_stream_id(&stored.contract_id, event.stream_id());
-        if !working.contains_key(&id) {
-            let current = self.store.get_stream(&id).await?;
-            working.insert(
-                id.clone(),
-                Working {
-                    stored: current.clone(),
-                    state: current,
-                },
-            );
+/// Applies one event to the working state of its stream (loaded beforehand: absent means the
+/// stream does not exist yet); `None` when applied, else why it was skipped.
+fn apply_to_working(
+    working: &mut HashMap<String, Working>,
+    event: &ContractEvent,
+    stored: &StoredChainEvent,
+) -> Option<String> {
+    let id = chain_stream_id(&stored.contract_id, event.stream_id());
+    let item = working.entry(id).or_insert(Working {
+        stored: None,
+        state: None,
+    });
+    match apply(item.state.as_ref(), event, &event_context(stored)) {
+        Effect::Applied(next) => {
+            item.state = Some(*next);
+            None
         }
-        let Some(item) = working.get_mut(&id) else {
-            return Ok(Some("internal: working state missing".into()));
-        };
-        match apply(item.state.as_ref(), event, &event_context(stored)) {
-            Effect::Applied(next) => {
-                item.state = Some(*next);
-                Ok(None)
-            }
-            Effect::Skipped(reason) => Ok(Some(reason)),
-        }
+        Effect::Skipped(reason) => Some(reason),
     }
 }

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_millis;
 use crate::indexer::event::{GetEventsPage, ValidEvent};
-use crate::indexer::ingest::{IngestBatch, IngestCore, IngestError, Reorg};
-use crate::indexer::rpc::{EventsStart, RpcClient, RpcError, EVENTS_PAGE_LIMIT};
+use crate::indexer::ingest::{IngestBatch, IngestCore, IngestError, IngestReport, Reorg};
+use crate::indexer::rpc::{EventsStart, LedgerInfo, RpcClient, RpcError, EVENTS_PAGE_LIMIT};
 use crate::indexer::state::IndexerProblem;
 use crate::store::{Leadership, StoreError};
 
@@ -38,6 +38,81 @@ pub enum CycleError {
     /// The RPC's answer was not usable.
     #[error("unusable RPC answer: {0}")]
     Protocol(String),
+}
+
+/// `(sequence, hash, close time)` of ledgers and `(ledger, previous ledger's hash)` from headers.
+type LedgerHashes = (Vec<(u32, String, Option<u64>)>, Vec<(u32, String)>);
+
+/// Where a catch-up scan starts and stops ([`Poller::catch_up`]). The default is the poller's:
+/// from the durable cursor to the RPC's tip.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanBounds {
+    /// Scan from this ledger (inclusive) instead of the durable cursor; events already stored
+    /// are duplicates, and the stored cursor never moves back.
+    pub from_ledger: Option<u32>,
+    /// Stop after this ledger (inclusive).
+    pub until_ledger: Option<u32>,
+    /// Stop this many ledgers below the RPC's latest ledger (`fluxora index` stops at the
+    /// latest safe ledger, `INDEXER_SAFETY_MARGIN_LEDGERS` below the tip).
+    pub tip_margin: u32,
+}
+
+/// Running totals of a catch-up scan ([`Poller::catch_up`]); the `fluxora index` summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatchUp {
+    /// First ledger of the scan.
+    pub first_ledger: u32,
+    /// Last ledger the scan goes to (the bound, or the tip minus the margin).
+    pub target_ledger: u32,
+    /// The RPC's latest ledger when the scan started.
+    pub latest_ledger: u32,
+    /// Highest ledger scanned so far.
+    pub scanned_to: Option<u32>,
+    /// Ledgers scanned (a re-read after a rollback counts again).
+    pub ledgers_scanned: u64,
+    /// `getEvents` pages read.
+    pub pages: u32,
+    /// Events received (valid envelopes).
+    pub events: u64,
+    /// Events newly stored.
+    pub inserted: u64,
+    /// Events already stored (no-ops).
+    pub duplicates: u64,
+    /// Events applied to a stream.
+    pub applied: u64,
+    /// Decoded events that change nothing we model.
+    pub skipped: u64,
+    /// Unknown event names (stored and skipped).
+    pub unknown: u64,
+    /// Undecodable events (stored and skipped).
+    pub invalid: u64,
+    /// Events whose envelope was malformed (not stored; logged).
+    pub malformed: u64,
+    /// Reorgs rolled back (hash mismatch or previous-hash discontinuity).
+    pub reorgs: u64,
+    /// Highest ingested ledger afterwards.
+    pub last_ingested_ledger: Option<u32>,
+    /// Highest safe ledger afterwards.
+    pub last_safe_ledger: Option<u32>,
+}
+
+impl CatchUp {
+    fn add(&mut self, report: &IngestReport) {
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        if report.rescan_from.is_none() {
+            self.events += count(report.received);
+        }
+        self.inserted += count(report.inserted);
+        self.duplicates += count(report.duplicates);
+        self.applied += count(report.applied);
+        self.skipped += count(report.skipped);
+        self.unknown += count(report.unknown);
+        self.invalid += count(report.invalid);
+        if report.reorg.is_some() {
+            self.reorgs += 1;
+        }
+    }
 }
 
 /// Poller settings.
@@ -122,6 +197,26 @@ impl Poller {
     ///
     /// Errors: [`CycleError`].
     pub async fn cycle(&self) -> Result<(), CycleError> {
+        self.catch_up(ScanBounds::default(), &mut |_| {}).await?;
+        self.core.state().update(|s| {
+            s.last_successful_sync_at = Some(now_millis());
+            s.problem = None;
+        });
+        Ok(())
+    }
+
+    /// Checks the network and forks, then reads the contract's events from the durable cursor
+    /// (or `bounds.from_ledger`) up to the tip (or the bound), one ingest batch per `getEvents`
+    /// page; `on_page` sees the running totals after each page. The poller's cycle and
+    /// `fluxora index` both run this, so there is one ingest path.
+    ///
+    /// Errors: [`CycleError`]; [`CycleError::Stopped`] for a network mismatch or reset (nothing
+    /// read).
+    pub async fn catch_up(
+        &self,
+        bounds: ScanBounds,
+        on_page: &mut (dyn FnMut(&CatchUp) + Send),
+    ) -> Result<CatchUp, CycleError> {
         let network = self.rpc.get_network().await?;
         if network.passphrase != self.config.passphrase {
             return Err(CycleError::Stopped(IndexerProblem::NetworkMismatch {
@@ -139,22 +234,47 @@ impl Poller {
                 }));
             }
         }
+        let target = bounds
+            .until_ledger
+            .unwrap_or(u32::MAX)
+            .min(latest.sequence.saturating_sub(bounds.tip_margin));
+        let mut totals = CatchUp {
+            latest_ledger: latest.sequence,
+            target_ledger: target,
+            ..CatchUp::default()
+        };
 
         if let Some(reorg) = self.find_fork().await? {
+            totals.reorgs += 1;
             self.core.rollback(reorg).await?;
         }
 
         let checkpoint = self.core.store().indexer_checkpoint().await?;
-        let mut start = match (&checkpoint.cursor, checkpoint.last_ingested_ledger) {
-            (Some(cursor), _) => EventsStart::Cursor(cursor.clone()),
-            (None, Some(last)) => EventsStart::Ledger(last.saturating_add(1).min(latest.sequence)),
-            (None, None) => EventsStart::Ledger(
+        let mut progress = checkpoint.last_ingested_ledger;
+        let mut start = match (bounds.from_ledger, &checkpoint.cursor, progress) {
+            (Some(from), _, _) => EventsStart::Ledger(from.min(latest.sequence)),
+            (None, Some(cursor), _) => EventsStart::Cursor(cursor.clone()),
+            (None, None, Some(last)) => {
+                EventsStart::Ledger(last.saturating_add(1).min(latest.sequence))
+            }
+            (None, None, None) => EventsStart::Ledger(
                 self.config
                     .start_ledger
                     .unwrap_or(latest.sequence)
                     .min(latest.sequence),
             ),
         };
+        // The last ledger known scanned: events up to it have been read.
+        let mut position = match &start {
+            EventsStart::Ledger(ledger) => ledger.saturating_sub(1),
+            EventsStart::Cursor(_) => progress.unwrap_or(0),
+        };
+        totals.first_ledger = position.saturating_add(1);
+        // Nothing left below the bound (the poller itself always asks: the tip moves).
+        if position > target || (position == target && bounds != ScanBounds::default()) {
+            on_page(&totals);
+            return Ok(totals);
+        }
         loop {
             let raw = self
                 .rpc
@@ -162,85 +282,138 @@ impl Poller {
                 .await?;
             let page: GetEventsPage = serde_json::from_value(raw)
                 .map_err(|e| CycleError::Protocol(format!("getEvents result: {e}")))?;
-            let mut events: Vec<ValidEvent> = Vec::with_capacity(page.events.len());
-            for (index, parsed) in page.parse_events().into_iter().enumerate() {
-                match parsed {
-                    Ok(event) => events.push(event),
-                    Err(problems) => tracing::warn!(
-                        index,
-                        problems = ?problems,
-                        "malformed event in a getEvents page skipped"
-                    ),
-                }
-            }
-            let ledgers = self.ledger_hashes(&events).await?;
             let cursor_ledger = page
                 .cursor_position()
                 .map_err(|e| CycleError::Protocol(format!("getEvents cursor: {e}")))?
                 .ledger;
-            let scanned_to = cursor_ledger.min(page.latest_ledger);
-            self.core
+            let mut events: Vec<ValidEvent> = Vec::with_capacity(page.events.len());
+            let mut beyond_target = false;
+            for (index, parsed) in page.parse_events().into_iter().enumerate() {
+                match parsed {
+                    Ok(event) if event.ledger > target => beyond_target = true,
+                    Ok(event) => events.push(event),
+                    Err(problems) => {
+                        totals.malformed += 1;
+                        tracing::warn!(
+                            index,
+                            problems = ?problems,
+                            "malformed event in a getEvents page skipped"
+                        )
+                    }
+                }
+            }
+            let scanned_to = cursor_ledger.min(page.latest_ledger).min(target);
+            // The page's cursor when it stays within the bound; else the last event kept (so
+            // the next scan resumes right after it) or, without one, the stored cursor.
+            let page_cursor = if cursor_ledger <= target && !beyond_target {
+                Some(page.cursor.clone())
+            } else {
+                events.iter().map(|e| e.id.clone()).max()
+            };
+            // A re-scan below the stored progress never moves the cursor back.
+            let cursor = page_cursor.filter(|_| progress.is_none_or(|p| scanned_to > p));
+            let (ledgers, parents) = self.ledger_hashes(&events).await?;
+            let report = self
+                .core
                 .ingest(&IngestBatch {
                     events,
                     ledgers,
-                    cursor: Some(page.cursor.clone()),
+                    cursor,
                     scanned_to: Some(scanned_to),
+                    parents,
                 })
                 .await?;
             // Each stored page is progress: a long catch-up is not a stall.
             self.core
                 .state()
                 .update(|s| s.last_successful_sync_at = Some(now_millis()));
-            if cursor_ledger >= page.latest_ledger {
+            totals.pages += 1;
+            totals.add(&report);
+            if let Some(fork) = report.rescan_from {
+                // Previous-hash discontinuity: rolled back; re-read from the fork.
+                start = EventsStart::Ledger(fork);
+                position = fork.saturating_sub(1);
+                progress = report.last_ingested_ledger;
+                on_page(&totals);
+                continue;
+            }
+            totals.ledgers_scanned += u64::from(scanned_to.saturating_sub(position));
+            position = position.max(scanned_to);
+            progress = report.last_ingested_ledger;
+            totals.scanned_to = Some(position);
+            totals.last_ingested_ledger = report.last_ingested_ledger;
+            totals.last_safe_ledger = report.last_safe_ledger;
+            on_page(&totals);
+            if cursor_ledger >= page.latest_ledger || position >= target {
                 break;
             }
             start = EventsStart::Cursor(page.cursor);
         }
-        // Remember the tip's hash for the next fork check.
-        self.core
-            .ingest(&IngestBatch {
-                ledgers: vec![(latest.sequence, latest.id.to_ascii_lowercase(), None)],
-                ..IngestBatch::default()
-            })
-            .await?;
-        self.core.state().update(|s| {
-            s.last_successful_sync_at = Some(now_millis());
-            s.problem = None;
-        });
-        Ok(())
+        // Remember the hash of the last scanned ledger for the next fork check.
+        let end_hash = if position == latest.sequence {
+            Some(latest.id.to_ascii_lowercase())
+        } else {
+            self.rpc_ledger(position).await?.map(|l| l.hash)
+        };
+        if let Some(hash) = end_hash {
+            let report = self
+                .core
+                .ingest(&IngestBatch {
+                    ledgers: vec![(position, hash.to_ascii_lowercase(), None)],
+                    ..IngestBatch::default()
+                })
+                .await?;
+            totals.last_ingested_ledger = report.last_ingested_ledger;
+            totals.last_safe_ledger = report.last_safe_ledger;
+        }
+        Ok(totals)
     }
 
-    /// The RPC's hash of `sequence`, if the node still has it.
-    async fn rpc_hash(&self, sequence: u32) -> Result<Option<String>, RpcError> {
+    /// The RPC's entry for `sequence` (hash, header), if the node still has it.
+    async fn rpc_ledger(&self, sequence: u32) -> Result<Option<LedgerInfo>, RpcError> {
         let page = match self.rpc.get_ledgers(sequence, 1).await {
             Ok(page) => page,
             // Outside the node's retention window: unknown, not a mismatch.
             Err(RpcError::JsonRpc { code: -32600, .. }) => return Ok(None),
             Err(error) => return Err(error),
         };
-        Ok(page
-            .ledgers
-            .into_iter()
-            .find(|l| l.sequence == sequence)
+        Ok(page.ledgers.into_iter().find(|l| l.sequence == sequence))
+    }
+
+    /// The RPC's hash of `sequence`, if the node still has it.
+    async fn rpc_hash(&self, sequence: u32) -> Result<Option<String>, RpcError> {
+        Ok(self
+            .rpc_ledger(sequence)
+            .await?
             .map(|l| l.hash.to_ascii_lowercase()))
     }
 
-    /// Hashes of the ledgers holding `events`, from `getLedgers`.
-    async fn ledger_hashes(
-        &self,
-        events: &[ValidEvent],
-    ) -> Result<Vec<(u32, String, Option<u64>)>, RpcError> {
+    /// Hashes of the ledgers holding `events`, from `getLedgers`, and the previous-ledger hashes
+    /// their headers name (where the RPC sends headers; an undecodable header is logged and
+    /// skipped, leaving the hash comparison).
+    async fn ledger_hashes(&self, events: &[ValidEvent]) -> Result<LedgerHashes, RpcError> {
         let ledgers: BTreeSet<(u32, u64)> = events
             .iter()
             .map(|e| (e.ledger, e.ledger_closed_at))
             .collect();
-        let mut out = Vec::with_capacity(ledgers.len());
+        let mut hashes = Vec::with_capacity(ledgers.len());
+        let mut parents = Vec::new();
         for (sequence, closed_at) in ledgers {
-            if let Some(hash) = self.rpc_hash(sequence).await? {
-                out.push((sequence, hash, Some(closed_at)));
+            let Some(ledger) = self.rpc_ledger(sequence).await? else {
+                continue;
+            };
+            match ledger.previous_hash() {
+                Ok(Some(previous)) => parents.push((sequence, previous)),
+                Ok(None) => {}
+                Err(problem) => tracing::warn!(
+                    ledger = sequence,
+                    problem = %problem,
+                    "unusable ledger header; previous-hash continuity not checked for it"
+                ),
             }
+            hashes.push((sequence, ledger.hash.to_ascii_lowercase(), Some(closed_at)));
         }
-        Ok(out)
+        Ok((hashes, parents))
     }
 
     /// Compares the newest stored ledger hashes with the RPC's; the lowest mismatching ledger

@@ -81,7 +81,7 @@ pub struct LatestLedger {
     pub protocol_version: Option<u32>,
 }
 
-/// One ledger of a `getLedgers` page (header and metadata XDR are ignored).
+/// One ledger of a `getLedgers` page (the metadata XDR is ignored).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerInfo {
@@ -92,6 +92,48 @@ pub struct LedgerInfo {
     /// Close time, unix seconds, as a decimal string.
     #[serde(default)]
     pub ledger_close_time: Option<String>,
+    /// The ledger's header: base64 XDR `LedgerHeaderHistoryEntry` (`xdrFormat` `base64`, the
+    /// default). Absent from some providers' answers.
+    #[serde(default)]
+    pub header_xdr: Option<String>,
+}
+
+/// Largest decoded `LedgerHeaderHistoryEntry` accepted (a real one is about 400 bytes).
+const MAX_HEADER_XDR_BYTES: u32 = 64 * 1024;
+
+impl LedgerInfo {
+    /// The hash of the ledger before this one, from the header's `previousLedgerHash`
+    /// (lowercase hex): Stellar ledger N+1 carries the hash of ledger N (`reference/chain.md`
+    /// §B9, "Ledger Headers"). `Ok(None)` when the RPC sent no header.
+    ///
+    /// # Errors
+    /// When `headerXdr` is not a base64 XDR `LedgerHeaderHistoryEntry`, or names another ledger
+    /// (`ledgerSeq`) or another hash than this entry.
+    pub fn previous_hash(&self) -> Result<Option<String>, String> {
+        use stellar_xdr::{LedgerHeaderHistoryEntry, Limits, ReadXdr};
+        let Some(header) = self.header_xdr.as_deref() else {
+            return Ok(None);
+        };
+        let limits = Limits {
+            depth: 16,
+            len: MAX_HEADER_XDR_BYTES as usize,
+        };
+        let entry = LedgerHeaderHistoryEntry::from_xdr_base64(header, limits)
+            .map_err(|e| format!("ledger {}: undecodable headerXdr: {e}", self.sequence))?;
+        if entry.header.ledger_seq != self.sequence {
+            return Err(format!(
+                "ledger {}: headerXdr is the header of ledger {}",
+                self.sequence, entry.header.ledger_seq
+            ));
+        }
+        if !hex::encode(entry.hash.0).eq_ignore_ascii_case(&self.hash) {
+            return Err(format!(
+                "ledger {}: headerXdr carries another hash than the entry",
+                self.sequence
+            ));
+        }
+        Ok(Some(hex::encode(entry.header.previous_ledger_hash.0)))
+    }
 }
 
 /// `getLedgers` result.

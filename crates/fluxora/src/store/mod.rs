@@ -436,13 +436,17 @@ pub trait Store: Send + Sync + 'static {
         ids: &[String],
     ) -> Result<std::collections::HashSet<String>, StoreError>;
 
-    /// Every stored event of one on-chain stream, in chain order, optionally only those before
-    /// `before_ledger`.
-    async fn chain_events_of_stream(
+    /// The streams among `ids` that exist (any order; absent ids are left out). One query: the
+    /// ingest core loads every stream a batch touches at once.
+    async fn get_streams(&self, ids: &[String]) -> Result<Vec<Stream>, StoreError>;
+
+    /// Every stored event of the given on-chain streams of one contract before `before_ledger`,
+    /// in chain order (one query: a rollback rebuilds all the streams it touched at once).
+    async fn chain_events_of_streams(
         &self,
         contract_id: &str,
-        stream_id: u64,
-        before_ledger: Option<u32>,
+        stream_ids: &[u64],
+        before_ledger: u32,
     ) -> Result<Vec<StoredChainEvent>, StoreError>;
 
     /// `(contract id, stream id)` of every stream with a stored event at or after `ledger`.

@@ -15,7 +15,10 @@ use super::rows::{
     chain_event_from_row, checkpoint_from_row, db, delivery_from_row, endpoint_from_row,
     idempotency_from_row, ledger_from_row, list_query, page_from_rows, stream_from_row, Columns,
 };
-use super::sql::{bind_endpoint, enqueue_in, impl_sql_store, SqlDialect, Statements};
+use super::rows::{CHAIN_EVENT_COLUMNS, INSERT_COLUMNS};
+use super::sql::{
+    bind_endpoint, enqueue_in, impl_sql_store, SqlDialect, Statements, ROWS_PER_INSERT,
+};
 use super::{
     AttemptRecord, ChainBatchWrite, ChainCommit, ClaimOutcome, ClaimedDelivery, DeliveryPage,
     DeliveryQuery, IdempotencyCompletion, IdempotencyRecord, IndexerCheckpoint, StoreError,
@@ -64,7 +67,11 @@ impl PostgresStore {
     pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(&config.url)
             .map_err(StoreError::from_sqlx)?
-            .application_name("fluxora");
+            .application_name("fluxora")
+            // Short OLTP statements: JIT compilation costs more than it saves (it kicked in on
+            // the indexer's batch statements once estimates grew, tens of ms each;
+            // docs/benchmarks.md).
+            .options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)

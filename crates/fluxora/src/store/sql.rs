@@ -7,8 +7,7 @@
 //! [`super::Store`] once for both pool types.
 
 use super::rows::{
-    API_KEY_COLUMNS, CHAIN_EVENT_COLUMNS, DELIVERY_COLUMNS, ENDPOINT_COLUMNS, INSERT_COLUMNS,
-    STREAM_COLUMN_NAMES,
+    API_KEY_COLUMNS, DELIVERY_COLUMNS, ENDPOINT_COLUMNS, INSERT_COLUMNS, STREAM_COLUMN_NAMES,
 };
 
 /// Which SQL dialect to render.
@@ -33,6 +32,7 @@ pub(crate) const RECORD_CHUNK: usize = 500;
 /// Every statement of the store, rendered for one dialect.
 #[derive(Debug, Clone)]
 pub(crate) struct Statements {
+    pub(crate) dialect: SqlDialect,
     pub(crate) stream_columns: String,
     pub(crate) select_stream: String,
     pub(crate) insert_stream: String,
@@ -43,14 +43,9 @@ pub(crate) struct Statements {
     pub(crate) release_idempotency: String,
     pub(crate) purge_idempotency: String,
     pub(crate) insert_cursor_secret: String,
-    pub(crate) insert_stream_if_absent: String,
-    pub(crate) delete_stream_at_version: String,
-    pub(crate) insert_chain_event: String,
-    pub(crate) chain_events_of_stream: String,
     pub(crate) chain_streams_touched_from: String,
     pub(crate) rollback_events: String,
     pub(crate) rollback_ledgers: String,
-    pub(crate) put_ledger: String,
     pub(crate) latest_ledgers: String,
     pub(crate) get_checkpoint: String,
     pub(crate) put_checkpoint: String,
@@ -72,7 +67,6 @@ pub(crate) struct Statements {
     pub(crate) select_attempts: String,
     pub(crate) replay_delivery: String,
     pub(crate) replay_dead: String,
-    pub(crate) insert_held_event: String,
     pub(crate) drop_held_events: String,
     pub(crate) release_held_deliveries: String,
     pub(crate) mark_released: String,
@@ -97,6 +91,7 @@ impl Statements {
             .collect::<Vec<_>>()
             .join(", ");
         Self {
+            dialect,
             select_stream: render(&format!(
                 "SELECT {stream_columns} FROM streams WHERE id = ?"
             )),
@@ -139,31 +134,14 @@ impl Statements {
                 "INSERT INTO service_meta (key, value) VALUES ('cursor_secret', ?) \
                  ON CONFLICT (key) DO NOTHING",
             ),
-            insert_stream_if_absent: render(&format!(
-                "INSERT INTO streams ({INSERT_COLUMNS}) \
-                 VALUES (?, ?, ?, ?a, ?a, ?, ?, ?, ?, ?a, ?a, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT DO NOTHING"
-            )),
-            delete_stream_at_version: render("DELETE FROM streams WHERE id = ? AND version = ?"),
-            insert_chain_event: render(&format!(
-                "INSERT INTO chain_events ({CHAIN_EVENT_COLUMNS}) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
-            )),
-            chain_events_of_stream: render(&format!(
-                "SELECT {CHAIN_EVENT_COLUMNS} FROM chain_events \
-                 WHERE contract_id = ? AND stream_id = ? AND ledger < ? ORDER BY id"
-            )),
             chain_streams_touched_from: render(
-                "SELECT DISTINCT contract_id, stream_id FROM chain_events \
+                // No DISTINCT (deduplicated by the caller): with it SQLite walks the whole
+                // (contract_id, stream_id) index instead of the ledger range.
+                "SELECT contract_id, stream_id FROM chain_events \
                  WHERE ledger >= ? AND stream_id IS NOT NULL",
             ),
             rollback_events: render("DELETE FROM chain_events WHERE ledger >= ?"),
             rollback_ledgers: render("DELETE FROM chain_ledgers WHERE sequence >= ?"),
-            put_ledger: render(
-                "INSERT INTO chain_ledgers (sequence, hash, close_time) VALUES (?, ?, ?) \
-                 ON CONFLICT (sequence) DO UPDATE SET hash = excluded.hash, \
-                 close_time = excluded.close_time",
-            ),
             latest_ledgers: render(
                 "SELECT sequence, hash FROM chain_ledgers ORDER BY sequence DESC LIMIT ?",
             ),
@@ -273,12 +251,8 @@ impl Statements {
                 "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, \
                    lease_until = NULL, updated_at = ? WHERE endpoint_id = ? AND status = 'dead'",
             ),
-            insert_held_event: render(
-                "INSERT INTO webhook_events (id, type, stream_id, data, created_at, \
-                   release_ledger, held) VALUES (?, ?, ?, ?, ?, ?, TRUE)",
-            ),
             drop_held_events: render(
-                "DELETE FROM webhook_events WHERE held AND release_ledger >= ?",
+                "DELETE FROM webhook_events WHERE held = TRUE AND release_ledger >= ?",
             ),
             release_held_deliveries: render(
                 "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, event_type, status, \
@@ -288,10 +262,10 @@ impl Statements {
                  FROM webhook_events e JOIN webhook_endpoints w \
                    ON w.enabled AND (w.event_types = '[]' \
                      OR w.event_types LIKE '%\"' || e.type || '\"%') \
-                 WHERE e.held AND e.release_ledger <= ?",
+                 WHERE e.held = TRUE AND e.release_ledger <= ?",
             ),
             mark_released: render(
-                "UPDATE webhook_events SET held = FALSE WHERE held AND release_ledger <= ?",
+                "UPDATE webhook_events SET held = FALSE WHERE held = TRUE AND release_ledger <= ?",
             ),
             insert_api_key: render(&format!(
                 "INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -311,6 +285,43 @@ impl Statements {
             ),
             stream_columns,
         }
+    }
+}
+
+/// Rows per multi-row `INSERT` (at most 22 parameters a row: 11 000 parameters, under SQLite's
+/// 32 766 and PostgreSQL's 65 535).
+pub(crate) const ROWS_PER_INSERT: usize = 500;
+
+impl Statements {
+    /// `{head} VALUES {row}, {row}, … {tail}` with `rows` copies of the `row` template, rendered
+    /// for the dialect: one statement (one round trip) for many rows.
+    pub(crate) fn values(&self, head: &str, row: &str, rows: usize, tail: &str) -> String {
+        let mut template = String::with_capacity(head.len() + tail.len() + rows * (row.len() + 2));
+        template.push_str(head);
+        template.push_str(" VALUES ");
+        for i in 0..rows {
+            if i > 0 {
+                template.push_str(", ");
+            }
+            template.push_str(row);
+        }
+        template.push(' ');
+        template.push_str(tail);
+        render(&template, self.dialect)
+    }
+}
+
+impl Statements {
+    /// `{head} {term} OR {term} OR …` with `rows` copies of the `term` template, rendered for the
+    /// dialect.
+    pub(crate) fn any_of(&self, head: &str, term: &str, rows: usize) -> String {
+        let mut template = String::with_capacity(head.len() + rows * (term.len() + 4));
+        template.push_str(head);
+        for i in 0..rows {
+            template.push_str(if i == 0 { " " } else { " OR " });
+            template.push_str(term);
+        }
+        render(&template, self.dialect)
     }
 }
 
@@ -685,20 +696,57 @@ macro_rules! impl_sql_store {
                 rows.iter().map(|row| row.text("id")).collect()
             }
 
-            async fn chain_events_of_stream(
+            async fn get_streams(
+                &self,
+                ids: &[String],
+            ) -> Result<Vec<$crate::streams::Stream>, StoreError> {
+                let mut streams = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(ROWS_PER_INSERT) {
+                    let mut sql = sqlx::QueryBuilder::<$db>::new(format!(
+                        "SELECT {} FROM streams WHERE id IN (",
+                        self.sql.stream_columns
+                    ));
+                    let mut list = sql.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.as_str());
+                    }
+                    sql.push(")");
+                    let rows = sql.build().fetch_all(&self.pool).await.map_err(db)?;
+                    for row in &rows {
+                        streams.push(stream_from_row(row)?.1);
+                    }
+                }
+                Ok(streams)
+            }
+
+            async fn chain_events_of_streams(
                 &self,
                 contract_id: &str,
-                stream_id: u64,
-                before_ledger: Option<u32>,
+                stream_ids: &[u64],
+                before_ledger: u32,
             ) -> Result<Vec<StoredChainEvent>, StoreError> {
-                let rows = sqlx::query(&self.sql.chain_events_of_stream)
-                    .bind(contract_id)
-                    .bind($crate::store::rows::to_i64(stream_id, "stream_id")?)
-                    .bind(before_ledger.map(i64::from).unwrap_or(i64::MAX))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db)?;
-                rows.iter().map(chain_event_from_row).collect()
+                let mut events = Vec::new();
+                for chunk in stream_ids.chunks(ROWS_PER_INSERT) {
+                    let mut sql = sqlx::QueryBuilder::<$db>::new(format!(
+                        "SELECT {CHAIN_EVENT_COLUMNS} FROM chain_events WHERE contract_id = "
+                    ));
+                    sql.push_bind(contract_id);
+                    sql.push(" AND ledger < ");
+                    sql.push_bind(i64::from(before_ledger));
+                    sql.push(" AND stream_id IN (");
+                    let mut list = sql.separated(", ");
+                    for id in chunk {
+                        list.push_bind($crate::store::rows::to_i64(*id, "stream_id")?);
+                    }
+                    sql.push(") ORDER BY id");
+                    let rows = sql.build().fetch_all(&self.pool).await.map_err(db)?;
+                    for row in &rows {
+                        events.push(chain_event_from_row(row)?);
+                    }
+                }
+                // Chunks are each in chain order; the whole must be too.
+                events.sort_by(|a, b| a.id.cmp(&b.id));
+                Ok(events)
             }
 
             async fn chain_streams_touched_from(
@@ -710,14 +758,16 @@ macro_rules! impl_sql_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db)?;
-                rows.iter()
+                let touched = rows
+                    .iter()
                     .map(|row| {
                         let id = row.int("stream_id")?;
                         let id = u64::try_from(id)
                             .map_err(|_| StoreError::Corrupt("negative stream_id".into()))?;
                         Ok((row.text("contract_id")?, id))
                     })
-                    .collect()
+                    .collect::<Result<std::collections::BTreeSet<(String, u64)>, StoreError>>()?;
+                Ok(touched.into_iter().collect())
             }
 
             async fn commit_chain_batch(
@@ -734,61 +784,98 @@ macro_rules! impl_sql_store {
                             .map_err(db)?;
                     }
                 }
-                for (id, version) in &batch.deleted_streams {
-                    let deleted = sqlx::query(&self.sql.delete_stream_at_version)
-                        .bind(id.clone())
-                        .bind(*version)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                    if deleted.rows_affected() != 1 {
+                // Streams created after a fork, many rows per statement, each at the version
+                // it was read at.
+                for chunk in batch.deleted_streams.chunks(ROWS_PER_INSERT) {
+                    // OR of (id, version) pairs: SQLite looks each up by primary key (a
+                    // row-value IN list would scan the table).
+                    let sql = self.sql.any_of(
+                        "DELETE FROM streams WHERE",
+                        "(id = ? AND version = ?)",
+                        chunk.len(),
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for (id, version) in chunk {
+                        query = query.bind(id.clone()).bind(*version);
+                    }
+                    let deleted = query.execute(&mut *tx).await.map_err(db)?;
+                    if deleted.rows_affected() != chunk.len() as u64 {
                         return Ok(ChainCommit::Conflict);
                     }
                 }
-                for event in &batch.events {
-                    let inserted =
-                        bind_chain_event!(sqlx::query(&self.sql.insert_chain_event), event)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                    if inserted.rows_affected() != 1 {
+                // Multi-row statements: one round trip per ROWS_PER_INSERT rows. Every row must
+                // be written; fewer means another writer got there first (recompute).
+                for chunk in batch.events.chunks(ROWS_PER_INSERT) {
+                    let sql = self.sql.values(
+                        &format!("INSERT INTO chain_events ({CHAIN_EVENT_COLUMNS})"),
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        chunk.len(),
+                        "ON CONFLICT (id) DO NOTHING",
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for event in chunk {
+                        query = bind_chain_event!(query, event);
+                    }
+                    let inserted = query.execute(&mut *tx).await.map_err(db)?;
+                    if inserted.rows_affected() != chunk.len() as u64 {
+                        return Ok(ChainCommit::Conflict);
+                    }
+                }
+                let new_streams: Vec<&$crate::streams::Stream> = batch
+                    .streams
+                    .iter()
+                    .filter(|w| w.expected_version.is_none())
+                    .map(|w| &w.stream)
+                    .collect();
+                for chunk in new_streams.chunks(ROWS_PER_INSERT) {
+                    let sql = self.sql.values(
+                        &format!("INSERT INTO streams ({INSERT_COLUMNS})"),
+                        "(?, ?, ?, ?a, ?a, ?, ?, ?, ?, ?a, ?a, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        chunk.len(),
+                        "ON CONFLICT DO NOTHING",
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for stream in chunk {
+                        query = bind_stream_insert!(query, *stream);
+                    }
+                    let written = query.execute(&mut *tx).await.map_err(db)?;
+                    if written.rows_affected() != chunk.len() as u64 {
                         return Ok(ChainCommit::Conflict);
                     }
                 }
                 for write in &batch.streams {
-                    let written = match write.expected_version {
-                        None => bind_stream_insert!(
-                            sqlx::query(&self.sql.insert_stream_if_absent),
-                            &write.stream
-                        )
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?,
-                        Some(version) => bind_stream_update!(
-                            sqlx::query(&self.sql.update_stream),
-                            &write.stream,
-                            version
-                        )
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?,
+                    let Some(version) = write.expected_version else {
+                        continue;
                     };
+                    let written = bind_stream_update!(
+                        sqlx::query(&self.sql.update_stream),
+                        &write.stream,
+                        version
+                    )
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
                     if written.rows_affected() != 1 {
                         return Ok(ChainCommit::Conflict);
                     }
                 }
-                for (sequence, hash, close_time) in &batch.ledgers {
-                    sqlx::query(&self.sql.put_ledger)
-                        .bind(i64::from(*sequence))
-                        .bind(hash.clone())
-                        .bind(
+                for chunk in batch.ledgers.chunks(ROWS_PER_INSERT) {
+                    let sql = self.sql.values(
+                        "INSERT INTO chain_ledgers (sequence, hash, close_time)",
+                        "(?, ?, ?)",
+                        chunk.len(),
+                        "ON CONFLICT (sequence) DO UPDATE SET hash = excluded.hash, \
+                         close_time = excluded.close_time",
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for (sequence, hash, close_time) in chunk {
+                        query = query.bind(i64::from(*sequence)).bind(hash.clone()).bind(
                             close_time
                                 .map(|t| $crate::store::rows::to_i64(t, "close_time"))
                                 .transpose()?,
-                        )
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
+                        );
+                    }
+                    query.execute(&mut *tx).await.map_err(db)?;
                 }
                 if let Some(ledger) = batch.rollback_from {
                     sqlx::query(&self.sql.drop_held_events)
@@ -797,17 +884,28 @@ macro_rules! impl_sql_store {
                         .await
                         .map_err(db)?;
                 }
-                for (event, ledger) in &batch.outbox {
-                    sqlx::query(&self.sql.insert_held_event)
-                        .bind(event.id.clone())
-                        .bind(event.event_type.clone())
-                        .bind(event.stream_id.clone())
-                        .bind(serde_json::to_string(&event.data).unwrap_or_else(|_| "null".into()))
-                        .bind(event.created_at)
-                        .bind(i64::from(*ledger))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
+                for chunk in batch.outbox.chunks(ROWS_PER_INSERT) {
+                    let sql = self.sql.values(
+                        "INSERT INTO webhook_events (id, type, stream_id, data, created_at, \
+                           release_ledger, held)",
+                        "(?, ?, ?, ?, ?, ?, TRUE)",
+                        chunk.len(),
+                        "",
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for (event, ledger) in chunk {
+                        query = query
+                            .bind(event.id.clone())
+                            .bind(event.event_type.clone())
+                            .bind(event.stream_id.clone())
+                            .bind(
+                                serde_json::to_string(&event.data)
+                                    .unwrap_or_else(|_| "null".into()),
+                            )
+                            .bind(event.created_at)
+                            .bind(i64::from(*ledger));
+                    }
+                    query.execute(&mut *tx).await.map_err(db)?;
                 }
                 if let Some(safe) = batch.checkpoint.last_safe_ledger {
                     let now = $crate::clock::now_millis();
@@ -1244,5 +1342,29 @@ mod tests {
             .contains("deposit_amount::text AS deposit_amount"));
         assert!(pg.insert_stream.contains("$22"));
         assert!(!pg.insert_stream.contains('?'));
+    }
+
+    #[test]
+    fn multi_row_values_number_every_row() {
+        let pg = Statements::new(SqlDialect::Postgres);
+        assert_eq!(
+            pg.values(
+                "INSERT INTO t (a, b)",
+                "(?, ?a)",
+                3,
+                "ON CONFLICT DO NOTHING"
+            ),
+            "INSERT INTO t (a, b) VALUES ($1, $2::numeric), ($3, $4::numeric), \
+             ($5, $6::numeric) ON CONFLICT DO NOTHING"
+        );
+        let sqlite = Statements::new(SqlDialect::Sqlite);
+        assert_eq!(
+            sqlite.values("INSERT INTO t (a)", "(?)", 2, ""),
+            "INSERT INTO t (a) VALUES (?), (?) "
+        );
+        assert_eq!(
+            pg.any_of("DELETE FROM t WHERE", "(a = ? AND b = ?)", 2),
+            "DELETE FROM t WHERE (a = $1 AND b = $2) OR (a = $3 AND b = $4)"
+        );
     }
 }

@@ -12,35 +12,39 @@ use crate::config::LogFormat;
 /// directive such as `info` or `fluxora=debug,sqlx=warn` (validated by [`crate::config`]).
 /// Returns quietly if a subscriber is already installed (tests).
 pub fn init(filter: &str, format: LogFormat) {
-    init_with(filter, format, std::io::stdout);
+    init_with(filter, format, std::io::stdout, || {
+        std::io::IsTerminal::is_terminal(&std::io::stdout())
+    });
 }
 
-/// Like [`init`], but writes to stderr: for commands whose stdout is their output
-/// (`fluxora keys`).
+/// [`init`], writing to stderr: for one-shot commands whose stdout is their result
+/// (`fluxora index` prints its summary there, `fluxora keys create` the key).
 pub fn init_stderr(filter: &str, format: LogFormat) {
-    init_with(filter, format, std::io::stderr);
+    init_with(filter, format, std::io::stderr, || {
+        std::io::IsTerminal::is_terminal(&std::io::stderr())
+    });
 }
 
-fn init_with<W>(filter: &str, format: LogFormat, writer: W)
+fn init_with<W>(filter: &str, format: LogFormat, writer: W, is_terminal: fn() -> bool)
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let result = match format {
         LogFormat::Json => tracing_subscriber::fmt()
-            .with_writer(writer)
             .json()
             .with_env_filter(filter)
             .with_current_span(true)
             .with_span_list(false)
             .flatten_event(true)
             .with_target(true)
+            .with_writer(writer)
             .try_init(),
         LogFormat::Pretty => tracing_subscriber::fmt()
-            .with_writer(writer)
             .with_env_filter(filter)
             .with_target(false)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_ansi(is_terminal())
+            .with_writer(writer)
             .try_init(),
     };
     if result.is_ok() {

@@ -60,7 +60,7 @@ async fn wait_caught_up(app: &TestApp) -> Value {
 
 /// Asserts the API's chain streams equal the contract's own states (`fields` objects keyed by
 /// stream id, as in the fixtures).
-async fn assert_states(app: &TestApp, expected: &[(u64, Value, bool)]) {
+pub(crate) async fn assert_states(app: &TestApp, expected: &[(u64, Value, bool)]) {
     for (stream_id, fields, closed) in expected {
         let id = format!("{CONTRACT_ID}-{stream_id}");
         let response = app.get(&format!("/api/streams/{id}")).await;
@@ -107,7 +107,7 @@ async fn assert_states(app: &TestApp, expected: &[(u64, Value, bool)]) {
     }
 }
 
-fn main_branch_states() -> Vec<(u64, Value, bool)> {
+pub(crate) fn main_branch_states() -> Vec<(u64, Value, bool)> {
     let decoded = fixture("fluxora-scenario.decoded.json");
     vec![
         (
@@ -129,7 +129,7 @@ fn main_branch_states() -> Vec<(u64, Value, bool)> {
     ]
 }
 
-fn reorg_branch_states() -> Vec<(u64, Value, bool)> {
+pub(crate) fn reorg_branch_states() -> Vec<(u64, Value, bool)> {
     let reorg = fixture("reorg-variant.getEvents.json");
     (0..3)
         .map(|i| {

@@ -4,8 +4,19 @@
 //! (`reference/chain.md` §B7): `getEvents` pages by `startLedger` or cursor, filters on the
 //! contract, scans at most 10 000 ledgers per call and returns the end-of-window cursor
 //! (`TOID(end − 1, 0xFFFFF, 0xFFF)-4294967295`) on short pages; `getLedgers` serves the fixture's
-//! ledger hashes; `getLatestLedger` and `getNetwork` answer from the fixture. Tests can switch to
-//! the reorg branch, change the passphrase, or make the next calls fail.
+//! ledger hashes and a `headerXdr` per ledger; `getLatestLedger` and `getNetwork` answer from the
+//! fixture. Tests can switch to the reorg branch (now, or when a given method is next called),
+//! change the passphrase, leave the headers out, or make the next calls fail.
+//!
+//! Headers: `getLedgers` serves each ledger's `headerXdr` as a base64 XDR
+//! `LedgerHeaderHistoryEntry` (encoded with `stellar-xdr`) whose `hash` is the served hash and
+//! whose `previousLedgerHash` is the served hash of the ledger before. The fixture's hashes are
+//! synthetic: `ledgers.json` lists only some ledgers, its hashes are sha256 chains over the
+//! *listed* ledgers (`previousListedHash` is the hash of the previous listed entry, not
+//! necessarily of ledger − 1), and unlisted ledgers get a branch-independent placeholder hash
+//! here. So `previousListedHash` is used where the previous listed entry is ledger − 1 (checked
+//! when the server starts), the placeholder otherwise; the other header fields are zeros apart
+//! from the close time and protocol version.
 
 use std::sync::{Arc, Mutex};
 
@@ -53,6 +64,9 @@ pub enum Branch {
 
 struct Node {
     branch: Branch,
+    /// Switch to this branch when this method is next called (before answering it).
+    switch_on: Option<(String, Branch)>,
+    headers: bool,
     passphrase: String,
     latest: u32,
     fail_next: u32,
@@ -107,6 +121,8 @@ impl FixtureRpc {
             url,
             node: Arc::new(Mutex::new(Node {
                 branch: Branch::Main,
+                switch_on: None,
+                headers: true,
                 passphrase: TESTNET.to_string(),
                 latest: LATEST_LEDGER,
                 fail_next: 0,
@@ -116,6 +132,7 @@ impl FixtureRpc {
             reorg_events: Arc::new(events_of("reorg-variant.getEvents.json")),
             ledgers: Arc::new(fixture("ledgers.json")),
         };
+        rpc.check_listed_chain();
         let app = Router::new()
             .route("/", post(handle))
             .with_state(rpc.clone());
@@ -128,6 +145,17 @@ impl FixtureRpc {
     /// Serves `branch` from now on.
     pub fn switch(&self, branch: Branch) {
         self.node.lock().unwrap().branch = branch;
+    }
+
+    /// Serves `branch` from the next call of `method` on (that call included): a node that
+    /// changes branch in the middle of a poll cycle.
+    pub fn switch_on(&self, method: &str, branch: Branch) {
+        self.node.lock().unwrap().switch_on = Some((method.to_string(), branch));
+    }
+
+    /// Whether `getLedgers` sends `headerXdr` (default true; some providers leave it out).
+    pub fn set_headers(&self, headers: bool) {
+        self.node.lock().unwrap().headers = headers;
     }
 
     /// Answers `getNetwork` with `passphrase`.
@@ -189,6 +217,19 @@ impl FixtureRpc {
             .and_then(|l| l["hash"].as_str().map(str::to_string))
     }
 
+    /// `previousListedHash` is the hash of the previous listed entry on both branches.
+    fn check_listed_chain(&self) {
+        for branch in [Branch::Main, Branch::Reorg] {
+            let ledgers = self.ledgers_of(branch);
+            for pair in ledgers.windows(2) {
+                assert_eq!(
+                    pair[1]["previousListedHash"], pair[0]["hash"],
+                    "ledgers.json chains over the listed ledgers"
+                );
+            }
+        }
+    }
+
     fn ledgers_of(&self, branch: Branch) -> Vec<Value> {
         let key = match branch {
             Branch::Main => "main",
@@ -207,22 +248,41 @@ async fn handle(State(rpc): State<FixtureRpc>, Json(request): Json<Value>) -> Re
     let id = request["id"].clone();
     let method = request["method"].as_str().unwrap_or("").to_string();
     let params = request["params"].clone();
-    let (branch, passphrase, latest) = {
+    let (branch, headers, passphrase, latest) = {
         let mut node = rpc.node.lock().unwrap();
         node.calls.push(method.clone());
         if node.fail_next > 0 {
             node.fail_next -= 1;
             return (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response();
         }
-        (node.branch, node.passphrase.clone(), node.latest)
+        if node.switch_on.as_ref().is_some_and(|(m, _)| *m == method) {
+            if let Some((_, branch)) = node.switch_on.take() {
+                node.branch = branch;
+            }
+        }
+        (
+            node.branch,
+            node.headers,
+            node.passphrase.clone(),
+            node.latest,
+        )
     };
     let oldest = latest.saturating_sub(RETENTION - 1);
     let ledgers = rpc.ledgers_of(branch);
+    let listed = |sequence: u32| ledgers.iter().position(|l| l["sequence"] == sequence);
     let hash_of = |sequence: u32| {
-        ledgers
-            .iter()
-            .find(|l| l["sequence"] == sequence)
-            .and_then(|l| l["hash"].as_str().map(str::to_string))
+        listed(sequence).and_then(|i| ledgers[i]["hash"].as_str().map(str::to_string))
+    };
+    // The served hash: the listed one, else a branch-independent placeholder.
+    let served_hash =
+        |sequence: u32| hash_of(sequence).unwrap_or_else(|| format!("{sequence:064x}"));
+    let previous_hash = |sequence: u32| match listed(sequence) {
+        Some(i) if i > 0 && ledgers[i - 1]["sequence"] == sequence - 1 => ledgers[i]
+            ["previousListedHash"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        _ => served_hash(sequence - 1),
     };
     let result = match method.as_str() {
         "getNetwork" => json!({"passphrase": passphrase, "protocolVersion": 23}),
@@ -246,8 +306,16 @@ async fn handle(State(rpc): State<FixtureRpc>, Json(request): Json<Value>) -> Re
             let mut sequence = start;
             while out.len() < limit && sequence <= u64::from(latest) {
                 let seq = sequence as u32;
-                let hash = hash_of(seq).unwrap_or_else(|| format!("{:064x}", seq));
-                out.push(json!({"hash": hash, "sequence": seq, "ledgerCloseTime": "0"}));
+                let hash = served_hash(seq);
+                let close_time = listed(seq)
+                    .and_then(|i| ledgers[i]["closeTimeUnix"].as_u64())
+                    .unwrap_or(0);
+                let mut ledger = json!({"hash": hash, "sequence": seq, "ledgerCloseTime": close_time.to_string()});
+                if headers {
+                    ledger["headerXdr"] =
+                        json!(header_xdr(seq, &hash, &previous_hash(seq), close_time));
+                }
+                out.push(ledger);
                 sequence += 1;
             }
             json!({"ledgers": out, "latestLedger": latest, "oldestLedger": oldest,
@@ -321,4 +389,46 @@ async fn handle(State(rpc): State<FixtureRpc>, Json(request): Json<Value>) -> Re
         other => return rpc_error(&id, -32601, &format!("method not found: {other}")),
     };
     Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response()
+}
+
+fn hash32(hex_text: &str) -> stellar_xdr::Hash {
+    let bytes: [u8; 32] = hex::decode(hex_text).unwrap().try_into().unwrap();
+    stellar_xdr::Hash(bytes)
+}
+
+/// A base64 XDR `LedgerHeaderHistoryEntry` for `sequence` with the given hashes.
+fn header_xdr(sequence: u32, hash: &str, previous_hash: &str, close_time: u64) -> String {
+    use stellar_xdr::{
+        Hash, LedgerHeader, LedgerHeaderExt, LedgerHeaderHistoryEntry, LedgerHeaderHistoryEntryExt,
+        Limits, StellarValue, StellarValueExt, TimePoint, WriteXdr,
+    };
+    let zero = Hash([0; 32]);
+    LedgerHeaderHistoryEntry {
+        hash: hash32(hash),
+        header: LedgerHeader {
+            ledger_version: 23,
+            previous_ledger_hash: hash32(previous_hash),
+            scp_value: StellarValue {
+                tx_set_hash: zero.clone(),
+                close_time: TimePoint(close_time),
+                upgrades: Default::default(),
+                ext: StellarValueExt::Basic,
+            },
+            tx_set_result_hash: zero.clone(),
+            bucket_list_hash: zero.clone(),
+            ledger_seq: sequence,
+            total_coins: 0,
+            fee_pool: 0,
+            inflation_seq: 0,
+            id_pool: 0,
+            base_fee: 100,
+            base_reserve: 5_000_000,
+            max_tx_set_size: 100,
+            skip_list: [zero.clone(), zero.clone(), zero.clone(), zero],
+            ext: LedgerHeaderExt::V0,
+        },
+        ext: LedgerHeaderHistoryEntryExt::V0,
+    }
+    .to_xdr_base64(Limits::none())
+    .unwrap()
 }
