@@ -256,6 +256,26 @@ async fn a_reorg_rolls_back_and_reingests_the_new_branch() {
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    // The binary's own /metrics counts the reorg and the events, and shows the ledgers.
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{prefix} missing in {metrics}"))
+    };
+    assert!(value("fluxora_indexer_reorgs_total ") >= 1.0);
+    assert!(value(r#"fluxora_indexer_events_total{result="ingested"}"#) >= 1.0);
+    assert!(value("fluxora_indexer_last_ingested_ledger ") >= 1_216_500.0);
+    assert!(value("fluxora_indexer_last_safe_ledger ") >= 1.0);
+    let _ = value("fluxora_indexer_lag_seconds ");
     let log = server.terminate().await;
     let warn = log
         .iter()
