@@ -95,14 +95,34 @@ fn bearer_token(value: &[u8]) -> Option<&str> {
     .then_some(token)
 }
 
-/// Compares a presented token with `ADMIN_TOKEN` in constant time (over SHA-256 digests, so
-/// neither the content nor the length of the token shows in the timing).
+/// Whether `presented` equals the configured `secret` (`ADMIN_TOKEN`, `METRICS_TOKEN`, the
+/// indexer worker token), compared in constant time over SHA-256 digests so that neither the
+/// content nor the length of the secret shows in the timing. Callers cap what they pass
+/// ([`MAX_AUTHORIZATION_LEN`]).
+pub fn secret_matches(presented: &[u8], secret: &crate::config::Secret) -> bool {
+    let presented = Sha256::digest(presented);
+    let expected = Sha256::digest(secret.expose().as_bytes());
+    bool::from(presented.ct_eq(&expected))
+}
+
+/// Whether `headers` carry `Authorization: Bearer <secret>` (at most
+/// [`MAX_AUTHORIZATION_LEN`] bytes; compared with [`secret_matches`]). For routes guarded by a
+/// single configured token (`/metrics`).
+pub fn bearer_matches(headers: &axum::http::HeaderMap, secret: &crate::config::Secret) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.as_bytes())
+        .filter(|value| value.len() <= MAX_AUTHORIZATION_LEN)
+        .and_then(bearer_token)
+        .is_some_and(|token| secret_matches(token.as_bytes(), secret))
+}
+
+/// Compares a presented token with `ADMIN_TOKEN` ([`secret_matches`]).
 fn is_admin_token(state: &AppState, token: &str) -> bool {
-    state.admin_token.as_ref().is_some_and(|admin| {
-        let presented = Sha256::digest(token.as_bytes());
-        let expected = Sha256::digest(admin.expose().as_bytes());
-        bool::from(presented.ct_eq(&expected))
-    })
+    state
+        .admin_token
+        .as_ref()
+        .is_some_and(|admin| secret_matches(token.as_bytes(), admin))
 }
 
 /// The principal an `Authorization` value proves, or why it proves nothing.

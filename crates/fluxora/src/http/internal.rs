@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -129,10 +128,10 @@ async fn push_events(
         .get(WORKER_TOKEN_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    // Cap what we compare; a valid token is far shorter.
+    // Cap what we hash; a valid token is far shorter.
     if presented.is_empty()
-        || presented.len() > 512
-        || !bool::from(presented.ct_eq(push.token.expose().as_bytes()))
+        || presented.len() > crate::http::auth::MAX_AUTHORIZATION_LEN
+        || !crate::http::auth::secret_matches(presented, &push.token)
     {
         return Err(ApiError::Unauthorized(
             "a valid x-indexer-worker-token header is required".into(),

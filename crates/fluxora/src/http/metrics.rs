@@ -10,7 +10,6 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use subtle::ConstantTimeEq;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,9 +17,6 @@ use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::openapi::InternalError;
 use crate::http::AppState;
 use crate::telemetry::metrics::{record_request, ScrapeSnapshot};
-
-/// Longest `Authorization` header compared against `METRICS_TOKEN`, in bytes.
-const MAX_AUTHORIZATION_LEN: usize = 512;
 
 /// How long a scrape waits for the outbox counts before rendering without them.
 const OUTBOX_COUNT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -48,14 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn metrics(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     if let Some(token) = &state.metrics_token {
-        let presented = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|v| v.as_bytes())
-            .filter(|v| v.len() <= MAX_AUTHORIZATION_LEN)
-            .and_then(|v| v.strip_prefix(b"Bearer "))
-            .unwrap_or_default();
-        if presented.is_empty() || !bool::from(presented.ct_eq(token.expose().as_bytes())) {
+        if !crate::http::auth::bearer_matches(request.headers(), token) {
             return Err(ApiError::Unauthorized(
                 "/metrics needs Authorization: Bearer <METRICS_TOKEN>".into(),
             ));
