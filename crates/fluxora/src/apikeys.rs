@@ -310,18 +310,21 @@ struct View {
     by_hash: HashMap<String, ActiveKey>,
     /// Bumped by every local change, so a refresh that read the store before it cannot undo it.
     generation: u64,
+    /// The counts of `by_hash`, kept with it: read on every stream and admin request.
+    protection: Protection,
 }
 
 impl View {
-    fn protection(&self) -> Protection {
-        Protection {
+    /// Recounts [`View::protection`] after `by_hash` changed (a refresh, create or revoke).
+    fn recount(&mut self) {
+        self.protection = Protection {
             active_keys: self.by_hash.len(),
             admin_keys: self
                 .by_hash
                 .values()
                 .filter(|k| k.scopes.contains(&Scope::WebhooksAdmin))
                 .count(),
-        }
+        };
     }
 }
 
@@ -386,8 +389,9 @@ impl KeyRegistry {
         let mut view = self.write();
         if view.generation == generation {
             view.by_hash = by_hash;
+            view.recount();
         }
-        Ok(view.protection())
+        Ok(view.protection)
     }
 
     /// Adds a key just created by this process.
@@ -404,6 +408,7 @@ impl KeyRegistry {
                 scopes: record.scopes.clone(),
             },
         );
+        view.recount();
     }
 
     /// Removes a key just revoked by this process.
@@ -411,6 +416,7 @@ impl KeyRegistry {
         let mut view = self.write();
         view.generation += 1;
         view.by_hash.retain(|_, key| key.id != id);
+        view.recount();
     }
 
     /// The active key whose hash matches `key`, if any.
@@ -421,13 +427,25 @@ impl KeyRegistry {
 
     /// How many active keys (and `webhooks:admin` keys) exist.
     pub fn protection(&self) -> Protection {
-        self.read().protection()
+        self.read().protection
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `as_str`/`parse` and the serde names (API bodies, OpenAPI) are the same names.
+    #[test]
+    fn scope_names_agree_with_serde() {
+        for scope in Scope::ALL {
+            let wire = serde_json::to_value(scope).unwrap();
+            assert_eq!(wire, serde_json::json!(scope.as_str()));
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+            let back: Scope = serde_json::from_value(wire).unwrap();
+            assert_eq!(back, scope);
+        }
+    }
 
     #[test]
     fn keys_have_the_documented_shape() {

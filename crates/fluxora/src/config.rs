@@ -321,6 +321,20 @@ impl Reader<'_> {
         }
     }
 
+    /// A boolean: `true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off` (any case); unset: `default`.
+    fn flag(&mut self, name: &'static str, default: bool) -> bool {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            None => default,
+            Some("true" | "1" | "yes" | "on") => true,
+            Some("false" | "0" | "no" | "off") => false,
+            Some(raw) => {
+                let shown = shorten(raw);
+                self.problem(name, format!("'{shown}' is not true or false"));
+                default
+            }
+        }
+    }
+
     fn url(&mut self, name: &'static str, schemes: &[&str]) -> Option<String> {
         let raw = self.get(name)?.to_string();
         match url::Url::parse(&raw) {
@@ -570,18 +584,7 @@ impl Config {
         if lease_ms < 1000 {
             r.problem("WEBHOOK_LEASE_MS", "must be at least 1000 ms");
         }
-        let require_read_key = match r
-            .get("AUTH_REQUIRE_READ_KEY")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("false") | Some("0") | Some("no") => false,
-            Some("true") | Some("1") | Some("yes") => true,
-            Some(_) => {
-                r.problem("AUTH_REQUIRE_READ_KEY", "expected true or false");
-                false
-            }
-        };
+        let require_read_key = r.flag("AUTH_REQUIRE_READ_KEY", false);
         let key_refresh_ms = r.parse::<u64>(
             "API_KEY_REFRESH_MS",
             DEFAULT_KEY_REFRESH_MS,
@@ -598,18 +601,7 @@ impl Config {
 
         let shutdown_drain_ms =
             r.parse::<u64>("SHUTDOWN_DRAIN_MS", 0, "a whole number of milliseconds");
-        let rate_limit_enabled = match r
-            .get("RATE_LIMIT_ENABLED")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("true") | Some("1") | Some("yes") | Some("on") => true,
-            Some("false") | Some("0") | Some("no") | Some("off") => false,
-            Some(_) => {
-                r.problem("RATE_LIMIT_ENABLED", "expected 'true' or 'false'");
-                true
-            }
-        };
+        let rate_limit_enabled = r.flag("RATE_LIMIT_ENABLED", true);
         let ip_per_minute = r.parse::<u32>(
             "RATE_LIMIT_IP_PER_MINUTE",
             600,

@@ -218,11 +218,6 @@ pub async fn require_stream_scope(
     }
 }
 
-fn route_not_found(request: &Request) -> Response {
-    let path = crate::http::redacted_path(request.uri().path());
-    ApiError::NotFound(format!("Route '{} {path}' not found", request.method())).into_response()
-}
-
 /// Route middleware of `/api/webhooks/*` (design §9.1): `ADMIN_TOKEN` or an API key with
 /// `webhooks:admin`. 404 when `ADMIN_TOKEN` is unset and no active `webhooks:admin` key exists
 /// (the routes do not exist), 401 without a credential, 403 for a key lacking the scope.
@@ -232,7 +227,7 @@ pub async fn require_webhooks_admin(
     next: Next,
 ) -> Response {
     if state.admin_token.is_none() && state.keys.protection().admin_keys == 0 {
-        return route_not_found(&request);
+        return crate::http::route_not_found(&request).into_response();
     }
     match principal(&request) {
         Principal::Admin => next.run(request).await,
@@ -256,7 +251,7 @@ pub async fn require_admin_token(
     next: Next,
 ) -> Response {
     if state.admin_token.is_none() {
-        return route_not_found(&request);
+        return crate::http::route_not_found(&request).into_response();
     }
     match principal(&request) {
         Principal::Admin => next.run(request).await,

@@ -89,17 +89,12 @@ async fn metrics(State(state): State<AppState>, request: Request) -> Result<Resp
 /// bounded whatever paths clients send.
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_string();
+    let method = crate::telemetry::metrics::method_label(request.method().as_str());
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let response = next.run(request).await;
-    record_request(
-        &method,
-        route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
+    record_request(method, route, response.status().as_u16(), started.elapsed());
     response
 }

@@ -83,9 +83,15 @@ pub fn redacted_path(path: &str) -> String {
         .collect()
 }
 
-async fn not_found(request: Request) -> impl IntoResponse {
+/// The 404 of a route that does not exist (or is switched off): `Route 'GET /x' not found`,
+/// with the path redacted ([`redacted_path`]).
+pub fn route_not_found(request: &Request) -> ApiError {
     let path = redacted_path(request.uri().path());
     ApiError::NotFound(format!("Route '{} {path}' not found", request.method()))
+}
+
+async fn not_found(request: Request) -> impl IntoResponse {
+    route_not_found(&request)
 }
 
 /// The cross-cutting layers' settings (issue 7): rate limits and hardening.

@@ -25,10 +25,6 @@ const AMOUNT_COLUMNS: [&str; 4] = [
     "checkpoint_amount",
 ];
 
-/// Deliveries recorded per multi-row statement: 8 bound values each, far below SQLite's 32 766
-/// and PostgreSQL's 65 535 bind parameters.
-pub(crate) const RECORD_CHUNK: usize = 500;
-
 /// Every statement of the store, rendered for one dialect.
 #[derive(Debug, Clone)]
 pub(crate) struct Statements {
@@ -288,8 +284,11 @@ impl Statements {
     }
 }
 
-/// Rows per multi-row `INSERT` (at most 22 parameters a row: 11 000 parameters, under SQLite's
-/// 32 766 and PostgreSQL's 65 535).
+/// Rows per multi-row statement (`INSERT … VALUES`, `UPDATE … FROM (VALUES …)`, `IN (…)`): at
+/// most 22 parameters a row, so at most 11 000 parameters, under SQLite's 32 766 and
+/// PostgreSQL's 65 535. Such statements' text varies with the row count, so they run with
+/// `persistent(false)`: caching every size would evict the hot statements from sqlx's
+/// per-connection statement cache.
 pub(crate) const ROWS_PER_INSERT: usize = 500;
 
 impl Statements {
@@ -662,7 +661,7 @@ macro_rules! impl_sql_store {
                     list.push_bind(i64::from(*sequence));
                 }
                 sql.push(") ORDER BY sequence");
-                let rows = sql.build().fetch_all(&self.pool).await.map_err(db)?;
+                let rows = sql.build().persistent(false).fetch_all(&self.pool).await.map_err(db)?;
                 rows.iter().map(ledger_from_row).collect()
             }
 
@@ -692,7 +691,7 @@ macro_rules! impl_sql_store {
                     list.push_bind(id.as_str());
                 }
                 sql.push(")");
-                let rows = sql.build().fetch_all(&self.pool).await.map_err(db)?;
+                let rows = sql.build().persistent(false).fetch_all(&self.pool).await.map_err(db)?;
                 rows.iter().map(|row| row.text("id")).collect()
             }
 
@@ -711,7 +710,7 @@ macro_rules! impl_sql_store {
                         list.push_bind(id.as_str());
                     }
                     sql.push(")");
-                    let rows = sql.build().fetch_all(&self.pool).await.map_err(db)?;
+                    let rows = sql.build().persistent(false).fetch_all(&self.pool).await.map_err(db)?;
                     for row in &rows {
                         streams.push(stream_from_row(row)?.1);
                     }
@@ -739,7 +738,7 @@ macro_rules! impl_sql_store {
                         list.push_bind($crate::store::rows::to_i64(*id, "stream_id")?);
                     }
                     sql.push(") ORDER BY id");
-                    let rows = sql.build().fetch_all(&self.pool).await.map_err(db)?;
+                    let rows = sql.build().persistent(false).fetch_all(&self.pool).await.map_err(db)?;
                     for row in &rows {
                         events.push(chain_event_from_row(row)?);
                     }
@@ -794,7 +793,7 @@ macro_rules! impl_sql_store {
                         "(id = ? AND version = ?)",
                         chunk.len(),
                     );
-                    let mut query = sqlx::query(&sql);
+                    let mut query = sqlx::query(&sql).persistent(false);
                     for (id, version) in chunk {
                         query = query.bind(id.clone()).bind(*version);
                     }
@@ -812,7 +811,7 @@ macro_rules! impl_sql_store {
                         chunk.len(),
                         "ON CONFLICT (id) DO NOTHING",
                     );
-                    let mut query = sqlx::query(&sql);
+                    let mut query = sqlx::query(&sql).persistent(false);
                     for event in chunk {
                         query = bind_chain_event!(query, event);
                     }
@@ -834,7 +833,7 @@ macro_rules! impl_sql_store {
                         chunk.len(),
                         "ON CONFLICT DO NOTHING",
                     );
-                    let mut query = sqlx::query(&sql);
+                    let mut query = sqlx::query(&sql).persistent(false);
                     for stream in chunk {
                         query = bind_stream_insert!(query, *stream);
                     }
@@ -867,7 +866,7 @@ macro_rules! impl_sql_store {
                         "ON CONFLICT (sequence) DO UPDATE SET hash = excluded.hash, \
                          close_time = excluded.close_time",
                     );
-                    let mut query = sqlx::query(&sql);
+                    let mut query = sqlx::query(&sql).persistent(false);
                     for (sequence, hash, close_time) in chunk {
                         query = query.bind(i64::from(*sequence)).bind(hash.clone()).bind(
                             close_time
@@ -892,7 +891,7 @@ macro_rules! impl_sql_store {
                         chunk.len(),
                         "",
                     );
-                    let mut query = sqlx::query(&sql);
+                    let mut query = sqlx::query(&sql).persistent(false);
                     for (event, ledger) in chunk {
                         query = query
                             .bind(event.id.clone())
@@ -1049,7 +1048,7 @@ macro_rules! impl_sql_store {
                     list.push_bind(id.as_str());
                 }
                 sql.push(")");
-                let rows = sql.build().fetch_all(&self.pool).await.map_err(db)?;
+                let rows = sql.build().persistent(false).fetch_all(&self.pool).await.map_err(db)?;
                 rows.iter()
                     .map(|row| {
                         let data_text = row.text("data")?;
@@ -1072,7 +1071,7 @@ macro_rules! impl_sql_store {
                 let mut tx = self.pool.begin().await.map_err(db)?;
                 // Two multi-row statements per chunk (attempts, then deliveries) instead of two
                 // per delivery: on PostgreSQL every statement is a network round trip.
-                for chunk in records.chunks($crate::store::sql::RECORD_CHUNK) {
+                for chunk in records.chunks(ROWS_PER_INSERT) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, \
                          status_code, latency_ms, error, response_body) ",
@@ -1087,7 +1086,7 @@ macro_rules! impl_sql_store {
                             .push_bind(record.response_body.clone());
                     });
                     insert.push(" ON CONFLICT (delivery_id, attempt) DO NOTHING");
-                    insert.build().execute(&mut *tx).await.map_err(db)?;
+                    insert.build().persistent(false).execute(&mut *tx).await.map_err(db)?;
 
                     // `VALUES` columns are named column1… in both SQLite and PostgreSQL.
                     let mut finish = sqlx::QueryBuilder::<$db>::new(
@@ -1109,7 +1108,7 @@ macro_rules! impl_sql_store {
                             .push_bind(delivered.then_some(record.attempted_at));
                     });
                     finish.push(") AS v WHERE webhook_deliveries.id = v.column1");
-                    finish.build().execute(&mut *tx).await.map_err(db)?;
+                    finish.build().persistent(false).execute(&mut *tx).await.map_err(db)?;
                 }
                 // Endpoints whose streak is already reset in this batch: one statement each.
                 let mut reset: std::collections::HashSet<&str> = std::collections::HashSet::new();

@@ -188,13 +188,24 @@ impl ScrapeSnapshot {
     }
 }
 
-/// Records one served request ([`HTTP_REQUESTS`], [`HTTP_DURATION`]).
-pub fn record_request(method: &str, route: String, status: u16, elapsed: Duration) {
-    let method = match method {
-        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method.to_string(),
-        _ => "OTHER".to_string(),
-    };
-    ::metrics::counter!(HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
+/// The `method` label of a request: the standard methods, anything else `OTHER` (bounded).
+pub fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// Records one served request ([`HTTP_REQUESTS`], [`HTTP_DURATION`]); `method` from
+/// [`method_label`], `route` a route template or `unmatched`.
+pub fn record_request(method: &'static str, route: String, status: u16, elapsed: Duration) {
+    ::metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status.to_string())
         .increment(1);
     ::metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route)
         .record(elapsed.as_secs_f64());

@@ -307,3 +307,35 @@ pub struct Attempt {
     /// The first 1 KiB of the response body.
     pub response_body: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The OpenAPI enum and the list the service checks event types against are one list.
+    #[test]
+    fn event_type_enum_matches_event_types() {
+        let all = [
+            EventType::StreamCreated,
+            EventType::StreamUpdated,
+            EventType::StreamCancelled,
+            EventType::StreamCompleted,
+            EventType::WebhookTest,
+        ];
+        let names: Vec<String> = all
+            .iter()
+            .map(|t| {
+                serde_json::to_value(t)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(names, EVENT_TYPES);
+        for name in EVENT_TYPES {
+            let parsed: EventType = serde_json::from_value(serde_json::json!(name)).unwrap();
+            assert!(all.contains(&parsed));
+        }
+    }
+}
