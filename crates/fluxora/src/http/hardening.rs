@@ -171,6 +171,16 @@ pub fn with_timeout(router: Router, timeout: Duration) -> Router {
     )
 }
 
+/// `Cache-Control: no-store` on every response of a router (the admin routes: they return
+/// secrets — a webhook signing secret, an API key — or operator data no intermediary should
+/// keep). Overrides whatever a handler set.
+pub fn no_store_layer() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

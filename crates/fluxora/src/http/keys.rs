@@ -11,7 +11,7 @@
 //! `API_KEY_REFRESH_MS` ([`crate::apikeys::KeyRegistry`]).
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_key, list_keys))
         .routes(routes!(revoke_key))
+        .route_layer(crate::http::hardening::no_store_layer())
         .route_layer(middleware::from_fn_with_state(state, require_admin_token))
 }
 
@@ -152,11 +153,8 @@ async fn create_key(
     let (issued, record) = apikeys::issue(state.store.as_ref(), new).await?;
     state.keys.insert(&record);
     log_created(&record);
-    let mut response = (StatusCode::CREATED, Json(issued)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    // `Cache-Control: no-store` comes from the router (every admin response carries it).
+    Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
 /// Logs a created key by id and scopes (never the key).

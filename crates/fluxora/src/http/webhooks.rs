@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(list_deliveries))
         .routes(routes!(show_delivery))
         .routes(routes!(replay_delivery))
+        .route_layer(crate::http::hardening::no_store_layer())
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::http::auth::require_webhooks_admin,

@@ -221,6 +221,8 @@ pub(crate) async fn endpoint(app: &TestApp, receiver: &Receiver, extra: Value) -
     )
     .await;
     assert_eq!(response.status(), 201);
+    // The secret is in this response only: no cache may keep it.
+    assert_eq!(response.headers()["cache-control"], "no-store");
     let created: Value = response.json().await.unwrap();
     receiver.trust(created["secret"].as_str().unwrap());
     created
@@ -471,16 +473,15 @@ async fn rotation_keeps_the_previous_secret_valid_and_test_events_arrive() {
     let created = endpoint(&app, &receiver, json!({})).await;
     let old_secret = created["secret"].as_str().unwrap().to_string();
     let endpoint_id = created["id"].as_str().unwrap();
-    let rotated: Value = admin(
+    let rotated = admin(
         &app,
         reqwest::Method::POST,
         &format!("/api/webhooks/endpoints/{endpoint_id}/rotate-secret"),
         None,
     )
-    .await
-    .json()
-    .await
-    .unwrap();
+    .await;
+    assert_eq!(rotated.headers()["cache-control"], "no-store");
+    let rotated: Value = rotated.json().await.unwrap();
     let new_secret = rotated["secret"].as_str().unwrap();
     assert_ne!(new_secret, old_secret);
     assert!(rotated["previousSecretValidUntil"].as_str().is_some());
