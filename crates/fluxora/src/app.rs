@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::health::HealthService;
 use crate::http::internal::PushIngest;
 use crate::http::ratelimit::RateLimiter;
-use crate::http::{self, AppState, EdgeConfig};
+use crate::http::{self, AppContext, AppState, EdgeConfig};
 use crate::indexer::ingest::IngestCore;
 use crate::indexer::poller::{Poller, PollerConfig};
 use crate::indexer::rpc::RpcClient;
@@ -141,7 +141,7 @@ impl Application {
                 "API keys active: stream writes require a key with streams:write"
             );
         }
-        let state = AppState {
+        let state = AppState::new(AppContext {
             keys: keys.clone(),
             require_read_key: config.auth.require_read_key,
             streams: StreamService::new(store.clone(), cursors.clone(), dispatch_now.clone()),
@@ -158,7 +158,7 @@ impl Application {
                 core: ingest.clone(),
                 token,
             }),
-        };
+        });
         let rate_limiter = if config.rate_limit.enabled {
             let limiter = RateLimiter::new(&config.rate_limit, config.http.trusted_proxies.clone())
                 .map_err(|e| AppError::Serve(std::io::Error::other(e.to_string())))?;

@@ -43,9 +43,29 @@ use crate::health::HealthService;
 use crate::streams::service::StreamService;
 use error::ApiError;
 
-/// Shared state of every handler.
+/// Shared state of every handler: one [`AppContext`] behind an `Arc`, so the clone axum makes
+/// for every handler and every stateful middleware of every request is one reference-count
+/// increment (not one per field).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<AppContext>);
+
+impl AppState {
+    /// Wraps the context.
+    pub fn new(context: AppContext) -> Self {
+        Self(std::sync::Arc::new(context))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppContext;
+
+    fn deref(&self) -> &AppContext {
+        &self.0
+    }
+}
+
+/// What the handlers share (see [`AppState`]).
+pub struct AppContext {
     /// Stream use cases.
     pub streams: StreamService,
     /// Health reports.
