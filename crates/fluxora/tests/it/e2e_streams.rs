@@ -606,7 +606,11 @@ async fn a_restart_keeps_every_stream_and_idempotency_key() {
     }
     let cancelled_id = before[3]["id"].as_str().unwrap().to_string();
     app.delete(&format!("/api/streams/{cancelled_id}")).await;
-    let keyed = app.create_with_key("survives-restart", &valid_body()).await;
+    // One body for both calls: `valid_body()` depends on the current second.
+    let keyed_request = valid_body();
+    let keyed = app
+        .create_with_key("survives-restart", &keyed_request)
+        .await;
     assert_eq!(keyed.status(), 201);
     let keyed_body = keyed.bytes().await.unwrap();
     let first_page: Value = app.get_json("/api/streams?limit=5").await;
@@ -622,7 +626,9 @@ async fn a_restart_keeps_every_stream_and_idempotency_key() {
     }
     let cancelled: Value = app.get_json(&format!("/api/streams/{cancelled_id}")).await;
     assert_eq!(cancelled["status"], "cancelled");
-    let replay = app.create_with_key("survives-restart", &valid_body()).await;
+    let replay = app
+        .create_with_key("survives-restart", &keyed_request)
+        .await;
     assert_eq!(replay.headers()["idempotency-replayed"], "true");
     assert_eq!(replay.bytes().await.unwrap(), keyed_body);
     // Cursors issued before the restart still work (the signing secret is durable).
