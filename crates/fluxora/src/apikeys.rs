@@ -277,6 +277,8 @@ pub async fn issue(store: &dyn Store, new: NewKey) -> Result<(IssuedKey, ApiKeyR
         revoked_at: None,
     };
     store.create_api_key(&record).await?;
+    let scopes: Vec<&str> = record.scopes.iter().map(|s| s.as_str()).collect();
+    tracing::info!(key_id = %record.id, scopes = %scopes.join(","), "API key created");
     Ok((
         IssuedKey {
             view: record.view(),
@@ -284,6 +286,23 @@ pub async fn issue(store: &dyn Store, new: NewKey) -> Result<(IssuedKey, ApiKeyR
         },
         record,
     ))
+}
+
+/// Revokes the key `id` at unix ms `now` (the admin API and `fluxora keys revoke`): the
+/// revoked record, also when it already was revoked (its first `revokedAt` is kept), or `None`
+/// for an unknown id. Logs the key id (never the key).
+///
+/// Errors: [`StoreError`] when the database fails.
+pub async fn revoke(
+    store: &dyn Store,
+    id: &str,
+    now: i64,
+) -> Result<Option<ApiKeyRecord>, StoreError> {
+    let revoked = store.revoke_api_key(id, now).await?;
+    if let Some(record) = &revoked {
+        tracing::info!(key_id = %record.id, "API key revoked");
+    }
+    Ok(revoked)
 }
 
 /// An active key as the auth layer sees it.

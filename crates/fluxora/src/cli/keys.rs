@@ -113,7 +113,6 @@ async fn create(store: &dyn fluxora::store::Store, new: NewKey, json: bool) -> E
         }
     };
     let scopes: Vec<&str> = record.scopes.iter().map(|s| s.as_str()).collect();
-    tracing::info!(key_id = %record.id, scopes = %scopes.join(","), "API key created");
     let mut stdout = std::io::stdout().lock();
     let written = if json {
         serde_json::to_string(&issued)
@@ -175,9 +174,8 @@ async fn list(store: &dyn fluxora::store::Store, json: bool) -> ExitCode {
 }
 
 async fn revoke(store: &dyn fluxora::store::Store, id: &str) -> ExitCode {
-    match store.revoke_api_key(id, fluxora::clock::now_millis()).await {
+    match apikeys::revoke(store, id, fluxora::clock::now_millis()).await {
         Ok(Some(record)) => {
-            tracing::info!(key_id = %record.id, "API key revoked");
             println!(
                 "revoked {} (running services stop accepting it within API_KEY_REFRESH_MS)",
                 record.id

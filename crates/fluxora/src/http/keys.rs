@@ -152,15 +152,8 @@ async fn create_key(
     let new = parse_body(&body)?;
     let (issued, record) = apikeys::issue(state.store.as_ref(), new).await?;
     state.keys.insert(&record);
-    log_created(&record);
     // `Cache-Control: no-store` comes from the router (every admin response carries it).
     Ok((StatusCode::CREATED, Json(issued)).into_response())
-}
-
-/// Logs a created key by id and scopes (never the key).
-pub fn log_created(record: &ApiKeyRecord) {
-    let scopes: Vec<&str> = record.scopes.iter().map(|s| s.as_str()).collect();
-    tracing::info!(key_id = %record.id, scopes = %scopes.join(","), "API key created");
 }
 
 /// `GET /api/admin/keys` → every key, oldest first, revoked ones included.
@@ -205,10 +198,9 @@ async fn revoke_key(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    match state.store.revoke_api_key(&id, now_millis()).await? {
+    match apikeys::revoke(state.store.as_ref(), &id, now_millis()).await? {
         Some(record) => {
             state.keys.remove(&record.id);
-            tracing::info!(key_id = %record.id, "API key revoked");
             Ok(StatusCode::NO_CONTENT)
         }
         // The id is not echoed: a key pasted by mistake in its place must not be reflected.

@@ -427,14 +427,15 @@ async fn apply(limiter: &RateLimiter, bucket: &Bucket, request: Request, next: N
         }
         Decision::Allowed(status) => {
             let mut response = next.run(request).await;
+            // The per-key limit runs inside the per-IP one: the headers describe whichever of
+            // the two has fewer requests left (its status travels in the response extensions).
             let tighter_inside = response
-                .headers()
-                .get("ratelimit-remaining")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u32>().ok())
-                .is_some_and(|inner| inner <= status.remaining);
+                .extensions()
+                .get::<RateLimitStatus>()
+                .is_some_and(|inner| inner.remaining <= status.remaining);
             if !tighter_inside {
                 status.write_headers(response.headers_mut(), false);
+                response.extensions_mut().insert(status);
             }
             response
         }
