@@ -5,6 +5,11 @@
 //! cargo run --release -p fluxora --example ingest_bench -- DATABASE_URL [EVENTS] [BATCH]
 //! ```
 //!
+//! `BENCH_WEBHOOK_ENDPOINTS=N` (default 0): create N enabled webhook endpoints subscribed to
+//! every event type first, so that every applied event also writes its outbox event and N
+//! deliveries (nothing is sent: no dispatcher runs). With none, the webhook events of safe
+//! ledgers are not written at all (nothing would deliver them).
+//!
 //! `BENCH_VACUUM_EVERY=N` (PostgreSQL): `VACUUM ANALYZE` the written tables every N batches,
 //! outside the timed ingest, where the server runs without autovacuum.
 //!
@@ -263,10 +268,31 @@ async fn main() {
         Some(CONTRACT_ID.to_string()),
         1,
     );
+    let endpoints: u32 = std::env::var("BENCH_WEBHOOK_ENDPOINTS").map_or(0, |n| n.parse().unwrap());
+    for n in 0..endpoints {
+        let now = chrono::Utc::now().timestamp_millis();
+        store
+            .create_endpoint(&fluxora::webhooks::Endpoint {
+                id: format!("wep_{n:032}"),
+                url: format!("https://hooks.example.com/{n}"),
+                description: None,
+                event_types: vec![],
+                enabled: true,
+                secret: fluxora::config::Secret::new("s".repeat(32)),
+                previous_secret: None,
+                previous_secret_until: None,
+                consecutive_failures: 0,
+                disabled_reason: None,
+                created_at: now,
+                updated_at: now,
+            })
+            .await
+            .unwrap();
+    }
     let templates = fixture_events();
     let total = total - total % templates.len() as u64; // whole scenario copies
     println!(
-        "backend={} events={total} batch={batch_size} streams={}",
+        "backend={} events={total} batch={batch_size} streams={} webhook_endpoints={endpoints}",
         store.backend(),
         total / templates.len() as u64 * 3
     );

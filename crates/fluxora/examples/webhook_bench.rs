@@ -104,7 +104,12 @@ async fn main() {
         .await
         .unwrap();
     for i in 0..events {
-        let event = OutboxEvent::new("webhook.test", None, json!({"n": i}), now);
+        let event = OutboxEvent::new(
+            "webhook.test",
+            None,
+            fluxora::webhooks::event_data(&json!({"n": i})),
+            now,
+        );
         store.enqueue_event(&event, None).await.unwrap();
     }
     store.close().await;

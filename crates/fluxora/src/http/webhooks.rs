@@ -614,7 +614,9 @@ async fn send_test(
     let event = OutboxEvent::new(
         "webhook.test",
         None,
-        json!({"endpointId": endpoint.id, "message": "Test event from Fluxora"}),
+        crate::webhooks::event_data(
+            &json!({"endpointId": endpoint.id, "message": "Test event from Fluxora"}),
+        ),
         now,
     );
     let deliveries = state

@@ -724,9 +724,10 @@ impl Part {
 
 /// base64 → bytes → exactly one `ScVal`, within the size and depth limits.
 fn parse_xdr(text: &str, part: Part, event: Option<&str>) -> Result<ScVal, DecodeError> {
-    let label = part.label();
-    let prefix = event.map(|e| format!("{e}: ")).unwrap_or_default();
+    // The label and prefix are built only on failure: this runs twice per ingested event.
     let fail = |code, message: String| {
+        let label = part.label();
+        let prefix = event.map(|e| format!("{e}: ")).unwrap_or_default();
         DecodeError::new(
             code,
             event,

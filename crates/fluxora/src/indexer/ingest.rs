@@ -445,6 +445,33 @@ impl IngestCore {
             }
         }
 
+        // Progress: monotonic safe ledger; a rollback rewinds the ingested ledger.
+        let mut last_ingested = checkpoint.last_ingested_ledger;
+        if let Some(fork) = fork {
+            last_ingested = last_ingested.map(|l| l.min(fork.saturating_sub(1)));
+        }
+        let batch_top = batch
+            .scanned_to
+            .into_iter()
+            .chain(batch.events.iter().map(|e| e.ledger))
+            .max();
+        last_ingested = match (last_ingested, batch_top) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let last_safe = match (
+            checkpoint.last_safe_ledger,
+            last_ingested.map(|l| l.saturating_sub(self.safety_margin)),
+        ) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        // Webhook events (design §6: sent once their ledger is safe). Those of ledgers this batch
+        // makes safe are released in its own transaction; those above it are held. With no
+        // endpoint enabled, the released ones would never be delivered, so they are not built
+        // (the commit re-checks, and a batch that raced an endpoint's creation is recomputed).
+        let endpoints_enabled = self.store.any_enabled_endpoint().await?;
+        let mut outbox_omitted = false;
         let now = now_millis();
         let mut report = IngestReport {
             received: batch.events.len(),
@@ -483,14 +510,18 @@ impl IngestCore {
                             report.applied += 1;
                             let id =
                                 chain_stream_id(&stored.contract_id, contract_event.stream_id());
-                            if let Some(Some(state)) = working.get(&id).map(|w| w.state.as_ref()) {
+                            let wanted = endpoints_enabled
+                                || last_safe.is_none_or(|safe| event.ledger > safe);
+                            outbox_omitted |= !wanted;
+                            if let (true, Some(Some(state))) =
+                                (wanted, working.get(&id).map(|w| w.state.as_ref()))
+                            {
                                 let view = state.view(crate::clock::now_unix(), None);
                                 outbox.push((
                                     OutboxEvent::new(
                                         webhook_type(contract_event),
                                         Some(id),
-                                        serde_json::to_value(&view)
-                                            .unwrap_or(serde_json::Value::Null),
+                                        crate::webhooks::event_data(&view),
                                         now,
                                     ),
                                     event.ledger,
@@ -524,27 +555,6 @@ impl IngestCore {
         }
         report.inserted = stored_events.len();
 
-        // Progress: monotonic safe ledger; a rollback rewinds the ingested ledger.
-        let mut last_ingested = checkpoint.last_ingested_ledger;
-        if let Some(fork) = fork {
-            last_ingested = last_ingested.map(|l| l.min(fork.saturating_sub(1)));
-        }
-        let batch_top = batch
-            .scanned_to
-            .into_iter()
-            .chain(batch.events.iter().map(|e| e.ledger))
-            .max();
-        last_ingested = match (last_ingested, batch_top) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        let last_safe = match (
-            checkpoint.last_safe_ledger,
-            last_ingested.map(|l| l.saturating_sub(self.safety_margin)),
-        ) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
         let cursor = match (&batch.cursor, fork) {
             (Some(cursor), _) => Some(cursor.clone()),
             // A forced rollback (RPC path) restarts the scan from the fork ledger.
@@ -565,6 +575,7 @@ impl IngestCore {
                 last_safe_ledger: last_safe,
             },
             outbox,
+            outbox_omitted,
             ..ChainBatchWrite::default()
         };
         for (id, item) in working {

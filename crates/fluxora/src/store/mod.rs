@@ -240,8 +240,16 @@ pub struct ChainBatchWrite {
     pub ledgers: Vec<(u32, String, Option<u64>)>,
     /// The new progress.
     pub checkpoint: IndexerCheckpoint,
-    /// Webhook events of applied chain events, held until their ledger (the `u32`) is safe.
+    /// Webhook events of applied chain events, with their ledger (design §6: chain webhooks go
+    /// out only once their ledger is safe). Those at or below `checkpoint.last_safe_ledger` are
+    /// written released, with one delivery per matching enabled endpoint, in this transaction;
+    /// the others are held and released by the first batch whose safe ledger reaches them.
     pub outbox: Vec<(crate::webhooks::OutboxEvent, u32)>,
+    /// Set when the ingest core left out the webhook events of ledgers already safe because no
+    /// endpoint was enabled when it computed the batch (nothing would ever deliver them). If an
+    /// enabled endpoint exists at commit time, the commit is a [`ChainCommit::Conflict`], so the
+    /// batch is recomputed with its webhook events and no endpoint misses one.
+    pub outbox_omitted: bool,
 }
 
 /// Result of [`Store::commit_chain_batch`].
@@ -267,8 +275,8 @@ pub struct ClaimedDelivery {
     pub event_type: String,
     /// Its creation time (unix ms).
     pub event_created_at: i64,
-    /// Its data.
-    pub data: serde_json::Value,
+    /// Its data (JSON, as stored).
+    pub data: Box<serde_json::value::RawValue>,
     /// The endpoint (with its secrets).
     pub endpoint: crate::webhooks::Endpoint,
 }
@@ -457,6 +465,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes an ingest batch atomically (see [`ChainBatchWrite`]).
     async fn commit_chain_batch(&self, batch: &ChainBatchWrite) -> Result<ChainCommit, StoreError>;
+
+    /// Whether any webhook endpoint is enabled (the ingest core builds the webhook events of
+    /// safe ledgers only then; see [`ChainBatchWrite::outbox_omitted`]).
+    async fn any_enabled_endpoint(&self) -> Result<bool, StoreError>;
 
     /// Stores a new webhook endpoint.
     async fn create_endpoint(&self, endpoint: &crate::webhooks::Endpoint)

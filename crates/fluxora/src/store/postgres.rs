@@ -17,7 +17,8 @@ use super::rows::{
 };
 use super::rows::{CHAIN_EVENT_COLUMNS, INSERT_COLUMNS};
 use super::sql::{
-    bind_endpoint, enqueue_in, impl_sql_store, SqlDialect, Statements, ROWS_PER_INSERT,
+    bind_endpoint, enqueue_in, impl_sql_store, SqlDialect, Statements, DELIVERIES_OF_EVENTS_FROM,
+    DELIVERIES_OF_EVENTS_HEAD, ROWS_PER_INSERT,
 };
 use super::{
     AttemptRecord, ChainBatchWrite, ChainCommit, ClaimOutcome, ClaimedDelivery, DeliveryPage,
@@ -95,6 +96,9 @@ impl PostgresStore {
 }
 
 impl PostgresStore {
+    /// Nothing to do after a bulk commit on PostgreSQL (the server checkpoints on its own).
+    fn after_bulk_commit(&self) {}
+
     async fn lead_indexer(&self) -> Result<Option<Box<dyn super::Leadership>>, StoreError> {
         use sqlx::Connection;
         let mut connection = sqlx::PgConnection::connect_with(&self.options)

@@ -66,12 +66,28 @@ pub(crate) struct Statements {
     pub(crate) drop_held_events: String,
     pub(crate) release_held_deliveries: String,
     pub(crate) mark_released: String,
+    pub(crate) any_enabled_endpoint: String,
     pub(crate) insert_api_key: String,
     pub(crate) select_api_keys: String,
     pub(crate) select_active_api_keys: String,
     pub(crate) select_api_key: String,
     pub(crate) revoke_api_key: String,
 }
+
+/// Start of an `INSERT … SELECT` of one pending delivery per (outbox event `e`, matching
+/// enabled endpoint `w`): the three binds that follow are `next_attempt_at`, `created_at` and
+/// `updated_at` (unix ms), then [`DELIVERIES_OF_EVENTS_FROM`] and a `WHERE` on `e`. The delivery
+/// id is derived from (event, endpoint), so it is stable and unique.
+pub(crate) const DELIVERIES_OF_EVENTS_HEAD: &str =
+    "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, event_type, status, attempts, \
+       next_attempt_at, created_at, updated_at) \
+     SELECT 'dlv_' || substr(e.id, 5) || '_' || substr(w.id, 5), e.id, w.id, e.type, 'pending', 0, ";
+
+/// The join of [`DELIVERIES_OF_EVENTS_HEAD`]: endpoints that are enabled and whose filter is
+/// empty or names the event's type (the same rule as an API event's deliveries).
+pub(crate) const DELIVERIES_OF_EVENTS_FROM: &str = " FROM webhook_events e \
+     JOIN webhook_endpoints w ON w.enabled \
+       AND (w.event_types = '[]' OR w.event_types LIKE '%\"' || e.type || '\"%')";
 
 impl Statements {
     pub(crate) fn new(dialect: SqlDialect) -> Self {
@@ -250,18 +266,15 @@ impl Statements {
             drop_held_events: render(
                 "DELETE FROM webhook_events WHERE held = TRUE AND release_ledger >= ?",
             ),
-            release_held_deliveries: render(
-                "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, event_type, status, \
-                   attempts, next_attempt_at, created_at, updated_at) \
-                 SELECT 'dlv_' || substr(e.id, 5) || '_' || substr(w.id, 5), e.id, w.id, e.type, \
-                   'pending', 0, ?, ?, ? \
-                 FROM webhook_events e JOIN webhook_endpoints w \
-                   ON w.enabled AND (w.event_types = '[]' \
-                     OR w.event_types LIKE '%\"' || e.type || '\"%') \
-                 WHERE e.held = TRUE AND e.release_ledger <= ?",
-            ),
+            release_held_deliveries: render(&format!(
+                "{DELIVERIES_OF_EVENTS_HEAD}?, ?, ?{DELIVERIES_OF_EVENTS_FROM} \
+                 WHERE e.held = TRUE AND e.release_ledger <= ?"
+            )),
             mark_released: render(
                 "UPDATE webhook_events SET held = FALSE WHERE held = TRUE AND release_ledger <= ?",
+            ),
+            any_enabled_endpoint: render(
+                "SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled) AS any_enabled",
             ),
             insert_api_key: render(&format!(
                 "INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -286,9 +299,10 @@ impl Statements {
 
 /// Rows per multi-row statement (`INSERT … VALUES`, `UPDATE … FROM (VALUES …)`, `IN (…)`): at
 /// most 22 parameters a row, so at most 11 000 parameters, under SQLite's 32 766 and
-/// PostgreSQL's 65 535. Such statements' text varies with the row count, so they run with
-/// `persistent(false)`: caching every size would evict the hot statements from sqlx's
-/// per-connection statement cache.
+/// PostgreSQL's 65 535. Such statements' text varies with the row count, so only full chunks
+/// (one text per statement kind) are prepared once and kept in sqlx's per-connection statement
+/// cache; shorter ones run with `persistent(false)`, since caching every size would evict the
+/// hot statements.
 pub(crate) const ROWS_PER_INSERT: usize = 500;
 
 impl Statements {
@@ -388,7 +402,7 @@ macro_rules! enqueue_in {
             .bind(event.id.clone())
             .bind(event.event_type.clone())
             .bind(event.stream_id.clone())
-            .bind(serde_json::to_string(&event.data).unwrap_or_else(|_| "null".into()))
+            .bind(event.data.get().to_string())
             .bind(event.created_at)
             .execute(&mut *$exec)
             .await
@@ -684,15 +698,27 @@ macro_rules! impl_sql_store {
                 if ids.is_empty() {
                     return Ok(std::collections::HashSet::new());
                 }
-                let mut sql =
-                    sqlx::QueryBuilder::<$db>::new("SELECT id FROM chain_events WHERE id IN (");
-                let mut list = sql.separated(", ");
-                for id in ids {
-                    list.push_bind(id.as_str());
+                let mut existing = std::collections::HashSet::new();
+                for chunk in ids.chunks(ROWS_PER_INSERT) {
+                    let mut sql = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT id FROM chain_events WHERE id IN (",
+                    );
+                    let mut list = sql.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.as_str());
+                    }
+                    sql.push(")");
+                    let rows = sql
+                        .build()
+                        .persistent(chunk.len() == ROWS_PER_INSERT)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    for row in &rows {
+                        existing.insert(row.text("id")?);
+                    }
                 }
-                sql.push(")");
-                let rows = sql.build().persistent(false).fetch_all(&self.pool).await.map_err(db)?;
-                rows.iter().map(|row| row.text("id")).collect()
+                Ok(existing)
             }
 
             async fn get_streams(
@@ -710,7 +736,12 @@ macro_rules! impl_sql_store {
                         list.push_bind(id.as_str());
                     }
                     sql.push(")");
-                    let rows = sql.build().persistent(false).fetch_all(&self.pool).await.map_err(db)?;
+                    let rows = sql
+                        .build()
+                        .persistent(chunk.len() == ROWS_PER_INSERT)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?;
                     for row in &rows {
                         streams.push(stream_from_row(row)?.1);
                     }
@@ -793,7 +824,7 @@ macro_rules! impl_sql_store {
                         "(id = ? AND version = ?)",
                         chunk.len(),
                     );
-                    let mut query = sqlx::query(&sql).persistent(false);
+                    let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_INSERT);
                     for (id, version) in chunk {
                         query = query.bind(id.clone()).bind(*version);
                     }
@@ -811,7 +842,7 @@ macro_rules! impl_sql_store {
                         chunk.len(),
                         "ON CONFLICT (id) DO NOTHING",
                     );
-                    let mut query = sqlx::query(&sql).persistent(false);
+                    let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_INSERT);
                     for event in chunk {
                         query = bind_chain_event!(query, event);
                     }
@@ -833,7 +864,7 @@ macro_rules! impl_sql_store {
                         chunk.len(),
                         "ON CONFLICT DO NOTHING",
                     );
-                    let mut query = sqlx::query(&sql).persistent(false);
+                    let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_INSERT);
                     for stream in chunk {
                         query = bind_stream_insert!(query, *stream);
                     }
@@ -866,7 +897,7 @@ macro_rules! impl_sql_store {
                         "ON CONFLICT (sequence) DO UPDATE SET hash = excluded.hash, \
                          close_time = excluded.close_time",
                     );
-                    let mut query = sqlx::query(&sql).persistent(false);
+                    let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_INSERT);
                     for (sequence, hash, close_time) in chunk {
                         query = query.bind(i64::from(*sequence)).bind(hash.clone()).bind(
                             close_time
@@ -883,28 +914,64 @@ macro_rules! impl_sql_store {
                         .await
                         .map_err(db)?;
                 }
-                for chunk in batch.outbox.chunks(ROWS_PER_INSERT) {
-                    let sql = self.sql.values(
-                        "INSERT INTO webhook_events (id, type, stream_id, data, created_at, \
-                           release_ledger, held)",
-                        "(?, ?, ?, ?, ?, ?, TRUE)",
-                        chunk.len(),
-                        "",
-                    );
-                    let mut query = sqlx::query(&sql).persistent(false);
-                    for (event, ledger) in chunk {
-                        query = query
-                            .bind(event.id.clone())
-                            .bind(event.event_type.clone())
-                            .bind(event.stream_id.clone())
-                            .bind(
-                                serde_json::to_string(&event.data)
-                                    .unwrap_or_else(|_| "null".into()),
-                            )
-                            .bind(event.created_at)
-                            .bind(i64::from(*ledger));
+                if batch.outbox_omitted
+                    && sqlx::query(&self.sql.any_enabled_endpoint)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db)?
+                        .flag("any_enabled")?
+                {
+                    // An endpoint appeared since the batch was computed: recompute it with the
+                    // webhook events it left out.
+                    return Ok(ChainCommit::Conflict);
+                }
+                // Webhook events of safe ledgers are written released, with their deliveries;
+                // the others are held (released below by a later batch's safe ledger).
+                let safe_ledger = batch.checkpoint.last_safe_ledger;
+                let (released, held): (Vec<_>, Vec<_>) = batch
+                    .outbox
+                    .iter()
+                    .partition(|(_, ledger)| safe_ledger.is_some_and(|safe| *ledger <= safe));
+                for (events, held) in [(&released, false), (&held, true)] {
+                    for chunk in events.chunks(ROWS_PER_INSERT) {
+                        let sql = self.sql.values(
+                            "INSERT INTO webhook_events (id, type, stream_id, data, created_at, \
+                               release_ledger, held)",
+                            if held {
+                                "(?, ?, ?, ?, ?, ?, TRUE)"
+                            } else {
+                                "(?, ?, ?, ?, ?, ?, FALSE)"
+                            },
+                            chunk.len(),
+                            "",
+                        );
+                        let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_INSERT);
+                        for (event, ledger) in chunk {
+                            query = query
+                                .bind(event.id.clone())
+                                .bind(event.event_type.clone())
+                                .bind(event.stream_id.clone())
+                                .bind(event.data.get().to_string())
+                                .bind(event.created_at)
+                                .bind(i64::from(*ledger));
+                        }
+                        query.execute(&mut *tx).await.map_err(db)?;
                     }
-                    query.execute(&mut *tx).await.map_err(db)?;
+                }
+                let now = $crate::clock::now_millis();
+                for chunk in released.chunks(ROWS_PER_INSERT) {
+                    let mut sql = sqlx::QueryBuilder::<$db>::new(DELIVERIES_OF_EVENTS_HEAD);
+                    sql.push_bind(now).push(", ").push_bind(now).push(", ").push_bind(now);
+                    sql.push(DELIVERIES_OF_EVENTS_FROM);
+                    sql.push(" WHERE e.id IN (");
+                    let mut list = sql.separated(", ");
+                    for (event, _) in chunk {
+                        list.push_bind(event.id.as_str());
+                    }
+                    sql.push(")");
+                    sql.build()
+                        .persistent(chunk.len() == ROWS_PER_INSERT)
+                        .execute(&mut *tx).await.map_err(db)?;
                 }
                 if let Some(safe) = batch.checkpoint.last_safe_ledger {
                     let now = $crate::clock::now_millis();
@@ -932,7 +999,16 @@ macro_rules! impl_sql_store {
                     .await
                     .map_err(db)?;
                 tx.commit().await.map_err(db)?;
+                self.after_bulk_commit();
                 Ok(ChainCommit::Committed)
+            }
+
+            async fn any_enabled_endpoint(&self) -> Result<bool, StoreError> {
+                sqlx::query(&self.sql.any_enabled_endpoint)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .flag("any_enabled")
             }
 
             async fn create_endpoint(
@@ -1058,7 +1134,7 @@ macro_rules! impl_sql_store {
                             event_id: row.text("event_id")?,
                             event_type: row.text("event_type")?,
                             event_created_at: row.int("event_created_at")?,
-                            data: serde_json::from_str(&data_text).map_err(|_| {
+                            data: serde_json::value::RawValue::from_string(data_text).map_err(|_| {
                                 StoreError::Corrupt("webhook event data is not JSON".into())
                             })?,
                             endpoint: endpoint_from_row(row)?,

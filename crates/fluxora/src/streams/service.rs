@@ -170,8 +170,9 @@ impl StreamService {
             updated_at: now_ms,
             version: 0,
         };
-        let body = serde_json::to_vec(&stream.view(now_unix(), None))
+        let data = serde_json::value::to_raw_value(&stream.view(now_unix(), None))
             .map_err(|e| StoreError::Corrupt(format!("serializing a stream failed: {e}")))?;
+        let body = data.get().as_bytes().to_vec();
         let location = stream_location(&stream.id);
         let completion = key.map(|key| IdempotencyCompletion {
             key: key.as_str().to_string(),
@@ -179,12 +180,7 @@ impl StreamService {
             body: body.clone(),
             location: Some(location.clone()),
         });
-        let event = OutboxEvent::new(
-            "stream.created",
-            Some(stream.id.clone()),
-            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-            now_ms,
-        );
+        let event = OutboxEvent::new("stream.created", Some(stream.id.clone()), data, now_ms);
         if let Err(error) = self
             .store
             .insert_stream(&stream, completion.as_ref(), Some(&event))
@@ -273,7 +269,7 @@ impl StreamService {
             let event = OutboxEvent::new(
                 event_type,
                 Some(next.id.clone()),
-                serde_json::to_value(&view).unwrap_or(serde_json::Value::Null),
+                crate::webhooks::event_data(&view),
                 now_ms,
             );
             if self

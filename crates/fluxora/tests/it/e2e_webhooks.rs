@@ -811,6 +811,106 @@ async fn chain_events_are_delivered_once_their_ledger_is_safe() {
     );
 }
 
+/// With no endpoint enabled, the webhook events of safe ledgers are not written (nothing would
+/// deliver them); events still held are, so an endpoint created before their release gets them.
+#[tokio::test]
+async fn an_endpoint_gets_the_chain_events_released_after_its_creation() {
+    use crate::rpc_fixture::{fixture, Branch, FixtureRpc};
+    let token = "worker-token-0123456789abcdef";
+    let (app, _db) = spawn(&[("INDEXER_WORKER_TOKEN", token)]).await;
+    let rpc = FixtureRpc::start().await;
+    let push = |events: Vec<Value>| {
+        app.client
+            .post(app.url("/internal/indexer/events"))
+            .header("x-indexer-worker-token", token)
+            .json(&json!({"events": events}))
+            .send()
+    };
+    let report: Value = push(rpc.push_events(Branch::Main))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["applied"], 18);
+    assert_eq!(report["lastSafeLedger"], 1_216_501);
+
+    let receiver = Receiver::start().await;
+    endpoint(&app, &receiver, json!({})).await;
+    let mut later = fixture("malformed.getEvents.json")["response"]["result"]["events"][3].clone();
+    later["ledgerHash"] = json!(format!("{:064x}", later["ledger"].as_u64().unwrap()));
+    let report: Value = push(vec![later]).await.unwrap().json().await.unwrap();
+    assert_eq!(report["unknown"], 1);
+    // Deliveries are written in the ingest transaction: only the held event (ledger 1 216 502,
+    // the stream's `closed`) reaches the new endpoint; the 17 released before it existed do not.
+    let listed: Value = admin(
+        &app,
+        reqwest::Method::GET,
+        "/api/webhooks/deliveries?limit=100",
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        listed["deliveries"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
+    let processed = receiver.wait_processed(1).await;
+    assert!(processed[0].verified);
+    assert_eq!(processed[0].body["data"]["chain"]["closed"], true);
+}
+
+/// A batch computed while no endpoint was enabled (its safe webhook events left out) does not
+/// commit once an endpoint exists: the ingest core recomputes it with them.
+#[tokio::test]
+async fn a_batch_that_left_out_webhook_events_conflicts_once_an_endpoint_exists() {
+    use fluxora::store::{ChainBatchWrite, ChainCommit, IndexerCheckpoint};
+    let (app, db) = spawn(&[]).await;
+    let store = fluxora::store::open(&fluxora::config::Config::for_database(db.url()).database)
+        .await
+        .unwrap();
+    let batch = |omitted: bool, ledger: u32| ChainBatchWrite {
+        ledgers: vec![(ledger, format!("{ledger:064x}"), None)],
+        checkpoint: IndexerCheckpoint {
+            cursor: None,
+            last_ingested_ledger: Some(ledger),
+            last_safe_ledger: Some(ledger - 1),
+        },
+        outbox_omitted: omitted,
+        ..ChainBatchWrite::default()
+    };
+    // No endpoint yet: leaving the events out is right, the batch commits.
+    assert!(!store.any_enabled_endpoint().await.unwrap());
+    assert_eq!(
+        store.commit_chain_batch(&batch(true, 100)).await.unwrap(),
+        ChainCommit::Committed
+    );
+    let receiver = Receiver::start().await;
+    endpoint(&app, &receiver, json!({})).await;
+    assert!(store.any_enabled_endpoint().await.unwrap());
+    assert_eq!(
+        store.commit_chain_batch(&batch(true, 101)).await.unwrap(),
+        ChainCommit::Conflict
+    );
+    // Nothing of the refused batch was written.
+    assert_eq!(
+        store
+            .indexer_checkpoint()
+            .await
+            .unwrap()
+            .last_ingested_ledger,
+        Some(100)
+    );
+    assert_eq!(
+        store.commit_chain_batch(&batch(false, 101)).await.unwrap(),
+        ChainCommit::Committed
+    );
+    store.close().await;
+}
+
 #[tokio::test]
 async fn sigterm_finishes_in_flight_deliveries() {
     let db = TestDb::new().await;
