@@ -346,8 +346,20 @@ impl IngestCore {
         // Duplicates (events at or after a fork are being replaced, so they are not duplicates).
         let mut seen = HashSet::new();
         let mut new_events: Vec<&ValidEvent> = Vec::new();
-        let ids: Vec<String> = batch.events.iter().map(|e| e.id.clone()).collect();
-        let existing = self.store.existing_chain_event_ids(&ids).await?;
+        // Every stored event's ledger is at most the checkpoint's last ingested ledger (both
+        // move in one transaction; a rollback deletes the events it rewinds past), and an
+        // event id encodes its ledger (validated). So a batch wholly above that ledger — the
+        // poller's every page — holds no stored event and needs no lookup. Another replica's
+        // commit since the checkpoint was read shows as a conflict, and the retry looks up.
+        let above_stored = checkpoint
+            .last_ingested_ledger
+            .is_some_and(|last| batch.events.iter().all(|e| e.ledger > last));
+        let existing = if above_stored {
+            HashSet::new()
+        } else {
+            let ids: Vec<String> = batch.events.iter().map(|e| e.id.clone()).collect();
+            self.store.existing_chain_event_ids(&ids).await?
+        };
         let mut duplicates = 0;
         for event in &batch.events {
             let replaced = fork.is_some_and(|f| event.ledger >= f);

@@ -100,7 +100,10 @@ impl SqliteStore {
                 .max_lifetime(None)
         } else {
             SqlitePoolOptions::new().max_connections(config.max_connections)
-        };
+        }
+        // No liveness ping before each use: a local file connection does not go stale, and
+        // the ping is a round trip to the connection's worker thread, as costly as a query.
+        .test_before_acquire(false);
         let file = (!in_memory).then(|| options.get_filename().to_path_buf());
         let pool = pool_options
             .acquire_timeout(config.acquire_timeout)
