@@ -95,6 +95,12 @@ impl PostgresStore {
 }
 
 impl PostgresStore {
+    /// Reads on the calling thread are a SQLite matter ([`super::sqlite`]); PostgreSQL always
+    /// reads through its pool.
+    fn read_stream_inline(&self, _id: &str) -> Option<Option<crate::streams::Stream>> {
+        None
+    }
+
     async fn lead_indexer(&self) -> Result<Option<Box<dyn super::Leadership>>, StoreError> {
         use sqlx::Connection;
         let mut connection = sqlx::PgConnection::connect_with(&self.options)
