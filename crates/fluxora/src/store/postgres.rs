@@ -43,8 +43,9 @@ pub struct PostgresStore {
 /// A pooled connection idle for at least this long is pinged before it is handed out; a broken
 /// one (the server restarted, the network dropped it) is then closed and replaced, so requests
 /// after an outage get fresh connections. sqlx also pings every connection as it returns to the
-/// pool, so one reused sooner was alive a moment ago: a server cannot stop and come back within
-/// this window.
+/// pool, so one reused sooner was alive a moment ago: a PostgreSQL restart (shutdown, start,
+/// recovery) does not fit in this window, and a connection that broke in it anyway fails its one
+/// query (a 503 for that request) and is closed by the failing release ping.
 const IDLE_PING_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The advisory lock key the indexer leader holds (any fixed i64; "flxidx" in ASCII).

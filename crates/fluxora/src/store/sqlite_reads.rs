@@ -8,7 +8,7 @@
 //! plain SQLite connections (rusqlite, on the same SQLite library as sqlx) and runs the lookup
 //! directly on the task's thread: no hand-off at all.
 //!
-//! It never blocks the async runtime on the database:
+//! It never makes the async runtime wait for the database:
 //! - a connection is taken only if one is idle (`try_lock`-style): none idle → the caller falls
 //!   back to the sqlx pool, which waits asynchronously;
 //! - the connections' busy timeout is zero: in WAL mode a reader waits for nobody (writers
@@ -16,7 +16,9 @@
 //!   reader wait (WAL recovery after a crash) the read fails at once with `SQLITE_BUSY` and falls
 //!   back to the pool, which waits up to its own busy timeout on its own thread;
 //! - the statement is the one `SELECT … WHERE id = ?` on the `streams` primary key, through the
-//!   same memory map of the file as the pool's connections (`mmap_size`).
+//!   same memory map of the file as the pool's connections (`mmap_size`). What it does block on
+//!   is the page cache: a page not in the OS's cache (the first reads after a restart) is read
+//!   from disk on this thread, a few pages for a point lookup.
 //!
 //! Consistency is the pool's: each read is its own (autocommit) read transaction on the
 //! database file, so it sees every transaction committed before it started — the same snapshot a
