@@ -172,12 +172,14 @@ pub async fn authenticate(
     next.run(request).await
 }
 
-fn principal(request: &Request) -> Principal {
+/// The request's [`Principal`], borrowed (no copy of a key's id and scopes per request);
+/// [`Principal::Anonymous`] when the auth layer left none.
+fn principal(request: &Request) -> &Principal {
+    static ANONYMOUS: Principal = Principal::Anonymous;
     request
         .extensions()
         .get::<Principal>()
-        .cloned()
-        .unwrap_or(Principal::Anonymous)
+        .unwrap_or(&ANONYMOUS)
 }
 
 /// Route middleware of `/api/streams*`: open while no active API key exists; then `GET`/`HEAD`

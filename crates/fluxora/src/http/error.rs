@@ -287,13 +287,10 @@ fn default_body(status: StatusCode, method: &str, path: &str) -> ErrorBody {
 /// Middleware writing the envelope for every error response (design §4), with the request id.
 /// Also adds `Cache-Control: no-store` to errors so intermediaries never cache them.
 pub async fn render_errors(request: Request, next: Next) -> Response {
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(|id| id.as_str().to_string())
-        .unwrap_or_default();
-    let method = request.method().to_string();
-    let path = crate::http::redacted_path(request.uri().path());
+    // Cheap handles (reference counts, no text copied); the texts are built only for an error.
+    let request_id = request.extensions().get::<RequestId>().cloned();
+    let method = request.method().clone();
+    let uri = request.uri().clone();
 
     let mut response = next.run(request).await;
     let status = response.status();
@@ -305,7 +302,11 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
             if status.is_server_error() {
                 tracing::error!(status = status.as_u16(), "unhandled error response");
             }
-            default_body(status, &method, &path)
+            default_body(
+                status,
+                method.as_str(),
+                &crate::http::redacted_path(uri.path()),
+            )
         }
         None => return response,
     };
@@ -313,7 +314,10 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         error: ErrorObject {
             code: body.code,
             message: body.message,
-            request_id,
+            request_id: request_id
+                .as_ref()
+                .map(|id| id.as_str().to_owned())
+                .unwrap_or_default(),
             details: body.details,
         },
     };

@@ -24,24 +24,21 @@ use crate::http::error::ApiError;
 ///
 /// `Strict-Transport-Security` is left to the TLS terminator in front of the service, which
 /// knows whether the site is served over HTTPS only (`docs/operations.md`).
-pub const SECURITY_HEADERS: [(&str, &str); 4] = [
-    ("x-content-type-options", "nosniff"),
-    ("x-frame-options", "DENY"),
-    ("content-security-policy", "frame-ancestors 'none'"),
-    ("referrer-policy", "no-referrer"),
+pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+    (header::REFERRER_POLICY, "no-referrer"),
 ];
 
-/// One layer per [`SECURITY_HEADERS`] entry, each setting its header if the response lacks it.
-pub fn security_header_layers() -> Vec<SetResponseHeaderLayer<HeaderValue>> {
-    SECURITY_HEADERS
-        .iter()
-        .map(|(name, value)| {
-            SetResponseHeaderLayer::if_not_present(
-                HeaderName::from_static(name),
-                HeaderValue::from_static(value),
-            )
-        })
-        .collect()
+/// Sets each [`SECURITY_HEADERS`] entry the response lacks (one pass over a fixed list, in
+/// the outermost layer, [`crate::http::request_id::observe`]).
+pub fn set_security_headers(headers: &mut axum::http::HeaderMap) {
+    for (name, value) in SECURITY_HEADERS {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
 }
 
 /// An invalid `CORS_ALLOWED_ORIGINS` entry.

@@ -1,14 +1,14 @@
-//! `GET /metrics` (design §9.1) and the middleware that counts and times every request.
+//! `GET /metrics` (design §9.1) and the recording of every request's count and latency.
 //!
 //! The metric names are listed in [`crate::telemetry::metrics`]. The endpoint is public unless
 //! `METRICS_TOKEN` is set, then it needs `Authorization: Bearer <METRICS_TOKEN>` (compared in
 //! constant time; 401 envelope otherwise).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -84,17 +84,15 @@ async fn metrics(State(state): State<AppState>, request: Request) -> Result<Resp
     Ok(response)
 }
 
-/// Middleware: counts every request by method, route template and status, and records its
-/// latency. Requests that matched no route are labelled `unmatched`, so label values stay
-/// bounded whatever paths clients send.
-pub async fn track(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = crate::telemetry::metrics::method_label(request.method().as_str());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let response = next.run(request).await;
-    record_request(method, route, response.status().as_u16(), started.elapsed());
-    response
+/// Counts one request by method, route template and status, and records its latency (the
+/// outermost layer, [`crate::http::request_id::observe`], calls it for every response).
+/// Requests that matched no route (`route` is `None`) are labelled `unmatched`, so label values
+/// stay bounded whatever paths clients send.
+pub fn track(method: &Method, route: Option<&MatchedPath>, status: u16, elapsed: Duration) {
+    record_request(
+        crate::telemetry::metrics::method_label(method.as_str()),
+        route.map_or("unmatched", MatchedPath::as_str),
+        status,
+        elapsed,
+    );
 }

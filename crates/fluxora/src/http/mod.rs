@@ -5,8 +5,8 @@
 //! `#[utoipa::path]`, so the router and the OpenAPI document ([`openapi`], served by [`docs`])
 //! come from the same lines.
 //!
-//! Layers, outermost first (see [`router`]): request id and logging ([`request_id::observe`]),
-//! request metrics ([`metrics::track`]), security headers, CORS, the error envelope
+//! Layers, outermost first (see [`router`]): request id, logging, request metrics and security
+//! headers ([`request_id::observe`], one layer), CORS, the error envelope
 //! ([`error::render_errors`]), panic capture (500 envelope), the request timeout, the per-IP
 //! rate limit, authentication ([`auth::authenticate`]: 401, and the [`auth::Principal`]
 //! extension), the per-key rate limit, the body guard ([`body::guard`]: 413/415), then the
@@ -142,9 +142,10 @@ pub fn api_router(state: AppState) -> OpenApiRouter<AppState> {
 ///
 /// Layer order, outermost (first to see a request) to innermost — each `.layer` call below wraps
 /// everything above it, so the calls read innermost first:
-/// 1. `request_id::observe` — request id, the access log line;
-/// 2. `metrics::track` — counts and times every request by route template and status;
-/// 3. security headers ([`hardening::SECURITY_HEADERS`]) — on every response, errors included;
+/// 1.–3. [`request_id::observe`], one layer for: the request id and the access log line; the
+///    request metrics ([`metrics::track`]: counts and times every request by route template and
+///    status); the security headers ([`hardening::SECURITY_HEADERS`]) — on every response,
+///    errors included;
 /// 4. CORS ([`hardening::CorsOrigins`], when configured) — outside the limits and the envelope,
 ///    so a 429 or any error can be read by an allowed page; preflights are answered here;
 /// 5. `error::render_errors` — writes the envelope of every error below (and `no-store`);
@@ -194,12 +195,6 @@ pub fn router(state: AppState, edge: EdgeConfig) -> Router {
     if let Some(cors) = edge.cors.layer() {
         router = router.layer(cors);
     }
-    // 3. security headers
-    for layer in hardening::security_header_layers() {
-        router = router.layer(layer);
-    }
-    // 2. request metrics, 1. request id and logging
-    router
-        .layer(middleware::from_fn(metrics::track))
-        .layer(middleware::from_fn(request_id::observe))
+    // 1.–3. request id, metrics, security headers and logging: one layer
+    router.layer(middleware::from_fn(request_id::observe))
 }

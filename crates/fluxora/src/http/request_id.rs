@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -17,53 +17,83 @@ use uuid::Uuid;
 /// The `x-request-id` header.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The id of the current request.
+/// The id of the current request: visible ASCII, kept as the header value it is echoed as (so
+/// echoing it and handing it to later layers copies no text).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(String);
+pub struct RequestId(HeaderValue);
 
 impl RequestId {
     /// Honours `inbound` if it is 1–128 visible ASCII characters (0x21–0x7E), else generates a
     /// UUID v7.
     pub fn from_inbound(inbound: Option<&HeaderValue>) -> Self {
-        match inbound.map(HeaderValue::as_bytes) {
-            Some(bytes)
-                if !bytes.is_empty()
-                    && bytes.len() <= 128
-                    && bytes.iter().all(|b| (0x21..=0x7e).contains(b)) =>
+        match inbound {
+            Some(value)
+                if !value.is_empty()
+                    && value.len() <= 128
+                    && value.as_bytes().iter().all(|b| (0x21..=0x7e).contains(b)) =>
             {
-                Self(String::from_utf8_lossy(bytes).into_owned())
+                Self(value.clone())
             }
-            _ => Self(Uuid::now_v7().to_string()),
+            _ => Self::generate(),
         }
+    }
+
+    /// A fresh UUID v7 in its hyphenated lower-case form.
+    fn generate() -> Self {
+        let mut buffer = Uuid::encode_buffer();
+        let text = Uuid::now_v7().hyphenated().encode_lower(&mut buffer);
+        // 36 hex digits and hyphens are always a valid header value; the fallback is unreachable.
+        Self(HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("unknown")))
     }
 
     /// The id.
     pub fn as_str(&self) -> &str {
+        // Only visible ASCII is ever stored (checked above), so this never falls back.
+        self.0.to_str().unwrap_or_default()
+    }
+
+    /// The id as the `x-request-id` header value.
+    pub fn header_value(&self) -> &HeaderValue {
         &self.0
     }
 }
 
-/// Middleware: assigns the request id, runs the request inside a span carrying it, logs the
-/// outcome and echoes the id. Must be the outermost layer.
+/// Middleware, the outermost layer: assigns the request id and runs the request inside a span
+/// carrying it; then, on the response, records the request metrics
+/// ([`crate::http::metrics::track`]: method, route template, status, latency), sets the
+/// security headers the response lacks ([`crate::http::hardening::SECURITY_HEADERS`]), echoes
+/// the id and logs the outcome. One layer for the four (instead of one each): every response,
+/// errors included, goes through each step exactly as before, with fewer boxed services per
+/// request.
 pub async fn observe(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let id = RequestId::from_inbound(request.headers().get(&X_REQUEST_ID));
-    request.extensions_mut().insert(id.clone());
+    // `MatchedPath` (set by the router before the route's layers run) and `Method` share their
+    // text: these clones copy none.
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
-    let path = crate::http::redacted_path(request.uri().path());
+    let id = RequestId::from_inbound(request.headers().get(&X_REQUEST_ID));
     let span = tracing::info_span!(
         "request",
         request_id = %id.as_str(),
         method = %method,
-        path = %path,
+        path = tracing::field::Empty,
     );
+    // The redacted path is built only when the span is recorded (LOG_LEVEL at info or finer).
+    if !span.is_disabled() {
+        span.record(
+            "path",
+            tracing::field::display(crate::http::redacted_path(request.uri().path())),
+        );
+    }
+    let echoed = id.header_value().clone();
+    request.extensions_mut().insert(id);
 
     let mut response = next.run(request).instrument(span.clone()).await;
 
-    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
-        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
-    }
     let status = response.status().as_u16();
+    crate::http::metrics::track(&method, route.as_ref(), status, started.elapsed());
+    crate::http::hardening::set_security_headers(response.headers_mut());
+    response.headers_mut().insert(X_REQUEST_ID.clone(), echoed);
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
         // 503 is an expected operational state (database down, shutting down, overloaded):

@@ -8,6 +8,7 @@ pub mod postgres;
 mod rows;
 mod sql;
 pub mod sqlite;
+mod sqlite_reads;
 
 use std::sync::Arc;
 

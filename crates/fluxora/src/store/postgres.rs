@@ -41,6 +41,14 @@ pub struct PostgresStore {
     options: PgConnectOptions,
 }
 
+/// A pooled connection idle for at least this long is pinged before it is handed out; a broken
+/// one (the server restarted, the network dropped it) is then closed and replaced, so requests
+/// after an outage get fresh connections. sqlx also pings every connection as it returns to the
+/// pool, so one reused sooner was alive a moment ago: a PostgreSQL restart (shutdown, start,
+/// recovery) does not fit in this window, and a connection that broke in it anyway fails its one
+/// query (a 503 for that request) and is closed by the failing release ping.
+const IDLE_PING_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The advisory lock key the indexer leader holds (any fixed i64; "flxidx" in ASCII).
 const INDEXER_LOCK_KEY: i64 = 0x0000_666c_7869_6478;
 
@@ -61,8 +69,9 @@ impl super::Leadership for PgLeader {
 
 impl PostgresStore {
     /// Connects to `config.url` (`postgres://user:pass@host:port/db`). The pool connects lazily
-    /// and checks each connection before use, so a database restart is survived without a
-    /// service restart; a request waits at most `acquire_timeout` for a connection.
+    /// and checks each connection that sat idle before use ([`IDLE_PING_AFTER`]), so a database
+    /// restart is survived without a service restart; a request waits at most
+    /// `acquire_timeout` for a connection.
     ///
     /// Errors: [`StoreError`] when the URL is invalid or the first connection fails.
     pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
@@ -76,7 +85,20 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
-            .test_before_acquire(true)
+            // The ping before a checkout, only for a connection idle for a while (see
+            // IDLE_PING_AFTER): under load every connection is reused within milliseconds of
+            // its release — when sqlx pings it anyway — and a second round trip per query would
+            // double the database traffic of a read.
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_PING_AFTER {
+                        use sqlx::Connection;
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options.clone())
             .await
             .map_err(StoreError::from_sqlx)?;
@@ -98,6 +120,12 @@ impl PostgresStore {
 impl PostgresStore {
     /// Nothing to do after a bulk commit on PostgreSQL (the server checkpoints on its own).
     fn after_bulk_commit(&self) {}
+
+    /// Reads on the calling thread are a SQLite matter ([`super::sqlite`]); PostgreSQL always
+    /// reads through its pool.
+    fn read_stream_inline(&self, _id: &str) -> Option<Option<crate::streams::Stream>> {
+        None
+    }
 
     async fn lead_indexer(&self) -> Result<Option<Box<dyn super::Leadership>>, StoreError> {
         use sqlx::Connection;

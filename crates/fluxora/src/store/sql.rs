@@ -539,6 +539,9 @@ macro_rules! impl_sql_store {
                 &self,
                 id: &str,
             ) -> Result<Option<$crate::streams::Stream>, StoreError> {
+                if let Some(found) = self.read_stream_inline(id) {
+                    return Ok(found);
+                }
                 let row = sqlx::query(&self.sql.select_stream)
                     .bind(id)
                     .fetch_optional(&self.pool)

@@ -35,6 +35,7 @@ use super::sql::{
     bind_endpoint, enqueue_in, impl_sql_store, SqlDialect, Statements, DELIVERIES_OF_EVENTS_FROM,
     DELIVERIES_OF_EVENTS_HEAD, ROWS_PER_INSERT,
 };
+use super::sqlite_reads::InlineReaders;
 use super::{
     AttemptRecord, ChainBatchWrite, ChainCommit, ClaimOutcome, ClaimedDelivery, DeliveryPage,
     DeliveryQuery, IdempotencyCompletion, IdempotencyRecord, IndexerCheckpoint, StoreError,
@@ -69,6 +70,9 @@ pub struct SqliteStore {
     file: Option<std::path::PathBuf>,
     /// Set while a background WAL checkpoint runs (at most one at a time).
     checkpointing: Arc<AtomicBool>,
+    /// Connections for stream reads on the calling thread (file databases only; see
+    /// [`super::sqlite_reads`]).
+    readers: Option<std::sync::Arc<InlineReaders>>,
 }
 
 impl SqliteStore {
@@ -101,8 +105,11 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new().max_connections(config.max_connections)
         }
-        // No liveness ping before each use: a local file connection does not go stale, and
-        // the ping is a round trip to the connection's worker thread, as costly as a query.
+        // A connection to a local file does not go stale the way a network connection does: the
+        // ping sqlx would send before every checkout is one more round trip to the connection's
+        // worker thread (two thread hand-offs) per query, and detects nothing. (The ping on
+        // release, which sqlx always sends, still flushes a connection an abandoned query left
+        // busy.)
         .test_before_acquire(false);
         let file = (!in_memory).then(|| options.get_filename().to_path_buf());
         let pool = pool_options
@@ -110,11 +117,17 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(StoreError::from_sqlx)?;
+        let sql = Statements::new(SqlDialect::Sqlite);
+        let readers = match &file {
+            Some(path) => open_readers(path.clone(), sql.select_stream.clone()).await,
+            None => None,
+        };
         Ok(Self {
             pool,
-            sql: Statements::new(SqlDialect::Sqlite),
+            sql,
             file,
             checkpointing: Arc::new(AtomicBool::new(false)),
+            readers,
         })
     }
 
@@ -160,8 +173,39 @@ impl SqliteStore {
         });
     }
 
+    /// The stream `id` read on the calling thread when that is possible right now
+    /// ([`InlineReaders::get_stream`]); `None`: read it through the pool.
+    fn read_stream_inline(&self, id: &str) -> Option<Option<crate::streams::Stream>> {
+        self.readers.as_ref()?.get_stream(id)
+    }
+
     async fn lead_indexer(&self) -> Result<Option<Box<dyn super::Leadership>>, StoreError> {
         Ok(Some(Box::new(super::SoleLeader)))
+    }
+}
+
+/// Opens the [`InlineReaders`] of the database file `path`: one connection per core (reads on
+/// the calling thread never wait, so no more can be in use at once). `None`, with a WARN, if they
+/// cannot be opened: every read then goes through the pool, as it would anyway.
+async fn open_readers(
+    path: std::path::PathBuf,
+    select_stream: String,
+) -> Option<std::sync::Arc<InlineReaders>> {
+    let count = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let opened = tokio::task::spawn_blocking(move || {
+        InlineReaders::open(&path, count, MMAP_SIZE_BYTES, select_stream)
+    })
+    .await;
+    match opened {
+        Ok(Ok(readers)) => Some(std::sync::Arc::new(readers)),
+        Ok(Err(error)) => {
+            tracing::warn!(error = %error, "inline SQLite readers not opened; reads go through the pool");
+            None
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "inline SQLite readers not opened; reads go through the pool");
+            None
+        }
     }
 }
 

@@ -204,11 +204,83 @@ pub fn method_label(method: &str) -> &'static str {
 
 /// Records one served request ([`HTTP_REQUESTS`], [`HTTP_DURATION`]); `method` from
 /// [`method_label`], `route` a route template or `unmatched`.
-pub fn record_request(method: &'static str, route: String, status: u16, elapsed: Duration) {
-    ::metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status.to_string())
-        .increment(1);
-    ::metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route)
-        .record(elapsed.as_secs_f64());
+///
+/// Once the recorder is installed ([`Metrics::install`]), the counter and histogram handles of
+/// each (route, method, status) are registered on first use and kept in a table:
+/// later requests record through them without building label strings or hashing a metric key.
+/// The label values are bounded (route templates, [`method_label`], statuses), so the table is.
+pub fn record_request(method: &'static str, route: &str, status: u16, elapsed: Duration) {
+    let seconds = elapsed.as_secs_f64();
+    if !matches!(HANDLE.get(), Some(Some(_))) {
+        // No recorder of ours (yet): whatever recorder is installed gets the request as is.
+        register_request(method, route, status).record(seconds);
+        return;
+    }
+    {
+        let routes = REQUEST_HANDLES
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(handles) = routes
+            .get(route)
+            .and_then(|route| route.find(method, status))
+        {
+            handles.record(seconds);
+            return;
+        }
+    }
+    let mut routes = REQUEST_HANDLES
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let entry = routes.entry(route.to_owned()).or_default();
+    match entry.find(method, status) {
+        Some(handles) => handles.record(seconds),
+        None => {
+            let handles = register_request(method, route, status);
+            handles.record(seconds);
+            entry.handles.push((method, status, handles));
+        }
+    }
+}
+
+/// The registered request metrics of each route template (see [`record_request`]).
+static REQUEST_HANDLES: std::sync::LazyLock<
+    std::sync::RwLock<std::collections::HashMap<String, RouteHandles>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// The handles of one route, per (method, status): a handful, searched linearly.
+#[derive(Default)]
+struct RouteHandles {
+    handles: Vec<(&'static str, u16, RequestHandles)>,
+}
+
+impl RouteHandles {
+    fn find(&self, method: &'static str, status: u16) -> Option<&RequestHandles> {
+        self.handles
+            .iter()
+            .find(|(m, s, _)| *s == status && *m == method)
+            .map(|(_, _, handles)| handles)
+    }
+}
+
+/// The [`HTTP_REQUESTS`] counter and [`HTTP_DURATION`] histogram of one label set.
+struct RequestHandles {
+    requests: ::metrics::Counter,
+    duration: ::metrics::Histogram,
+}
+
+impl RequestHandles {
+    fn record(&self, seconds: f64) {
+        self.requests.increment(1);
+        self.duration.record(seconds);
+    }
+}
+
+/// Registers (or looks up) the request metrics of one label set with the installed recorder.
+fn register_request(method: &'static str, route: &str, status: u16) -> RequestHandles {
+    RequestHandles {
+        requests: ::metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route.to_owned(), "status" => status.to_string()),
+        duration: ::metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route.to_owned()),
+    }
 }
 
 /// Records one delivery attempt's outcome (`delivered`, `retry`, `failed`, `dead`) and latency.

@@ -181,6 +181,36 @@ async fn lifecycle_transitions_and_conflicts() {
     assert_ne!(before["streamedAmount"], at_cancel["streamedAmount"]);
 }
 
+/// On SQLite a GET by id reads on plain connections beside the pool (issue 8), concurrent GETs
+/// on several of them or through the pool: whichever serves a read, it reflects every change
+/// answered before the read was sent (no connection keeps an old snapshot).
+#[tokio::test]
+async fn every_read_reflects_the_changes_answered_before_it() {
+    let app = TestApp::spawn().await;
+    let created = app.create_stream(json!({})).await;
+    let path = format!("/api/streams/{}", created["id"].as_str().unwrap());
+    let read_many = || futures::future::join_all((0..16).map(|_| app.get_json(&path)));
+    for stream in read_many().await {
+        assert_eq!(stream["status"], "active");
+    }
+    for (action, status) in [
+        ("/pause", "paused"),
+        ("/resume", "active"),
+        ("/pause", "paused"),
+    ] {
+        let response = app.post_empty(&format!("{path}{action}")).await;
+        assert_eq!(response.status(), 200, "{action}");
+        for stream in read_many().await {
+            assert_eq!(stream["status"], status, "after {action}");
+        }
+    }
+    assert_eq!(app.delete(&path).await.status(), 200);
+    for stream in read_many().await {
+        assert_eq!(stream["status"], "cancelled");
+        assert!(stream["cancelledAt"].is_u64());
+    }
+}
+
 #[tokio::test]
 async fn paused_stream_can_be_cancelled() {
     let app = TestApp::spawn().await;

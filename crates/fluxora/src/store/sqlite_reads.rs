@@ -1,0 +1,186 @@
+//! Stream reads by id on the calling thread, for `GET /api/streams/{id}` on SQLite (issue 8).
+//!
+//! sqlx runs every SQLite connection on a worker thread of its own: a query through its pool is
+//! a command sent to that thread and rows sent back, plus a ping to it when the connection
+//! returns to the pool — four thread hand-offs (futex wake-ups and context switches) around a
+//! primary-key lookup that takes SQLite a few microseconds. Under GET load those hand-offs were
+//! most of the service's CPU time (`docs/benchmarks.md`). A [`InlineReaders`] set keeps a few
+//! plain SQLite connections (rusqlite, on the same SQLite library as sqlx) and runs the lookup
+//! directly on the task's thread: no hand-off at all.
+//!
+//! It never makes the async runtime wait for the database:
+//! - a connection is taken only if one is idle (`try_lock`-style): none idle → the caller falls
+//!   back to the sqlx pool, which waits asynchronously;
+//! - the connections' busy timeout is zero: in WAL mode a reader waits for nobody (writers
+//!   append to the WAL, readers read a snapshot), and in the rare cases SQLite would make a
+//!   reader wait (WAL recovery after a crash) the read fails at once with `SQLITE_BUSY` and falls
+//!   back to the pool, which waits up to its own busy timeout on its own thread;
+//! - the statement is the one `SELECT … WHERE id = ?` on the `streams` primary key, through the
+//!   same memory map of the file as the pool's connections (`mmap_size`). What it does block on
+//!   is the page cache: a page not in the OS's cache (the first reads after a restart) is read
+//!   from disk on this thread, a few pages for a point lookup.
+//!
+//! Consistency is the pool's: each read is its own (autocommit) read transaction on the
+//! database file, so it sees every transaction committed before it started — the same snapshot a
+//! pooled connection would read. Nothing is cached between requests.
+//!
+//! Any failure here (an error from SQLite, a row that does not decode) is not reported: the
+//! caller repeats the read through the pool, which reports it exactly as before.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use super::rows::{stream_from_row, Columns, STREAM_COLUMN_NAMES};
+use super::StoreError;
+use crate::streams::Stream;
+
+/// Plain SQLite connections for reads on the caller's thread (see the module documentation).
+pub(crate) struct InlineReaders {
+    idle: Mutex<Vec<Connection>>,
+    select_stream: String,
+}
+
+impl std::fmt::Debug for InlineReaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InlineReaders").finish_non_exhaustive()
+    }
+}
+
+impl InlineReaders {
+    /// Opens `count` connections to the database file `path` for the stream lookup
+    /// `select_stream` (one `?` parameter: the id), read-only in effect (`query_only`), with a
+    /// zero busy timeout and a memory map of `mmap_size` bytes.
+    ///
+    /// Errors: the SQLite error of the first connection that could not be opened or configured.
+    pub(crate) fn open(
+        path: &Path,
+        count: usize,
+        mmap_size: u64,
+        select_stream: String,
+    ) -> Result<Self, rusqlite::Error> {
+        let mut idle = Vec::with_capacity(count);
+        for _ in 0..count {
+            // Read-write at the file level (a read-only open of a WAL database needs its -shm
+            // file to exist already), refused writes at the connection level (`query_only`).
+            let connection = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            connection.busy_timeout(std::time::Duration::ZERO)?;
+            connection.pragma_update(None, "query_only", true)?;
+            // `PRAGMA mmap_size` answers with the size it set: a query, not an update.
+            let _: i64 =
+                connection.query_row(&format!("PRAGMA mmap_size = {mmap_size}"), [], |row| {
+                    row.get(0)
+                })?;
+            idle.push(connection);
+        }
+        Ok(Self {
+            idle: Mutex::new(idle),
+            select_stream,
+        })
+    }
+
+    /// The stream `id` read on this thread: `Some(Ok(None))` when there is no such stream,
+    /// `None` when the read could not be made here (no idle connection, SQLite busy, any error
+    /// or undecodable row) and must go through the pool instead.
+    pub(crate) fn get_stream(&self, id: &str) -> Option<Option<Stream>> {
+        let connection = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()?;
+        let result = read_stream(&connection, &self.select_stream, id);
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(connection);
+        match result {
+            Ok(found) => Some(found),
+            Err(error) => {
+                tracing::debug!(error = %error, "inline stream read failed; reading through the pool");
+                None
+            }
+        }
+    }
+}
+
+/// Why an inline read was abandoned.
+#[derive(Debug, thiserror::Error)]
+enum InlineError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Decode(#[from] StoreError),
+}
+
+fn read_stream(
+    connection: &Connection,
+    sql: &str,
+    id: &str,
+) -> Result<Option<Stream>, InlineError> {
+    let mut statement = connection.prepare_cached(sql)?;
+    let decoded = statement
+        .query_row([id], |row| Ok(stream_from_row(&InlineRow(row))))
+        .optional()?;
+    Ok(decoded.transpose()?.map(|(_, stream)| stream))
+}
+
+/// A rusqlite row of the stream SELECT seen through [`Columns`], by column name like the sqlx
+/// rows.
+struct InlineRow<'r, 's>(&'r rusqlite::Row<'s>);
+
+impl InlineRow<'_, '_> {
+    fn get<T: rusqlite::types::FromSql>(&self, column: &str) -> Result<T, StoreError> {
+        // The SELECT lists STREAM_COLUMN_NAMES in order (`Statements::new`), so a name's place
+        // in that list is its index: no search through SQLite's column names (a C-string
+        // comparison per column, for each of the 23 columns, was 5 % of a GET's CPU).
+        let value = match STREAM_COLUMN_NAMES.iter().position(|name| *name == column) {
+            Some(index) => self.0.get(index),
+            None => self.0.get(column),
+        };
+        value.map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
+    }
+}
+
+impl Columns for InlineRow<'_, '_> {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        self.get(column)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        self.get(column)
+    }
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        self.get(column)
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        self.get(column)
+    }
+    fn flag(&self, column: &str) -> Result<bool, StoreError> {
+        self.get(column)
+    }
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::sql::{SqlDialect, Statements};
+    use super::*;
+
+    /// [`InlineRow`] reads columns by their place in `STREAM_COLUMN_NAMES`: the SQLite stream
+    /// SELECT must list exactly those columns, in that order.
+    #[test]
+    fn the_stream_select_lists_the_columns_in_order() {
+        assert_eq!(
+            Statements::new(SqlDialect::Sqlite).select_stream,
+            format!(
+                "SELECT {} FROM streams WHERE id = ?",
+                STREAM_COLUMN_NAMES.join(", ")
+            )
+        );
+    }
+}
