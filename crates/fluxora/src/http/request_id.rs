@@ -72,13 +72,15 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
     let id = RequestId::from_inbound(request.headers().get(&X_REQUEST_ID));
-    let span = tracing::info_span!(
+    // An ERROR-level span, so that it is enabled whatever LOG_LEVEL lets through: every WARN or
+    // ERROR line of a request (a 503, a timeout, a failure) carries its id, method and path
+    // (design §4), not only the lines at info. Disabled only when logging is off.
+    let span = tracing::error_span!(
         "request",
         request_id = %id.as_str(),
         method = %method,
         path = tracing::field::Empty,
     );
-    // The redacted path is built only when the span is recorded (LOG_LEVEL at info or finer).
     if !span.is_disabled() {
         span.record(
             "path",

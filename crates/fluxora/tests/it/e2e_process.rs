@@ -1,6 +1,8 @@
 //! The real `fluxora` binary: configuration errors, structured logs with request ids, graceful
 //! SIGTERM, `migrate`, and a restart that keeps data.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::binary::{command, Server, PROCESS_TIMEOUT};
@@ -206,4 +208,55 @@ async fn healthcheck_exits_0_when_ready_and_1_otherwise() {
     // A bad PORT is a usage error.
     let (code, text) = healthcheck("not-a-port", &[]).await;
     assert_eq!(code, Some(2), "{text}");
+}
+
+/// With `LOG_LEVEL=warn`, the lines a request still logs (here the WARN of a 503 while draining)
+/// carry its request id, method and path (design §4: every log line of a request).
+#[tokio::test]
+async fn warn_lines_of_a_request_carry_its_id_at_log_level_warn() {
+    let db = TestDb::new().await;
+    let server = Server::start_with(
+        &db.url(),
+        // The start-up line ("fluxora listening") stays at info so the harness finds the port.
+        &[
+            ("LOG_LEVEL", "warn,fluxora::app=info"),
+            ("SHUTDOWN_DRAIN_MS", "3000"),
+        ],
+    )
+    .await;
+    server.sigterm();
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = client
+            .get(format!("{}/health", server.base))
+            .header("x-request-id", "req-drain-1")
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 503 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never drained");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (exit, log) = server.wait_exit().await;
+    assert!(exit.success(), "{exit:?}");
+    let completed: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["message"] == "request completed" && e["status"] == 503)
+        .collect();
+    assert!(!completed.is_empty(), "{log:?}");
+    for line in completed {
+        assert_eq!(line["level"], "WARN");
+        assert_eq!(line["span"]["request_id"], "req-drain-1", "{line}");
+        assert_eq!(line["span"]["method"], "GET");
+        assert_eq!(line["span"]["path"], "/health");
+    }
+    // No request line at info reached the log.
+    assert!(
+        !log.iter()
+            .any(|e| e["level"] == "INFO" && e["message"] == "request completed"),
+        "{log:?}"
+    );
 }
