@@ -272,20 +272,14 @@ async fn main() {
     for n in 0..endpoints {
         let now = chrono::Utc::now().timestamp_millis();
         store
-            .create_endpoint(&fluxora::webhooks::Endpoint {
-                id: format!("wep_{n:032}"),
-                url: format!("https://hooks.example.com/{n}"),
-                description: None,
-                event_types: vec![],
-                enabled: true,
-                secret: fluxora::config::Secret::new("s".repeat(32)),
-                previous_secret: None,
-                previous_secret_until: None,
-                consecutive_failures: 0,
-                disabled_reason: None,
-                created_at: now,
-                updated_at: now,
-            })
+            .create_endpoint(&fluxora::webhooks::Endpoint::new(
+                format!("https://hooks.example.com/{n}"),
+                None,
+                vec![],
+                true,
+                fluxora::config::Secret::new("s".repeat(32)),
+                now,
+            ))
             .await
             .unwrap();
     }

@@ -87,20 +87,14 @@ async fn main() {
         .unwrap();
     let now = chrono::Utc::now().timestamp_millis();
     store
-        .create_endpoint(&fluxora::webhooks::Endpoint {
-            id: format!("wep_{}", uuid::Uuid::now_v7().simple()),
-            url: receiver_url.clone(),
-            description: Some("bench".into()),
-            event_types: vec![],
-            enabled: true,
-            secret: fluxora::config::Secret::new("bench-secret-0123456789abcdef0123"),
-            previous_secret: None,
-            previous_secret_until: None,
-            consecutive_failures: 0,
-            disabled_reason: None,
-            created_at: now,
-            updated_at: now,
-        })
+        .create_endpoint(&fluxora::webhooks::Endpoint::new(
+            receiver_url.clone(),
+            Some("bench".into()),
+            vec![],
+            true,
+            fluxora::config::Secret::new("bench-secret-0123456789abcdef0123"),
+            now,
+        ))
         .await
         .unwrap();
     for i in 0..events {

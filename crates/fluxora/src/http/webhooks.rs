@@ -366,20 +366,7 @@ async fn create_endpoint(
         return Err(ApiError::Internal);
     };
     let now = now_millis();
-    let endpoint = Endpoint {
-        id: format!("wep_{}", uuid::Uuid::now_v7().simple()),
-        url,
-        description,
-        event_types,
-        enabled,
-        secret,
-        previous_secret: None,
-        previous_secret_until: None,
-        consecutive_failures: 0,
-        disabled_reason: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let endpoint = Endpoint::new(url, description, event_types, enabled, secret, now);
     state.store.create_endpoint(&endpoint).await?;
     tracing::info!(endpoint_id = %endpoint.id, "webhook endpoint created");
     let created = CreatedEndpoint {

@@ -81,6 +81,33 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// A new endpoint with a fresh id (`wep_` + the 32 hex digits of a UUID v7), created at unix
+    /// ms `now`: no previous secret, no failures. The caller has validated `url` (SSRF guard)
+    /// and `event_types`.
+    pub fn new(
+        url: String,
+        description: Option<String>,
+        event_types: Vec<String>,
+        enabled: bool,
+        secret: Secret,
+        now: i64,
+    ) -> Self {
+        Self {
+            id: format!("wep_{}", uuid::Uuid::now_v7().simple()),
+            url,
+            description,
+            event_types,
+            enabled,
+            secret,
+            previous_secret: None,
+            previous_secret_until: None,
+            consecutive_failures: 0,
+            disabled_reason: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// The secret deliveries are signed with at unix ms `now`: the previous one during the
     /// rotation grace window (so consumers that have not switched yet keep verifying), then the
     /// current one.

@@ -600,20 +600,14 @@ async fn the_ssrf_guard_refuses_at_creation_and_at_delivery() {
         .unwrap();
     let now = chrono::Utc::now().timestamp_millis();
     store
-        .create_endpoint(&fluxora::webhooks::Endpoint {
-            id: "wep_0000000000000000000000000000ssrf".into(),
-            url: "https://10.1.2.3/hook".into(),
-            description: None,
-            event_types: vec![],
-            enabled: true,
-            secret: fluxora::config::Secret::new("s".repeat(32)),
-            previous_secret: None,
-            previous_secret_until: None,
-            consecutive_failures: 0,
-            disabled_reason: None,
-            created_at: now,
-            updated_at: now,
-        })
+        .create_endpoint(&fluxora::webhooks::Endpoint::new(
+            "https://10.1.2.3/hook".into(),
+            None,
+            vec![],
+            true,
+            fluxora::config::Secret::new("s".repeat(32)),
+            now,
+        ))
         .await
         .unwrap();
     app.create_stream(json!({})).await;
