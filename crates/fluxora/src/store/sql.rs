@@ -402,7 +402,7 @@ macro_rules! enqueue_in {
             .bind(event.id.clone())
             .bind(event.event_type.clone())
             .bind(event.stream_id.clone())
-            .bind(event.data.get().to_string())
+            .bind(event.data.get())
             .bind(event.created_at)
             .execute(&mut *$exec)
             .await
@@ -954,7 +954,7 @@ macro_rules! impl_sql_store {
                                 .bind(event.id.clone())
                                 .bind(event.event_type.clone())
                                 .bind(event.stream_id.clone())
-                                .bind(event.data.get().to_string())
+                                .bind(event.data.get())
                                 .bind(event.created_at)
                                 .bind(i64::from(*ledger));
                         }

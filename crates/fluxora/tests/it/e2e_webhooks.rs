@@ -735,29 +735,34 @@ async fn two_replicas_on_postgres_deliver_every_event_exactly_once() {
     b.terminate().await;
 }
 
-#[tokio::test]
-async fn chain_events_are_delivered_once_their_ledger_is_safe() {
-    use crate::rpc_fixture::{fixture, Branch, FixtureRpc};
-    let token = "worker-token-0123456789abcdef";
-    let (app, _db) = spawn(&[("INDEXER_WORKER_TOKEN", token)]).await;
-    let receiver = Receiver::start().await;
-    endpoint(&app, &receiver, json!({})).await;
-    let rpc = FixtureRpc::start().await;
-    let events = rpc.push_events(Branch::Main);
-    let push = |events: Vec<Value>| {
-        app.client
-            .post(app.url("/internal/indexer/events"))
-            .header("x-indexer-worker-token", token)
-            .json(&json!({"events": events}))
-            .send()
-    };
-    let report: Value = push(events).await.unwrap().json().await.unwrap();
-    assert_eq!(report["applied"], 18);
-    assert_eq!(report["lastSafeLedger"], 1_216_501);
-    // The last event (ledger 1 216 502, not yet safe) is held; the other 17 are queued at once,
-    // in the ingest transaction.
-    let listed: Value = admin(
-        &app,
+/// Pushes `events` to `POST /internal/indexer/events` with the worker `token`; the report.
+async fn push(app: &TestApp, token: &str, events: Vec<Value>) -> Value {
+    let response = app
+        .client
+        .post(app.url("/internal/indexer/events"))
+        .header("x-indexer-worker-token", token)
+        .json(&json!({"events": events}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// An event (an unknown name, stored and skipped) of a ledger after the scenario's last: pushed,
+/// it makes the scenario's last ledger (1 216 502) safe.
+fn later_unknown_event() -> Value {
+    let mut later = crate::rpc_fixture::fixture("malformed.getEvents.json")["response"]["result"]
+        ["events"][3]
+        .clone();
+    later["ledgerHash"] = json!(format!("{:064x}", later["ledger"].as_u64().unwrap()));
+    later
+}
+
+/// The first 100 deliveries, as the admin API lists them.
+async fn deliveries(app: &TestApp) -> Value {
+    admin(
+        app,
         reqwest::Method::GET,
         "/api/webhooks/deliveries?limit=100",
         None,
@@ -765,7 +770,24 @@ async fn chain_events_are_delivered_once_their_ledger_is_safe() {
     .await
     .json()
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn chain_events_are_delivered_once_their_ledger_is_safe() {
+    use crate::rpc_fixture::{Branch, FixtureRpc};
+    let token = "worker-token-0123456789abcdef";
+    let (app, _db) = spawn(&[("INDEXER_WORKER_TOKEN", token)]).await;
+    let receiver = Receiver::start().await;
+    endpoint(&app, &receiver, json!({})).await;
+    let rpc = FixtureRpc::start().await;
+    let events = rpc.push_events(Branch::Main);
+    let report = push(&app, token, events).await;
+    assert_eq!(report["applied"], 18);
+    assert_eq!(report["lastSafeLedger"], 1_216_501);
+    // The last event (ledger 1 216 502, not yet safe) is held; the other 17 are queued at once,
+    // in the ingest transaction.
+    let listed = deliveries(&app).await;
     assert_eq!(listed["deliveries"].as_array().unwrap().len(), 17);
     let processed = receiver.wait_processed(17).await;
     assert!(processed
@@ -792,9 +814,7 @@ async fn chain_events_are_delivered_once_their_ledger_is_safe() {
     );
 
     // A later ledger makes 1 216 502 safe: the held event is released.
-    let mut later = fixture("malformed.getEvents.json")["response"]["result"]["events"][3].clone();
-    later["ledgerHash"] = json!(format!("{:064x}", later["ledger"].as_u64().unwrap()));
-    let report: Value = push(vec![later]).await.unwrap().json().await.unwrap();
+    let report = push(&app, token, vec![later_unknown_event()]).await;
     assert_eq!(report["unknown"], 1);
     let processed = receiver.wait_processed(18).await;
     let closed = &processed[17];
@@ -809,44 +829,21 @@ async fn chain_events_are_delivered_once_their_ledger_is_safe() {
 /// deliver them); events still held are, so an endpoint created before their release gets them.
 #[tokio::test]
 async fn an_endpoint_gets_the_chain_events_released_after_its_creation() {
-    use crate::rpc_fixture::{fixture, Branch, FixtureRpc};
+    use crate::rpc_fixture::{Branch, FixtureRpc};
     let token = "worker-token-0123456789abcdef";
     let (app, _db) = spawn(&[("INDEXER_WORKER_TOKEN", token)]).await;
     let rpc = FixtureRpc::start().await;
-    let push = |events: Vec<Value>| {
-        app.client
-            .post(app.url("/internal/indexer/events"))
-            .header("x-indexer-worker-token", token)
-            .json(&json!({"events": events}))
-            .send()
-    };
-    let report: Value = push(rpc.push_events(Branch::Main))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = push(&app, token, rpc.push_events(Branch::Main)).await;
     assert_eq!(report["applied"], 18);
     assert_eq!(report["lastSafeLedger"], 1_216_501);
 
     let receiver = Receiver::start().await;
     endpoint(&app, &receiver, json!({})).await;
-    let mut later = fixture("malformed.getEvents.json")["response"]["result"]["events"][3].clone();
-    later["ledgerHash"] = json!(format!("{:064x}", later["ledger"].as_u64().unwrap()));
-    let report: Value = push(vec![later]).await.unwrap().json().await.unwrap();
+    let report = push(&app, token, vec![later_unknown_event()]).await;
     assert_eq!(report["unknown"], 1);
     // Deliveries are written in the ingest transaction: only the held event (ledger 1 216 502,
     // the stream's `closed`) reaches the new endpoint; the 17 released before it existed do not.
-    let listed: Value = admin(
-        &app,
-        reqwest::Method::GET,
-        "/api/webhooks/deliveries?limit=100",
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let listed = deliveries(&app).await;
     assert_eq!(
         listed["deliveries"].as_array().unwrap().len(),
         1,
