@@ -103,6 +103,17 @@ pub fn redacted_path(path: &str) -> String {
         .collect()
 }
 
+/// [`redacted_path`] of the path it holds, computed only when formatted: a tracing field that
+/// costs nothing unless a subscriber records it.
+#[derive(Debug, Clone, Copy)]
+pub struct RedactedPath<'a>(pub &'a str);
+
+impl std::fmt::Display for RedactedPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redacted_path(self.0))
+    }
+}
+
 /// The 404 of a route that does not exist (or is switched off): `Route 'GET /x' not found`,
 /// with the path redacted ([`redacted_path`]).
 pub fn route_not_found(request: &Request) -> ApiError {

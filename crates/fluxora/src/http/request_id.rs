@@ -75,18 +75,15 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     // An ERROR-level span, so that it is enabled whatever LOG_LEVEL lets through: every WARN or
     // ERROR line of a request (a 503, a timeout, a failure) carries its id, method and path
     // (design §4), not only the lines at info. Disabled only when logging is off.
+    // All fields at creation, formatted only if a subscriber records the span (the path's
+    // redaction included): a later `record` would make the JSON formatter parse and re-write
+    // the span's fields.
     let span = tracing::error_span!(
         "request",
         request_id = %id.as_str(),
         method = %method,
-        path = tracing::field::Empty,
+        path = %crate::http::RedactedPath(request.uri().path()),
     );
-    if !span.is_disabled() {
-        span.record(
-            "path",
-            tracing::field::display(crate::http::redacted_path(request.uri().path())),
-        );
-    }
     let echoed = id.header_value().clone();
     request.extensions_mut().insert(id);
 

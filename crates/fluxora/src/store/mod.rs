@@ -5,6 +5,7 @@
 //! never floating point. [`open`] chooses the implementation from `DATABASE_URL`.
 
 pub mod postgres;
+mod postgres_reads;
 mod rows;
 mod sql;
 pub mod sqlite;

@@ -6,10 +6,12 @@
 //! NUMERIC(39, 0) — exact i128 stroops.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 
+use super::postgres_reads::PipelinedReaders;
 use super::rows::{
     api_key_from_row, attempt_from_row, bind_chain_event, bind_stream_insert, bind_stream_update,
     chain_event_from_row, checkpoint_from_row, db, delivery_from_row, endpoint_from_row,
@@ -39,6 +41,9 @@ pub struct PostgresStore {
     pool: PgPool,
     sql: Statements,
     options: PgConnectOptions,
+    /// Pipelined connections for stream reads by id (see [`super::postgres_reads`]); `None`
+    /// when `DATABASE_URL` is not one tokio-postgres accepts.
+    readers: Option<Arc<PipelinedReaders>>,
 }
 
 /// A pooled connection idle for at least this long is pinged before it is handed out; a broken
@@ -102,10 +107,27 @@ impl PostgresStore {
             .connect_with(options.clone())
             .await
             .map_err(StoreError::from_sqlx)?;
+        let sql = Statements::new(SqlDialect::Postgres);
+        // One pipelined connection per core: enough to keep the server's backends busy, and
+        // each carries any number of concurrent reads.
+        let count = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        let readers = match PipelinedReaders::start(
+            &config.url,
+            count,
+            config.acquire_timeout,
+            sql.select_stream.clone(),
+        ) {
+            Ok(readers) => Some(Arc::new(readers)),
+            Err(error) => {
+                tracing::info!(%error, "DATABASE_URL is not one the pipelined PostgreSQL readers accept; stream reads go through the pool");
+                None
+            }
+        };
         Ok(Self {
             pool,
-            sql: Statements::new(SqlDialect::Postgres),
+            sql,
             options,
+            readers,
         })
     }
 
@@ -121,10 +143,10 @@ impl PostgresStore {
     /// Nothing to do after a bulk commit on PostgreSQL (the server checkpoints on its own).
     fn after_bulk_commit(&self) {}
 
-    /// Reads on the calling thread are a SQLite matter ([`super::sqlite`]); PostgreSQL always
-    /// reads through its pool.
-    fn read_stream_inline(&self, _id: &str) -> Option<Option<crate::streams::Stream>> {
-        None
+    /// The stream `id` read over a pipelined connection when one is open
+    /// ([`PipelinedReaders::get_stream`]); `None`: read it through the pool.
+    async fn read_stream_direct(&self, id: &str) -> Option<Option<crate::streams::Stream>> {
+        self.readers.as_ref()?.get_stream(id).await
     }
 
     async fn lead_indexer(&self) -> Result<Option<Box<dyn super::Leadership>>, StoreError> {

@@ -539,7 +539,7 @@ macro_rules! impl_sql_store {
                 &self,
                 id: &str,
             ) -> Result<Option<$crate::streams::Stream>, StoreError> {
-                if let Some(found) = self.read_stream_inline(id) {
+                if let Some(found) = self.read_stream_direct(id).await {
                     return Ok(found);
                 }
                 let row = sqlx::query(&self.sql.select_stream)

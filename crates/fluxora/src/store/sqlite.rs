@@ -175,7 +175,7 @@ impl SqliteStore {
 
     /// The stream `id` read on the calling thread when that is possible right now
     /// ([`InlineReaders::get_stream`]); `None`: read it through the pool.
-    fn read_stream_inline(&self, id: &str) -> Option<Option<crate::streams::Stream>> {
+    async fn read_stream_direct(&self, id: &str) -> Option<Option<crate::streams::Stream>> {
         self.readers.as_ref()?.get_stream(id)
     }
 

@@ -3,10 +3,12 @@
 
 use std::collections::HashSet;
 
+use fluxora::config::Config;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    expect_error, now, valid_body, with, TestApp, TestDb, C1, G1, G2, RECIPIENT, SENDER,
+    expect_error, now, pipelined_reader_count, valid_body, with, TestApp, TestDb, C1, G1, G2,
+    RECIPIENT, SENDER,
 };
 
 #[tokio::test]
@@ -181,12 +183,19 @@ async fn lifecycle_transitions_and_conflicts() {
     assert_ne!(before["streamedAmount"], at_cancel["streamedAmount"]);
 }
 
-/// On SQLite a GET by id reads on plain connections beside the pool (issue 8), concurrent GETs
-/// on several of them or through the pool: whichever serves a read, it reflects every change
-/// answered before the read was sent (no connection keeps an old snapshot).
+/// On SQLite a GET by id reads on plain connections beside the pool, on PostgreSQL down
+/// pipelined connections beside it (issue 8); concurrent GETs are spread over them or go through
+/// the pool: whichever serves a read, it reflects every change answered before the read was sent
+/// (no connection keeps an old snapshot).
 #[tokio::test]
 async fn every_read_reflects_the_changes_answered_before_it() {
     let app = TestApp::spawn().await;
+    reads_follow_every_change(&app).await;
+}
+
+/// Creates a stream, then pauses, resumes, pauses and cancels it; before and after each change,
+/// 16 concurrent GETs all read its current state.
+async fn reads_follow_every_change(app: &TestApp) {
     let created = app.create_stream(json!({})).await;
     let path = format!("/api/streams/{}", created["id"].as_str().unwrap());
     let read_many = || futures::future::join_all((0..16).map(|_| app.get_json(&path)));
@@ -209,6 +218,81 @@ async fn every_read_reflects_the_changes_answered_before_it() {
         assert_eq!(stream["status"], "cancelled");
         assert!(stream["cancelledAt"].is_u64());
     }
+}
+
+/// On PostgreSQL the first reads open one pipelined read connection per core (`application_name`
+/// `fluxora-reads`), and GETs by id run on them (each backend ran statements during the reads),
+/// seeing every change.
+#[tokio::test]
+async fn postgres_reads_run_on_the_pipelined_connections() {
+    let db = TestDb::postgres().await;
+    let app = TestApp::spawn_with(&db).await;
+    let before = db
+        .wait_for_pipelined_readers(&app, pipelined_reader_count(), &[])
+        .await;
+    reads_follow_every_change(&app).await;
+    let after = db.pipelined_readers().await;
+    assert_eq!(
+        after.iter().map(|r| r.pid).collect::<Vec<_>>(),
+        before.iter().map(|r| r.pid).collect::<Vec<_>>(),
+        "the same connections throughout"
+    );
+    for (old, new) in before.iter().zip(&after) {
+        assert_ne!(
+            old.state_change, new.state_change,
+            "backend {} ran no read",
+            old.pid
+        );
+    }
+}
+
+/// Losing the pipelined connections (terminated backends: an administrator, a failover) loses
+/// no read: reads go through the pool meanwhile, and the connections are opened again.
+#[tokio::test]
+async fn postgres_reads_survive_the_loss_of_the_pipelined_connections() {
+    let db = TestDb::postgres().await;
+    let app = TestApp::spawn_with(&db).await;
+    let count = pipelined_reader_count();
+    db.wait_for_pipelined_readers(&app, count, &[]).await;
+    let created = app.create_stream(json!({})).await;
+    let path = format!("/api/streams/{}", created["id"].as_str().unwrap());
+    let terminated = db.terminate_pipelined_readers().await;
+    assert_eq!(terminated.len(), count);
+    for _ in 0..3 {
+        let responses = futures::future::join_all((0..16).map(|_| app.get(&path))).await;
+        for response in responses {
+            assert_eq!(response.status(), 200);
+            let stream: Value = response.json().await.unwrap();
+            assert_eq!(stream["id"], created["id"]);
+        }
+    }
+    // Reads open them again (new backends), and run on them.
+    let reopened = db
+        .wait_for_pipelined_readers(&app, count, &terminated)
+        .await;
+    reads_follow_every_change(&app).await;
+    let after = db.pipelined_readers().await;
+    assert_eq!(after.len(), count);
+    for (old, new) in reopened.iter().zip(&after) {
+        assert_eq!(old.pid, new.pid);
+        assert_ne!(
+            old.state_change, new.state_change,
+            "backend {} ran no read",
+            old.pid
+        );
+    }
+}
+
+/// A `DATABASE_URL` with a parameter only sqlx knows opens no pipelined connection: every read
+/// goes through the pool, and answers as before.
+#[tokio::test]
+async fn postgres_reads_go_through_the_pool_when_the_url_is_sqlx_only() {
+    let db = TestDb::postgres().await;
+    let mut config = Config::for_database(format!("{}?statement-cache-capacity=50", db.url()));
+    config.rate_limit.enabled = false;
+    let app = TestApp::spawn_config(config).await;
+    reads_follow_every_change(&app).await;
+    assert_eq!(db.pipelined_readers().await, Vec::new());
 }
 
 #[tokio::test]

@@ -92,6 +92,109 @@ impl TestDb {
     }
 }
 
+/// A PostgreSQL backend of the service's pipelined read connections (issue 8), as
+/// `pg_stat_activity` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReaderBackend {
+    pub pid: i32,
+    /// When the backend last changed state (a statement started or ended), as text.
+    pub state_change: String,
+    /// Idle, with the stream SELECT prepared (its last statement).
+    pub ready: bool,
+}
+
+impl TestDb {
+    /// The backends of the service's pipelined read connections to this PostgreSQL database
+    /// (`application_name = 'fluxora-reads'`); empty on SQLite.
+    pub async fn pipelined_readers(&self) -> Vec<ReaderBackend> {
+        let TestDb::Postgres { admin_url, name } = self else {
+            return Vec::new();
+        };
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(admin_url)
+            .await
+            .expect("admin connection");
+        let rows: Vec<(i32, String, bool)> = sqlx::query_as(
+            "SELECT pid, COALESCE(state_change::text, ''), \
+               COALESCE(state = 'idle' AND query LIKE '%FROM streams WHERE id = $1', FALSE) \
+             FROM pg_stat_activity \
+             WHERE datname = $1 AND application_name = 'fluxora-reads' ORDER BY pid",
+        )
+        .bind(name)
+        .fetch_all(&mut admin)
+        .await
+        .expect("pg_stat_activity");
+        admin.close().await.ok();
+        rows.into_iter()
+            .map(|(pid, state_change, ready)| ReaderBackend {
+                pid,
+                state_change,
+                ready,
+            })
+            .collect()
+    }
+
+    /// Polls (every 20 ms, for up to 10 s) until `count` pipelined read connections other than
+    /// the backends `except` are connected and ready (idle, the stream SELECT prepared), and
+    /// returns them; panics if they never are. Each poll first sends `app` a GET by id on every
+    /// connection (a read is what opens one).
+    pub async fn wait_for_pipelined_readers(
+        &self,
+        app: &TestApp,
+        count: usize,
+        except: &[ReaderBackend],
+    ) -> Vec<ReaderBackend> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            for _ in 0..count {
+                let response = app.get("/api/streams/str_opens_a_reader").await;
+                assert_eq!(response.status(), 404);
+            }
+            let readers: Vec<ReaderBackend> = self
+                .pipelined_readers()
+                .await
+                .into_iter()
+                .filter(|reader| except.iter().all(|old| old.pid != reader.pid))
+                .collect();
+            if readers.len() == count && readers.iter().all(|reader| reader.ready) {
+                return readers;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{count} pipelined readers never connected (now: {readers:?})"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Terminates the backends of the pipelined read connections (as an administrator, a
+    /// failover or a network cut would) and returns them.
+    pub async fn terminate_pipelined_readers(&self) -> Vec<ReaderBackend> {
+        let readers = self.pipelined_readers().await;
+        let TestDb::Postgres { admin_url, .. } = self else {
+            return readers;
+        };
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(admin_url)
+            .await
+            .expect("admin connection");
+        for reader in &readers {
+            sqlx::query("SELECT pg_terminate_backend($1)")
+                .bind(reader.pid)
+                .execute(&mut admin)
+                .await
+                .expect("pg_terminate_backend");
+        }
+        admin.close().await.ok();
+        readers
+    }
+}
+
+/// The number of pipelined read connections the service opens on PostgreSQL: one per core.
+pub fn pipelined_reader_count() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let TestDb::Postgres { admin_url, name } = self {
