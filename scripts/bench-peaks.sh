@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Issue 8's GET ratio, measured so that machine noise hits both sides alike: the service on
+# SQLite, on PostgreSQL (when reachable; a throwaway database) and the bare hello-server run side
+# by side, and the sustainable rate of GET /api/streams/{id} (open loop, p99 ≤ BENCH_P99_BOUND
+# from the due time, no errors; fluxora-loadtest --find-peak) is searched on each in turn, ROUNDS
+# times. Each round's ratio compares searches minutes apart, not a whole benchmark apart; the
+# median over the rounds is the figure to quote. Also runs GET at half each round's service peak
+# (the p99 ≤ 5 ms target).
+#
+#   scripts/bench-peaks.sh [rounds] [output.md]
+#
+# Environment: BENCH_POSTGRES_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
+# BENCH_P99_BOUND (default 10ms), BENCH_STEP (seconds per peak step, default 5), BENCH_THREADS
+# (client threads, default 1), BENCH_LOG_LEVEL (the service's LOG_LEVEL, default warn).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS="${1:-5}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fluxora-target}"
+OUT="${2:-$CARGO_TARGET_DIR/bench-peaks.md}"
+P99_BOUND="${BENCH_P99_BOUND:-10ms}"
+STEP="${BENCH_STEP:-5}"
+THREADS="${BENCH_THREADS:-1}"
+LOG_LEVEL_SERVICE="${BENCH_LOG_LEVEL:-warn}"
+ADMIN_URL="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+PG_DB="fluxora_peaks_$$"
+
+echo "== building release binaries" >&2
+cargo build --release --quiet -p fluxora -p fluxora-loadtest
+WORK=$(mktemp -d)
+mkdir -p "$WORK/bin"
+cp "$CARGO_TARGET_DIR/release/fluxora" "$CARGO_TARGET_DIR/release/fluxora-loadtest" \
+  "$CARGO_TARGET_DIR/release/hello-server" "$WORK/bin/"
+BIN="$WORK/bin"
+PIDS=() PG_CREATED=""
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -n "$PG_CREATED" ] && psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+wait_ready() { # url pid
+  for _ in $(seq 1 300); do
+    curl -sf "$1" >/dev/null 2>&1 && return 0
+    kill -0 "$2" 2>/dev/null || { echo "the server exited" >&2; return 1; }
+    sleep 0.05
+  done
+  echo "the server did not become ready: $1" >&2
+  return 1
+}
+serve_fluxora() { # label database_url → "label port"
+  local port
+  port=$(free_port)
+  DATABASE_URL="$2" PORT="$port" HOST=127.0.0.1 LOG_LEVEL="$LOG_LEVEL_SERVICE" RATE_LIMIT_ENABLED=false \
+    "$BIN/fluxora" serve >"$WORK/$1.log" 2>&1 &
+  PIDS+=($!)
+  wait_ready "http://127.0.0.1:$port/health/ready" "$!"
+  SERVERS+=("$1:$port")
+}
+
+SERVERS=()
+port=$(free_port)
+"$BIN/hello-server" --port "$port" >"$WORK/hello.log" 2>&1 &
+PIDS+=($!)
+wait_ready "http://127.0.0.1:$port/health" "$!"
+SERVERS+=("hello:$port")
+serve_fluxora sqlite "sqlite://$WORK/bench.db"
+if psql "$ADMIN_URL" -qc "CREATE DATABASE $PG_DB" >/dev/null 2>&1; then
+  PG_CREATED=1
+  serve_fluxora postgres "${ADMIN_URL%/*}/$PG_DB"
+else
+  echo "== PostgreSQL not reachable at $ADMIN_URL: skipped" >&2
+fi
+
+harness() { # port args… (JSON report on stdout; a breached threshold is not fatal here)
+  local port=$1
+  shift
+  "$BIN/fluxora-loadtest" --base-url "http://127.0.0.1:$port" --threads "$THREADS" --json \
+    --profile stress --scenario get "$@" || [ $? -eq 1 ]
+}
+
+# Let the build's and the copies' disk writes settle, and warm each server up (connections,
+# caches, the seed streams) before the first measured search.
+sync
+sleep 5
+for server in "${SERVERS[@]}"; do
+  harness "${server##*:}" --rate 2000 --duration 5s --warmup 1s >/dev/null
+done
+
+RESULTS="$WORK/results.tsv" # round label peak half_p99 load
+: >"$RESULTS"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+for round in $(seq 1 "$ROUNDS"); do
+  for server in "${SERVERS[@]}"; do
+    label=${server%%:*} port=${server##*:}
+    echo "== round $round/$ROUNDS: $label, peak search (p99 ≤ $P99_BOUND, ${STEP}s steps)" >&2
+    peak=$(harness "$port" --find-peak --p99-bound "$P99_BOUND" --duration "${STEP}s" \
+      --warmup 1s --start-rate 1000 | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["sustainableRate"] or 0))')
+    half_p99="–"
+    if [ "$label" != hello ] && [ "$peak" -gt 1 ]; then
+      echo "== round $round/$ROUNDS: $label, 10 s at $((peak / 2)) req/s" >&2
+      half_p99=$(harness "$port" --rate "$((peak / 2))" --duration 10s --warmup 1s \
+        | python3 -c 'import json,sys; print("%.2f" % json.load(sys.stdin)["latencyMs"]["p99"])')
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$peak" "$half_p99" \
+      "$(cut -d' ' -f1 /proc/loadavg)" >>"$RESULTS"
+  done
+done
+
+python3 - "$RESULTS" "$ROUNDS" "$P99_BOUND" "$THREADS" "$LOAD_BEFORE" "$(git rev-parse --short HEAD)" \
+  >"$OUT" <<'PY'
+import statistics, sys
+path, rounds, bound, threads, load, commit = sys.argv[1:]
+rows = [line.rstrip("\n").split("\t") for line in open(path)]
+by = {}
+for rnd, label, peak, half, la in rows:
+    by.setdefault(int(rnd), {})[label] = (int(peak), half, la)
+labels = [l for l in ("sqlite", "postgres") if any(l in r for r in by.values())]
+print(f"Commit {commit}; {rounds} rounds; client: fluxora-loadtest, {threads} thread(s); "
+      f"p99 bound {bound}; load average before: {load}.\n")
+head = "| round | hello req/s | " + " | ".join(
+    f"{l} req/s | {l} / hello | {l} p99 at half (ms)" for l in labels) + " | load |"
+print(head)
+print("|" + "---|" * (head.count("|") - 1))
+ratios = {l: [] for l in labels}
+for rnd in sorted(by):
+    r = by[rnd]
+    hello = r.get("hello", (0, "", ""))[0]
+    cells = [str(rnd), str(hello)]
+    for l in labels:
+        peak, half, _ = r.get(l, (0, "–", ""))
+        ratio = peak / hello if hello else 0
+        ratios[l].append(ratio)
+        cells += [str(peak), f"{ratio:.0%}", half]
+    cells.append(r.get("hello", (0, "", "–"))[2])
+    print("| " + " | ".join(cells) + " |")
+print()
+for l in labels:
+    print(f"- {l}: median ratio {statistics.median(ratios[l]):.0%} "
+          f"(range {min(ratios[l]):.0%}–{max(ratios[l]):.0%})")
+PY
+cat "$OUT"
+echo "== written to $OUT" >&2
