@@ -24,13 +24,9 @@ LOG_LEVEL_SERVICE="${BENCH_LOG_LEVEL:-warn}"
 ADMIN_URL="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 PG_DB="fluxora_peaks_$$"
 
-echo "== building release binaries" >&2
-cargo build --release --quiet -p fluxora -p fluxora-loadtest
-WORK=$(mktemp -d)
-mkdir -p "$WORK/bin"
-cp "$CARGO_TARGET_DIR/release/fluxora" "$CARGO_TARGET_DIR/release/fluxora-loadtest" \
-  "$CARGO_TARGET_DIR/release/hello-server" "$WORK/bin/"
-BIN="$WORK/bin"
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
+build_private_binaries
 PIDS=() PG_CREATED=""
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -39,18 +35,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_ready() { # url pid
-  for _ in $(seq 1 300); do
-    curl -sf "$1" >/dev/null 2>&1 && return 0
-    kill -0 "$2" 2>/dev/null || { echo "the server exited" >&2; return 1; }
-    sleep 0.05
-  done
-  echo "the server did not become ready: $1" >&2
-  return 1
-}
 serve_fluxora() { # label database_url → "label port"
   local port
   port=$(free_port)

@@ -34,14 +34,9 @@ SCENARIOS="${BENCH_SCENARIOS:-health list get create mixed}"
 ADMIN_URL="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 PG_DB="fluxora_bench_$$"
 
-echo "== building release binaries" >&2
-cargo build --release --quiet -p fluxora -p fluxora-loadtest
-WORK=$(mktemp -d)
-mkdir -p "$WORK/bin"
-# Private copies: a concurrent build cannot swap a binary during the run.
-cp "$CARGO_TARGET_DIR/release/fluxora" "$CARGO_TARGET_DIR/release/fluxora-loadtest" \
-  "$CARGO_TARGET_DIR/release/hello-server" "$WORK/bin/"
-BIN="$WORK/bin"
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
+build_private_binaries
 SERVER="" SAMPLER="" PG_CREATED=""
 
 cleanup() {
@@ -52,9 +47,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in clock ticks
 TICK=$(getconf CLK_TCK)
@@ -74,15 +66,6 @@ stop_sampler() {
 }
 max_rss() { sort -n "$WORK/rss-$1" | tail -1; }
 
-wait_ready() { # url pid
-  for _ in $(seq 1 300); do
-    curl -sf "$1" >/dev/null 2>&1 && return 0
-    kill -0 "$2" 2>/dev/null || { echo "the server exited" >&2; return 1; }
-    sleep 0.05
-  done
-  echo "the server did not become ready: $1" >&2
-  return 1
-}
 
 harness() { # base_url args… (JSON report on stdout; a breached threshold is not fatal here)
   local base=$1

@@ -42,7 +42,7 @@ pub struct PostgresStore {
     sql: Statements,
     options: PgConnectOptions,
     /// Pipelined connections for stream reads by id (see [`super::postgres_reads`]); `None`
-    /// when `DATABASE_URL` is not one tokio-postgres accepts.
+    /// when `DATABASE_URL` is not one they can use (`NotStarted`).
     readers: Option<Arc<PipelinedReaders>>,
 }
 

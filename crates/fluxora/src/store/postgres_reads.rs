@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::{Client, NoTls, Statement};
 
-use super::rows::{stream_from_row, Columns, STREAM_COLUMN_NAMES};
+use super::rows::{columns_through_get, stream_column_index, stream_from_row};
 use super::StoreError;
 use crate::streams::Stream;
 
@@ -284,7 +284,7 @@ fn describe(error: &tokio_postgres::Error) -> String {
     }
 }
 
-/// A tokio-postgres row of the stream SELECT seen through [`Columns`].
+/// A tokio-postgres row of the stream SELECT seen through `Columns` ([`columns_through_get`]).
 struct PipelinedRow<'r>(&'r tokio_postgres::Row);
 
 impl PipelinedRow<'_> {
@@ -292,9 +292,7 @@ impl PipelinedRow<'_> {
         &'a self,
         column: &str,
     ) -> Result<T, StoreError> {
-        // The SELECT lists STREAM_COLUMN_NAMES in order (`Statements::new`; a test pins it), so
-        // a name's place in that list is its index.
-        let value = match STREAM_COLUMN_NAMES.iter().position(|name| *name == column) {
+        let value = match stream_column_index(column) {
             Some(index) => self.0.try_get(index),
             None => self.0.try_get(column),
         };
@@ -302,31 +300,12 @@ impl PipelinedRow<'_> {
     }
 }
 
-impl Columns for PipelinedRow<'_> {
-    fn text(&self, column: &str) -> Result<String, StoreError> {
-        self.get(column)
-    }
-    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
-        self.get(column)
-    }
-    fn int(&self, column: &str) -> Result<i64, StoreError> {
-        self.get(column)
-    }
-    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
-        self.get(column)
-    }
-    fn flag(&self, column: &str) -> Result<bool, StoreError> {
-        self.get(column)
-    }
-    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(column)
-    }
-}
+columns_through_get!(PipelinedRow<'_>);
 
 #[cfg(test)]
 mod tests {
+    use super::super::rows::STREAM_COLUMN_NAMES;
     use super::super::sql::{SqlDialect, Statements};
-    use super::*;
 
     /// [`PipelinedRow`] reads columns by their place in `STREAM_COLUMN_NAMES`: the PostgreSQL
     /// stream SELECT must list exactly those columns, in that order (amounts as text).

@@ -64,6 +64,42 @@ pub(crate) trait Columns {
     fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
+/// The place of `column` in [`STREAM_COLUMN_NAMES`], which is its index in the stream SELECT
+/// (`Statements::new` lists the columns in that order; both dialects' unit tests pin it).
+/// Lets the direct readers index a row by position instead of searching its column names.
+pub(crate) fn stream_column_index(column: &str) -> Option<usize> {
+    STREAM_COLUMN_NAMES.iter().position(|name| *name == column)
+}
+
+/// Implements [`Columns`] for a direct reader's row type (`store/sqlite_reads.rs`,
+/// `store/postgres_reads.rs`) through its own generic
+/// `fn get<T>(&self, column: &str) -> Result<T, StoreError>`: every column kind is one `get`.
+macro_rules! columns_through_get {
+    ($row:ty) => {
+        impl $crate::store::rows::Columns for $row {
+            fn text(&self, column: &str) -> Result<String, StoreError> {
+                self.get(column)
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+                self.get(column)
+            }
+            fn int(&self, column: &str) -> Result<i64, StoreError> {
+                self.get(column)
+            }
+            fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+                self.get(column)
+            }
+            fn flag(&self, column: &str) -> Result<bool, StoreError> {
+                self.get(column)
+            }
+            fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError> {
+                self.get(column)
+            }
+        }
+    };
+}
+pub(crate) use columns_through_get;
+
 impl<R> Columns for R
 where
     R: Row,

@@ -32,7 +32,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::rows::{stream_from_row, Columns, STREAM_COLUMN_NAMES};
+use super::rows::{columns_through_get, stream_column_index, stream_from_row};
 use super::StoreError;
 use crate::streams::Stream;
 
@@ -128,16 +128,14 @@ fn read_stream(
     Ok(decoded.transpose()?.map(|(_, stream)| stream))
 }
 
-/// A rusqlite row of the stream SELECT seen through [`Columns`], by column name like the sqlx
-/// rows.
+/// A rusqlite row of the stream SELECT seen through `Columns` ([`columns_through_get`]).
 struct InlineRow<'r, 's>(&'r rusqlite::Row<'s>);
 
 impl InlineRow<'_, '_> {
     fn get<T: rusqlite::types::FromSql>(&self, column: &str) -> Result<T, StoreError> {
-        // The SELECT lists STREAM_COLUMN_NAMES in order (`Statements::new`), so a name's place
-        // in that list is its index: no search through SQLite's column names (a C-string
-        // comparison per column, for each of the 23 columns, was 5 % of a GET's CPU).
-        let value = match STREAM_COLUMN_NAMES.iter().position(|name| *name == column) {
+        // By position: no search through SQLite's column names (a C-string comparison per
+        // column, for each of the 23 columns, was 5 % of a GET's CPU).
+        let value = match stream_column_index(column) {
             Some(index) => self.0.get(index),
             None => self.0.get(column),
         };
@@ -145,31 +143,12 @@ impl InlineRow<'_, '_> {
     }
 }
 
-impl Columns for InlineRow<'_, '_> {
-    fn text(&self, column: &str) -> Result<String, StoreError> {
-        self.get(column)
-    }
-    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
-        self.get(column)
-    }
-    fn int(&self, column: &str) -> Result<i64, StoreError> {
-        self.get(column)
-    }
-    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
-        self.get(column)
-    }
-    fn flag(&self, column: &str) -> Result<bool, StoreError> {
-        self.get(column)
-    }
-    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(column)
-    }
-}
+columns_through_get!(InlineRow<'_, '_>);
 
 #[cfg(test)]
 mod tests {
+    use super::super::rows::STREAM_COLUMN_NAMES;
     use super::super::sql::{SqlDialect, Statements};
-    use super::*;
 
     /// [`InlineRow`] reads columns by their place in `STREAM_COLUMN_NAMES`: the SQLite stream
     /// SELECT must list exactly those columns, in that order.

@@ -1,0 +1,30 @@
+# Shared by scripts/bench.sh and scripts/bench-peaks.sh (sourced, not run).
+
+# Builds the release binaries and copies them into a new work directory: sets WORK (the
+# directory, for the caller to remove) and BIN (the copies). Private copies, so that a
+# concurrent build cannot swap a binary during the run.
+build_private_binaries() {
+  echo "== building release binaries" >&2
+  cargo build --release --quiet -p fluxora -p fluxora-loadtest
+  WORK=$(mktemp -d)
+  mkdir -p "$WORK/bin"
+  cp "$CARGO_TARGET_DIR/release/fluxora" "$CARGO_TARGET_DIR/release/fluxora-loadtest" \
+    "$CARGO_TARGET_DIR/release/hello-server" "$WORK/bin/"
+  BIN="$WORK/bin"
+}
+
+# A TCP port free on 127.0.0.1 right now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits (up to 15 s) until `url` answers 2xx; fails if the server `pid` exits first.
+wait_ready() { # url pid
+  for _ in $(seq 1 300); do
+    curl -sf "$1" >/dev/null 2>&1 && return 0
+    kill -0 "$2" 2>/dev/null || { echo "the server exited" >&2; return 1; }
+    sleep 0.05
+  done
+  echo "the server did not become ready: $1" >&2
+  return 1
+}
