@@ -100,15 +100,25 @@ impl StellarAddress {
         if is_secret_seed(trimmed) {
             return Err(AddressError::SecretSeed);
         }
+        // The decoder accepts only the canonical encoding (module doc), so a string it accepts
+        // is already the canonical StrKey: kept as given rather than encoded again.
         match s.as_bytes().first() {
             Some(b'G') => {
                 if let Ok(key) = ed25519::PublicKey::from_string(s) {
-                    return Ok(StellarAddress::from_account_key(key));
+                    return Ok(StellarAddress {
+                        canonical: s.to_owned(),
+                        kind: AddressKind::Account,
+                        payload: key.0,
+                    });
                 }
             }
             Some(b'C') => {
                 if let Ok(contract) = Contract::from_string(s) {
-                    return Ok(StellarAddress::from_contract(contract));
+                    return Ok(StellarAddress {
+                        canonical: s.to_owned(),
+                        kind: AddressKind::Contract,
+                        payload: contract.0,
+                    });
                 }
             }
             _ => {}
@@ -505,6 +515,23 @@ mod tests {
             err(&format!("G{}", "A".repeat(1000))),
             AddressError::Invalid
         );
+    }
+
+    /// `parse` keeps an accepted string as its canonical form: it must equal what encoding
+    /// the decoded key gives, for every payload.
+    #[test]
+    fn accepted_strings_are_the_canonical_encoding() {
+        for seed in 0u8..=255 {
+            let payload: [u8; 32] =
+                std::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8 * 7));
+            let account = StellarAddress::from_account_key(ed25519::PublicKey(payload));
+            assert_eq!(StellarAddress::parse(account.as_str()), Ok(account.clone()));
+            let contract = StellarAddress::from_contract(Contract(payload));
+            assert_eq!(
+                StellarAddress::parse(contract.as_str()),
+                Ok(contract.clone())
+            );
+        }
     }
 
     #[test]

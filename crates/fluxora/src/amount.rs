@@ -179,20 +179,47 @@ fn is_ascii_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+impl Amount {
+    /// Hands `write` the canonical decimal form (see the `Display` impl), built on the stack:
+    /// every response carries several amounts, so this avoids the formatting machinery and,
+    /// for every amount below 2⁶⁴ stroops, 128-bit division.
+    fn with_text<R>(&self, write: impl FnOnce(&str) -> R) -> R {
+        const PER_UNIT: u128 = Amount::STROOPS_PER_UNIT.unsigned_abs();
+        let magnitude = self.0.unsigned_abs();
+        let mut whole_digits = itoa::Buffer::new();
+        let (whole, fraction) = match u64::try_from(magnitude) {
+            Ok(small) => {
+                let per_unit = PER_UNIT as u64;
+                (whole_digits.format(small / per_unit), small % per_unit)
+            }
+            // The remainder is below 10⁷, so it always fits.
+            Err(_) => (
+                whole_digits.format(magnitude / PER_UNIT),
+                (magnitude % PER_UNIT) as u64,
+            ),
+        };
+        // 10⁷ + fraction has exactly 8 digits: its last 7 are the zero-padded fraction.
+        let mut fraction_digits = itoa::Buffer::new();
+        let fraction = &fraction_digits.format(PER_UNIT as u64 + fraction)[1..];
+        // "-" + at most 39 digits of an i128 + "." + 7 digits.
+        let mut text = [0u8; 48];
+        let mut len = 0;
+        let sign: &[u8] = if self.0 < 0 { b"-" } else { b"" };
+        for part in [sign, whole.as_bytes(), b".", fraction.as_bytes()] {
+            text[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
+        // ASCII digits, a sign and a dot only; the fallback is unreachable.
+        write(std::str::from_utf8(&text[..len]).unwrap_or_default())
+    }
+}
+
 impl fmt::Display for Amount {
     /// Canonical decimal form with exactly 7 fractional digits and no leading zeros in the
     /// integer part: `"100.5000000"`, `"0.0000001"`, `"-1.0000000"`. Total for every `i128`
     /// (including `i128::MIN`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let magnitude = self.0.unsigned_abs();
-        let per_unit = Self::STROOPS_PER_UNIT.unsigned_abs();
-        let sign = if self.0 < 0 { "-" } else { "" };
-        write!(
-            f,
-            "{sign}{}.{:07}",
-            magnitude / per_unit,
-            magnitude % per_unit
-        )
+        self.with_text(|text| f.write_str(text))
     }
 }
 
@@ -208,7 +235,7 @@ impl FromStr for Amount {
 impl serde::Serialize for Amount {
     /// Serializes as the [`Display`](fmt::Display) string (exactly 7 fractional digits).
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        self.with_text(|text| serializer.serialize_str(text))
     }
 }
 
@@ -566,8 +593,13 @@ mod tests {
 
     #[test]
     fn display() {
-        let cases: [(i128, &str); 11] = [
+        let cases: [(i128, &str); 15] = [
             (0, "0.0000000"),
+            // Either side of 2⁶⁴ stroops, where the 64-bit fast path ends.
+            (u64::MAX as i128, "1844674407370.9551615"),
+            (u64::MAX as i128 + 1, "1844674407370.9551616"),
+            (-(u64::MAX as i128), "-1844674407370.9551615"),
+            (-(u64::MAX as i128) - 1, "-1844674407370.9551616"),
             (1, "0.0000001"),
             (10, "0.0000010"),
             (9_999_999, "0.9999999"),
@@ -581,6 +613,8 @@ mod tests {
         ];
         for (stroops, text) in cases {
             assert_eq!(Amount::from_stroops(stroops).to_string(), text);
+            let json = serde_json::to_string(&Amount::from_stroops(stroops)).unwrap();
+            assert_eq!(json, format!("\"{text}\""));
         }
     }
 

@@ -158,6 +158,7 @@ impl Application {
                 core: ingest.clone(),
                 token,
             }),
+            openapi_document: std::sync::OnceLock::new(),
         });
         let rate_limiter = if config.rate_limit.enabled {
             let limiter = RateLimiter::new(&config.rate_limit, config.http.trusted_proxies.clone())

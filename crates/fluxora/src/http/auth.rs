@@ -1,6 +1,6 @@
 //! Authentication (design §9, §9.1; issue 7): API keys with scopes and the admin token.
 //!
-//! One middleware, [`authenticate`], runs on every request: it checks any credential presented
+//! One check, [`authenticate`], runs on every request (in [`crate::http::admission`]): it checks any credential presented
 //! (`Authorization: Bearer <API key or ADMIN_TOKEN>`) and leaves a [`Principal`] in the request's
 //! extensions for the layers after it (the per-key rate limit, the route requirements). A
 //! credential that is presented is always checked, even on a public route: a bad or revoked key
@@ -146,30 +146,41 @@ fn principal_of(state: &AppState, value: &[u8]) -> Result<Principal, &'static st
     }
 }
 
-/// Middleware: checks the credential a request presents and inserts its [`Principal`]
-/// ([`Principal::Anonymous`] when none). Refuses with 401 a credential that is presented but
-/// invalid (malformed, oversized, unknown or revoked), on every route but the exempt ones.
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// A presented credential that proves nothing: why, as the 401's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialRefused(pub &'static str);
+
+impl IntoResponse for CredentialRefused {
+    /// 401 `UNAUTHORIZED` with `WWW-Authenticate: Bearer` ([`unauthorized`]).
+    fn into_response(self) -> Response {
+        unauthorized(self.0)
+    }
+}
+
+/// Checks the credential a request presents and inserts its [`Principal`]
+/// ([`Principal::Anonymous`] when none), for the checks after it (the per-key rate limit, the
+/// route requirements). Run by the admission layer ([`crate::http::admission`]) on every
+/// request.
+///
+/// Errors: [`CredentialRefused`] (a 401) for a credential that is presented but invalid
+/// (malformed, oversized, unknown or revoked), on every route but the exempt ones.
+pub fn authenticate(state: &AppState, request: &mut Request) -> Result<(), CredentialRefused> {
     let principal = if is_exempt(request.uri().path()) {
         Principal::Anonymous
     } else {
         match request.headers().get(header::AUTHORIZATION) {
             None => Principal::Anonymous,
-            Some(value) => match principal_of(&state, value.as_bytes()) {
+            Some(value) => match principal_of(state, value.as_bytes()) {
                 Ok(principal) => principal,
                 Err(reason) => {
                     tracing::info!(reason, "credential refused");
-                    return unauthorized(reason);
+                    return Err(CredentialRefused(reason));
                 }
             },
         }
     };
     request.extensions_mut().insert(principal);
-    next.run(request).await
+    Ok(())
 }
 
 /// The request's [`Principal`], borrowed (no copy of a key's id and scopes per request);

@@ -6,8 +6,6 @@
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 
 use crate::http::error::ApiError;
 
@@ -41,17 +39,17 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
-/// Middleware: refuses oversized bodies (by `Content-Length`, before reading anything) with 413
-/// and bodies that are not JSON with 415. Requests without a body (no or zero `Content-Length`,
-/// no `Transfer-Encoding`) need no `Content-Type`.
-pub async fn guard(request: Request, next: Next) -> Response {
-    let headers = request.headers();
+/// Refuses oversized bodies (by `Content-Length`, before reading anything) with 413
+/// ([`ApiError::PayloadTooLarge`]) and bodies that are not JSON with 415
+/// ([`ApiError::UnsupportedMediaType`]). Requests without a body (no or zero `Content-Length`,
+/// no `Transfer-Encoding`) need no `Content-Type`. Run by the admission layer
+/// ([`crate::http::admission`]) on every request, before its route.
+pub fn check_headers(headers: &HeaderMap) -> Result<(), ApiError> {
     let length = declared_length(headers);
     if length.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return ApiError::PayloadTooLarge {
+        return Err(ApiError::PayloadTooLarge {
             max: MAX_BODY_BYTES,
-        }
-        .into_response();
+        });
     }
     let has_body = length.is_some_and(|n| n > 0) || headers.contains_key(header::TRANSFER_ENCODING);
     if has_body {
@@ -60,10 +58,10 @@ pub async fn guard(request: Request, next: Next) -> Response {
             .and_then(|v| v.to_str().ok())
             .is_some_and(is_json_content_type);
         if !json {
-            return ApiError::UnsupportedMediaType.into_response();
+            return Err(ApiError::UnsupportedMediaType);
         }
     }
-    next.run(request).await
+    Ok(())
 }
 
 /// Extractor: the request body parsed as a JSON value, read with the size limit enforced on the

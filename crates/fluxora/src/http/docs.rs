@@ -9,10 +9,9 @@
 use std::sync::{Arc, LazyLock};
 
 use axum::body::{Body, Bytes};
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{Redirect, Response};
-use axum::Extension;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::Config;
@@ -26,8 +25,8 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
 /// Where the docs page is served.
 pub const DOCS_PATH: &str = "/docs";
 
-/// The serialized OpenAPI document, computed once when the router is built and shared with the
-/// `/openapi.json` handler as a request extension.
+/// The serialized OpenAPI document, computed once when the router is built and kept in the
+/// state ([`crate::http::AppContext::openapi_document`]) for the `/openapi.json` handler.
 #[derive(Clone)]
 pub struct OpenApiJson(pub Bytes);
 
@@ -60,8 +59,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         InternalError,
     )
 )]
-async fn openapi_json(Extension(document): Extension<OpenApiJson>) -> Response {
-    let mut response = Response::new(Body::from(document.0));
+async fn openapi_json(State(state): State<AppState>) -> Response {
+    let document = state
+        .openapi_document
+        .get()
+        .map(|document| document.0.clone())
+        .unwrap_or_default();
+    let mut response = Response::new(Body::from(document));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -1,16 +1,14 @@
 //! The one error envelope of design §4, and the single place errors become HTTP responses.
 //!
 //! Handlers and middleware return [`ApiError`]; its `IntoResponse` attaches an [`ErrorBody`] to an
-//! empty response. [`render_errors`] (the outermost layer but one) then writes every error body,
+//! empty response. [`render_envelope`] (called by the outermost layer) then writes every error body,
 //! adding the request id. Error responses produced outside our code (axum's 405, a caught panic,
 //! a path rejection) carry no [`ErrorBody`] and are rewritten there too, so no route can answer
 //! with anything but the envelope:
 //! `{"error":{"code":"NOT_FOUND","message":"…","requestId":"…","details":…}}`.
 
 use axum::body::Body;
-use axum::extract::Request;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -156,12 +154,24 @@ impl From<StreamError> for ApiError {
     }
 }
 
-/// The envelope contents an error response carries until [`render_errors`] writes it.
+/// The envelope contents an error response carries until [`render_envelope`] writes it.
 #[derive(Debug, Clone)]
 pub struct ErrorBody {
     code: ErrorCode,
     message: String,
     details: Option<Vec<FieldError>>,
+}
+
+impl ErrorBody {
+    /// The envelope's `code`.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The envelope's `message`.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -284,15 +294,18 @@ fn default_body(status: StatusCode, method: &str, path: &str) -> ErrorBody {
     }
 }
 
-/// Middleware writing the envelope for every error response (design §4), with the request id.
-/// Also adds `Cache-Control: no-store` to errors so intermediaries never cache them.
-pub async fn render_errors(request: Request, next: Next) -> Response {
-    // Cheap handles (reference counts, no text copied); the texts are built only for an error.
-    let request_id = request.extensions().get::<RequestId>().cloned();
-    let method = request.method().clone();
-    let uri = request.uri().clone();
-
-    let mut response = next.run(request).await;
+/// Writes the envelope of an error response (design §4), with the request id; any other
+/// response is returned as it is. Called by the outermost layer
+/// ([`crate::http::request_id::observe`]) for every response, so no route, middleware or
+/// framework rejection can answer an error with anything but the envelope. Also adds
+/// `Cache-Control: no-store` to errors so intermediaries never cache them. `method` and `path`
+/// (redacted here) name the request in the default messages of errors produced outside our code.
+pub fn render_envelope(
+    mut response: Response,
+    request_id: &RequestId,
+    method: &Method,
+    path: &str,
+) -> Response {
     let status = response.status();
     let body = match response.extensions_mut().remove::<ErrorBody>() {
         Some(body) => body,
@@ -302,11 +315,7 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
             if status.is_server_error() {
                 tracing::error!(status = status.as_u16(), "unhandled error response");
             }
-            default_body(
-                status,
-                method.as_str(),
-                &crate::http::redacted_path(uri.path()),
-            )
+            default_body(status, method.as_str(), &crate::http::redacted_path(path))
         }
         None => return response,
     };
@@ -314,10 +323,7 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         error: ErrorObject {
             code: body.code,
             message: body.message,
-            request_id: request_id
-                .as_ref()
-                .map(|id| id.as_str().to_owned())
-                .unwrap_or_default(),
+            request_id: request_id.as_str().to_owned(),
             details: body.details,
         },
     };

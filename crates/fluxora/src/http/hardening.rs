@@ -1,18 +1,14 @@
-//! HTTP hardening (issue 7, scope 6): the request timeout, the CORS allow-list and the security
-//! headers every response carries. The JSON nesting limit lives with the body rules
-//! ([`crate::http::body::MAX_JSON_DEPTH`]); `Cache-Control: no-store` on errors with the envelope
-//! ([`crate::http::error::render_errors`]).
+//! HTTP hardening (issue 7, scope 6): the CORS allow-list and the security headers every
+//! response carries. The request timeout is applied by [`crate::http::admission`], the JSON
+//! nesting limit lives with the body rules ([`crate::http::body::MAX_JSON_DEPTH`]), and
+//! `Cache-Control: no-store` on errors with the envelope
+//! ([`crate::http::error::render_envelope`]).
 
 use std::time::Duration;
 
-use axum::error_handling::HandleErrorLayer;
 use axum::http::{header, HeaderName, HeaderValue, Method};
-use axum::{BoxError, Router};
-use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-
-use crate::http::error::ApiError;
 
 /// Security headers set on every response that does not already carry them (a route may set its
 /// own, e.g. a `Content-Security-Policy` for the `/docs` page):
@@ -143,29 +139,6 @@ impl CorsOrigins {
                 .max_age(Duration::from_secs(600)),
         )
     }
-}
-
-/// Wraps `router` in the request timeout (`REQUEST_TIMEOUT_MS`): a request not answered within
-/// `timeout` — body upload included — is abandoned and answered 503 `SERVICE_UNAVAILABLE` (as far
-/// as the client can tell the service is at fault; clients may retry with backoff). The work in
-/// progress is cancelled: an open database transaction rolls back.
-pub fn with_timeout(router: Router, timeout: Duration) -> Router {
-    let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-    router.layer(
-        ServiceBuilder::new()
-            .layer(HandleErrorLayer::new(move |error: BoxError| async move {
-                if error.is::<tower::timeout::error::Elapsed>() {
-                    tracing::warn!(timeout_ms = millis, "request timed out");
-                    ApiError::ServiceUnavailable(format!(
-                        "the request did not complete within {millis} ms; retry later"
-                    ))
-                } else {
-                    tracing::error!(error = %error, "middleware error");
-                    ApiError::Internal
-                }
-            }))
-            .layer(tower::timeout::TimeoutLayer::new(timeout)),
-    )
 }
 
 /// `Cache-Control: no-store` on every response of a router (the admin routes: they return

@@ -5,16 +5,16 @@
 //! `#[utoipa::path]`, so the router and the OpenAPI document ([`openapi`], served by [`docs`])
 //! come from the same lines.
 //!
-//! Layers, outermost first (see [`router`]): request id, logging, request metrics and security
-//! headers ([`request_id::observe`], one layer), CORS, the error envelope
-//! ([`error::render_errors`]), panic capture (500 envelope), the request timeout, the per-IP
-//! rate limit, authentication ([`auth::authenticate`]: 401, and the [`auth::Principal`]
-//! extension), the per-key rate limit, the body guard ([`body::guard`]: 413/415), then the
-//! routes with their scope requirements.
+//! Layers, outermost first (see [`router`]): request id, logging, the error envelope, request
+//! metrics and security headers ([`request_id::observe`], one layer), CORS, then admission
+//! ([`admission::admit`], one layer: the request timeout, panic capture, the per-IP rate limit,
+//! authentication, the per-key rate limit and the body rules), then the routes with their scope
+//! requirements.
 
 // A route registered without `routes!` would be missing from the OpenAPI document.
 #![deny(clippy::disallowed_methods)]
 
+pub mod admission;
 pub mod auth;
 pub mod body;
 pub mod client_ip;
@@ -34,8 +34,7 @@ pub mod webhooks;
 use axum::extract::Request;
 use axum::middleware;
 use axum::response::IntoResponse;
-use axum::{Extension, Router};
-use tower_http::catch_panic::CatchPanicLayer;
+use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -92,15 +91,24 @@ pub struct AppContext {
     pub keys: std::sync::Arc<crate::apikeys::KeyRegistry>,
     /// `AUTH_REQUIRE_READ_KEY`: stream reads need `streams:read` once keys exist.
     pub require_read_key: bool,
+    /// The serialized OpenAPI document (`GET /openapi.json`), set once by [`router`] from the
+    /// routes it builds.
+    pub openapi_document: std::sync::OnceLock<docs::OpenApiJson>,
+}
+
+impl AppState {
+    /// Stores the OpenAPI document served at `/openapi.json` (the first one set stays: the
+    /// routes, hence the document, are the same for every router built from one state).
+    fn set_openapi_document(&self, document: docs::OpenApiJson) {
+        // An error only means it was already set, to the same document.
+        let _ = self.openapi_document.set(document);
+    }
 }
 
 /// A request path as it may be echoed in messages and logs: at most 256 characters, anything
 /// seed-like redacted ([`crate::address::redact_secret_seeds`]).
 pub fn redacted_path(path: &str) -> String {
-    crate::address::redact_secret_seeds(path)
-        .chars()
-        .take(256)
-        .collect()
+    RedactedPath(path).to_string()
 }
 
 /// [`redacted_path`] of the path it holds, computed only when formatted: a tracing field that
@@ -110,7 +118,13 @@ pub struct RedactedPath<'a>(pub &'a str);
 
 impl std::fmt::Display for RedactedPath<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&redacted_path(self.0))
+        const MAX_CHARS: usize = 256;
+        let redacted = crate::address::redact_secret_seeds(self.0);
+        let end = redacted
+            .char_indices()
+            .nth(MAX_CHARS)
+            .map_or(redacted.len(), |(index, _)| index);
+        f.write_str(&redacted[..end])
     }
 }
 
@@ -151,61 +165,62 @@ pub fn api_router(state: AppState) -> OpenApiRouter<AppState> {
 
 /// Builds the complete router with every layer.
 ///
-/// Layer order, outermost (first to see a request) to innermost — each `.layer` call below wraps
+/// Layers, outermost (first to see a request) to innermost — each `.layer` call below wraps
 /// everything above it, so the calls read innermost first:
-/// 1.–3. [`request_id::observe`], one layer for: the request id and the access log line; the
-///    request metrics ([`metrics::track`]: counts and times every request by route template and
-///    status); the security headers ([`hardening::SECURITY_HEADERS`]) — on every response,
-///    errors included;
-/// 4. CORS ([`hardening::CorsOrigins`], when configured) — outside the limits and the envelope,
-///    so a 429 or any error can be read by an allowed page; preflights are answered here;
-/// 5. `error::render_errors` — writes the envelope of every error below (and `no-store`);
-/// 6. panic capture — a panic becomes a 500 envelope;
-/// 7. request timeout ([`hardening::with_timeout`]) — 503 envelope;
-/// 8. per-IP rate limit ([`ratelimit::per_ip`]) — before authentication, so floods are refused
-///    before any key is hashed;
-/// 9. authentication ([`auth::authenticate`]) — 401, and the [`auth::Principal`] extension;
-/// 10. per-key rate limit ([`ratelimit::per_key`]) — reads the `Principal`;
-/// 11. `body::guard` — 413/415 before any body is read;
-/// 12. the routes (JSON bodies parsed by [`body::JsonValue`], depth-limited) with their scope
-///     requirements.
+/// 1. [`request_id::observe`]: the request id and the request span; on the way out the error
+///    envelope ([`error::render_envelope`]), the request metrics ([`metrics::track`]), the
+///    security headers ([`hardening::SECURITY_HEADERS`]) and the access log line — on every
+///    response, errors included;
+/// 2. CORS ([`hardening::CorsOrigins`], when configured) — outside the limits, so a 429 or any
+///    error can be read by an allowed page; preflights are answered here;
+/// 3. [`admission::admit`]: the request timeout (503), panic capture (500), the per-IP rate
+///    limit, authentication (401, and the [`auth::Principal`] extension), the per-key rate limit
+///    and the body rules (413/415), in that order;
+/// 4. the routes (JSON bodies parsed by [`body::JsonValue`], depth-limited) with their scope
+///    requirements.
 pub fn router(state: AppState, edge: EdgeConfig) -> Router {
     let (routes, document) = api_router(state.clone()).split_for_parts();
     // Serializing a document of plain data cannot fail; an empty body would show if it did.
     let document = docs::OpenApiJson(serde_json::to_vec(&document).unwrap_or_default().into());
+    // The document reaches its handler through the state, not through a layer every request
+    // would pass.
+    state.set_openapi_document(document);
+    let admission = std::sync::Arc::new(admission::Admission {
+        state: state.clone(),
+        rate_limiter: edge.rate_limiter,
+        request_timeout: edge.request_timeout,
+    });
     let mut router = routes
         .fallback(not_found)
-        .layer(Extension(document))
-        .with_state(state.clone())
-        // 11. body guard
-        .layer(middleware::from_fn(body::guard));
-    // 10. per-key rate limit
-    if let Some(limiter) = &edge.rate_limiter {
-        router = router.layer(middleware::from_fn_with_state(
-            limiter.clone(),
-            ratelimit::per_key,
-        ));
-    }
-    // 9. authentication: sees only requests the per-IP limit let through; its Principal
-    //    reaches the per-key limit.
-    router = router.layer(middleware::from_fn_with_state(state, auth::authenticate));
-    // 8. per-IP rate limit
-    if let Some(limiter) = &edge.rate_limiter {
-        router = router.layer(middleware::from_fn_with_state(
-            limiter.clone(),
-            ratelimit::per_ip,
-        ));
-    }
-    // 7. request timeout
-    router = hardening::with_timeout(router, edge.request_timeout);
-    // 6. panic capture, 5. error envelope
-    router = router
-        .layer(CatchPanicLayer::new())
-        .layer(middleware::from_fn(error::render_errors));
-    // 4. CORS
+        .with_state(state)
+        // 3. admission
+        .layer(middleware::from_fn_with_state(admission, admission::admit));
+    // 2. CORS
     if let Some(cors) = edge.cors.layer() {
         router = router.layer(cors);
     }
-    // 1.–3. request id, metrics, security headers and logging: one layer
+    // 1. request id, logging, the envelope, metrics and security headers: one layer
     router.layer(middleware::from_fn(request_id::observe))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacted_paths_are_cut_at_256_characters_and_hide_seeds() {
+        let seed = "SB3KJRSQ2KHFAPDD4JOGUHFQH6T4NTMBIAJ6UKSMXEWEFN7LY3BO7X2E";
+        assert_eq!(
+            redacted_path(&format!("/api/streams/{seed}")),
+            "/api/streams/S…[redacted]"
+        );
+        assert_eq!(redacted_path("/api/streams/abc"), "/api/streams/abc");
+        // Characters, not bytes: 300 two-byte characters keep 256 of them.
+        let long = format!("/{}", "é".repeat(300));
+        let cut = redacted_path(&long);
+        assert_eq!(cut.chars().count(), 256);
+        assert!(long.starts_with(&cut));
+        assert_eq!(redacted_path(&"a".repeat(256)), "a".repeat(256));
+        assert_eq!(RedactedPath(&long).to_string(), cut);
+    }
 }

@@ -12,9 +12,10 @@
 //!   `RATE_LIMIT_REDIS_TIMEOUT_MS`, the local limiter decides instead (a WARN at most every
 //!   [`FALLBACK_WARN_INTERVAL`]); a request never fails because of Redis.
 //!
-//! Two middlewares apply the limits: [`per_ip`] before authentication (floods are refused before
-//! any key is hashed) and [`per_key`] after it (it reads the [`Principal`] the auth layer left;
-//! requests without an API key pass). `/health`, `/health/*` and `/metrics` are exempt. A refused
+//! The admission layer ([`crate::http::admission`]) applies the limits: per IP ([`ip_bucket`])
+//! before authentication (floods are refused before any key is hashed) and per key
+//! ([`key_bucket`]) after it (it reads the [`Principal`] authentication left; requests without
+//! an API key pass). `/health`, `/health/*` and `/metrics` are exempt. A refused
 //! request gets 429 `RATE_LIMITED` with `Retry-After`; every limited response carries
 //! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (those of the tighter limit
 //! when both apply).
@@ -27,9 +28,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
@@ -377,45 +377,42 @@ pub fn is_exempt(path: &str) -> bool {
     path == "/health" || path.starts_with("/health/") || path == "/metrics"
 }
 
-/// Middleware (before authentication): limits each client IP ([`client_ip`] through
-/// `TRUST_PROXY`). Requests served without connection info (in-process tests) pass.
-pub async fn per_ip(
-    State(limiter): State<Arc<RateLimiter>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The bucket of the per-IP limit (applied before authentication, so floods are refused before
+/// any key is hashed): the client IP ([`client_ip`] through `TRUST_PROXY`). `None` (not
+/// limited) for exempt paths and requests served without connection info (in-process tests).
+pub fn ip_bucket(limiter: &RateLimiter, request: &Request) -> Option<Bucket> {
     if is_exempt(request.uri().path()) {
-        return next.run(request).await;
+        return None;
     }
-    let Some(peer) = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
-    else {
-        return next.run(request).await;
-    };
-    let bucket = Bucket::ip(client_ip(peer, request.headers(), &limiter.trusted));
-    apply(&limiter, &bucket, request, next).await
+        .map(|info| info.0.ip())?;
+    Some(Bucket::ip(client_ip(
+        peer,
+        request.headers(),
+        &limiter.trusted,
+    )))
 }
 
-/// Middleware (after authentication): limits each API key, read from the [`Principal`]
-/// extension. Requests without `Principal::ApiKey` (anonymous, admin token) pass.
-pub async fn per_key(
-    State(limiter): State<Arc<RateLimiter>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The bucket of the per-key limit (applied after authentication): the API key of the
+/// request's [`Principal`] extension. `None` (not limited) for exempt paths and requests without
+/// `Principal::ApiKey` (anonymous, admin token).
+pub fn key_bucket(request: &Request) -> Option<Bucket> {
     if is_exempt(request.uri().path()) {
-        return next.run(request).await;
+        return None;
     }
-    let bucket = match request.extensions().get::<Principal>() {
-        Some(Principal::ApiKey { id, .. }) => Bucket::Key(id.clone()),
-        _ => return next.run(request).await,
-    };
-    apply(&limiter, &bucket, request, next).await
+    match request.extensions().get::<Principal>() {
+        Some(Principal::ApiKey { id, .. }) => Some(Bucket::Key(id.clone())),
+        _ => None,
+    }
 }
 
-async fn apply(limiter: &RateLimiter, bucket: &Bucket, request: Request, next: Next) -> Response {
+/// Counts one request against `bucket`.
+///
+/// Returns the limit's status for [`add_headers`], or the 429 response (`RATE_LIMITED`, with
+/// `Retry-After`) of a refused request.
+pub async fn check(limiter: &RateLimiter, bucket: &Bucket) -> Result<RateLimitStatus, Response> {
     match limiter.check(bucket).await {
         Decision::Limited(status) => {
             tracing::debug!(bucket = ?bucket, retry_after_secs = status.retry_after_secs, "rate limited");
@@ -423,22 +420,24 @@ async fn apply(limiter: &RateLimiter, bucket: &Bucket, request: Request, next: N
                 Bucket::Key(_) => "key",
                 _ => "ip",
             });
-            ApiError::RateLimited(status).into_response()
+            Err(ApiError::RateLimited(status).into_response())
         }
-        Decision::Allowed(status) => {
-            let mut response = next.run(request).await;
-            // The per-key limit runs inside the per-IP one: the headers describe whichever of
-            // the two has fewer requests left (its status travels in the response extensions).
-            let tighter_inside = response
-                .extensions()
-                .get::<RateLimitStatus>()
-                .is_some_and(|inner| inner.remaining <= status.remaining);
-            if !tighter_inside {
-                status.write_headers(response.headers_mut(), false);
-                response.extensions_mut().insert(status);
-            }
-            response
-        }
+        Decision::Allowed(status) => Ok(status),
+    }
+}
+
+/// Writes the `RateLimit-*` headers of a limit that let the request through, unless the
+/// response already carries those of a tighter one: the per-key limit is applied inside the
+/// per-IP one, and the headers describe whichever of the two has fewer requests left (the
+/// status written travels in the response extensions).
+pub fn add_headers(response: &mut Response, status: RateLimitStatus) {
+    let tighter_inside = response
+        .extensions()
+        .get::<RateLimitStatus>()
+        .is_some_and(|inner| inner.remaining <= status.remaining);
+    if !tighter_inside {
+        status.write_headers(response.headers_mut(), false);
+        response.extensions_mut().insert(status);
     }
 }
 
@@ -519,6 +518,26 @@ mod tests {
             .route("/api/streams", get(|| async { "ok" }))
             .route("/health", get(|| async { "ok" }))
             .layer(axum::middleware::from_fn_with_state(limiter, per_key))
+    }
+
+    /// [`key_bucket`], [`check`] and [`add_headers`] as a middleware of their own, as the
+    /// admission layer applies them.
+    async fn per_key(
+        axum::extract::State(limiter): axum::extract::State<Arc<RateLimiter>>,
+        request: Request,
+        next: axum::middleware::Next,
+    ) -> Response {
+        let Some(bucket) = key_bucket(&request) else {
+            return next.run(request).await;
+        };
+        match check(&limiter, &bucket).await {
+            Err(refused) => refused,
+            Ok(status) => {
+                let mut response = next.run(request).await;
+                add_headers(&mut response, status);
+                response
+            }
+        }
     }
 
     fn request(path: &str, principal: Option<Principal>) -> Request {

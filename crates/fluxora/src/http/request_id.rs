@@ -59,18 +59,20 @@ impl RequestId {
 }
 
 /// Middleware, the outermost layer: assigns the request id and runs the request inside a span
-/// carrying it; then, on the response, records the request metrics
+/// carrying it; then, on the response, writes the error envelope of an error
+/// ([`crate::http::error::render_envelope`]), records the request metrics
 /// ([`crate::http::metrics::track`]: method, route template, status, latency), sets the
 /// security headers the response lacks ([`crate::http::hardening::SECURITY_HEADERS`]), echoes
-/// the id and logs the outcome. One layer for the four (instead of one each): every response,
-/// errors included, goes through each step exactly as before, with fewer boxed services per
-/// request.
+/// the id and logs the outcome. One layer for these five (instead of one each): every
+/// response, errors included, goes through each step in this order, with fewer boxed services
+/// per request.
 pub async fn observe(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    // `MatchedPath` (set by the router before the route's layers run) and `Method` share their
-    // text: these clones copy none.
+    // `MatchedPath` (set by the router before the route's layers run), `Method` and `Uri`
+    // share their text: these clones copy none.
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
+    let uri = request.uri().clone();
     let id = RequestId::from_inbound(request.headers().get(&X_REQUEST_ID));
     // An ERROR-level span, so that it is enabled whatever LOG_LEVEL lets through: every WARN or
     // ERROR line of a request (a 503, a timeout, a failure) carries its id, method and path
@@ -80,19 +82,22 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     // the span's fields.
     let span = tracing::error_span!(
         "request",
-        request_id = %id.as_str(),
-        method = %method,
-        path = %crate::http::RedactedPath(request.uri().path()),
+        request_id = id.as_str(),
+        method = method.as_str(),
+        path = %crate::http::RedactedPath(uri.path()),
     );
-    let echoed = id.header_value().clone();
-    request.extensions_mut().insert(id);
+    request.extensions_mut().insert(id.clone());
 
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let response = next.run(request).instrument(span.clone()).await;
+    let mut response =
+        span.in_scope(|| crate::http::error::render_envelope(response, &id, &method, uri.path()));
 
     let status = response.status().as_u16();
     crate::http::metrics::track(&method, route.as_ref(), status, started.elapsed());
     crate::http::hardening::set_security_headers(response.headers_mut());
-    response.headers_mut().insert(X_REQUEST_ID.clone(), echoed);
+    response
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), id.header_value().clone());
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
         // 503 is an expected operational state (database down, shutting down, overloaded):

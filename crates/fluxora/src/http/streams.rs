@@ -4,8 +4,7 @@
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -111,6 +110,24 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiErr
         })
 }
 
+/// Room for one stream resource's JSON (about 650 bytes) in a single allocation.
+const STREAM_JSON_CAPACITY: usize = 1024;
+
+/// 200 with `value` as its JSON body. Serialized into a buffer sized for a stream resource
+/// ([`STREAM_JSON_CAPACITY`]; axum's `Json` starts at 128 bytes and grows it several times for
+/// one stream).
+///
+/// Errors: [`ApiError::Internal`] if `value` cannot be serialized (none of this module's types
+/// can fail).
+fn json_ok<T: serde::Serialize>(value: &T) -> Result<Response, ApiError> {
+    let mut body = Vec::with_capacity(STREAM_JSON_CAPACITY);
+    serde_json::to_writer(&mut body, value).map_err(|error| {
+        tracing::error!(error = %error, "response serialization failed");
+        ApiError::Internal
+    })?;
+    Ok(json_response(StatusCode::OK, body, None))
+}
+
 fn json_response(status: StatusCode, body: Vec<u8>, location: Option<&str>) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
@@ -196,9 +213,9 @@ async fn create(
 async fn list(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<StreamListPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = parse_list_params(query.as_deref())?;
-    Ok(Json(state.streams.list(params).await?))
+    json_ok(&state.streams.list(params).await?)
 }
 
 /// `GET /api/streams/{id}`: the stream, amounts at `?at=` (default now).
@@ -220,9 +237,9 @@ async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
-) -> Result<Json<StreamView>, ApiError> {
+) -> Result<Response, ApiError> {
     let at = parse_get_params(query.as_deref())?;
-    Ok(Json(state.streams.get(&id, at).await?))
+    json_ok(&state.streams.get(&id, at).await?)
 }
 
 async fn transition(
@@ -230,8 +247,7 @@ async fn transition(
     id: String,
     action: StreamAction,
 ) -> Result<Response, ApiError> {
-    let view = state.streams.apply(&id, action).await?;
-    Ok(Json(view).into_response())
+    json_ok(&state.streams.apply(&id, action).await?)
 }
 
 /// `DELETE /api/streams/{id}`: cancel; 409 when already cancelled or completed.

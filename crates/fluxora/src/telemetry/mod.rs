@@ -3,6 +3,7 @@
 //! `method`, `path`); `pretty` for humans. Panics are logged through tracing too.
 
 pub mod metrics;
+pub mod span_fields;
 
 use tracing_subscriber::EnvFilter;
 
@@ -38,6 +39,7 @@ where
             .with_span_list(false)
             .flatten_event(true)
             .with_target(true)
+            .fmt_fields(span_fields::JsonSpanFields)
             .with_writer(writer)
             .try_init(),
         LogFormat::Pretty => tracing_subscriber::fmt()

@@ -1,0 +1,212 @@
+//! The JSON object a span's fields are kept as (`LOG_FORMAT=json`).
+//!
+//! `tracing_subscriber`'s JSON format keeps each span's fields as a JSON object text, formatted
+//! when the span is created, and copies them into every line logged inside the span (the
+//! request span's `request_id`, `method` and `path`, design §4). Its default field formatter
+//! builds a map of `serde_json::Value`s for that; [`JsonSpanFields`] writes the same object
+//! straight into one buffer, with the same escaping (serde_json's) and the same rules
+//! (`r#` prefixes dropped, `Debug`/`Display` values as strings). Every request creates a span,
+//! so this is on the hot path even when nothing is logged at INFO.
+
+use std::fmt;
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FormatFields, FormattedFields};
+
+/// A [`FormatFields`] writing span fields as one JSON object, `{"name":value,…}` (`{}` when
+/// there are none). Values recorded later (`Span::record`) are appended to the object.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct JsonSpanFields;
+
+impl<'writer> FormatFields<'writer> for JsonSpanFields {
+    fn format_fields<R: RecordFields>(
+        &self,
+        mut writer: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
+        let mut members = Members::default();
+        fields.record(&mut members);
+        writer.write_str("{")?;
+        writer.write_str(&members.text())?;
+        writer.write_str("}")
+    }
+
+    fn add_fields(
+        &self,
+        current: &'writer mut FormattedFields<Self>,
+        fields: &tracing::span::Record<'_>,
+    ) -> fmt::Result {
+        let mut members = Members::default();
+        fields.record(&mut members);
+        if members.0.is_empty() {
+            return Ok(());
+        }
+        let text = &mut current.fields;
+        match text.strip_suffix('}') {
+            // An object with members: insert before its closing brace.
+            Some(open) if open.len() > 1 => {
+                text.pop();
+                text.push(',');
+            }
+            // `{}` or nothing yet.
+            _ => {
+                text.clear();
+                text.push('{');
+            }
+        }
+        text.push_str(&members.text());
+        text.push('}');
+        Ok(())
+    }
+}
+
+/// The object's members, `"name":value` separated by commas, as serde_json writes them.
+#[derive(Default)]
+struct Members(Vec<u8>);
+
+impl Members {
+    fn key(&mut self, field: &Field) {
+        if !self.0.is_empty() {
+            self.0.push(b',');
+        }
+        let name = field.name();
+        let name = name.strip_prefix("r#").unwrap_or(name);
+        self.value(name);
+        self.0.push(b':');
+    }
+
+    fn value<T: serde::Serialize + ?Sized>(&mut self, value: &T) {
+        // Writing plain values into a Vec cannot fail; a failure would leave the value out.
+        let _ = serde_json::to_writer(&mut self.0, value);
+    }
+
+    fn text(self) -> String {
+        // serde_json writes UTF-8 only; the fallback is unreachable.
+        String::from_utf8(self.0).unwrap_or_default()
+    }
+}
+
+impl Visit for Members {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.key(field);
+        self.value(&format!("{value:?}"));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        self.value(value);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        self.value(&value);
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        self.value(&value);
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.key(field);
+        self.value(&value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.value(&value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The JSON line logged inside a span built by `make_span`, as the service's JSON format
+    /// writes it.
+    fn line_inside(make_span: impl FnOnce() -> tracing::Span) -> serde_json::Value {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .flatten_event(true)
+            .fmt_fields(JsonSpanFields)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            make_span().in_scope(|| tracing::info!("inside"));
+        });
+        let bytes = captured.0.lock().unwrap().clone();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn span_fields_are_a_json_object_with_their_values_escaped() {
+        let line = line_inside(|| {
+            tracing::info_span!(
+                "request",
+                request_id = "id-\"1\"",
+                method = %"GET",
+                path = %"/a\\b\nc",
+                attempt = 3_u64,
+                offset = -2_i64,
+                ratio = 0.5_f64,
+                replayed = true,
+                r#type = "x",
+            )
+        });
+        let span = &line["span"];
+        assert_eq!(span["name"], "request");
+        assert_eq!(span["request_id"], "id-\"1\"");
+        assert_eq!(span["method"], "GET");
+        assert_eq!(span["path"], "/a\\b\nc");
+        assert_eq!(span["attempt"], 3);
+        assert_eq!(span["offset"], -2);
+        assert_eq!(span["ratio"], 0.5);
+        assert_eq!(span["replayed"], true);
+        assert_eq!(span["type"], "x");
+        assert_eq!(line["message"], "inside");
+    }
+
+    #[test]
+    fn fields_recorded_later_join_the_object() {
+        let line = line_inside(|| {
+            let span =
+                tracing::info_span!("request", request_id = "a", status = tracing::field::Empty);
+            span.record("status", 200_u64);
+            span
+        });
+        assert_eq!(line["span"]["request_id"], "a");
+        assert_eq!(line["span"]["status"], 200);
+        // A span with no fields at creation.
+        let line = line_inside(|| {
+            let span = tracing::info_span!("job", ledger = tracing::field::Empty);
+            span.record("ledger", 7_u64);
+            span
+        });
+        assert_eq!(line["span"]["ledger"], 7);
+        let line = line_inside(|| tracing::info_span!("bare"));
+        assert_eq!(line["span"]["name"], "bare");
+    }
+}
