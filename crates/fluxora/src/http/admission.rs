@@ -16,8 +16,9 @@
 //! 6. the body rules ([`body::check_headers`]): 413 and 415 before any body is read;
 //! 7. the route, with its scope requirements.
 //!
-//! Every response from step 4 on carries the `RateLimit-*` headers of the tighter limit that
-//! applied ([`ratelimit::add_headers`]).
+//! Every response to a request a limit let through carries the `RateLimit-*` headers of the
+//! tighter limit that applied ([`ratelimit::add_headers`]); a refused one, those of the limit
+//! that refused it.
 //!
 //! One middleware runs the six steps (rather than one layer each) because each layer of an
 //! axum router is a boxed service cloned and a boxed future allocated for every request; the
@@ -82,16 +83,11 @@ async fn within_limits(timeout: Duration, handling: impl Future<Output = Respons
 
 /// Steps 3–7: the per-IP limit around the rest.
 async fn limited(admission: &Admission, request: Request, next: Next) -> Response {
-    let ip_status = match admission
-        .rate_limiter
-        .as_deref()
-        .and_then(|limiter| Some((limiter, ratelimit::ip_bucket(limiter, &request)?)))
-    {
-        Some((limiter, bucket)) => match ratelimit::check(limiter, &bucket).await {
-            Ok(status) => Some(status),
-            Err(refused) => return refused,
-        },
-        None => None,
+    let limiter = admission.rate_limiter.as_deref();
+    let bucket = limiter.and_then(|limiter| ratelimit::ip_bucket(limiter, &request));
+    let ip_status = match count(limiter, bucket).await {
+        Ok(status) => status,
+        Err(refused) => return refused,
     };
     let mut response = authenticated(admission, request, next).await;
     if let Some(status) = ip_status {
@@ -105,16 +101,14 @@ async fn authenticated(admission: &Admission, mut request: Request, next: Next) 
     if let Err(refused) = auth::authenticate(&admission.state, &mut request) {
         return refused.into_response();
     }
-    let key_status = match admission
-        .rate_limiter
-        .as_deref()
-        .and_then(|limiter| Some((limiter, ratelimit::key_bucket(&request)?)))
+    let key_status = match count(
+        admission.rate_limiter.as_deref(),
+        ratelimit::key_bucket(&request),
+    )
+    .await
     {
-        Some((limiter, bucket)) => match ratelimit::check(limiter, &bucket).await {
-            Ok(status) => Some(status),
-            Err(refused) => return refused,
-        },
-        None => None,
+        Ok(status) => status,
+        Err(refused) => return refused,
     };
     let mut response = match body::check_headers(request.headers()) {
         Ok(()) => next.run(request).await,
@@ -124,6 +118,18 @@ async fn authenticated(admission: &Admission, mut request: Request, next: Next) 
         ratelimit::add_headers(&mut response, status);
     }
     response
+}
+
+/// Counts the request against `bucket` when rate limiting is on and the request has one:
+/// the limit's status for [`ratelimit::add_headers`] (`None`: not limited), or the 429.
+async fn count(
+    limiter: Option<&RateLimiter>,
+    bucket: Option<ratelimit::Bucket>,
+) -> Result<Option<ratelimit::RateLimitStatus>, Response> {
+    match (limiter, bucket) {
+        (Some(limiter), Some(bucket)) => ratelimit::check(limiter, &bucket).await.map(Some),
+        _ => Ok(None),
+    }
 }
 
 #[cfg(test)]
