@@ -1,13 +1,13 @@
 //! Authentication (design §9, §9.1; issue 7): API keys with scopes and the admin token.
 //!
-//! One check, [`authenticate`], runs on every request (in [`crate::http::admission`]): it checks any credential presented
-//! (`Authorization: Bearer <API key or ADMIN_TOKEN>`) and leaves a [`Principal`] in the request's
-//! extensions for the layers after it (the per-key rate limit, the route requirements). A
-//! credential that is presented is always checked, even on a public route: a bad or revoked key
-//! gets 401, so a misconfigured client notices. The header is refused unread past
-//! [`MAX_AUTHORIZATION_LEN`] bytes. Routes with their own rules skip it entirely (see
-//! [`is_exempt`]): `GET /`, `/health*`, `/metrics` (its own `METRICS_TOKEN`), `/openapi.json`,
-//! `/docs` and `/internal/*` (the indexer's worker token).
+//! One check, [`authenticate`], runs on every request (in [`crate::http::admission`]): it checks
+//! any credential presented (`Authorization: Bearer <API key or ADMIN_TOKEN>`) and leaves a
+//! [`Principal`] in the request's extensions for the steps after it (the per-key rate limit, the
+//! route requirements). A credential that is presented is always checked, even on a public
+//! route: a bad or revoked key gets 401, so a misconfigured client notices. The header is
+//! refused unread past [`MAX_AUTHORIZATION_LEN`] bytes. Routes with their own rules skip it
+//! entirely (see [`is_exempt`]): `GET /`, `/health*`, `/metrics` (its own `METRICS_TOKEN`),
+//! `/openapi.json`, `/docs` and `/internal/*` (the indexer's worker token).
 //!
 //! Route groups then state what they need:
 //! - [`require_stream_scope`] (`/api/streams*`): while no active API key exists the stream API

@@ -1,10 +1,10 @@
 //! The one error envelope of design §4, and the single place errors become HTTP responses.
 //!
 //! Handlers and middleware return [`ApiError`]; its `IntoResponse` attaches an [`ErrorBody`] to an
-//! empty response. [`render_envelope`] (called by the outermost layer) then writes every error body,
-//! adding the request id. Error responses produced outside our code (axum's 405, a caught panic,
-//! a path rejection) carry no [`ErrorBody`] and are rewritten there too, so no route can answer
-//! with anything but the envelope:
+//! empty response. [`render_envelope`] (called by the outermost layer) then writes every error
+//! body, adding the request id. Error responses produced outside our code (axum's 405, a path
+//! rejection) carry no [`ErrorBody`] and are rewritten there too, so no route can answer with
+//! anything but the envelope:
 //! `{"error":{"code":"NOT_FOUND","message":"…","requestId":"…","details":…}}`.
 
 use axum::body::Body;

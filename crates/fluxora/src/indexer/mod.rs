@@ -7,7 +7,7 @@
 //! | [`rpc`] | the Stellar RPC client |
 //! | [`event`] | the RPC event shape and its validation |
 //! | [`decode`] | XDR `ScVal` → typed contract events |
-//! | [`derive`] | chain stream state as a fold of its events |
+//! | [`derive`](mod@derive) | chain stream state as a fold of its events |
 //! | [`ingest`] | the one ingest core both the poller and push ingest use: dedup, reorgs, one transaction per batch |
 //! | [`poller`] | the supervised RPC polling loop |
 //! | [`state`] | live state for `/health` |

@@ -74,7 +74,7 @@ impl super::Leadership for PgLeader {
 
 impl PostgresStore {
     /// Connects to `config.url` (`postgres://user:pass@host:port/db`). The pool connects lazily
-    /// and checks each connection that sat idle before use ([`IDLE_PING_AFTER`]), so a database
+    /// and checks each connection that sat idle before use (`IDLE_PING_AFTER`), so a database
     /// restart is survived without a service restart; a request waits at most
     /// `acquire_timeout` for a connection.
     ///

@@ -1,4 +1,4 @@
-//! The embedded SQLite implementation of [`Store`] (the zero set-up default, design §3).
+//! The embedded SQLite implementation of [`Store`](super::Store) (the zero set-up default, design §3).
 //!
 //! Durability: WAL journal with `synchronous = FULL`, so a transaction is on disk (the WAL is
 //! fsynced) before the commit returns and a 201 never refers to data a power cut could lose.
