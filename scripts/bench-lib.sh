@@ -28,3 +28,16 @@ wait_ready() { # url pid
   echo "the server did not become ready: $1" >&2
   return 1
 }
+
+# Calls the caller's `serve_fluxora LABEL DATABASE_URL` on SQLite ($WORK/bench.db), then on a
+# throwaway PostgreSQL database $PG_DB created through $ADMIN_URL when that works (setting
+# PG_CREATED, so that the caller's cleanup drops it); otherwise says PostgreSQL is skipped.
+serve_on_both_stores() {
+  serve_fluxora sqlite "sqlite://$WORK/bench.db"
+  if psql "$ADMIN_URL" -qc "CREATE DATABASE $PG_DB" >/dev/null 2>&1; then
+    PG_CREATED=1
+    serve_fluxora postgres "${ADMIN_URL%/*}/$PG_DB"
+  else
+    echo "== PostgreSQL not reachable at $ADMIN_URL: skipped" >&2
+  fi
+}

@@ -51,13 +51,7 @@ port=$(free_port)
 PIDS+=($!)
 wait_ready "http://127.0.0.1:$port/health" "$!"
 SERVERS+=("hello:$port")
-serve_fluxora sqlite "sqlite://$WORK/bench.db"
-if psql "$ADMIN_URL" -qc "CREATE DATABASE $PG_DB" >/dev/null 2>&1; then
-  PG_CREATED=1
-  serve_fluxora postgres "${ADMIN_URL%/*}/$PG_DB"
-else
-  echo "== PostgreSQL not reachable at $ADMIN_URL: skipped" >&2
-fi
+serve_on_both_stores
 
 harness() { # port args… (JSON report on stdout; a breached threshold is not fatal here)
   local port=$1

@@ -159,13 +159,7 @@ serve_fluxora() { # label database_url
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-serve_fluxora sqlite "sqlite://$WORK/bench.db"
-if psql "$ADMIN_URL" -qc "CREATE DATABASE $PG_DB" >/dev/null 2>&1; then
-  PG_CREATED=1
-  serve_fluxora postgres "${ADMIN_URL%/*}/$PG_DB"
-else
-  echo "== PostgreSQL not reachable at $ADMIN_URL: skipped" >&2
-fi
+serve_on_both_stores
 
 port=$(free_port)
 "$BIN/hello-server" --port "$port" >"$WORK/hello.log" 2>&1 &
