@@ -150,7 +150,9 @@ async fn replicas_migrating_together_do_not_race() {
         let output = output.unwrap();
         assert!(
             output.status.success(),
-            "concurrent migrate failed: {}",
+            "concurrent migrate failed ({}): {}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
     }
