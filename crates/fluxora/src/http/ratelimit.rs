@@ -555,8 +555,9 @@ mod tests {
         }
     }
 
-    /// The per-key path through the real middleware (the auth layer that inserts the
-    /// `Principal` is built separately; the end-to-end per-key test comes with it).
+    /// The per-key step through the functions the admission layer runs ([`key_bucket`],
+    /// [`check`], [`add_headers`]), with the `Principal` set by hand; the same path behind real
+    /// authentication is `e2e_ratelimit::each_api_key_has_its_own_budget`.
     #[tokio::test]
     async fn per_key_limits_each_api_key() {
         let limiter =
