@@ -13,6 +13,17 @@ build_private_binaries() {
   BIN="$WORK/bin"
 }
 
+# Sets WORKERS: the runtime worker threads each server under test gets, the same for the
+# service (WORKER_THREADS) and hello-server (--threads): BENCH_WORKER_THREADS, or by default the
+# CPUs left once the load generator's $THREADS thread(s) have one each (at least 1). On a shared
+# machine, more workers than free CPUs make the workers wake each other for every burst of
+# requests (docs/benchmarks.md, "Worker threads").
+choose_server_workers() {
+  local cpus
+  cpus=$(nproc)
+  WORKERS="${BENCH_WORKER_THREADS:-$((cpus > THREADS ? cpus - THREADS : 1))}"
+}
+
 # A TCP port free on 127.0.0.1 right now.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

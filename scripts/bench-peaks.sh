@@ -11,7 +11,8 @@
 #
 # Environment: BENCH_POSTGRES_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
 # BENCH_P99_BOUND (default 10ms), BENCH_STEP (seconds per peak step, default 5), BENCH_THREADS
-# (client threads, default 1), BENCH_LOG_LEVEL (the service's LOG_LEVEL, default warn).
+# (client threads, default 1), BENCH_WORKER_THREADS (each server's runtime workers, default:
+# the CPUs the client leaves, at least 1), BENCH_LOG_LEVEL (the service's LOG_LEVEL, default warn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS="${1:-5}"
@@ -26,6 +27,7 @@ PG_DB="fluxora_peaks_$$"
 
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
+choose_server_workers
 build_private_binaries
 PIDS=() PG_CREATED=""
 cleanup() {
@@ -39,6 +41,7 @@ serve_fluxora() { # label database_url → "label port"
   local port
   port=$(free_port)
   DATABASE_URL="$2" PORT="$port" HOST=127.0.0.1 LOG_LEVEL="$LOG_LEVEL_SERVICE" RATE_LIMIT_ENABLED=false \
+    WORKER_THREADS="$WORKERS" \
     "$BIN/fluxora" serve >"$WORK/$1.log" 2>&1 &
   PIDS+=($!)
   wait_ready "http://127.0.0.1:$port/health/ready" "$!"
@@ -47,7 +50,7 @@ serve_fluxora() { # label database_url → "label port"
 
 SERVERS=()
 port=$(free_port)
-"$BIN/hello-server" --port "$port" >"$WORK/hello.log" 2>&1 &
+"$BIN/hello-server" --port "$port" --threads "$WORKERS" >"$WORK/hello.log" 2>&1 &
 PIDS+=($!)
 wait_ready "http://127.0.0.1:$port/health" "$!"
 SERVERS+=("hello:$port")
@@ -88,17 +91,18 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-python3 - "$RESULTS" "$ROUNDS" "$P99_BOUND" "$THREADS" "$LOAD_BEFORE" "$(git rev-parse --short HEAD)" \
+python3 - "$RESULTS" "$ROUNDS" "$P99_BOUND" "$THREADS" "$LOAD_BEFORE" "$(git rev-parse --short HEAD)" "$WORKERS" \
   >"$OUT" <<'PY'
 import statistics, sys
-path, rounds, bound, threads, load, commit = sys.argv[1:]
+path, rounds, bound, threads, load, commit, workers = sys.argv[1:]
 rows = [line.rstrip("\n").split("\t") for line in open(path)]
 by = {}
 for rnd, label, peak, half, la in rows:
     by.setdefault(int(rnd), {})[label] = (int(peak), half, la)
 labels = [l for l in ("sqlite", "postgres") if any(l in r for r in by.values())]
 print(f"Commit {commit}; {rounds} rounds; client: fluxora-loadtest, {threads} thread(s); "
-      f"p99 bound {bound}; load average before: {load}.\n")
+      f"{workers} runtime worker thread(s) per server; p99 bound {bound}; "
+      f"load average before: {load}.\n")
 head = "| round | hello req/s | " + " | ".join(
     f"{l} req/s | {l} / hello | {l} p99 at half (ms)" for l in labels) + " | load |"
 print(head)

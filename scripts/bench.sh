@@ -14,8 +14,9 @@
 #
 # Environment: BENCH_POSTGRES_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
 # BENCH_PROFILE (default stress), BENCH_P99_BOUND (default 10ms), BENCH_STEP (seconds per peak
-# step, default 5), BENCH_THREADS (client threads, default 1), BENCH_LOG_LEVEL (the service's
-# LOG_LEVEL, default warn: no line per request), BENCH_SCENARIOS (default
+# step, default 5), BENCH_THREADS (client threads, default 1), BENCH_WORKER_THREADS (each
+# server's runtime workers, default: the CPUs the client leaves, at least 1), BENCH_LOG_LEVEL
+# (the service's LOG_LEVEL, default warn: no line per request), BENCH_SCENARIOS (default
 # "health list get create mixed").
 #
 # With a target directory shared by several checkouts, release/fluxora is whichever checkout
@@ -36,6 +37,7 @@ PG_DB="fluxora_bench_$$"
 
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
+choose_server_workers
 build_private_binaries
 SERVER="" SAMPLER="" PG_CREATED=""
 
@@ -148,6 +150,7 @@ serve_fluxora() { # label database_url
   port=$(free_port)
   # Rate limits off: the benchmark measures the service, not its limiter.
   DATABASE_URL="$2" PORT="$port" HOST=127.0.0.1 LOG_LEVEL="$LOG_LEVEL_SERVICE" RATE_LIMIT_ENABLED=false \
+    WORKER_THREADS="$WORKERS" \
     "$BIN/fluxora" serve >"$WORK/$label.log" 2>&1 &
   SERVER=$!
   wait_ready "http://127.0.0.1:$port/health/ready" "$SERVER"
@@ -162,7 +165,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 serve_on_both_stores
 
 port=$(free_port)
-"$BIN/hello-server" --port "$port" >"$WORK/hello.log" 2>&1 &
+"$BIN/hello-server" --port "$port" --threads "$WORKERS" >"$WORK/hello.log" 2>&1 &
 SERVER=$!
 wait_ready "http://127.0.0.1:$port/health" "$SERVER"
 measure hello "http://127.0.0.1:$port" "$SERVER" get
@@ -201,7 +204,8 @@ PY
   echo "$(free -g | awk '/^Mem:/ {print $2}') GiB of memory; $(uname -sr); load average before: $LOAD_BEFORE,"
   echo "after: $(cut -d' ' -f1-3 /proc/loadavg) (above 0 before: other work shared the cores)."
   echo "Commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- crates 2>/dev/null || echo ' (with local changes)');"
-  echo "client: fluxora-loadtest, $THREADS thread(s), on the same machine; service LOG_LEVEL=$LOG_LEVEL_SERVICE."
+  echo "client: fluxora-loadtest, $THREADS thread(s), on the same machine; service LOG_LEVEL=$LOG_LEVEL_SERVICE;"
+  echo "runtime worker threads per server: $WORKERS (the service's WORKER_THREADS, hello-server --threads)."
   echo
   echo "Closed loop, $PROFILE profile, ${DURATION} s per run after a 1 s warm-up (latency in ms; the"
   echo "server's CPU time per request, user + system, over the run):"

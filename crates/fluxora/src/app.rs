@@ -223,6 +223,7 @@ impl Application {
         tracing::info!(
             address = %self.local_addr,
             database = self.store.backend(),
+            worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
             "fluxora listening"
         );
         let mut workers = vec![tokio::spawn(purge_idempotency_keys(

@@ -153,6 +153,12 @@ pub struct Config {
     pub log_level: String,
     /// Log format (`LOG_FORMAT`, default `json`).
     pub log_format: LogFormat,
+    /// Async runtime worker threads, which serve HTTP and run the background workers
+    /// (`WORKER_THREADS`, 1–1024; unset: one per CPU the process may use, Tokio's default).
+    /// Fewer workers than CPUs suit a machine shared with other busy processes: idle workers
+    /// are woken for each burst of requests and cost CPU for it (`docs/operations.md`,
+    /// "Worker threads"; measured in `docs/benchmarks.md`).
+    pub worker_threads: Option<std::num::NonZeroUsize>,
     /// Database.
     pub database: DatabaseConfig,
     /// Network (`STELLAR_NETWORK`, default `testnet`).
@@ -237,6 +243,10 @@ impl Default for AuthConfig {
         }
     }
 }
+
+/// The most `WORKER_THREADS` accepted (a typo such as `10000` fails at boot rather than
+/// starting ten thousand threads).
+pub const MAX_WORKER_THREADS: usize = 1024;
 
 /// Default of `API_KEY_REFRESH_MS`.
 pub const DEFAULT_KEY_REFRESH_MS: u64 = 5000;
@@ -407,6 +417,21 @@ impl Config {
                 r.problem("LOG_FORMAT", "expected 'json' or 'pretty'");
                 LogFormat::Json
             }
+        };
+
+        let worker_threads = match r.get("WORKER_THREADS") {
+            None => None,
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(n @ 1..=MAX_WORKER_THREADS) => std::num::NonZeroUsize::new(n),
+                _ => {
+                    let shown = shorten(raw);
+                    r.problem(
+                        "WORKER_THREADS",
+                        format!("'{shown}' is not a whole number from 1 to {MAX_WORKER_THREADS}"),
+                    );
+                    None
+                }
+            },
         };
 
         let database_url = r
@@ -690,6 +715,7 @@ impl Config {
             port,
             log_level,
             log_format,
+            worker_threads,
             database: DatabaseConfig {
                 url: database_url,
                 max_connections,
@@ -755,6 +781,7 @@ impl Config {
                 port: 0,
                 log_level: "info".into(),
                 log_format: LogFormat::Json,
+                worker_threads: None,
                 database: DatabaseConfig {
                     url: vars.get("DATABASE_URL").cloned().unwrap_or_default(),
                     max_connections: 8,
@@ -952,6 +979,29 @@ mod tests {
             !format!("{with_redis:?}").contains("hunter2"),
             "the Redis password is never printed"
         );
+    }
+
+    #[test]
+    fn worker_threads() {
+        let defaults = Config::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(
+            defaults.worker_threads, None,
+            "unset: one per CPU (Tokio's default)"
+        );
+        for (raw, expected) in [("1", 1), ("4", 4), ("1024", 1024)] {
+            let config = Config::from_vars(&vars(&[("WORKER_THREADS", raw)])).unwrap();
+            assert_eq!(config.worker_threads.map(|n| n.get()), Some(expected));
+        }
+        for raw in ["0", "1025", "-1", "two", "1.5"] {
+            let err = Config::from_vars(&vars(&[("WORKER_THREADS", raw)])).unwrap_err();
+            assert_eq!(err.0.len(), 1, "{raw}");
+            assert_eq!(err.0[0].variable, "WORKER_THREADS");
+            assert!(
+                err.0[0].message.contains("from 1 to 1024"),
+                "{raw}: {}",
+                err.0[0].message
+            );
+        }
     }
 
     #[test]

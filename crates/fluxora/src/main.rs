@@ -93,10 +93,16 @@ fn main() -> ExitCode {
         fluxora::telemetry::init(&config.log_level, config.log_format);
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    // Set explicitly, so that Tokio's own TOKIO_WORKER_THREADS (which panics on a bad value)
+    // is never consulted: WORKER_THREADS, validated with the rest, is the one knob.
+    let workers = config
+        .worker_threads
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, std::num::NonZeroUsize::get);
+    runtime.worker_threads(workers);
+    let runtime = match runtime.build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("fluxora: could not start the async runtime: {error}");

@@ -34,6 +34,40 @@ async fn invalid_configuration_fails_before_binding() {
     assert!(!database.exists(), "stopped before touching the database");
 }
 
+/// `WORKER_THREADS` sizes the runtime that serves requests (the start-up line reports the
+/// runtime's own count); an invalid value fails at boot like any other variable.
+#[tokio::test]
+async fn worker_threads_size_the_runtime() {
+    let db = TestDb::new().await;
+    for workers in [1_u64, 3] {
+        let server =
+            Server::start_with(&db.url(), &[("WORKER_THREADS", &workers.to_string())]).await;
+        let listening = server.wait_for_log("fluxora listening").await;
+        assert_eq!(listening["worker_threads"], workers, "{listening}");
+        let ready = reqwest::get(format!("{}/health/ready", server.base))
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 200);
+        server.terminate().await;
+    }
+    let output = tokio::time::timeout(
+        PROCESS_TIMEOUT,
+        command(&db.url())
+            .env("WORKER_THREADS", "0")
+            .arg("serve")
+            .output(),
+    )
+    .await
+    .expect("exits promptly")
+    .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("WORKER_THREADS: '0' is not a whole number from 1 to 1024"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn migrate_prepares_the_database_and_exits() {
     let db = TestDb::new().await;
