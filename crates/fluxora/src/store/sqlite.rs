@@ -184,14 +184,18 @@ impl SqliteStore {
     }
 }
 
-/// Opens the [`InlineReaders`] of the database file `path`: one connection per core (reads on
-/// the calling thread never wait, so no more can be in use at once). `None`, with a WARN, if they
-/// cannot be opened: every read then goes through the pool, as it would anyway.
+/// Opens the [`InlineReaders`] of the database file `path`: one connection per worker thread of
+/// the runtime (`WORKER_THREADS`; reads run on the worker serving the request and never wait, so
+/// no more can be in use at once). `None`, with a WARN, if they cannot be opened: every read then
+/// goes through the pool, as it would anyway.
 async fn open_readers(
     path: std::path::PathBuf,
     select_stream: String,
 ) -> Option<std::sync::Arc<InlineReaders>> {
-    let count = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let count = tokio::runtime::Handle::current()
+        .metrics()
+        .num_workers()
+        .max(1);
     let opened = tokio::task::spawn_blocking(move || {
         InlineReaders::open(&path, count, MMAP_SIZE_BYTES, select_stream)
     })
