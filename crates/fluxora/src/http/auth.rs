@@ -142,7 +142,9 @@ fn principal_of(state: &AppState, value: &[u8]) -> Result<Principal, &'static st
                 scopes: key.scopes,
             })
         }
-        None => Err("unknown or revoked API key"),
+        // The same words whether or not ADMIN_TOKEN is set (nothing about the configuration
+        // shows); they name both, as a mistyped ADMIN_TOKEN lands here too.
+        None => Err("the bearer token is neither an active API key nor ADMIN_TOKEN"),
     }
 }
 

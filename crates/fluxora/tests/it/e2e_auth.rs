@@ -306,6 +306,15 @@ async fn key_management_needs_the_admin_token() {
 
     let (app, _db) = spawn(&[]).await;
     expect_401(call(&app, Method::GET, "/api/admin/keys", None, None).await).await;
+    // A mistyped ADMIN_TOKEN: the message names both kinds of credential, not only API keys.
+    let mistyped = format!("{ADMIN}x");
+    let error =
+        expect_401(call(&app, Method::GET, "/api/admin/keys", Some(&mistyped), None).await).await;
+    assert_eq!(
+        error["message"],
+        "the bearer token is neither an active API key nor ADMIN_TOKEN"
+    );
+    assert!(!error.to_string().contains(&mistyped), "never echoed");
     // A webhooks:admin key cannot manage keys (it could mint itself streams:write keys).
     let webhook_admin = key_of(&create_key(&app, "hooks", &["webhooks:admin"]).await);
     let forbidden = call(
