@@ -8,22 +8,24 @@ use serde_json::Value;
 use crate::binary::{command, Server, PROCESS_TIMEOUT};
 use crate::helpers::{valid_body, with, TestDb};
 
+/// Runs `fluxora serve` with `command`'s settings and expects it to refuse its configuration:
+/// it exits promptly with code 2. Returns what it printed.
+async fn refused_configuration(mut command: tokio::process::Command) -> std::process::Output {
+    let output = tokio::time::timeout(PROCESS_TIMEOUT, command.arg("serve").output())
+        .await
+        .expect("exits promptly")
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    output
+}
+
 #[tokio::test]
 async fn invalid_configuration_fails_before_binding() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("proc.db");
-    let output = tokio::time::timeout(
-        PROCESS_TIMEOUT,
-        command(&format!("sqlite://{}", database.display()))
-            .env("PORT", "not-a-port")
-            .env("LOG_FORMAT", "xml")
-            .arg("serve")
-            .output(),
-    )
-    .await
-    .expect("exits promptly")
-    .expect("runs");
-    assert_eq!(output.status.code(), Some(2));
+    let mut serve = command(&format!("sqlite://{}", database.display()));
+    serve.env("PORT", "not-a-port").env("LOG_FORMAT", "xml");
+    let output = refused_configuration(serve).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("PORT: 'not-a-port' is not a port number"),
@@ -50,17 +52,9 @@ async fn worker_threads_size_the_runtime() {
         assert_eq!(ready.status(), 200);
         server.terminate().await;
     }
-    let output = tokio::time::timeout(
-        PROCESS_TIMEOUT,
-        command(&db.url())
-            .env("WORKER_THREADS", "0")
-            .arg("serve")
-            .output(),
-    )
-    .await
-    .expect("exits promptly")
-    .expect("runs");
-    assert_eq!(output.status.code(), Some(2));
+    let mut serve = command(&db.url());
+    serve.env("WORKER_THREADS", "0");
+    let output = refused_configuration(serve).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("WORKER_THREADS: '0' is not a whole number from 1 to 1024"),
