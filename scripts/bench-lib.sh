@@ -40,6 +40,39 @@ wait_ready() { # url pid
   return 1
 }
 
+# Every server the functions below start, for the caller's cleanup to stop (stop_started).
+STARTED_PIDS=()
+
+# Starts `fluxora serve` on `database_url` as every benchmark runs it — 127.0.0.1, a free
+# port, LOG_LEVEL=$LOG_LEVEL_SERVICE, rate limits off (the benchmark measures the service, not its
+# limiter), WORKER_THREADS=$WORKERS — logging to $WORK/<label>.log, and waits until it is ready.
+# Sets SERVED_PID and SERVED_PORT.
+start_fluxora() { # label database_url
+  SERVED_PORT=$(free_port)
+  DATABASE_URL="$2" PORT="$SERVED_PORT" HOST=127.0.0.1 LOG_LEVEL="$LOG_LEVEL_SERVICE" \
+    RATE_LIMIT_ENABLED=false WORKER_THREADS="$WORKERS" \
+    "$BIN/fluxora" serve >"$WORK/$1.log" 2>&1 &
+  SERVED_PID=$!
+  STARTED_PIDS+=("$SERVED_PID")
+  wait_ready "http://127.0.0.1:$SERVED_PORT/health/ready" "$SERVED_PID"
+}
+
+# Starts hello-server with $WORKERS worker threads on a free port (log: $WORK/hello.log) and
+# waits until it answers. Sets SERVED_PID and SERVED_PORT.
+start_hello() {
+  SERVED_PORT=$(free_port)
+  "$BIN/hello-server" --port "$SERVED_PORT" --threads "$WORKERS" >"$WORK/hello.log" 2>&1 &
+  SERVED_PID=$!
+  STARTED_PIDS+=("$SERVED_PID")
+  wait_ready "http://127.0.0.1:$SERVED_PORT/health" "$SERVED_PID"
+}
+
+# Stops every server start_fluxora and start_hello started (those already gone are skipped).
+stop_started() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+}
+
 # Calls the caller's `serve_fluxora LABEL DATABASE_URL` on SQLite ($WORK/bench.db), then on a
 # throwaway PostgreSQL database $PG_DB created through $ADMIN_URL when that works (setting
 # PG_CREATED, so that the caller's cleanup drops it); otherwise says PostgreSQL is skipped.

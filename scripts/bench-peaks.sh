@@ -29,31 +29,22 @@ PG_DB="fluxora_peaks_$$"
 source scripts/bench-lib.sh
 choose_server_workers
 build_private_binaries
-PIDS=() PG_CREATED=""
+PG_CREATED=""
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  stop_started
   [ -n "$PG_CREATED" ] && psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-serve_fluxora() { # label database_url → "label port"
-  local port
-  port=$(free_port)
-  DATABASE_URL="$2" PORT="$port" HOST=127.0.0.1 LOG_LEVEL="$LOG_LEVEL_SERVICE" RATE_LIMIT_ENABLED=false \
-    WORKER_THREADS="$WORKERS" \
-    "$BIN/fluxora" serve >"$WORK/$1.log" 2>&1 &
-  PIDS+=($!)
-  wait_ready "http://127.0.0.1:$port/health/ready" "$!"
-  SERVERS+=("$1:$port")
+serve_fluxora() { # label database_url: started, and added to SERVERS as "label:port"
+  start_fluxora "$1" "$2"
+  SERVERS+=("$1:$SERVED_PORT")
 }
 
 SERVERS=()
-port=$(free_port)
-"$BIN/hello-server" --port "$port" --threads "$WORKERS" >"$WORK/hello.log" 2>&1 &
-PIDS+=($!)
-wait_ready "http://127.0.0.1:$port/health" "$!"
-SERVERS+=("hello:$port")
+start_hello
+SERVERS+=("hello:$SERVED_PORT")
 serve_on_both_stores
 
 harness() { # port args… (JSON report on stdout; a breached threshold is not fatal here)

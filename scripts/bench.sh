@@ -43,7 +43,7 @@ SERVER="" SAMPLER="" PG_CREATED=""
 
 cleanup() {
   [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null || true
-  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
+  stop_started
   [ -n "$PG_CREATED" ] && psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -145,17 +145,12 @@ PY
   echo "| $label | $(mb "$idle") | $(mb "$(max_rss "$label")") | $(mb "$(rss_kb "$pid")") |" >>"$MEMORY"
 }
 
-serve_fluxora() { # label database_url
-  local label=$1 port
-  port=$(free_port)
-  # Rate limits off: the benchmark measures the service, not its limiter.
-  DATABASE_URL="$2" PORT="$port" HOST=127.0.0.1 LOG_LEVEL="$LOG_LEVEL_SERVICE" RATE_LIMIT_ENABLED=false \
-    WORKER_THREADS="$WORKERS" \
-    "$BIN/fluxora" serve >"$WORK/$label.log" 2>&1 &
-  SERVER=$!
-  wait_ready "http://127.0.0.1:$port/health/ready" "$SERVER"
+serve_fluxora() { # label database_url: started, measured, stopped
+  local label=$1
+  start_fluxora "$label" "$2"
+  SERVER=$SERVED_PID
   # shellcheck disable=SC2086 # the scenario list is split on purpose
-  measure "$label" "http://127.0.0.1:$port" "$SERVER" $SCENARIOS
+  measure "$label" "http://127.0.0.1:$SERVED_PORT" "$SERVER" $SCENARIOS
   kill "$SERVER"
   wait "$SERVER" || true
   SERVER=""
@@ -164,11 +159,9 @@ serve_fluxora() { # label database_url
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 serve_on_both_stores
 
-port=$(free_port)
-"$BIN/hello-server" --port "$port" --threads "$WORKERS" >"$WORK/hello.log" 2>&1 &
-SERVER=$!
-wait_ready "http://127.0.0.1:$port/health" "$SERVER"
-measure hello "http://127.0.0.1:$port" "$SERVER" get
+start_hello
+SERVER=$SERVED_PID
+measure hello "http://127.0.0.1:$SERVED_PORT" "$SERVER" get
 kill "$SERVER"
 wait "$SERVER" || true
 SERVER=""

@@ -67,14 +67,16 @@ impl<'writer> FormatFields<'writer> for JsonSpanFields {
 struct Members(Vec<u8>);
 
 impl Members {
-    fn key(&mut self, field: &Field) {
+    /// Appends `"name":value`: the field's name without an `r#` prefix, the value as serde_json
+    /// writes it.
+    fn member<T: serde::Serialize + ?Sized>(&mut self, field: &Field, value: &T) {
         if !self.0.is_empty() {
             self.0.push(b',');
         }
         let name = field.name();
-        let name = name.strip_prefix("r#").unwrap_or(name);
-        self.value(name);
+        self.value(name.strip_prefix("r#").unwrap_or(name));
         self.0.push(b':');
+        self.value(value);
     }
 
     fn value<T: serde::Serialize + ?Sized>(&mut self, value: &T) {
@@ -88,35 +90,30 @@ impl Members {
     }
 }
 
+/// Each type `tracing` records, written as its JSON value (`Debug` values as strings).
 impl Visit for Members {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.key(field);
-        self.value(&format!("{value:?}"));
+        self.member(field, &format!("{value:?}"));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.key(field);
-        self.value(value);
+        self.member(field, value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.key(field);
-        self.value(&value);
+        self.member(field, &value);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.key(field);
-        self.value(&value);
+        self.member(field, &value);
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.key(field);
-        self.value(&value);
+        self.member(field, &value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.key(field);
-        self.value(&value);
+        self.member(field, &value);
     }
 }
 
