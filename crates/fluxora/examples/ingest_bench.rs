@@ -31,14 +31,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fluxora::config::Config;
 use fluxora::indexer::event::parse_event_json;
 use fluxora::indexer::ingest::{IngestBatch, IngestCore, Reorg};
 use fluxora::indexer::state::IndexerState;
-use fluxora::store::Store;
+use fluxora::streams::repo::StreamRepository;
 use serde_json::{json, Value};
 use stellar_xdr::{Limits, ReadXdr, ScVal, WriteXdr};
 
@@ -175,7 +174,7 @@ fn batch(templates: &[Template], from: u64, to: u64, generation: u64) -> IngestB
 }
 
 /// Checks copy `copy`'s three streams against the contract's final states (fixtures README).
-async fn check_copy(store: &Arc<dyn Store>, copy: u64) {
+async fn check_copy(store: &StreamRepository, copy: u64) {
     let expect = [
         (0, "15000000000", "9017548200", "active"),
         (1, "3600000000", "3600000000", "completed"),
@@ -183,7 +182,7 @@ async fn check_copy(store: &Arc<dyn Store>, copy: u64) {
     ];
     for (offset, deposit, withdrawn, status) in expect {
         let id = format!("{CONTRACT_ID}-{}", copy * 3 + offset);
-        let stream = store.get_stream(&id).await.unwrap().expect("stream exists");
+        let stream = store.get(&id).await.unwrap().expect("stream exists");
         assert_eq!(stream.deposit_amount.stroops().to_string(), deposit, "{id}");
         assert_eq!(
             stream.withdrawn_amount.stroops().to_string(),
@@ -261,9 +260,13 @@ async fn main() {
     let batch_size: u64 = args.get(2).map_or(1_000, |s| s.parse().unwrap());
 
     let config = Config::for_database(&database_url);
-    let store = fluxora::store::open(&config.database).await.unwrap();
+    let database = fluxora::store::open(&config.database).await.unwrap();
+    let store = StreamRepository::open(database.clone()).await;
+    let webhooks = fluxora::webhooks::repo::WebhookRepository::new(database.clone());
     let core = IngestCore::new(
+        fluxora::indexer::repo::ChainRepository::new(database.clone()),
         store.clone(),
+        webhooks.clone(),
         IndexerState::new(true),
         Some(CONTRACT_ID.to_string()),
         1,
@@ -271,7 +274,7 @@ async fn main() {
     let endpoints: u32 = std::env::var("BENCH_WEBHOOK_ENDPOINTS").map_or(0, |n| n.parse().unwrap());
     for n in 0..endpoints {
         let now = chrono::Utc::now().timestamp_millis();
-        store
+        webhooks
             .create_endpoint(&fluxora::webhooks::Endpoint::new(
                 format!("https://hooks.example.com/{n}"),
                 None,
@@ -287,7 +290,7 @@ async fn main() {
     let total = total - total % templates.len() as u64; // whole scenario copies
     println!(
         "backend={} events={total} batch={batch_size} streams={} webhook_endpoints={endpoints}",
-        store.backend(),
+        database.backend(),
         total / templates.len() as u64 * 3
     );
 
@@ -351,5 +354,5 @@ async fn main() {
         total - first_rolled,
         reingest.as_secs_f64() * 1000.0
     );
-    store.close().await;
+    database.close().await;
 }

@@ -82,9 +82,10 @@ async fn main() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     // Throughput: queue the events first, through the store, then start the service.
-    let store = fluxora::store::open(&config(&database_url).database)
+    let database = fluxora::store::open(&config(&database_url).database)
         .await
         .unwrap();
+    let store = fluxora::webhooks::repo::WebhookRepository::new(database.clone());
     let now = chrono::Utc::now().timestamp_millis();
     store
         .create_endpoint(&fluxora::webhooks::Endpoint::new(
@@ -106,7 +107,7 @@ async fn main() {
         );
         store.enqueue_event(&event, None).await.unwrap();
     }
-    store.close().await;
+    database.close().await;
 
     let app = Application::build(config(&database_url)).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());

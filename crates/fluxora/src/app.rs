@@ -1,5 +1,5 @@
-//! The composition root (design §2): [`Application::build`] wires configuration, store, domain
-//! services, HTTP router and background workers. `fluxora serve` and the tests build the service
+//! The composition root: [`Application::build`] wires configuration, the database and its
+//! repositories, domain services, HTTP router and background workers. `fluxora serve` and the tests build the service
 //! the same way.
 
 use std::net::SocketAddr;
@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::apikeys::repo::ApiKeyRepository;
 use crate::apikeys::{KeyRegistry, Protection};
 use crate::clock::now_millis;
 use crate::config::Config;
@@ -18,12 +19,17 @@ use crate::http::ratelimit::RateLimiter;
 use crate::http::{self, AppContext, AppState, EdgeConfig};
 use crate::indexer::ingest::IngestCore;
 use crate::indexer::poller::{Poller, PollerConfig};
+use crate::indexer::repo::ChainRepository;
 use crate::indexer::rpc::RpcClient;
 use crate::indexer::state::IndexerState;
 use crate::pagination::CursorCodec;
-use crate::store::{self, Store, StoreError};
+use crate::store::meta::ServiceMeta;
+use crate::store::{self, Database, StoreError};
+use crate::streams::repo::StreamRepository;
 use crate::streams::service::StreamService;
 use crate::webhooks::dispatcher::{Dispatcher, DispatcherConfig};
+use crate::webhooks::repo::WebhookRepository;
+use crate::webhooks::service::WebhookService;
 use crate::worker::{supervise, RESTART_BACKOFF};
 use tokio::sync::Notify;
 
@@ -63,7 +69,8 @@ pub const RPC_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
-    store: Arc<dyn Store>,
+    database: Database,
+    streams: StreamRepository,
     health: HealthService,
     ingest: Arc<IngestCore>,
     poller: Option<PollerSpec>,
@@ -84,16 +91,21 @@ impl Application {
     /// Errors: [`AppError::Store`] when the database cannot be opened or migrated,
     /// [`AppError::Listen`] when the address cannot be bound.
     pub async fn build(config: Config) -> Result<Self, AppError> {
-        let store = store::open(&config.database).await?;
-        let cursor_secret = store.cursor_secret().await?;
+        let database = store::open(&config.database).await?;
+        let streams = StreamRepository::open(database.clone()).await;
+        let webhooks = WebhookRepository::new(database.clone());
+        let api_keys = ApiKeyRepository::new(database.clone());
+        let cursor_secret = ServiceMeta::new(database.clone()).cursor_secret().await?;
         let indexer_state = IndexerState::new(config.indexer.is_configured());
         let health = HealthService::new(
-            store.clone(),
+            database.clone(),
             indexer_state.clone(),
             config.indexer.stall_threshold_ms,
         );
         let ingest = Arc::new(IngestCore::new(
-            store.clone(),
+            ChainRepository::new(database.clone()),
+            streams.clone(),
+            webhooks.clone(),
             indexer_state.clone(),
             config
                 .indexer
@@ -118,7 +130,7 @@ impl Application {
         let dispatch_now = Arc::new(Notify::new());
         let ssrf = Arc::new(config.webhooks.ssrf.clone());
         let dispatcher = Dispatcher::new(
-            store.clone(),
+            webhooks.clone(),
             ssrf.clone(),
             DispatcherConfig {
                 schedule: config.webhooks.retry_schedule.clone(),
@@ -131,7 +143,7 @@ impl Application {
         )
         .map_err(|e| AppError::Serve(std::io::Error::other(format!("webhook HTTP client: {e}"))))?;
         let metrics = crate::telemetry::metrics::Metrics::install();
-        let keys = Arc::new(KeyRegistry::load(store.clone()).await?);
+        let keys = Arc::new(KeyRegistry::load(api_keys.clone()).await?);
         let protection = keys.protection();
         if protection.active_keys == 0 {
             warn_open();
@@ -144,12 +156,10 @@ impl Application {
         let state = AppState::new(AppContext {
             keys: keys.clone(),
             require_read_key: config.auth.require_read_key,
-            streams: StreamService::new(store.clone(), cursors.clone(), dispatch_now.clone()),
-            store: store.clone(),
+            streams: StreamService::new(streams.clone(), cursors.clone(), dispatch_now.clone()),
+            webhooks: WebhookService::new(webhooks, ssrf, cursors, dispatch_now),
+            api_keys,
             admin_token: config.admin_token.clone(),
-            ssrf,
-            cursors,
-            dispatch_now,
             metrics: metrics.clone(),
             metrics_token: config.metrics_token.clone(),
             health: health.clone(),
@@ -188,7 +198,8 @@ impl Application {
         Ok(Self {
             listener,
             router,
-            store,
+            database,
+            streams,
             health,
             ingest,
             poller,
@@ -222,12 +233,12 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), AppError> {
         tracing::info!(
             address = %self.local_addr,
-            database = self.store.backend(),
+            database = self.database.backend(),
             worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
             "fluxora listening"
         );
         let mut workers = vec![tokio::spawn(purge_idempotency_keys(
-            self.store.clone(),
+            self.streams.clone(),
             shutdown.clone(),
         ))];
         workers.push(tokio::spawn(metrics_upkeep(
@@ -306,7 +317,7 @@ impl Application {
                 tracing::error!(error = %error, "background worker ended abnormally");
             }
         }
-        self.store.close().await;
+        self.database.close().await;
         tracing::info!("shutdown complete");
         result
     }
@@ -314,7 +325,7 @@ impl Application {
 
 /// Deletes expired idempotency keys at start and every [`IDEMPOTENCY_PURGE_INTERVAL`] until
 /// `shutdown`. Errors are logged and retried at the next tick; they never stop the service.
-async fn purge_idempotency_keys(store: Arc<dyn Store>, shutdown: CancellationToken) {
+async fn purge_idempotency_keys(store: StreamRepository, shutdown: CancellationToken) {
     let mut interval = tokio::time::interval(IDEMPOTENCY_PURGE_INTERVAL);
     loop {
         tokio::select! {

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::clock::{format_millis, now_millis};
 use crate::indexer::state::{IndexerProblem, IndexerSnapshot, IndexerState};
-use crate::store::Store;
+use crate::store::{Database, PoolStats};
 
 /// Longest a health probe waits for the database.
 pub const DATABASE_PING_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -171,16 +171,16 @@ pub struct HealthReport {
 /// Produces health reports; shared by the handlers.
 #[derive(Clone)]
 pub struct HealthService {
-    store: Arc<dyn Store>,
+    store: Database,
     indexer: IndexerState,
     stall_threshold_ms: u64,
     shutting_down: Arc<AtomicBool>,
 }
 
 impl HealthService {
-    /// A health service for `store` and the indexer's `state`, with the indexer's stall
-    /// threshold (`INDEXER_STALL_THRESHOLD_MS`).
-    pub fn new(store: Arc<dyn Store>, indexer: IndexerState, stall_threshold_ms: u64) -> Self {
+    /// A health service for the database `store` and the indexer's `state`, with the
+    /// indexer's stall threshold (`INDEXER_STALL_THRESHOLD_MS`).
+    pub fn new(store: Database, indexer: IndexerState, stall_threshold_ms: u64) -> Self {
         Self {
             store,
             indexer,
@@ -216,6 +216,11 @@ impl HealthService {
             tokio::time::timeout(DATABASE_PING_TIMEOUT, self.store.migrations_applied()).await,
             Ok(Ok(true))
         )
+    }
+
+    /// The connection pool's figures (never touches the database; `/metrics`).
+    pub fn pool_stats(&self) -> PoolStats {
+        self.store.pool_stats()
     }
 
     /// The indexer part of the report alone (never touches the database; `/metrics`).

@@ -2,7 +2,7 @@
 //!
 //! A cursor carries the insertion position of the last stream on a page and a fingerprint of the
 //! filters it was issued for, authenticated with HMAC-SHA256 (verified in constant time) under a per-database secret
-//! ([`crate::store::Store::cursor_secret`]), so every replica and restart accepts it. A forged,
+//! ([`crate::store::meta::ServiceMeta::cursor_secret`]), so every replica and restart accepts it. A forged,
 //! tampered or truncated cursor, or one issued for other filters, is refused.
 //!
 //! Wire format: unpadded base64url of `version (1) ‖ position (i64 BE, 8) ‖ filter fingerprint (8)

@@ -105,7 +105,7 @@ struct Summary<'a> {
 pub async fn run(config: Config, args: IndexArgs) -> Result<(), IndexError> {
     let started = Instant::now();
     let store = fluxora::store::open(&config.database).await?;
-    let result = index(&config, &args, store.clone(), started).await;
+    let result = index(&config, &args, &store, started).await;
     store.close().await;
     result
 }
@@ -113,15 +113,18 @@ pub async fn run(config: Config, args: IndexArgs) -> Result<(), IndexError> {
 async fn index(
     config: &Config,
     args: &IndexArgs,
-    store: Arc<dyn fluxora::store::Store>,
+    database: &fluxora::store::Database,
     started: Instant,
 ) -> Result<(), IndexError> {
-    let Some(_lease) = store.try_lead_indexer().await? else {
+    let chain = fluxora::indexer::repo::ChainRepository::new(database.clone());
+    let Some(_lease) = chain.try_lead_indexer().await? else {
         return Err(IndexError::NotLeader);
     };
     let state = IndexerState::new(true);
     let core = Arc::new(IngestCore::new(
-        store,
+        chain,
+        fluxora::streams::repo::StreamRepository::open(database.clone()).await,
+        fluxora::webhooks::repo::WebhookRepository::new(database.clone()),
         state,
         Some(args.contract.clone()),
         config.indexer.safety_margin_ledgers,

@@ -14,6 +14,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use fluxora::apikeys::repo::ApiKeyRepository;
 use fluxora::apikeys::{self, NewKey};
 use fluxora::config::Config;
 
@@ -87,10 +88,11 @@ pub async fn run(command: KeysCommand, config: &Config) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let keys = ApiKeyRepository::new(store.clone());
     let code = match (command, new) {
-        (KeysCommand::Create(args), Some(new)) => create(store.as_ref(), new, args.json).await,
-        (KeysCommand::List(args), _) => list(store.as_ref(), args.json).await,
-        (KeysCommand::Revoke(args), _) => revoke(store.as_ref(), &args.id).await,
+        (KeysCommand::Create(args), Some(new)) => create(&keys, new, args.json).await,
+        (KeysCommand::List(args), _) => list(&keys, args.json).await,
+        (KeysCommand::Revoke(args), _) => revoke(&keys, &args.id).await,
         (KeysCommand::Create(_), None) => ExitCode::from(2),
     };
     store.close().await;
@@ -104,8 +106,8 @@ fn flag(field: &str) -> &str {
     }
 }
 
-async fn create(store: &dyn fluxora::store::Store, new: NewKey, json: bool) -> ExitCode {
-    let (issued, record) = match apikeys::issue(store, new).await {
+async fn create(keys: &ApiKeyRepository, new: NewKey, json: bool) -> ExitCode {
+    let (issued, record) = match apikeys::issue(keys, new).await {
         Ok(created) => created,
         Err(error) => {
             eprintln!("fluxora keys create: {error}");
@@ -136,15 +138,15 @@ async fn create(store: &dyn fluxora::store::Store, new: NewKey, json: bool) -> E
     }
 }
 
-async fn list(store: &dyn fluxora::store::Store, json: bool) -> ExitCode {
-    let keys = match store.list_api_keys().await {
+async fn list(keys: &ApiKeyRepository, json: bool) -> ExitCode {
+    let listed = match keys.list().await {
         Ok(keys) => keys,
         Err(error) => {
             eprintln!("fluxora keys list: {error}");
             return ExitCode::from(1);
         }
     };
-    let views: Vec<_> = keys.iter().map(|k| k.view()).collect();
+    let views: Vec<_> = listed.iter().map(|k| k.view()).collect();
     let mut stdout = std::io::stdout().lock();
     let written = if json {
         writeln!(stdout, "{}", serde_json::json!({ "keys": views }))
@@ -173,8 +175,8 @@ async fn list(store: &dyn fluxora::store::Store, json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn revoke(store: &dyn fluxora::store::Store, id: &str) -> ExitCode {
-    match apikeys::revoke(store, id, fluxora::clock::now_millis()).await {
+async fn revoke(keys: &ApiKeyRepository, id: &str) -> ExitCode {
+    match apikeys::revoke(keys, id, fluxora::clock::now_millis()).await {
         Ok(Some(record)) => {
             println!(
                 "revoked {} (running services stop accepting it within API_KEY_REFRESH_MS)",

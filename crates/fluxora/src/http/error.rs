@@ -154,6 +154,23 @@ impl From<StreamError> for ApiError {
     }
 }
 
+impl From<crate::webhooks::service::WebhookError> for ApiError {
+    fn from(error: crate::webhooks::service::WebhookError) -> Self {
+        use crate::webhooks::service::WebhookError;
+        match error {
+            WebhookError::Validation(errors) => errors.into(),
+            WebhookError::EndpointNotFound(_) | WebhookError::DeliveryNotFound(_) => {
+                ApiError::NotFound(error.to_string())
+            }
+            WebhookError::Randomness => {
+                tracing::error!(error = %error, "webhook secret generation failed");
+                ApiError::Internal
+            }
+            WebhookError::Store(store) => store.into(),
+        }
+    }
+}
+
 /// The envelope contents an error response carries until [`render_envelope`] writes it.
 #[derive(Debug, Clone)]
 pub struct ErrorBody {

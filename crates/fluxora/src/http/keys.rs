@@ -150,7 +150,7 @@ async fn create_key(
     JsonValue(body): JsonValue,
 ) -> Result<Response, ApiError> {
     let new = parse_body(&body)?;
-    let (issued, record) = apikeys::issue(state.store.as_ref(), new).await?;
+    let (issued, record) = apikeys::issue(&state.api_keys, new).await?;
     state.keys.insert(&record);
     // `Cache-Control: no-store` comes from the router (every admin response carries it).
     Ok((StatusCode::CREATED, Json(issued)).into_response())
@@ -172,7 +172,7 @@ async fn create_key(
     )
 )]
 async fn list_keys(State(state): State<AppState>) -> Result<Json<KeyList>, ApiError> {
-    let keys = state.store.list_api_keys().await?;
+    let keys = state.api_keys.list().await?;
     Ok(Json(KeyList {
         keys: keys.iter().map(ApiKeyRecord::view).collect(),
     }))
@@ -198,7 +198,7 @@ async fn revoke_key(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    match apikeys::revoke(state.store.as_ref(), &id, now_millis()).await? {
+    match apikeys::revoke(&state.api_keys, &id, now_millis()).await? {
         Some(record) => {
             state.keys.remove(&record.id);
             Ok(StatusCode::NO_CONTENT)

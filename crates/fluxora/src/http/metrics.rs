@@ -50,19 +50,23 @@ async fn metrics(State(state): State<AppState>, request: Request) -> Result<Resp
             ));
         }
     }
-    let pool = state.store.pool_stats();
-    let deliveries =
-        match tokio::time::timeout(OUTBOX_COUNT_TIMEOUT, state.store.delivery_counts()).await {
-            Ok(Ok(counts)) => Some(counts),
-            Ok(Err(error)) => {
-                tracing::warn!(error = %error, "outbox counts unavailable for /metrics");
-                None
-            }
-            Err(_) => {
-                tracing::warn!("outbox counts timed out for /metrics");
-                None
-            }
-        };
+    let pool = state.health.pool_stats();
+    let deliveries = match tokio::time::timeout(
+        OUTBOX_COUNT_TIMEOUT,
+        state.webhooks.repository().delivery_counts(),
+    )
+    .await
+    {
+        Ok(Ok(counts)) => Some(counts),
+        Ok(Err(error)) => {
+            tracing::warn!(error = %error, "outbox counts unavailable for /metrics");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("outbox counts timed out for /metrics");
+            None
+        }
+    };
     let indexer = state.health.indexer_report();
     let snapshot = ScrapeSnapshot {
         pool_size: pool.size,

@@ -73,16 +73,12 @@ pub struct AppContext {
     pub network: &'static str,
     /// Push ingest, when `INDEXER_WORKER_TOKEN` is set.
     pub push_ingest: Option<internal::PushIngest>,
-    /// The store (admin routes).
-    pub store: std::sync::Arc<dyn crate::store::Store>,
+    /// Webhook endpoint and delivery administration.
+    pub webhooks: crate::webhooks::service::WebhookService,
+    /// API keys (admin routes; the auth layer reads [`AppContext::keys`]).
+    pub api_keys: crate::apikeys::repo::ApiKeyRepository,
     /// `ADMIN_TOKEN`.
     pub admin_token: Option<crate::config::Secret>,
-    /// Webhook URL rules.
-    pub ssrf: std::sync::Arc<crate::webhooks::ssrf::SsrfPolicy>,
-    /// Cursor signing for admin lists.
-    pub cursors: crate::pagination::CursorCodec,
-    /// Wakes the webhook dispatcher when deliveries were queued.
-    pub dispatch_now: std::sync::Arc<tokio::sync::Notify>,
     /// The metrics recorder (`GET /metrics`).
     pub metrics: crate::telemetry::metrics::Metrics,
     /// `METRICS_TOKEN`.

@@ -10,18 +10,20 @@
 //! ids, stream versions) and a batch that loses a race is recomputed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 
 use crate::clock::now_millis;
 use crate::indexer::decode::{decode, ContractEvent, Decoded};
 use crate::indexer::derive::{apply, chain_stream_id, replay, Effect, EventContext};
 use crate::indexer::event::ValidEvent;
-use crate::indexer::state::IndexerState;
-use crate::store::{
-    ChainBatchWrite, ChainCommit, ChainEventKind, ChainStreamWrite, IndexerCheckpoint, Store,
-    StoreError, StoredChainEvent,
+use crate::indexer::repo::{
+    ChainBatchWrite, ChainCommit, ChainEventKind, ChainRepository, ChainStreamWrite,
+    IndexerCheckpoint, StoredChainEvent,
 };
+use crate::indexer::state::IndexerState;
+use crate::store::StoreError;
+use crate::streams::repo::StreamRepository;
 use crate::streams::Stream;
+use crate::webhooks::repo::WebhookRepository;
 use crate::webhooks::OutboxEvent;
 
 /// The webhook type of an applied contract event: `stream.created`, `stream.cancelled`
@@ -126,7 +128,9 @@ pub enum IngestError {
 
 /// The ingest core.
 pub struct IngestCore {
-    store: Arc<dyn Store>,
+    chain: ChainRepository,
+    streams: StreamRepository,
+    webhooks: WebhookRepository,
     state: IndexerState,
     contract_id: Option<String>,
     safety_margin: u32,
@@ -148,16 +152,22 @@ fn event_context(event: &StoredChainEvent) -> EventContext<'_> {
 }
 
 impl IngestCore {
-    /// A core writing to `store`, reporting to `state`; `contract_id` (when configured) is the
-    /// only contract accepted; `safety_margin` is `INDEXER_SAFETY_MARGIN_LEDGERS`.
+    /// A core writing events, ledgers and progress to `chain`, derived streams to `streams`
+    /// (in the same transactions) and reading which webhook endpoints are enabled from
+    /// `webhooks`; it reports to `state`. `contract_id` (when configured) is the only contract
+    /// accepted; `safety_margin` is `INDEXER_SAFETY_MARGIN_LEDGERS`.
     pub fn new(
-        store: Arc<dyn Store>,
+        chain: ChainRepository,
+        streams: StreamRepository,
+        webhooks: WebhookRepository,
         state: IndexerState,
         contract_id: Option<String>,
         safety_margin: u32,
     ) -> Self {
         Self {
-            store,
+            chain,
+            streams,
+            webhooks,
             state,
             contract_id,
             safety_margin,
@@ -170,9 +180,9 @@ impl IngestCore {
         &self.state
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// The chain repository (events, ledgers, progress, leadership).
+    pub fn chain(&self) -> &ChainRepository {
+        &self.chain
     }
 
     /// Ingests a batch (see the module docs).
@@ -251,7 +261,7 @@ impl IngestCore {
             }
         }
         let sequences: Vec<u32> = claimed.keys().copied().collect();
-        let stored = self.store.chain_ledger_hashes(&sequences).await?;
+        let stored = self.chain.ledger_hashes(&sequences).await?;
         Ok(stored
             .into_iter()
             .filter_map(|(ledger, existing_hash)| {
@@ -294,7 +304,7 @@ impl IngestCore {
         batch: &IngestBatch,
         forced: Option<Reorg>,
     ) -> Result<Option<IngestReport>, IngestError> {
-        let checkpoint = self.store.indexer_checkpoint().await?;
+        let checkpoint = self.chain.checkpoint().await?;
 
         // Ledger hashes this batch asserts.
         let mut incoming: BTreeMap<u32, (String, Option<u64>)> = BTreeMap::new();
@@ -317,7 +327,7 @@ impl IngestCore {
 
         // Reorg: a stored ledger arriving with another hash.
         let sequences: Vec<u32> = incoming.keys().copied().collect();
-        let stored_hashes = self.store.chain_ledger_hashes(&sequences).await?;
+        let stored_hashes = self.chain.ledger_hashes(&sequences).await?;
         let detected = stored_hashes
             .iter()
             .filter_map(|(ledger, existing)| {
@@ -358,7 +368,7 @@ impl IngestCore {
             HashSet::new()
         } else {
             let ids: Vec<String> = batch.events.iter().map(|e| e.id.clone()).collect();
-            self.store.existing_chain_event_ids(&ids).await?
+            self.chain.existing_event_ids(&ids).await?
         };
         let mut duplicates = 0;
         for event in &batch.events {
@@ -377,7 +387,7 @@ impl IngestCore {
         let mut working: HashMap<String, Working> = HashMap::new();
         if let Some(fork) = fork {
             let mut by_contract: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-            for (contract_id, stream_id) in self.store.chain_streams_touched_from(fork).await? {
+            for (contract_id, stream_id) in self.chain.streams_touched_from(fork).await? {
                 by_contract.entry(contract_id).or_default().push(stream_id);
             }
             for (contract_id, stream_ids) in by_contract {
@@ -386,15 +396,15 @@ impl IngestCore {
                     .map(|s| chain_stream_id(&contract_id, *s))
                     .collect();
                 let mut stored: HashMap<String, Stream> = self
-                    .store
-                    .get_streams(&ids)
+                    .streams
+                    .get_many(&ids)
                     .await?
                     .into_iter()
                     .map(|s| (s.id.clone(), s))
                     .collect();
                 let kept = self
-                    .store
-                    .chain_events_of_streams(&contract_id, &stream_ids, fork)
+                    .chain
+                    .events_of_streams(&contract_id, &stream_ids, fork)
                     .await?;
                 let mut decoded: HashMap<u64, Vec<(ContractEvent, &StoredChainEvent)>> =
                     HashMap::new();
@@ -439,8 +449,8 @@ impl IngestCore {
             .collect();
         if !missing.is_empty() {
             let mut found: HashMap<String, Stream> = self
-                .store
-                .get_streams(&missing)
+                .streams
+                .get_many(&missing)
                 .await?
                 .into_iter()
                 .map(|s| (s.id.clone(), s))
@@ -482,7 +492,7 @@ impl IngestCore {
         // makes safe are released in its own transaction; those above it are held. With no
         // endpoint enabled, the released ones would never be delivered, so they are not built
         // (the commit re-checks, and a batch that raced an endpoint's creation is recomputed).
-        let endpoints_enabled = self.store.any_enabled_endpoint().await?;
+        let endpoints_enabled = self.webhooks.any_enabled_endpoint().await?;
         let mut outbox_omitted = false;
         let now = now_millis();
         let mut report = IngestReport {
@@ -608,7 +618,7 @@ impl IngestCore {
             }
         }
 
-        match self.store.commit_chain_batch(&write).await? {
+        match self.chain.commit_batch(&write).await? {
             ChainCommit::Conflict => return Ok(None),
             ChainCommit::Committed => {}
         }

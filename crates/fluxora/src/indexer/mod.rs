@@ -17,5 +17,6 @@ pub mod derive;
 pub mod event;
 pub mod ingest;
 pub mod poller;
+pub mod repo;
 pub mod rpc;
 pub mod state;

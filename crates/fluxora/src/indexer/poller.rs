@@ -11,9 +11,10 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::now_millis;
 use crate::indexer::event::{GetEventsPage, ValidEvent};
 use crate::indexer::ingest::{IngestBatch, IngestCore, IngestError, IngestReport, Reorg};
+use crate::indexer::repo::Leadership;
 use crate::indexer::rpc::{EventsStart, LedgerInfo, RpcClient, RpcError, EVENTS_PAGE_LIMIT};
 use crate::indexer::state::IndexerProblem;
-use crate::store::{Leadership, StoreError};
+use crate::store::StoreError;
 
 /// How many of the newest stored ledgers are re-checked against the RPC each cycle.
 const CONTINUITY_DEPTH: u32 = 16;
@@ -146,7 +147,7 @@ impl Poller {
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), String> {
         // Leadership: one replica indexes; the others wait and take over when it dies.
         let mut leadership: Box<dyn Leadership> = loop {
-            match self.core.store().try_lead_indexer().await {
+            match self.core.chain().try_lead_indexer().await {
                 Ok(Some(lease)) => break lease,
                 Ok(None) => tracing::debug!("another replica runs the indexer; standing by"),
                 Err(error) => tracing::warn!(error = %error, "could not check indexer leadership"),
@@ -225,7 +226,7 @@ impl Poller {
             }));
         }
         let latest = self.rpc.get_latest_ledger().await?;
-        let checkpoint = self.core.store().indexer_checkpoint().await?;
+        let checkpoint = self.core.chain().checkpoint().await?;
         if let Some(last) = checkpoint.last_ingested_ledger {
             if latest.sequence < last {
                 return Err(CycleError::Stopped(IndexerProblem::NetworkReset {
@@ -249,7 +250,7 @@ impl Poller {
             self.core.rollback(reorg).await?;
         }
 
-        let checkpoint = self.core.store().indexer_checkpoint().await?;
+        let checkpoint = self.core.chain().checkpoint().await?;
         let mut progress = checkpoint.last_ingested_ledger;
         let mut start = match (bounds.from_ledger, &checkpoint.cursor, progress) {
             (Some(from), _, _) => EventsStart::Ledger(from.min(latest.sequence)),
@@ -419,11 +420,7 @@ impl Poller {
     /// Compares the newest stored ledger hashes with the RPC's; the lowest mismatching ledger
     /// (walking down from the tip until hashes agree) is the fork.
     async fn find_fork(&self) -> Result<Option<Reorg>, CycleError> {
-        let stored = self
-            .core
-            .store()
-            .latest_chain_ledgers(CONTINUITY_DEPTH)
-            .await?;
+        let stored = self.core.chain().latest_ledgers(CONTINUITY_DEPTH).await?;
         let mut fork = None;
         for (sequence, existing_hash) in stored {
             match self.rpc_hash(sequence).await? {

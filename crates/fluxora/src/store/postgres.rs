@@ -1,4 +1,4 @@
-//! The PostgreSQL implementation of [`super::Store`], for production and several replicas.
+//! Opening a PostgreSQL database, for production and several replicas.
 //!
 //! Durability: a 201 is sent only after the transaction committed (PostgreSQL's default
 //! `synchronous_commit = on` flushes the WAL before the commit returns). Migrations run under
@@ -9,41 +9,27 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::Postgres;
 
-use super::postgres_reads::PipelinedReaders;
-use super::rows::{
-    api_key_from_row, attempt_from_row, bind_chain_event, bind_stream_insert, bind_stream_update,
-    chain_event_from_row, checkpoint_from_row, db, delivery_from_row, endpoint_from_row,
-    idempotency_from_row, ledger_from_row, list_query, page_from_rows, stream_from_row, Columns,
-};
-use super::rows::{CHAIN_EVENT_COLUMNS, INSERT_COLUMNS};
-use super::sql::{
-    bind_endpoint, enqueue_in, impl_sql_store, SqlDialect, Statements, DELIVERIES_OF_EVENTS_FROM,
-    DELIVERIES_OF_EVENTS_HEAD, ROWS_PER_INSERT,
-};
-use super::{
-    AttemptRecord, ChainBatchWrite, ChainCommit, ClaimOutcome, ClaimedDelivery, DeliveryPage,
-    DeliveryQuery, IdempotencyCompletion, IdempotencyRecord, IndexerCheckpoint, StoreError,
-    StoredChainEvent, StreamPage, StreamPageQuery,
-};
+use super::StoreError;
 use crate::config::DatabaseConfig;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-fn migrator() -> &'static sqlx::migrate::Migrator {
+/// The migrations embedded in this binary.
+pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
     &MIGRATOR
 }
 
-/// PostgreSQL store over a sqlx connection pool.
+/// A PostgreSQL database behind a sqlx connection pool.
 #[derive(Debug, Clone)]
-pub struct PostgresStore {
+pub struct PostgresDatabase {
     pool: PgPool,
-    sql: Statements,
-    options: PgConnectOptions,
-    /// Pipelined connections for stream reads by id (see [`super::postgres_reads`]); `None`
-    /// when `DATABASE_URL` is not one they can use (`NotStarted`).
-    readers: Option<Arc<PipelinedReaders>>,
+    /// The connection settings (for the advisory-lock connection, outside the pool).
+    options: Arc<PgConnectOptions>,
+    /// `DATABASE_URL` as given (the stream repository's pipelined readers connect with it).
+    url: Arc<str>,
+    /// How long a request waits for a connection (`DATABASE_ACQUIRE_TIMEOUT_MS`).
+    acquire_timeout: std::time::Duration,
 }
 
 /// A pooled connection idle for at least this long is pinged before it is handed out; a broken
@@ -54,25 +40,7 @@ pub struct PostgresStore {
 /// query (a 503 for that request) and is closed by the failing release ping.
 const IDLE_PING_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// The advisory lock key the indexer leader holds (any fixed i64; "flxidx" in ASCII).
-const INDEXER_LOCK_KEY: i64 = 0x0000_666c_7869_6478;
-
-/// Indexer leadership: an open connection holding the session advisory lock.
-struct PgLeader {
-    connection: sqlx::PgConnection,
-}
-
-#[async_trait::async_trait]
-impl super::Leadership for PgLeader {
-    async fn still_leader(&mut self) -> bool {
-        sqlx::query("SELECT 1")
-            .execute(&mut self.connection)
-            .await
-            .is_ok()
-    }
-}
-
-impl PostgresStore {
+impl PostgresDatabase {
     /// Connects to `config.url` (`postgres://user:pass@host:port/db`). The pool connects lazily
     /// and checks each connection that sat idle before use (`IDLE_PING_AFTER`), so a database
     /// restart is survived without a service restart; a request waits at most
@@ -107,28 +75,27 @@ impl PostgresStore {
             .connect_with(options.clone())
             .await
             .map_err(StoreError::from_sqlx)?;
-        let sql = Statements::new(SqlDialect::Postgres);
-        // One pipelined connection per core: enough to keep the server's backends busy, and
-        // each carries any number of concurrent reads.
-        let count = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-        let readers = match PipelinedReaders::start(
-            &config.url,
-            count,
-            config.acquire_timeout,
-            sql.select_stream.clone(),
-        ) {
-            Ok(readers) => Some(Arc::new(readers)),
-            Err(error) => {
-                tracing::info!(%error, "DATABASE_URL is not one the pipelined PostgreSQL readers accept; stream reads go through the pool");
-                None
-            }
-        };
         Ok(Self {
             pool,
-            sql,
-            options,
-            readers,
+            options: Arc::new(options),
+            url: Arc::from(config.url.as_str()),
+            acquire_timeout: config.acquire_timeout,
         })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// `DATABASE_URL` as given (may carry a password: never log it).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// How long a request waits for a connection before giving up.
+    pub fn acquire_timeout(&self) -> std::time::Duration {
+        self.acquire_timeout
     }
 
     /// Applies the embedded migrations (`migrations/postgres`) under a PostgreSQL advisory lock
@@ -139,33 +106,30 @@ impl PostgresStore {
     }
 }
 
-impl PostgresStore {
-    /// Nothing to do after a bulk commit on PostgreSQL (the server checkpoints on its own).
-    fn after_bulk_commit(&self) {}
-
-    /// The stream `id` read over a pipelined connection when one is open
-    /// ([`PipelinedReaders::get_stream`]); `None`: read it through the pool.
-    async fn read_stream_direct(&self, id: &str) -> Option<Option<crate::streams::Stream>> {
-        self.readers.as_ref()?.get_stream(id).await
-    }
-
-    async fn lead_indexer(&self) -> Result<Option<Box<dyn super::Leadership>>, StoreError> {
+impl PostgresDatabase {
+    /// Tries to take the session advisory lock `key` on a connection of its own (outside the
+    /// pool): `Some(connection)` holds it until the connection closes (dropped, or the process
+    /// dies), `None` when another session holds it.
+    ///
+    /// Errors: [`StoreError`] when the connection or the statement fails.
+    pub async fn try_advisory_lock(
+        &self,
+        key: i64,
+    ) -> Result<Option<sqlx::PgConnection>, StoreError> {
         use sqlx::Connection;
         let mut connection = sqlx::PgConnection::connect_with(&self.options)
             .await
             .map_err(StoreError::from_sqlx)?;
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(INDEXER_LOCK_KEY)
+            .bind(key)
             .fetch_one(&mut connection)
             .await
             .map_err(StoreError::from_sqlx)?;
         if locked {
-            Ok(Some(Box::new(PgLeader { connection })))
+            Ok(Some(connection))
         } else {
             let _ = connection.close().await;
             Ok(None)
         }
     }
 }
-
-impl_sql_store!(PostgresStore, Postgres, "postgres");

@@ -1,4 +1,4 @@
-//! The embedded SQLite implementation of [`Store`](super::Store) (the zero set-up default, design §3).
+//! Opening the embedded SQLite database (the zero set-up default: one file, one machine).
 //!
 //! Durability: WAL journal with `synchronous = FULL`, so a transaction is on disk (the WAL is
 //! fsynced) before the commit returns and a 201 never refers to data a power cut could lose.
@@ -23,59 +23,41 @@ use std::time::Duration;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::Sqlite;
 
-use super::rows::{
-    api_key_from_row, attempt_from_row, bind_chain_event, bind_stream_insert, bind_stream_update,
-    chain_event_from_row, checkpoint_from_row, db, delivery_from_row, endpoint_from_row,
-    idempotency_from_row, ledger_from_row, list_query, page_from_rows, stream_from_row, Columns,
-};
-use super::rows::{CHAIN_EVENT_COLUMNS, INSERT_COLUMNS};
-use super::sql::{
-    bind_endpoint, enqueue_in, impl_sql_store, SqlDialect, Statements, DELIVERIES_OF_EVENTS_FROM,
-    DELIVERIES_OF_EVENTS_HEAD, ROWS_PER_INSERT,
-};
-use super::sqlite_reads::InlineReaders;
-use super::{
-    AttemptRecord, ChainBatchWrite, ChainCommit, ClaimOutcome, ClaimedDelivery, DeliveryPage,
-    DeliveryQuery, IdempotencyCompletion, IdempotencyRecord, IndexerCheckpoint, StoreError,
-    StoredChainEvent, StreamPage, StreamPageQuery,
-};
+use super::StoreError;
 use crate::config::DatabaseConfig;
 
-/// Bytes of the database file SQLite reads through a memory map (`PRAGMA mmap_size`): SQLite's
+/// Bytes of the database file SQLite reads through a memory map (also the stream repository's
+/// inline readers) (`PRAGMA mmap_size`): SQLite's
 /// own ceiling on Linux (`SQLITE_MAX_MMAP_SIZE`, 0x7fff0000, just under 2 GiB). Address space,
 /// not memory: the pages live in the OS page cache, shared by the pool's connections.
-const MMAP_SIZE_BYTES: u64 = 0x7fff_0000;
+pub const MMAP_SIZE_BYTES: u64 = 0x7fff_0000;
 
 /// WAL pages after which a committing connection checkpoints inline (`PRAGMA
 /// wal_autocheckpoint`; SQLite's default is 1 000 pages, 4 MiB). Raised to 10 000 pages (about
 /// 40 MiB of WAL) because bulk writers checkpoint in the background instead (see
-/// [`SqliteStore::after_bulk_commit`]); this stays as the backstop that bounds the WAL if the
+/// [`SqliteDatabase::after_bulk_commit`]); this stays as the backstop that bounds the WAL if the
 /// background checkpoints fall behind or fail.
 const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-fn migrator() -> &'static sqlx::migrate::Migrator {
+/// The migrations embedded in this binary.
+pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
     &MIGRATOR
 }
 
-/// SQLite store over a sqlx connection pool.
+/// A SQLite database behind a sqlx connection pool.
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
+pub struct SqliteDatabase {
     pool: SqlitePool,
-    sql: Statements,
     /// The database file (`None` in memory), locked while migrating.
     file: Option<std::path::PathBuf>,
     /// Set while a background WAL checkpoint runs (at most one at a time).
     checkpointing: Arc<AtomicBool>,
-    /// Connections for stream reads on the calling thread (file databases only; see
-    /// [`super::sqlite_reads`]).
-    readers: Option<std::sync::Arc<InlineReaders>>,
 }
 
-impl SqliteStore {
+impl SqliteDatabase {
     /// Opens the database `config.url` names (`sqlite://PATH`, created if missing, or
     /// `sqlite::memory:`), in WAL mode with `synchronous = FULL`.
     ///
@@ -117,18 +99,21 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(StoreError::from_sqlx)?;
-        let sql = Statements::new(SqlDialect::Sqlite);
-        let readers = match &file {
-            Some(path) => open_readers(path.clone(), sql.select_stream.clone()).await,
-            None => None,
-        };
         Ok(Self {
             pool,
-            sql,
             file,
             checkpointing: Arc::new(AtomicBool::new(false)),
-            readers,
         })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The database file; `None` for an in-memory database.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
     }
 
     /// Applies the embedded migrations (`migrations/sqlite`). Idempotent. Several processes
@@ -136,7 +121,7 @@ impl SqliteStore {
     /// exclusive advisory lock (`flock`) on a sidecar file `<database>-migrate.lock`, held while
     /// migrating: SQLite has no advisory locks of its own. The lock is never taken on the
     /// database file itself: closing any descriptor of that file would drop every POSIX lock
-    /// SQLite's connections in this process hold on it (sqlite.org/howtocorrupt.html §2.2), so
+    /// SQLite's connections in this process hold on it (SQLite's "How To Corrupt" guide, on POSIX advisory locks), so
     /// another process could then delete the WAL under them and leave them reading a stale
     /// snapshot.
     pub async fn migrate(&self) -> Result<(), StoreError> {
@@ -149,14 +134,14 @@ impl SqliteStore {
     }
 }
 
-impl SqliteStore {
+impl SqliteDatabase {
     /// After a bulk commit (an ingest batch), copies the WAL into the database file in the
     /// background (`PRAGMA wal_checkpoint(PASSIVE)` on another pool connection, which blocks no
     /// reader or writer), instead of letting the next committing writer do it inline: the
     /// indexer's next batch then runs while the checkpoint does. One runs at a time; a failure
     /// is logged at DEBUG and leaves the inline backstop ([`WAL_AUTOCHECKPOINT_PAGES`]).
     /// Needs a Tokio runtime (the store is only used inside one).
-    fn after_bulk_commit(&self) {
+    pub fn after_bulk_commit(&self) {
         if self.file.is_none() || self.checkpointing.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -171,45 +156,6 @@ impl SqliteStore {
             }
             checkpointing.store(false, Ordering::Release);
         });
-    }
-
-    /// The stream `id` read on the calling thread when that is possible right now
-    /// ([`InlineReaders::get_stream`]); `None`: read it through the pool.
-    async fn read_stream_direct(&self, id: &str) -> Option<Option<crate::streams::Stream>> {
-        self.readers.as_ref()?.get_stream(id)
-    }
-
-    async fn lead_indexer(&self) -> Result<Option<Box<dyn super::Leadership>>, StoreError> {
-        Ok(Some(Box::new(super::SoleLeader)))
-    }
-}
-
-/// Opens the [`InlineReaders`] of the database file `path`: one connection per worker thread of
-/// the runtime (`WORKER_THREADS`; reads run on the worker serving the request and never wait, so
-/// no more can be in use at once). `None`, with a WARN, if they cannot be opened: every read then
-/// goes through the pool, as it would anyway.
-async fn open_readers(
-    path: std::path::PathBuf,
-    select_stream: String,
-) -> Option<std::sync::Arc<InlineReaders>> {
-    let count = tokio::runtime::Handle::current()
-        .metrics()
-        .num_workers()
-        .max(1);
-    let opened = tokio::task::spawn_blocking(move || {
-        InlineReaders::open(&path, count, MMAP_SIZE_BYTES, select_stream)
-    })
-    .await;
-    match opened {
-        Ok(Ok(readers)) => Some(std::sync::Arc::new(readers)),
-        Ok(Err(error)) => {
-            tracing::warn!(error = %error, "inline SQLite readers not opened; reads go through the pool");
-            None
-        }
-        Err(error) => {
-            tracing::warn!(error = %error, "inline SQLite readers not opened; reads go through the pool");
-            None
-        }
     }
 }
 
@@ -231,5 +177,3 @@ async fn lock_exclusively(database: std::path::PathBuf) -> Result<std::fs::File,
     .map_err(|e| StoreError::Corrupt(format!("migration lock task failed: {e}")))?;
     locked.map_err(|e| StoreError::Database(sqlx::Error::Io(e)))
 }
-
-impl_sql_store!(SqliteStore, Sqlite, "sqlite");

@@ -1,11 +1,12 @@
 //! The stream domain: the model, its lifecycle and its accrual (`design.md` §5, §8).
 //!
 //! Nothing here knows about HTTP or SQL: handlers call [`service::StreamService`], which applies
-//! the rules of this module and persists through [`crate::store::Store`].
+//! the rules of this module and persists through [`repo::StreamRepository`].
 
 pub mod accrual;
 pub mod create;
 pub mod query;
+pub mod repo;
 pub mod service;
 
 use std::fmt;

@@ -5,7 +5,7 @@
 //! parameters are refused, so a misspelt filter never silently returns everything.
 
 use crate::address::StellarAddress;
-use crate::store::StreamFilters;
+use crate::streams::repo::StreamFilters;
 use crate::streams::{StreamSource, StreamStatus, MAX_UNIX_TIME};
 use crate::validation::{Collector, FieldError, ValidationErrors};
 

@@ -1,6 +1,7 @@
 //! The stream use cases: create (with idempotency), get, list and lifecycle actions.
 //!
-//! It applies the domain rules of [`crate::streams`] and persists through [`Store`]; it knows
+//! It applies the domain rules of [`crate::streams`] and persists through
+//! [`StreamRepository`]; it knows
 //! nothing of HTTP beyond the status code and body it must remember for idempotent replay.
 
 use std::sync::Arc;
@@ -11,11 +12,12 @@ use crate::address::redact_secret_seeds;
 use crate::clock::{now_millis, now_unix};
 use crate::idempotency::{request_fingerprint, IdempotencyKey, CLAIM_LOCK_MS, KEY_TTL_MS};
 use crate::pagination::{filter_fingerprint, CursorCodec, CursorError};
-use crate::store::{
-    ClaimOutcome, IdempotencyCompletion, IdempotencyRecord, Store, StoreError, StreamPageQuery,
-};
+use crate::store::StoreError;
 use crate::streams::create::parse_new_stream;
 use crate::streams::query::{ListParams, INVALID_CURSOR};
+use crate::streams::repo::{
+    ClaimOutcome, IdempotencyCompletion, IdempotencyRecord, StreamPageQuery, StreamRepository,
+};
 use crate::streams::{
     Stream, StreamAction, StreamSource, StreamStatus, StreamView, TransitionError,
 };
@@ -82,10 +84,10 @@ pub struct StreamListPage {
     pub has_more: bool,
 }
 
-/// Stream use cases over a [`Store`].
+/// Stream use cases over a [`StreamRepository`].
 #[derive(Clone)]
 pub struct StreamService {
-    store: Arc<dyn Store>,
+    store: StreamRepository,
     cursors: CursorCodec,
     committed: Arc<tokio::sync::Notify>,
 }
@@ -99,7 +101,7 @@ impl StreamService {
     /// A service over `store`, signing cursors with `cursors`; `committed` is notified after
     /// every change (its outbox deliveries are then due: it wakes the webhook dispatcher).
     pub fn new(
-        store: Arc<dyn Store>,
+        store: StreamRepository,
         cursors: CursorCodec,
         committed: Arc<tokio::sync::Notify>,
     ) -> Self {
@@ -183,7 +185,7 @@ impl StreamService {
         let event = OutboxEvent::new("stream.created", Some(stream.id.clone()), data, now_ms);
         if let Err(error) = self
             .store
-            .insert_stream(&stream, completion.as_ref(), Some(&event))
+            .insert(&stream, completion.as_ref(), Some(&event))
             .await
         {
             if let Some(key) = key {
@@ -228,7 +230,7 @@ impl StreamService {
         let now = now_unix();
         let page = self
             .store
-            .list_streams(&StreamPageQuery {
+            .list(&StreamPageQuery {
                 filters: params.filters,
                 before_position,
                 limit: params.limit,
@@ -274,7 +276,7 @@ impl StreamService {
             );
             if self
                 .store
-                .update_stream(&next, current.version, Some(&event))
+                .update(&next, current.version, Some(&event))
                 .await?
             {
                 self.committed.notify_one();
@@ -287,7 +289,7 @@ impl StreamService {
 
     async fn load(&self, id: &str) -> Result<Stream, StreamError> {
         self.store
-            .get_stream(id)
+            .get(id)
             .await?
             .ok_or_else(|| StreamError::NotFound(redact_secret_seeds(id).into_owned()))
     }

@@ -15,11 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backoff::random_unit;
 use crate::clock::now_millis;
-use crate::store::{AttemptRecord, ClaimedDelivery, Store};
 use crate::webhooks::policy::{
     classify, next_attempt_delay, parse_retry_after, AttemptResult, Disposition, FailReason,
     NextStep, RetrySchedule, TransportErrorKind,
 };
+use crate::webhooks::repo::{AttemptRecord, ClaimedDelivery, WebhookRepository};
 use crate::webhooks::ssrf::SsrfPolicy;
 use crate::webhooks::{delivery_body, DeliveryStatus};
 
@@ -46,7 +46,7 @@ pub struct DispatcherConfig {
 /// The dispatcher (cheap to clone: shared handles).
 #[derive(Clone)]
 pub struct Dispatcher {
-    store: Arc<dyn Store>,
+    store: WebhookRepository,
     client: reqwest::Client,
     ssrf: Arc<SsrfPolicy>,
     config: DispatcherConfig,
@@ -59,7 +59,7 @@ impl Dispatcher {
     ///
     /// Errors: the HTTP client cannot be built (TLS set-up).
     pub fn new(
-        store: Arc<dyn Store>,
+        store: WebhookRepository,
         ssrf: Arc<SsrfPolicy>,
         config: DispatcherConfig,
         wake: Arc<Notify>,

@@ -8,6 +8,8 @@
 
 pub mod dispatcher;
 pub mod policy;
+pub mod repo;
+pub mod service;
 pub mod ssrf;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

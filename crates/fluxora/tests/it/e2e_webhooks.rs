@@ -595,9 +595,10 @@ async fn the_ssrf_guard_refuses_at_creation_and_at_delivery() {
     }
     // An endpoint stored before the rules changed (written straight to the database) is
     // refused at delivery: failed, no connection attempted.
-    let store = fluxora::store::open(&fluxora::config::Config::for_database(db.url()).database)
+    let database = fluxora::store::open(&fluxora::config::Config::for_database(db.url()).database)
         .await
         .unwrap();
+    let store = fluxora::webhooks::repo::WebhookRepository::new(database.clone());
     let now = chrono::Utc::now().timestamp_millis();
     store
         .create_endpoint(&fluxora::webhooks::Endpoint::new(
@@ -858,11 +859,18 @@ async fn an_endpoint_gets_the_chain_events_released_after_its_creation() {
 /// commit once an endpoint exists: the ingest core recomputes it with them.
 #[tokio::test]
 async fn a_batch_that_left_out_webhook_events_conflicts_once_an_endpoint_exists() {
-    use fluxora::store::{ChainBatchWrite, ChainCommit, IndexerCheckpoint};
+    use fluxora::indexer::repo::{
+        ChainBatchWrite, ChainCommit, ChainRepository, IndexerCheckpoint,
+    };
+    use fluxora::webhooks::repo::WebhookRepository;
     let (app, db) = spawn(&[]).await;
-    let store = fluxora::store::open(&fluxora::config::Config::for_database(db.url()).database)
+    let database = fluxora::store::open(&fluxora::config::Config::for_database(db.url()).database)
         .await
         .unwrap();
+    let (store, webhooks) = (
+        ChainRepository::new(database.clone()),
+        WebhookRepository::new(database.clone()),
+    );
     let batch = |omitted: bool, ledger: u32| ChainBatchWrite {
         ledgers: vec![(ledger, format!("{ledger:064x}"), None)],
         checkpoint: IndexerCheckpoint {
@@ -874,32 +882,28 @@ async fn a_batch_that_left_out_webhook_events_conflicts_once_an_endpoint_exists(
         ..ChainBatchWrite::default()
     };
     // No endpoint yet: leaving the events out is right, the batch commits.
-    assert!(!store.any_enabled_endpoint().await.unwrap());
+    assert!(!webhooks.any_enabled_endpoint().await.unwrap());
     assert_eq!(
-        store.commit_chain_batch(&batch(true, 100)).await.unwrap(),
+        store.commit_batch(&batch(true, 100)).await.unwrap(),
         ChainCommit::Committed
     );
     let receiver = Receiver::start().await;
     endpoint(&app, &receiver, json!({})).await;
-    assert!(store.any_enabled_endpoint().await.unwrap());
+    assert!(webhooks.any_enabled_endpoint().await.unwrap());
     assert_eq!(
-        store.commit_chain_batch(&batch(true, 101)).await.unwrap(),
+        store.commit_batch(&batch(true, 101)).await.unwrap(),
         ChainCommit::Conflict
     );
     // Nothing of the refused batch was written.
     assert_eq!(
-        store
-            .indexer_checkpoint()
-            .await
-            .unwrap()
-            .last_ingested_ledger,
+        store.checkpoint().await.unwrap().last_ingested_ledger,
         Some(100)
     );
     assert_eq!(
-        store.commit_chain_batch(&batch(false, 101)).await.unwrap(),
+        store.commit_batch(&batch(false, 101)).await.unwrap(),
         ChainCommit::Committed
     );
-    store.close().await;
+    database.close().await;
 }
 
 #[tokio::test]

@@ -1,5 +1,4 @@
-//! Stream reads by id over pipelined connections, for `GET /api/streams/{id}` on PostgreSQL
-//! (issue 8).
+//! Stream reads by id over pipelined connections, for `GET /api/streams/{id}` on PostgreSQL.
 //!
 //! Through sqlx's pool, a read is two round trips to the server: the query, and the ping sqlx
 //! sends on every connection as it returns to the pool (from a task it spawns for the purpose;
@@ -39,8 +38,8 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::{Client, NoTls, Statement};
 
-use super::rows::{columns_through_get, stream_column_index, stream_from_row};
-use super::StoreError;
+use super::{columns_through_get, stream_column_index, stream_from_row};
+use crate::store::StoreError;
 use crate::streams::Stream;
 
 /// How long a connection that failed to open is left alone before the next attempt; doubled
@@ -301,26 +300,3 @@ impl PipelinedRow<'_> {
 }
 
 columns_through_get!(PipelinedRow<'_>);
-
-#[cfg(test)]
-mod tests {
-    use super::super::rows::STREAM_COLUMN_NAMES;
-    use super::super::sql::{SqlDialect, Statements};
-
-    /// [`PipelinedRow`] reads columns by their place in `STREAM_COLUMN_NAMES`: the PostgreSQL
-    /// stream SELECT must list exactly those columns, in that order (amounts as text).
-    #[test]
-    fn the_stream_select_lists_the_columns_in_order() {
-        let select = Statements::new(SqlDialect::Postgres).select_stream;
-        let listed: Vec<&str> = select
-            .trim_start_matches("SELECT ")
-            .split(" FROM ")
-            .next()
-            .unwrap_or_default()
-            .split(", ")
-            .map(|column| column.rsplit(" AS ").next().unwrap_or(column))
-            .collect();
-        assert_eq!(listed, STREAM_COLUMN_NAMES);
-        assert!(select.ends_with(" FROM streams WHERE id = $1"), "{select}");
-    }
-}

@@ -13,18 +13,20 @@
 //! reopens the API).
 //!
 //! Nothing here knows HTTP or SQL: the HTTP layer and the CLI call [`NewKey::parse`] and
-//! [`issue`]; storage goes through [`crate::store::Store`].
+//! [`issue`]; storage goes through [`repo::ApiKeyRepository`].
+
+pub mod repo;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use base64::Engine;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::clock::{format_millis, now_millis};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use crate::validation::{Collector, FieldError, ValidationErrors};
+use repo::ApiKeyRepository;
 
 /// The literal every key starts with.
 pub const KEY_PREFIX: &str = "flx_";
@@ -262,7 +264,10 @@ pub fn generate_key() -> Result<String, KeyError> {
 /// Creates and stores a key for `new`; returns it (shown once) and its record.
 ///
 /// Errors: [`KeyError`] when no randomness is available or the store fails.
-pub async fn issue(store: &dyn Store, new: NewKey) -> Result<(IssuedKey, ApiKeyRecord), KeyError> {
+pub async fn issue(
+    keys: &ApiKeyRepository,
+    new: NewKey,
+) -> Result<(IssuedKey, ApiKeyRecord), KeyError> {
     let key = generate_key()?;
     let record = ApiKeyRecord {
         id: format!("key_{}", uuid::Uuid::now_v7().simple()),
@@ -276,7 +281,7 @@ pub async fn issue(store: &dyn Store, new: NewKey) -> Result<(IssuedKey, ApiKeyR
         created_at: now_millis(),
         revoked_at: None,
     };
-    store.create_api_key(&record).await?;
+    keys.create(&record).await?;
     let scopes: Vec<&str> = record.scopes.iter().map(|s| s.as_str()).collect();
     tracing::info!(key_id = %record.id, scopes = %scopes.join(","), "API key created");
     Ok((
@@ -294,11 +299,11 @@ pub async fn issue(store: &dyn Store, new: NewKey) -> Result<(IssuedKey, ApiKeyR
 ///
 /// Errors: [`StoreError`] when the database fails.
 pub async fn revoke(
-    store: &dyn Store,
+    keys: &ApiKeyRepository,
     id: &str,
     now: i64,
 ) -> Result<Option<ApiKeyRecord>, StoreError> {
-    let revoked = store.revoke_api_key(id, now).await?;
+    let revoked = keys.revoke(id, now).await?;
     if let Some(record) = &revoked {
         tracing::info!(key_id = %record.id, "API key revoked");
     }
@@ -349,7 +354,7 @@ impl View {
 
 /// The in-memory view of active keys (see the module docs for its refresh rules).
 pub struct KeyRegistry {
-    store: Arc<dyn Store>,
+    store: ApiKeyRepository,
     view: std::sync::RwLock<View>,
 }
 
@@ -365,7 +370,7 @@ impl KeyRegistry {
     /// Loads the active keys once.
     ///
     /// Errors: [`StoreError`] when the store cannot be read (the service does not start).
-    pub async fn load(store: Arc<dyn Store>) -> Result<KeyRegistry, StoreError> {
+    pub async fn load(store: ApiKeyRepository) -> Result<KeyRegistry, StoreError> {
         let registry = KeyRegistry {
             store,
             view: std::sync::RwLock::new(View::default()),
@@ -392,7 +397,7 @@ impl KeyRegistry {
     /// Errors: [`StoreError`]; the previous view is then kept unchanged (fail closed).
     pub async fn refresh(&self) -> Result<Protection, StoreError> {
         let generation = self.read().generation;
-        let keys = self.store.active_api_keys().await?;
+        let keys = self.store.active().await?;
         let by_hash: HashMap<String, ActiveKey> = keys
             .into_iter()
             .map(|record| {

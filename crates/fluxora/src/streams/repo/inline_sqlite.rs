@@ -1,4 +1,4 @@
-//! Stream reads by id on the calling thread, for `GET /api/streams/{id}` on SQLite (issue 8).
+//! Stream reads by id on the calling thread, for `GET /api/streams/{id}` on SQLite.
 //!
 //! sqlx runs every SQLite connection on a worker thread of its own: a query through its pool is
 //! a command sent to that thread and rows sent back, plus a ping to it when the connection
@@ -15,7 +15,7 @@
 //!   append to the WAL, readers read a snapshot), and in the rare cases SQLite would make a
 //!   reader wait (WAL recovery after a crash) the read fails at once with `SQLITE_BUSY` and falls
 //!   back to the pool, which waits up to its own busy timeout on its own thread;
-//! - the statement is the one `SELECT … WHERE id = ?` on the `streams` primary key, through the
+//! - the statement is the one `SELECT … WHERE id = $1` on the `streams` primary key, through the
 //!   same memory map of the file as the pool's connections (`mmap_size`). What it does block on
 //!   is the page cache: a page not in the OS's cache (the first reads after a restart) is read
 //!   from disk on this thread, a few pages for a point lookup.
@@ -32,8 +32,8 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::rows::{columns_through_get, stream_column_index, stream_from_row};
-use super::StoreError;
+use super::{columns_through_get, stream_column_index, stream_from_row};
+use crate::store::StoreError;
 use crate::streams::Stream;
 
 /// Plain SQLite connections for reads on the caller's thread (see the module documentation).
@@ -50,7 +50,7 @@ impl std::fmt::Debug for InlineReaders {
 
 impl InlineReaders {
     /// Opens `count` connections to the database file `path` for the stream lookup
-    /// `select_stream` (one `?` parameter: the id), read-only in effect (`query_only`), with a
+    /// `select_stream` (one `$1` parameter: the id), read-only in effect (`query_only`), with a
     /// zero busy timeout and a memory map of `mmap_size` bytes.
     ///
     /// Errors: the SQLite error of the first connection that could not be opened or configured.
@@ -144,22 +144,3 @@ impl InlineRow<'_, '_> {
 }
 
 columns_through_get!(InlineRow<'_, '_>);
-
-#[cfg(test)]
-mod tests {
-    use super::super::rows::STREAM_COLUMN_NAMES;
-    use super::super::sql::{SqlDialect, Statements};
-
-    /// [`InlineRow`] reads columns by their place in `STREAM_COLUMN_NAMES`: the SQLite stream
-    /// SELECT must list exactly those columns, in that order.
-    #[test]
-    fn the_stream_select_lists_the_columns_in_order() {
-        assert_eq!(
-            Statements::new(SqlDialect::Sqlite).select_stream,
-            format!(
-                "SELECT {} FROM streams WHERE id = ?",
-                STREAM_COLUMN_NAMES.join(", ")
-            )
-        );
-    }
-}

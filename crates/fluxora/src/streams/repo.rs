@@ -1,0 +1,785 @@
+//! Storage of streams and of the `Idempotency-Key` records of their creation: table `streams`
+//! (API and chain streams alike) and table `idempotency_keys`.
+//!
+//! [`StreamRepository`] is the one place these tables are read and written. The chain
+//! repository writes indexed streams inside its own batch transaction through the
+//! transaction-level functions here ([`insert_in`], [`update_in`], [`delete_in`]), and both
+//! write a stream's webhook event in the same transaction as the stream
+//! ([`crate::webhooks::repo::enqueue_in`]).
+//!
+//! Reads of one stream by id (`GET /api/streams/{id}`, the hottest route) bypass sqlx's pool
+//! when they can: on SQLite through [`inline_sqlite`] (plain connections read on the calling
+//! thread), on PostgreSQL through [`pipelined_postgres`] (pipelined connections). Both fall back
+//! to the pool whenever they cannot answer; `docs/benchmarks.md` has the figures that keep them.
+
+mod inline_sqlite;
+mod pipelined_postgres;
+
+use std::sync::Arc;
+
+use crate::address::StellarAddress;
+use crate::amount::Amount;
+use crate::store::{
+    to_i64, to_u32, to_u64, Arg, Columns, Database, Query, QueryBuilder, StoreError, Tx,
+    ROWS_PER_STATEMENT,
+};
+use crate::streams::{ChainRef, Stream, StreamSource, StreamStatus};
+use crate::webhooks::OutboxEvent;
+
+/// Filters of `GET /api/streams`. `status` is the status as reported at the page's `now`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamFilters {
+    /// Reported status.
+    pub status: Option<StreamStatus>,
+    /// Exact sender StrKey.
+    pub sender: Option<StellarAddress>,
+    /// Exact recipient StrKey.
+    pub recipient: Option<StellarAddress>,
+    /// `api` or `chain`.
+    pub source: Option<StreamSource>,
+}
+
+/// One page request: newest first, strictly before `before_position` when given.
+#[derive(Debug, Clone)]
+pub struct StreamPageQuery {
+    /// Filters.
+    pub filters: StreamFilters,
+    /// Position (insertion order, from a previous page's last item) to continue after.
+    pub before_position: Option<i64>,
+    /// Page size, 1–100.
+    pub limit: u32,
+    /// Unix seconds used to evaluate the time-derived `completed` status.
+    pub now: u64,
+}
+
+/// A page of streams, newest first.
+#[derive(Debug, Clone)]
+pub struct StreamPage {
+    /// The streams of this page.
+    pub streams: Vec<Stream>,
+    /// Insertion position of the last stream on the page (the next cursor's anchor).
+    pub last_position: Option<i64>,
+    /// Whether more streams match after this page.
+    pub has_more: bool,
+}
+
+/// A stored `Idempotency-Key` record (kept 24 hours, durably; see `docs/api.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyRecord {
+    /// A request with this key is being processed (claimed, not yet completed).
+    InFlight {
+        /// SHA-256 of the canonical request body.
+        request_hash: Vec<u8>,
+    },
+    /// The first successful response, to be replayed.
+    Completed {
+        /// SHA-256 of the canonical request body.
+        request_hash: Vec<u8>,
+        /// HTTP status of the first response.
+        status: u16,
+        /// Exact body bytes of the first response.
+        body: Vec<u8>,
+        /// `Location` header of the first response.
+        location: Option<String>,
+    },
+}
+
+/// The response to remember for an idempotency key, written in the same transaction as the
+/// resource it created.
+#[derive(Debug, Clone)]
+pub struct IdempotencyCompletion {
+    /// The key.
+    pub key: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Exact body bytes.
+    pub body: Vec<u8>,
+    /// `Location` header.
+    pub location: Option<String>,
+}
+
+/// Result of trying to claim an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The caller owns the key until it completes or releases it (or the claim lapses).
+    Claimed,
+    /// Another request holds or completed the key: here is its record.
+    Existing(IdempotencyRecord),
+}
+
+/// The columns every stream SELECT returns, in this order (the direct readers read them by
+/// position, [`stream_column_index`]).
+const STREAM_COLUMN_NAMES: [&str; 23] = [
+    "position",
+    "id",
+    "sender",
+    "recipient",
+    "deposit_amount",
+    "rate_per_second",
+    "start_time",
+    "cliff_time",
+    "end_time",
+    "status",
+    "withdrawn_amount",
+    "checkpoint_amount",
+    "checkpoint_at",
+    "cancelled_at",
+    "source",
+    "chain_contract_id",
+    "chain_stream_id",
+    "chain_created_ledger",
+    "chain_tx_hash",
+    "chain_closed",
+    "created_at",
+    "updated_at",
+    "version",
+];
+
+/// [`STREAM_COLUMN_NAMES`] as a SELECT list, amounts cast to exact text (a PostgreSQL cast
+/// that [`crate::store::Dialect::sql`] drops for SQLite).
+const STREAM_COLUMNS: &str = "position, id, sender, recipient, \
+     deposit_amount::text AS deposit_amount, rate_per_second::text AS rate_per_second, \
+     start_time, cliff_time, end_time, status, withdrawn_amount::text AS withdrawn_amount, \
+     checkpoint_amount::text AS checkpoint_amount, checkpoint_at, cancelled_at, source, \
+     chain_contract_id, chain_stream_id, chain_created_ledger, chain_tx_hash, chain_closed, \
+     created_at, updated_at, version";
+
+/// One stream by id (also the direct readers' statement).
+const SELECT_STREAM: &str = "SELECT position, id, sender, recipient, \
+     deposit_amount::text AS deposit_amount, rate_per_second::text AS rate_per_second, \
+     start_time, cliff_time, end_time, status, withdrawn_amount::text AS withdrawn_amount, \
+     checkpoint_amount::text AS checkpoint_amount, checkpoint_at, cancelled_at, source, \
+     chain_contract_id, chain_stream_id, chain_created_ledger, chain_tx_hash, chain_closed, \
+     created_at, updated_at, version FROM streams WHERE id = $1";
+
+/// The columns an insert writes, in the order of [`insert_values`].
+const INSERT_STREAM: &str = "INSERT INTO streams (id, sender, recipient, deposit_amount, \
+     rate_per_second, start_time, cliff_time, end_time, status, withdrawn_amount, \
+     checkpoint_amount, checkpoint_at, cancelled_at, source, chain_contract_id, chain_stream_id, \
+     chain_created_ledger, chain_tx_hash, chain_closed, created_at, updated_at, version) VALUES ";
+
+/// The optimistic-concurrency update: a stream's mutable state, only while it is still at the
+/// expected version.
+const UPDATE_STREAM: &str = "UPDATE streams SET status = $1, withdrawn_amount = $2::numeric, \
+     deposit_amount = $3::numeric, rate_per_second = $4::numeric, end_time = $5, \
+     checkpoint_amount = $6::numeric, checkpoint_at = $7, cancelled_at = $8, chain_closed = $9, \
+     updated_at = $10, version = $11 WHERE id = $12 AND version = $13";
+
+/// Streams and idempotency keys in the service's database.
+#[derive(Debug, Clone)]
+pub struct StreamRepository {
+    db: Database,
+    direct: DirectReads,
+}
+
+/// The direct read path of `get`, per database (see the module documentation).
+#[derive(Debug, Clone)]
+enum DirectReads {
+    /// None: every read goes through the pool (an in-memory SQLite database, or readers that
+    /// could not be opened).
+    None,
+    /// SQLite connections read on the calling thread.
+    Inline(Arc<inline_sqlite::InlineReaders>),
+    /// PostgreSQL pipelined connections.
+    Pipelined(Arc<pipelined_postgres::PipelinedReaders>),
+}
+
+impl StreamRepository {
+    /// The repository over `db`, with its direct readers: on a SQLite file one inline
+    /// connection per runtime worker thread (`WORKER_THREADS`; reads run on the worker serving
+    /// the request and never wait, so no more can be in use at once); on PostgreSQL one
+    /// pipelined connection per core, opened on first use. Readers that cannot be opened are
+    /// logged and left out: reads then go through the pool.
+    pub async fn open(db: Database) -> Self {
+        let direct = match &db {
+            Database::Sqlite(sqlite) => match sqlite.file() {
+                Some(path) => open_inline_readers(path.to_path_buf()).await,
+                None => DirectReads::None,
+            },
+            Database::Postgres(postgres) => {
+                // Enough to keep the server's backends busy; each carries any number of
+                // concurrent reads.
+                let count =
+                    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+                match pipelined_postgres::PipelinedReaders::start(
+                    postgres.url(),
+                    count,
+                    postgres.acquire_timeout(),
+                    SELECT_STREAM.to_string(),
+                ) {
+                    Ok(readers) => DirectReads::Pipelined(Arc::new(readers)),
+                    Err(error) => {
+                        tracing::info!(%error, "DATABASE_URL is not one the pipelined PostgreSQL readers accept; stream reads go through the pool");
+                        DirectReads::None
+                    }
+                }
+            }
+        };
+        Self { db, direct }
+    }
+
+    /// Inserts a new stream and, in the same transaction, completes its idempotency claim and
+    /// writes its webhook event to the outbox (one delivery per matching enabled endpoint).
+    ///
+    /// Errors: [`StoreError`]; nothing is written then.
+    pub async fn insert(
+        &self,
+        stream: &Stream,
+        completion: Option<&IdempotencyCompletion>,
+        event: Option<&OutboxEvent>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        if let Some(event) = event {
+            crate::webhooks::repo::enqueue_in(&mut tx, event, None).await?;
+        }
+        let mut insert = QueryBuilder::new(tx.dialect(), INSERT_STREAM);
+        insert.row(insert_values(stream)?);
+        insert.build().execute(&mut tx).await?;
+        if let Some(completion) = completion {
+            Query::new(
+                "UPDATE idempotency_keys SET state = 'completed', response_status = $1, \
+                 response_body = $2, location = $3 WHERE key = $4",
+            )
+            .bind(i64::from(completion.status))
+            .bind(completion.body.as_slice())
+            .bind(completion.location.as_deref())
+            .bind(completion.key.as_str())
+            .execute(&mut tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// One stream by id; `None` when there is none.
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn get(&self, id: &str) -> Result<Option<Stream>, StoreError> {
+        let direct = match &self.direct {
+            DirectReads::None => None,
+            DirectReads::Inline(readers) => readers.get_stream(id),
+            DirectReads::Pipelined(readers) => readers.get_stream(id).await,
+        };
+        if let Some(found) = direct {
+            return Ok(found);
+        }
+        let row = Query::new(self.db.dialect().sql(SELECT_STREAM))
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(row
+            .as_ref()
+            .map(stream_from_row)
+            .transpose()?
+            .map(|(_, stream)| stream))
+    }
+
+    /// The streams among `ids` that exist (any order; absent ids are left out), in one query
+    /// per [`ROWS_PER_STATEMENT`] ids.
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn get_many(&self, ids: &[String]) -> Result<Vec<Stream>, StoreError> {
+        let mut streams = Vec::with_capacity(ids.len());
+        let dialect = self.db.dialect();
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let head = format!("SELECT {STREAM_COLUMNS} FROM streams WHERE id IN (");
+            let mut select = QueryBuilder::new(dialect, &dialect.sql(&head));
+            select.list(chunk, ", ", |q, id| {
+                q.bind(id.as_str());
+            });
+            select.push(")");
+            let rows = select
+                .build()
+                .persistent(chunk.len() == ROWS_PER_STATEMENT)
+                .fetch_all(&self.db)
+                .await?;
+            for row in &rows {
+                streams.push(stream_from_row(row)?.1);
+            }
+        }
+        Ok(streams)
+    }
+
+    /// Replaces a stream's mutable state if its stored version is still `expected_version`
+    /// (optimistic concurrency), writing the outbox `event`, if any, in the same transaction.
+    /// Returns `false` (and writes nothing) when another change won the race.
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn update(
+        &self,
+        stream: &Stream,
+        expected_version: i64,
+        event: Option<&OutboxEvent>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin().await?;
+        if !update_in(&mut tx, stream, expected_version).await? {
+            return Ok(false);
+        }
+        if let Some(event) = event {
+            crate::webhooks::repo::enqueue_in(&mut tx, event, None).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// One page of streams, newest first (by insertion order, so pages never repeat or skip a
+    /// stream while others are inserted): the filters, the cursor anchor and `limit + 1` rows
+    /// (to learn whether more exist).
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn list(&self, query: &StreamPageQuery) -> Result<StreamPage, StoreError> {
+        let now = to_i64(query.now, "now")?;
+        let dialect = self.db.dialect();
+        let head = format!("SELECT {STREAM_COLUMNS} FROM streams WHERE 1 = 1");
+        let mut select = QueryBuilder::new(dialect, &dialect.sql(&head));
+        if let Some(before) = query.before_position {
+            select.push(" AND position < ").bind(before);
+        }
+        let filters = &query.filters;
+        if let Some(sender) = &filters.sender {
+            select.push(" AND sender = ").bind(sender.as_str());
+        }
+        if let Some(recipient) = &filters.recipient {
+            select.push(" AND recipient = ").bind(recipient.as_str());
+        }
+        if let Some(source) = filters.source {
+            select.push(" AND source = ").bind(source.as_str());
+        }
+        // An API stream reports `completed` from its end time on, whatever its stored status
+        // (see `Stream::status_at`); the filter follows the reported status.
+        match filters.status {
+            None => {}
+            Some(status @ (StreamStatus::Active | StreamStatus::Paused)) => {
+                select
+                    .push(" AND status = ")
+                    .bind(status.as_str())
+                    .push(" AND NOT (source = 'api' AND end_time <= ")
+                    .bind(now)
+                    .push(")");
+            }
+            Some(StreamStatus::Completed) => {
+                select
+                    .push(
+                        " AND (status = 'completed' OR (source = 'api' \
+                         AND status IN ('active', 'paused') AND end_time <= ",
+                    )
+                    .bind(now)
+                    .push("))");
+            }
+            Some(StreamStatus::Cancelled) => {
+                select.push(" AND status = 'cancelled'");
+            }
+        }
+        select
+            .push(" ORDER BY position DESC LIMIT ")
+            .bind(i64::from(query.limit) + 1);
+        let rows = select.build().fetch_all(&self.db).await?;
+        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+        let has_more = rows.len() > limit;
+        let mut streams = Vec::with_capacity(rows.len().min(limit));
+        let mut last_position = None;
+        for row in rows.iter().take(limit) {
+            let (position, stream) = stream_from_row(row)?;
+            streams.push(stream);
+            last_position = Some(position);
+        }
+        Ok(StreamPage {
+            streams,
+            last_position,
+            has_more,
+        })
+    }
+
+    /// A live idempotency record at unix ms `now`: a completed one not yet expired, or an
+    /// in-flight claim whose lock has not lapsed.
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn idempotency_get(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let row = Query::new(
+            "SELECT state, request_hash, response_status, response_body, location \
+             FROM idempotency_keys WHERE key = $1 AND expires_at > $2 \
+             AND (state = 'completed' OR locked_until > $2)",
+        )
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&self.db)
+        .await?;
+        row.as_ref().map(idempotency_from_row).transpose()
+    }
+
+    /// Claims `key` for a request with `request_hash`: succeeds when the key is unknown,
+    /// expired, or held by an in-flight claim whose lock lapsed before `now` (unix ms). The
+    /// claim's lock lasts until `lock_until`; the completed record expires at `expires_at`.
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn idempotency_claim(
+        &self,
+        key: &str,
+        request_hash: &[u8],
+        now: i64,
+        lock_until: i64,
+        expires_at: i64,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let claimed = Query::new(
+            "INSERT INTO idempotency_keys \
+               (key, request_hash, state, locked_until, created_at, expires_at) \
+             VALUES ($1, $2, 'in_flight', $3, $4, $5) \
+             ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash, \
+               state = 'in_flight', locked_until = excluded.locked_until, \
+               created_at = excluded.created_at, expires_at = excluded.expires_at, \
+               response_status = NULL, response_body = NULL, location = NULL \
+             WHERE idempotency_keys.expires_at <= excluded.created_at \
+                OR (idempotency_keys.state = 'in_flight' \
+                    AND idempotency_keys.locked_until <= excluded.created_at)",
+        )
+        .bind(key)
+        .bind(request_hash)
+        .bind(lock_until)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.db)
+        .await?;
+        if claimed == 1 {
+            return Ok(ClaimOutcome::Claimed);
+        }
+        match self.idempotency_get(key, now).await? {
+            Some(record) => Ok(ClaimOutcome::Existing(record)),
+            // The holder released, or its record expired, between the two statements: report
+            // it as in flight so the client retries.
+            None => Ok(ClaimOutcome::Existing(IdempotencyRecord::InFlight {
+                request_hash: Vec::new(),
+            })),
+        }
+    }
+
+    /// Drops an in-flight claim (the request failed, so a retry may reuse the key).
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn idempotency_release(&self, key: &str) -> Result<(), StoreError> {
+        Query::new("DELETE FROM idempotency_keys WHERE key = $1 AND state = 'in_flight'")
+            .bind(key)
+            .execute(&self.db)
+            .await
+            .map(drop)
+    }
+
+    /// Deletes idempotency records that expired before unix ms `now`; returns how many.
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn purge_expired_idempotency(&self, now: i64) -> Result<u64, StoreError> {
+        Query::new("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.db)
+            .await
+    }
+}
+
+/// Inserts new streams in `tx`, [`ROWS_PER_STATEMENT`] per statement, skipping any whose id
+/// exists; returns how many were written (fewer than given means another writer got there
+/// first).
+///
+/// Errors: [`StoreError`].
+pub async fn insert_in(tx: &mut Tx, streams: &[&Stream]) -> Result<u64, StoreError> {
+    let mut written = 0;
+    for chunk in streams.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = QueryBuilder::new(tx.dialect(), INSERT_STREAM);
+        for (i, stream) in chunk.iter().enumerate() {
+            if i > 0 {
+                insert.push(", ");
+            }
+            insert.row(insert_values(stream)?);
+        }
+        insert.push(" ON CONFLICT DO NOTHING");
+        written += insert
+            .build()
+            .persistent(chunk.len() == ROWS_PER_STATEMENT)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(written)
+}
+
+/// [`StreamRepository::update`]'s statement in `tx`: `false` when the stream is no longer at
+/// `expected_version` (nothing written).
+///
+/// Errors: [`StoreError`].
+pub async fn update_in(
+    tx: &mut Tx,
+    stream: &Stream,
+    expected_version: i64,
+) -> Result<bool, StoreError> {
+    let written = Query::new(tx.dialect().sql(UPDATE_STREAM))
+        .bind(stream.status.as_str())
+        .bind(Arg::Amount(stream.withdrawn_amount.stroops().to_string()))
+        .bind(Arg::Amount(stream.deposit_amount.stroops().to_string()))
+        .bind(Arg::Amount(stream.rate_per_second.stroops().to_string()))
+        .bind(to_i64(stream.end_time, "end_time")?)
+        .bind(Arg::Amount(stream.checkpoint_amount.stroops().to_string()))
+        .bind(to_i64(stream.checkpoint_at, "checkpoint_at")?)
+        .bind(opt_i64(stream.cancelled_at, "cancelled_at")?)
+        .bind(stream.chain.as_ref().is_some_and(|c| c.closed))
+        .bind(stream.updated_at)
+        .bind(stream.version)
+        .bind(stream.id.as_str())
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+    Ok(written == 1)
+}
+
+/// Deletes streams in `tx`, each only while still at the given version; returns how many were
+/// deleted (fewer than given means another writer changed one).
+///
+/// Errors: [`StoreError`].
+pub async fn delete_in(tx: &mut Tx, streams: &[(String, i64)]) -> Result<u64, StoreError> {
+    let mut deleted = 0;
+    for chunk in streams.chunks(ROWS_PER_STATEMENT) {
+        // An OR of (id, version) pairs: SQLite looks each up by primary key (a row-value IN
+        // list would scan the table).
+        let mut delete = QueryBuilder::new(tx.dialect(), "DELETE FROM streams WHERE ");
+        delete.list(chunk, " OR ", |q, (id, version)| {
+            q.push("(id = ")
+                .bind(id.as_str())
+                .push(" AND version = ")
+                .bind(*version)
+                .push(")");
+        });
+        deleted += delete
+            .build()
+            .persistent(chunk.len() == ROWS_PER_STATEMENT)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(deleted)
+}
+
+/// A stream's 22 insert values in [`INSERT_STREAM`] order (amounts as exact decimal text).
+fn insert_values(stream: &Stream) -> Result<[Arg<'_>; 22], StoreError> {
+    let chain = stream.chain.as_ref();
+    Ok([
+        stream.id.as_str().into(),
+        stream.sender.as_str().into(),
+        stream.recipient.as_str().into(),
+        Arg::Amount(stream.deposit_amount.stroops().to_string()),
+        Arg::Amount(stream.rate_per_second.stroops().to_string()),
+        to_i64(stream.start_time, "start_time")?.into(),
+        to_i64(stream.cliff_time, "cliff_time")?.into(),
+        to_i64(stream.end_time, "end_time")?.into(),
+        stream.status.as_str().into(),
+        Arg::Amount(stream.withdrawn_amount.stroops().to_string()),
+        Arg::Amount(stream.checkpoint_amount.stroops().to_string()),
+        to_i64(stream.checkpoint_at, "checkpoint_at")?.into(),
+        opt_i64(stream.cancelled_at, "cancelled_at")?.into(),
+        stream.source.as_str().into(),
+        chain.map(|c| c.contract_id.as_str()).into(),
+        opt_i64(chain.map(|c| c.stream_id), "chain_stream_id")?.into(),
+        chain.map(|c| i64::from(c.created_ledger)).into(),
+        chain.map(|c| c.tx_hash.as_str()).into(),
+        chain.is_some_and(|c| c.closed).into(),
+        stream.created_at.into(),
+        stream.updated_at.into(),
+        stream.version.into(),
+    ])
+}
+
+fn opt_i64(value: Option<u64>, what: &str) -> Result<Option<i64>, StoreError> {
+    value.map(|v| to_i64(v, what)).transpose()
+}
+
+/// The place of `column` in the stream SELECT, so the direct readers can index a row by
+/// position instead of searching its column names.
+fn stream_column_index(column: &str) -> Option<usize> {
+    STREAM_COLUMN_NAMES.iter().position(|name| *name == column)
+}
+
+fn amount(row: &impl Columns, column: &str) -> Result<Amount, StoreError> {
+    let text = row.text(column)?;
+    text.parse::<i128>()
+        .map(Amount::from_stroops)
+        .map_err(|_| StoreError::Corrupt(format!("{column} '{text}' is not an i128")))
+}
+
+fn address(row: &impl Columns, column: &str) -> Result<StellarAddress, StoreError> {
+    StellarAddress::parse(&row.text(column)?)
+        .map_err(|_| StoreError::Corrupt(format!("{column} is not a valid StrKey")))
+}
+
+fn time(row: &impl Columns, column: &str) -> Result<u64, StoreError> {
+    to_u64(row.int(column)?, column)
+}
+
+/// Decodes a stream row and its list position.
+fn stream_from_row(row: &impl Columns) -> Result<(i64, Stream), StoreError> {
+    let status_text = row.text("status")?;
+    let status = StreamStatus::parse(&status_text)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown status '{status_text}'")))?;
+    let source_text = row.text("source")?;
+    let source = StreamSource::parse(&source_text)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown source '{source_text}'")))?;
+    let cancelled_at = row
+        .opt_int("cancelled_at")?
+        .map(|t| to_u64(t, "cancelled_at"))
+        .transpose()?;
+    let chain = match row.opt_text("chain_contract_id")? {
+        None => None,
+        Some(contract_id) => Some(ChainRef {
+            contract_id,
+            stream_id: to_u64(
+                row.opt_int("chain_stream_id")?.unwrap_or(0),
+                "chain_stream_id",
+            )?,
+            created_ledger: to_u32(
+                row.opt_int("chain_created_ledger")?.unwrap_or(0),
+                "chain_created_ledger",
+            )?,
+            tx_hash: row.opt_text("chain_tx_hash")?.unwrap_or_default(),
+            closed: row.flag("chain_closed")?,
+        }),
+    };
+    let stream = Stream {
+        id: row.text("id")?,
+        sender: address(row, "sender")?,
+        recipient: address(row, "recipient")?,
+        deposit_amount: amount(row, "deposit_amount")?,
+        rate_per_second: amount(row, "rate_per_second")?,
+        start_time: time(row, "start_time")?,
+        cliff_time: time(row, "cliff_time")?,
+        end_time: time(row, "end_time")?,
+        status,
+        withdrawn_amount: amount(row, "withdrawn_amount")?,
+        checkpoint_amount: amount(row, "checkpoint_amount")?,
+        checkpoint_at: time(row, "checkpoint_at")?,
+        cancelled_at,
+        source,
+        chain,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+        version: row.int("version")?,
+    };
+    Ok((row.int("position")?, stream))
+}
+
+/// Decodes an `idempotency_keys` row (`state`, `request_hash`, `response_status`,
+/// `response_body`, `location`).
+fn idempotency_from_row(row: &impl Columns) -> Result<IdempotencyRecord, StoreError> {
+    let state = row.text("state")?;
+    let request_hash = row.opt_bytes("request_hash")?.unwrap_or_default();
+    match state.as_str() {
+        "in_flight" => Ok(IdempotencyRecord::InFlight { request_hash }),
+        "completed" => {
+            let status = row.opt_int("response_status")?.unwrap_or(0);
+            Ok(IdempotencyRecord::Completed {
+                request_hash,
+                status: u16::try_from(status)
+                    .map_err(|_| StoreError::Corrupt(format!("response status {status}")))?,
+                body: row.opt_bytes("response_body")?.unwrap_or_default(),
+                location: row.opt_text("location")?,
+            })
+        }
+        other => Err(StoreError::Corrupt(format!(
+            "unknown idempotency state '{other}'"
+        ))),
+    }
+}
+
+/// Opens the [`inline_sqlite::InlineReaders`] of the database file `path`; with a WARN and
+/// none if they cannot be opened (every read then goes through the pool, as it would anyway).
+async fn open_inline_readers(path: std::path::PathBuf) -> DirectReads {
+    let count = tokio::runtime::Handle::current()
+        .metrics()
+        .num_workers()
+        .max(1);
+    let select = crate::store::Dialect::Sqlite
+        .sql(SELECT_STREAM)
+        .into_owned();
+    let opened = tokio::task::spawn_blocking(move || {
+        inline_sqlite::InlineReaders::open(
+            &path,
+            count,
+            crate::store::sqlite::MMAP_SIZE_BYTES,
+            select,
+        )
+    })
+    .await;
+    match opened {
+        Ok(Ok(readers)) => DirectReads::Inline(Arc::new(readers)),
+        Ok(Err(error)) => {
+            tracing::warn!(error = %error, "inline SQLite readers not opened; reads go through the pool");
+            DirectReads::None
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "inline SQLite readers not opened; reads go through the pool");
+            DirectReads::None
+        }
+    }
+}
+
+/// Implements [`Columns`] for a direct reader's row type through its own generic
+/// `fn get<T>(&self, column: &str) -> Result<T, StoreError>`: every column kind is one `get`.
+macro_rules! columns_through_get {
+    ($row:ty) => {
+        impl $crate::store::Columns for $row {
+            fn text(&self, c: &str) -> Result<String, $crate::store::StoreError> {
+                self.get(c)
+            }
+            fn opt_text(&self, c: &str) -> Result<Option<String>, $crate::store::StoreError> {
+                self.get(c)
+            }
+            fn int(&self, c: &str) -> Result<i64, $crate::store::StoreError> {
+                self.get(c)
+            }
+            fn opt_int(&self, c: &str) -> Result<Option<i64>, $crate::store::StoreError> {
+                self.get(c)
+            }
+            fn flag(&self, c: &str) -> Result<bool, $crate::store::StoreError> {
+                self.get(c)
+            }
+            fn opt_bytes(&self, c: &str) -> Result<Option<Vec<u8>>, $crate::store::StoreError> {
+                self.get(c)
+            }
+        }
+    };
+}
+use columns_through_get;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The direct readers read columns by their place in [`STREAM_COLUMN_NAMES`]: both SELECT
+    /// lists must name exactly those columns, in that order (amounts as text).
+    #[test]
+    fn the_stream_selects_list_the_columns_in_order() {
+        for select in [STREAM_COLUMNS.to_string(), SELECT_STREAM.to_string()] {
+            let listed: Vec<&str> = select
+                .trim_start_matches("SELECT ")
+                .split(" FROM ")
+                .next()
+                .unwrap_or_default()
+                .split(", ")
+                .map(|column| column.rsplit(" AS ").next().unwrap_or(column))
+                .collect();
+            assert_eq!(listed, STREAM_COLUMN_NAMES);
+        }
+        assert!(SELECT_STREAM.starts_with(&format!("SELECT {STREAM_COLUMNS} FROM")));
+        assert!(SELECT_STREAM.ends_with(" FROM streams WHERE id = $1"));
+        assert_eq!(
+            crate::store::Dialect::Sqlite.sql(SELECT_STREAM),
+            format!(
+                "SELECT {} FROM streams WHERE id = $1",
+                STREAM_COLUMN_NAMES
+                    .iter()
+                    .map(|c| if c.ends_with("amount") || *c == "rate_per_second" {
+                        format!("{c} AS {c}")
+                    } else {
+                        (*c).to_string()
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        );
+    }
+}
