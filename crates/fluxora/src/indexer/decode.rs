@@ -29,6 +29,9 @@ use stellar_xdr::{
     AccountId, ContractId, Hash, Limits, PublicKey, ReadXdr, ScAddress, ScVal, Uint256,
 };
 
+use ContractEvent as E;
+use Payload::{Struct, Variant};
+
 /// Maximum XDR nesting depth accepted for one topic or payload (`stellar_xdr::Limits::depth`).
 pub const MAX_XDR_DEPTH: u32 = 64;
 /// Maximum decoded size in bytes of one topic or payload (`stellar_xdr::Limits::len`); Soroban's
@@ -37,30 +40,85 @@ pub const MAX_XDR_BYTES: usize = 64 * 1024;
 /// Longest base64 text accepted for one topic or payload (the encoding of [`MAX_XDR_BYTES`]).
 const MAX_BASE64_CHARS: usize = MAX_XDR_BYTES.div_ceil(3) * 4;
 
-/// Event names (first topic) that [`decode`] turns into a [`ContractEvent`]; any other name is
-/// [`Decoded::Unknown`].
-pub const HANDLED_EVENT_NAMES: [&str; 20] = [
-    "created",
-    "withdrew",
-    "wdraw_to",
-    "paused",
-    "resumed",
-    "cancelled",
-    "completed",
-    "closed",
-    "top_up",
-    "rate_upd",
-    "rate_dec",
-    "end_ext",
-    "end_shrt",
-    "kp_cncl",
-    "recp_upd",
-    "claim_own",
-    "del_share",
-    "ac_trig",
-    "health",
-    "decomm",
+/// One contract event that [`decode`] handles: its name, how its payload decodes, and whether it
+/// changes stream state. [`CATALOGUE`] holds one per event.
+#[derive(Debug, Clone, Copy)]
+pub struct EventSpec {
+    /// The event name: the first topic's Symbol (`symbol_short!`, 1–9 characters).
+    pub name: &'static str,
+    /// Whether the event can change the stream resource ([`derive::apply`] has a rule for it);
+    /// events that do not are stored and skipped with their reason.
+    ///
+    /// [`derive::apply`]: crate::indexer::derive::apply
+    pub changes_state: bool,
+    payload: Payload,
+}
+
+/// How an event's payload is laid out, and the decoder that turns it into a [`ContractEvent`].
+#[derive(Debug, Clone, Copy)]
+enum Payload {
+    /// A `#[contracttype]` struct: an `ScVal::Map` read by field name.
+    Struct(fn(&Fields<'_>) -> Result<ContractEvent, DecodeError>),
+    /// A tuple-enum variant `[Symbol(variant), U64(stream_id)]`: the variant Symbol and the
+    /// [`ContractEvent`] constructor.
+    Variant(&'static str, fn(StreamRef) -> ContractEvent),
+}
+
+/// The contract events [`decode`] handles, one entry each; any other name is
+/// [`Decoded::Unknown`]. Handling another event takes its payload type, a [`ContractEvent`]
+/// variant, a decoder, an entry here and the variant's arms in [`ContractEvent::spec`] and
+/// [`ContractEvent::stream_id`] (plus its rule in [`derive::apply`] if it changes stream state).
+///
+/// [`derive::apply`]: crate::indexer::derive::apply
+pub const CATALOGUE: &[EventSpec] = &[
+    CREATED, WITHDREW, WDRAW_TO, PAUSED, RESUMED, CANCELLED, COMPLETED, CLOSED, TOP_UP, RATE_UPD,
+    RATE_DEC, END_EXT, END_SHRT, KP_CNCL, RECP_UPD, CLAIM_OWN, DEL_SHARE, AC_TRIG, HEALTH, DECOMM,
 ];
+
+// name, changes stream state, payload decoder
+const CREATED: EventSpec = spec("created", true, Struct(created));
+const WITHDREW: EventSpec = spec("withdrew", true, Struct(withdrew));
+const WDRAW_TO: EventSpec = spec("wdraw_to", true, Struct(wdraw_to));
+const PAUSED: EventSpec = spec("paused", true, Struct(paused));
+const RESUMED: EventSpec = spec("resumed", true, Variant("Resumed", E::Resumed));
+const CANCELLED: EventSpec = spec("cancelled", true, Variant("StreamCancelled", E::Cancelled));
+const COMPLETED: EventSpec = spec("completed", true, Variant("StreamCompleted", E::Completed));
+const CLOSED: EventSpec = spec("closed", true, Variant("StreamClosed", E::Closed));
+const TOP_UP: EventSpec = spec("top_up", true, Struct(top_up));
+const RATE_UPD: EventSpec = spec("rate_upd", true, Struct(rate_upd));
+const RATE_DEC: EventSpec = spec("rate_dec", true, Struct(rate_dec));
+const END_EXT: EventSpec = spec("end_ext", true, Struct(end_ext));
+const END_SHRT: EventSpec = spec("end_shrt", true, Struct(end_shrt));
+const KP_CNCL: EventSpec = spec("kp_cncl", true, Struct(kp_cncl));
+const RECP_UPD: EventSpec = spec("recp_upd", true, Struct(recp_upd));
+const CLAIM_OWN: EventSpec = spec("claim_own", false, Struct(claim_own));
+const DEL_SHARE: EventSpec = spec("del_share", false, Struct(del_share));
+const AC_TRIG: EventSpec = spec("ac_trig", false, Struct(ac_trig));
+const HEALTH: EventSpec = spec("health", false, Struct(health));
+const DECOMM: EventSpec = spec("decomm", false, Struct(decomm));
+
+const fn spec(name: &'static str, changes_state: bool, payload: Payload) -> EventSpec {
+    EventSpec {
+        name,
+        changes_state,
+        payload,
+    }
+}
+
+/// The catalogue entry of the event named `name`, if [`decode`] handles it.
+pub fn event_spec(name: &str) -> Option<&'static EventSpec> {
+    CATALOGUE.iter().find(|spec| spec.name == name)
+}
+
+impl EventSpec {
+    /// Decodes this event's payload (the topic's stream id is checked by the caller).
+    fn decode(&self, payload: &ScVal) -> Result<ContractEvent, DecodeError> {
+        match self.payload {
+            Struct(decode) => decode(&Fields::parse(self.name, payload)?),
+            Variant(variant, event) => enum_payload(self.name, variant, payload).map(event),
+        }
+    }
+}
 
 /// Result of decoding one event's topics and payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -465,8 +523,7 @@ pub struct StreamDecommissioned {
     pub decommissioned: bool,
 }
 
-/// A decoded Fluxora stream event, one variant per handled event name
-/// ([`HANDLED_EVENT_NAMES`]).
+/// A decoded Fluxora stream event, one variant per [`CATALOGUE`] entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContractEvent {
     /// `created`.
@@ -513,30 +570,40 @@ pub enum ContractEvent {
 }
 
 impl ContractEvent {
+    /// This event's [`CATALOGUE`] entry.
+    pub fn spec(&self) -> &'static EventSpec {
+        match self {
+            Self::Created(_) => &CREATED,
+            Self::Withdrew(_) => &WITHDREW,
+            Self::WithdrewTo(_) => &WDRAW_TO,
+            Self::Paused(_) => &PAUSED,
+            Self::Resumed(_) => &RESUMED,
+            Self::Cancelled(_) => &CANCELLED,
+            Self::Completed(_) => &COMPLETED,
+            Self::Closed(_) => &CLOSED,
+            Self::ToppedUp(_) => &TOP_UP,
+            Self::RateUpdated(_) => &RATE_UPD,
+            Self::RateDecreased(_) => &RATE_DEC,
+            Self::EndExtended(_) => &END_EXT,
+            Self::EndShortened(_) => &END_SHRT,
+            Self::KeeperCancelled(_) => &KP_CNCL,
+            Self::RecipientUpdated(_) => &RECP_UPD,
+            Self::ClaimOwnershipTransferred(_) => &CLAIM_OWN,
+            Self::ShareDelegated(_) => &DEL_SHARE,
+            Self::AutoClaimTriggered(_) => &AC_TRIG,
+            Self::HealthChanged(_) => &HEALTH,
+            Self::Decommissioned(_) => &DECOMM,
+        }
+    }
+
     /// The event name (first topic Symbol), e.g. `"withdrew"`.
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::Created(_) => "created",
-            Self::Withdrew(_) => "withdrew",
-            Self::WithdrewTo(_) => "wdraw_to",
-            Self::Paused(_) => "paused",
-            Self::Resumed(_) => "resumed",
-            Self::Cancelled(_) => "cancelled",
-            Self::Completed(_) => "completed",
-            Self::Closed(_) => "closed",
-            Self::ToppedUp(_) => "top_up",
-            Self::RateUpdated(_) => "rate_upd",
-            Self::RateDecreased(_) => "rate_dec",
-            Self::EndExtended(_) => "end_ext",
-            Self::EndShortened(_) => "end_shrt",
-            Self::KeeperCancelled(_) => "kp_cncl",
-            Self::RecipientUpdated(_) => "recp_upd",
-            Self::ClaimOwnershipTransferred(_) => "claim_own",
-            Self::ShareDelegated(_) => "del_share",
-            Self::AutoClaimTriggered(_) => "ac_trig",
-            Self::HealthChanged(_) => "health",
-            Self::Decommissioned(_) => "decomm",
-        }
+        self.spec().name
+    }
+
+    /// Whether the event can change the stream resource ([`EventSpec::changes_state`]).
+    pub fn changes_state(&self) -> bool {
+        self.spec().changes_state
     }
 
     /// The stream the event is about: the topic's stream id (for `del_share`, the parent).
@@ -577,10 +644,12 @@ impl ContractEvent {
             Self::Withdrew(e) => obj(e),
             Self::WithdrewTo(e) => obj(e),
             Self::Paused(e) => obj(e),
-            Self::Resumed(e) => json!(["Resumed", e.stream_id]),
-            Self::Cancelled(e) => json!(["StreamCancelled", e.stream_id]),
-            Self::Completed(e) => json!(["StreamCompleted", e.stream_id]),
-            Self::Closed(e) => json!(["StreamClosed", e.stream_id]),
+            Self::Resumed(e) | Self::Cancelled(e) | Self::Completed(e) | Self::Closed(e) => {
+                match self.spec().payload {
+                    Variant(variant, _) => json!([variant, e.stream_id]),
+                    Struct(_) => obj(e),
+                }
+            }
             Self::ToppedUp(e) => obj(e),
             Self::RateUpdated(e) => obj(e),
             Self::RateDecreased(e) => obj(e),
@@ -646,9 +715,10 @@ fn decode_inner(topic: &[String], value: &str) -> Result<Decoded, DecodeError> {
             ))
         }
     };
-    let Some(event) = HANDLED_EVENT_NAMES.iter().copied().find(|n| *n == name) else {
+    let Some(spec) = event_spec(&name) else {
         return Ok(Decoded::Unknown { name });
     };
+    let event = spec.name;
     if topic.len() != 2 {
         return Err(DecodeError::new(
             DecodeErrorCode::TopicCountInvalid,
@@ -687,7 +757,7 @@ fn decode_inner(topic: &[String], value: &str) -> Result<Decoded, DecodeError> {
         }
     };
     let payload = parse_xdr(value, Part::Value, Some(event))?;
-    let decoded = decode_payload(event, &payload)?;
+    let decoded = spec.decode(&payload)?;
     if decoded.stream_id() != topic_id {
         let field = if matches!(decoded, ContractEvent::ShareDelegated(_)) {
             "parent_stream_id"
@@ -779,171 +849,154 @@ fn symbol_text(bytes: &[u8]) -> Option<String> {
     }
 }
 
-fn decode_payload(event: &'static str, v: &ScVal) -> Result<ContractEvent, DecodeError> {
-    use ContractEvent as E;
-    Ok(match event {
-        "created" => {
-            let s = Fields::parse(event, v)?;
-            E::Created(StreamCreated {
-                stream_id: s.u64("stream_id")?,
-                sender: s.address("sender")?,
-                recipient: s.address("recipient")?,
-                deposit_amount: s.i128("deposit_amount")?,
-                rate_per_second: s.i128("rate_per_second")?,
-                start_time: s.u64("start_time")?,
-                cliff_time: s.u64("cliff_time")?,
-                end_time: s.u64("end_time")?,
-                withdraw_dust_threshold: s.i128("withdraw_dust_threshold")?,
-                memo: s.opt_bytes("memo")?,
-                metadata: s.opt_bytes_map("metadata")?,
-            })
-        }
-        "withdrew" => {
-            let s = Fields::parse(event, v)?;
-            E::Withdrew(Withdrawal {
-                stream_id: s.u64("stream_id")?,
-                recipient: s.address("recipient")?,
-                amount: s.i128("amount")?,
-            })
-        }
-        "wdraw_to" => {
-            let s = Fields::parse(event, v)?;
-            E::WithdrewTo(WithdrawalTo {
-                stream_id: s.u64("stream_id")?,
-                recipient: s.address("recipient")?,
-                destination: s.address("destination")?,
-                amount: s.i128("amount")?,
-            })
-        }
-        "paused" => {
-            let s = Fields::parse(event, v)?;
-            E::Paused(StreamPaused {
-                stream_id: s.u64("stream_id")?,
-                reason: s.string("reason")?,
-            })
-        }
-        "resumed" => E::Resumed(enum_payload(event, "Resumed", v)?),
-        "cancelled" => E::Cancelled(enum_payload(event, "StreamCancelled", v)?),
-        "completed" => E::Completed(enum_payload(event, "StreamCompleted", v)?),
-        "closed" => E::Closed(enum_payload(event, "StreamClosed", v)?),
-        "top_up" => {
-            let s = Fields::parse(event, v)?;
-            E::ToppedUp(StreamToppedUp {
-                stream_id: s.u64("stream_id")?,
-                top_up_amount: s.i128("top_up_amount")?,
-                new_deposit_amount: s.i128("new_deposit_amount")?,
-                new_end_time: s.u64("new_end_time")?,
-            })
-        }
-        "rate_upd" => {
-            let s = Fields::parse(event, v)?;
-            E::RateUpdated(RateUpdated {
-                stream_id: s.u64("stream_id")?,
-                old_rate_per_second: s.i128("old_rate_per_second")?,
-                new_rate_per_second: s.i128("new_rate_per_second")?,
-                effective_time: s.u64("effective_time")?,
-            })
-        }
-        "rate_dec" => {
-            let s = Fields::parse(event, v)?;
-            E::RateDecreased(RateDecreased {
-                stream_id: s.u64("stream_id")?,
-                old_rate_per_second: s.i128("old_rate_per_second")?,
-                new_rate_per_second: s.i128("new_rate_per_second")?,
-                checkpointed_amount: s.i128("checkpointed_amount")?,
-                refund_amount: s.i128("refund_amount")?,
-                effective_time: s.u64("effective_time")?,
-            })
-        }
-        "end_ext" => {
-            let s = Fields::parse(event, v)?;
-            E::EndExtended(StreamEndExtended {
-                stream_id: s.u64("stream_id")?,
-                old_end_time: s.u64("old_end_time")?,
-                new_end_time: s.u64("new_end_time")?,
-            })
-        }
-        "end_shrt" => {
-            let s = Fields::parse(event, v)?;
-            E::EndShortened(StreamEndShortened {
-                stream_id: s.u64("stream_id")?,
-                old_end_time: s.u64("old_end_time")?,
-                new_end_time: s.u64("new_end_time")?,
-                refund_amount: s.i128("refund_amount")?,
-            })
-        }
-        "kp_cncl" => {
-            let s = Fields::parse(event, v)?;
-            E::KeeperCancelled(KeeperCancelled {
-                stream_id: s.u64("stream_id")?,
-                keeper: s.address("keeper")?,
-                keeper_fee: s.i128("keeper_fee")?,
-                recipient_amount: s.i128("recipient_amount")?,
-                sender_refund: s.i128("sender_refund")?,
-            })
-        }
-        "recp_upd" => {
-            let s = Fields::parse(event, v)?;
-            E::RecipientUpdated(RecipientUpdated {
-                stream_id: s.u64("stream_id")?,
-                old_recipient: s.address("old_recipient")?,
-                new_recipient: s.address("new_recipient")?,
-            })
-        }
-        "claim_own" => {
-            let s = Fields::parse(event, v)?;
-            E::ClaimOwnershipTransferred(ClaimOwnershipTransferred {
-                stream_id: s.u64("stream_id")?,
-                old_owner: s.opt_address("old_owner")?,
-                new_owner: s.address("new_owner")?,
-            })
-        }
-        "del_share" => {
-            let s = Fields::parse(event, v)?;
-            E::ShareDelegated(RecipientShareDelegated {
-                parent_stream_id: s.u64("parent_stream_id")?,
-                child_stream_id: s.u64("child_stream_id")?,
-                delegator: s.address("delegator")?,
-                delegatee: s.address("delegatee")?,
-                share_bps: s.u32("share_bps")?,
-                child_rate: s.i128("child_rate")?,
-                new_parent_rate: s.i128("new_parent_rate")?,
-            })
-        }
-        "ac_trig" => {
-            let s = Fields::parse(event, v)?;
-            E::AutoClaimTriggered(AutoClaimTriggered {
-                stream_id: s.u64("stream_id")?,
-                destination: s.address("destination")?,
-                amount: s.i128("amount")?,
-            })
-        }
-        "health" => {
-            let s = Fields::parse(event, v)?;
-            E::HealthChanged(StreamHealthChanged {
-                stream_id: s.u64("stream_id")?,
-                is_underfunded: s.bool("is_underfunded")?,
-                remaining_balance: s.i128("remaining_balance")?,
-                seconds_remaining: s.u64("seconds_remaining")?,
-            })
-        }
-        "decomm" => {
-            let s = Fields::parse(event, v)?;
-            E::Decommissioned(StreamDecommissioned {
-                stream_id: s.u64("stream_id")?,
-                decommissioned: s.bool("decommissioned")?,
-            })
-        }
-        other => {
-            // Unreachable: `event` comes from HANDLED_EVENT_NAMES; kept as an error, not a panic.
-            return Err(DecodeError::new(
-                DecodeErrorCode::PayloadTypeInvalid,
-                Some(other),
-                None,
-                format!("{other}: no payload decoder"),
-            ));
-        }
-    })
+// Payload decoders of the struct events, one per event, named after it (see [`CATALOGUE`]).
+
+fn created(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::Created(StreamCreated {
+        stream_id: s.u64("stream_id")?,
+        sender: s.address("sender")?,
+        recipient: s.address("recipient")?,
+        deposit_amount: s.i128("deposit_amount")?,
+        rate_per_second: s.i128("rate_per_second")?,
+        start_time: s.u64("start_time")?,
+        cliff_time: s.u64("cliff_time")?,
+        end_time: s.u64("end_time")?,
+        withdraw_dust_threshold: s.i128("withdraw_dust_threshold")?,
+        memo: s.opt_bytes("memo")?,
+        metadata: s.opt_bytes_map("metadata")?,
+    }))
+}
+
+fn withdrew(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::Withdrew(Withdrawal {
+        stream_id: s.u64("stream_id")?,
+        recipient: s.address("recipient")?,
+        amount: s.i128("amount")?,
+    }))
+}
+
+fn wdraw_to(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::WithdrewTo(WithdrawalTo {
+        stream_id: s.u64("stream_id")?,
+        recipient: s.address("recipient")?,
+        destination: s.address("destination")?,
+        amount: s.i128("amount")?,
+    }))
+}
+
+fn paused(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::Paused(StreamPaused {
+        stream_id: s.u64("stream_id")?,
+        reason: s.string("reason")?,
+    }))
+}
+
+fn top_up(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::ToppedUp(StreamToppedUp {
+        stream_id: s.u64("stream_id")?,
+        top_up_amount: s.i128("top_up_amount")?,
+        new_deposit_amount: s.i128("new_deposit_amount")?,
+        new_end_time: s.u64("new_end_time")?,
+    }))
+}
+
+fn rate_upd(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::RateUpdated(RateUpdated {
+        stream_id: s.u64("stream_id")?,
+        old_rate_per_second: s.i128("old_rate_per_second")?,
+        new_rate_per_second: s.i128("new_rate_per_second")?,
+        effective_time: s.u64("effective_time")?,
+    }))
+}
+
+fn rate_dec(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::RateDecreased(RateDecreased {
+        stream_id: s.u64("stream_id")?,
+        old_rate_per_second: s.i128("old_rate_per_second")?,
+        new_rate_per_second: s.i128("new_rate_per_second")?,
+        checkpointed_amount: s.i128("checkpointed_amount")?,
+        refund_amount: s.i128("refund_amount")?,
+        effective_time: s.u64("effective_time")?,
+    }))
+}
+
+fn end_ext(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::EndExtended(StreamEndExtended {
+        stream_id: s.u64("stream_id")?,
+        old_end_time: s.u64("old_end_time")?,
+        new_end_time: s.u64("new_end_time")?,
+    }))
+}
+
+fn end_shrt(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::EndShortened(StreamEndShortened {
+        stream_id: s.u64("stream_id")?,
+        old_end_time: s.u64("old_end_time")?,
+        new_end_time: s.u64("new_end_time")?,
+        refund_amount: s.i128("refund_amount")?,
+    }))
+}
+
+fn kp_cncl(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::KeeperCancelled(KeeperCancelled {
+        stream_id: s.u64("stream_id")?,
+        keeper: s.address("keeper")?,
+        keeper_fee: s.i128("keeper_fee")?,
+        recipient_amount: s.i128("recipient_amount")?,
+        sender_refund: s.i128("sender_refund")?,
+    }))
+}
+
+fn recp_upd(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::RecipientUpdated(RecipientUpdated {
+        stream_id: s.u64("stream_id")?,
+        old_recipient: s.address("old_recipient")?,
+        new_recipient: s.address("new_recipient")?,
+    }))
+}
+
+fn claim_own(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::ClaimOwnershipTransferred(ClaimOwnershipTransferred {
+        stream_id: s.u64("stream_id")?,
+        old_owner: s.opt_address("old_owner")?,
+        new_owner: s.address("new_owner")?,
+    }))
+}
+
+fn del_share(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::ShareDelegated(RecipientShareDelegated {
+        parent_stream_id: s.u64("parent_stream_id")?,
+        child_stream_id: s.u64("child_stream_id")?,
+        delegator: s.address("delegator")?,
+        delegatee: s.address("delegatee")?,
+        share_bps: s.u32("share_bps")?,
+        child_rate: s.i128("child_rate")?,
+        new_parent_rate: s.i128("new_parent_rate")?,
+    }))
+}
+
+fn ac_trig(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::AutoClaimTriggered(AutoClaimTriggered {
+        stream_id: s.u64("stream_id")?,
+        destination: s.address("destination")?,
+        amount: s.i128("amount")?,
+    }))
+}
+
+fn health(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::HealthChanged(StreamHealthChanged {
+        stream_id: s.u64("stream_id")?,
+        is_underfunded: s.bool("is_underfunded")?,
+        remaining_balance: s.i128("remaining_balance")?,
+        seconds_remaining: s.u64("seconds_remaining")?,
+    }))
+}
+
+fn decomm(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::Decommissioned(StreamDecommissioned {
+        stream_id: s.u64("stream_id")?,
+        decommissioned: s.bool("decommissioned")?,
+    }))
 }
 
 /// `ScVal::Vec([Symbol(variant), U64(id)])`.

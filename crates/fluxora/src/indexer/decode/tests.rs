@@ -22,8 +22,8 @@ fn fixtures_dir() -> PathBuf {
 
 fn fixture(name: &str) -> Value {
     let path = fixtures_dir().join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 
@@ -229,9 +229,7 @@ fn scenario_typed_amounts_add_up_to_the_final_states() {
     let mut memo = None;
     for raw in page_events("fluxora-scenario.getEvents.json") {
         match event_of(decode_rpc(&raw)) {
-            ContractEvent::Withdrew(w) => {
-                *withdrawn.entry(w.stream_id).or_default() += w.amount
-            }
+            ContractEvent::Withdrew(w) => *withdrawn.entry(w.stream_id).or_default() += w.amount,
             ContractEvent::Created(c) => {
                 deposits.insert(c.stream_id, c.deposit_amount);
                 if c.stream_id == 1 {
@@ -309,8 +307,7 @@ fn struct_payloads_decode_by_key_whatever_the_entry_order() {
     for raw in page_events("fluxora-scenario.getEvents.json") {
         let topics = topics_of(&raw);
         let original = decode_rpc(&raw);
-        let value =
-            ScVal::from_xdr_base64(raw["value"].as_str().unwrap(), Limits::none()).unwrap();
+        let value = ScVal::from_xdr_base64(raw["value"].as_str().unwrap(), Limits::none()).unwrap();
         for shuffled in reorderings(&value) {
             assert_ne!(b64(&shuffled), raw["value"].as_str().unwrap());
             assert_eq!(decode(&topics, &b64(&shuffled)), original, "{}", raw["id"]);
@@ -607,7 +604,7 @@ fn unexercised_events_decode_sorted_and_shuffled() {
     }
     seen.sort_unstable();
     seen.dedup();
-    let mut handled = HANDLED_EVENT_NAMES.to_vec();
+    let mut handled: Vec<_> = CATALOGUE.iter().map(|spec| spec.name).collect();
     handled.sort_unstable();
     assert_eq!(seen, handled);
     // The topic symbols are the ones chain.md §A3 lists.
@@ -615,6 +612,21 @@ fn unexercised_events_decode_sorted_and_shuffled() {
     assert_eq!(b64(&sym("rate_dec")), "AAAADwAAAAhyYXRlX2RlYw==");
     assert_eq!(b64(&sym("end_shrt")), "AAAADwAAAAhlbmRfc2hydA==");
     assert_eq!(b64(&sym("kp_cncl")), "AAAADwAAAAdrcF9jbmNsAA==");
+}
+
+/// Catalogue names are Symbols as `symbol_short!` makes them (1–9 characters of `[A-Za-z0-9_]`)
+/// and unique, so no entry hides another.
+#[test]
+fn catalogue_names_are_unique_short_symbols() {
+    let mut names: Vec<_> = CATALOGUE.iter().map(|spec| spec.name).collect();
+    for name in &names {
+        assert!(name.len() <= 9, "{name}");
+        assert_eq!(symbol_text(name.as_bytes()).as_deref(), Some(*name));
+        assert_eq!(event_spec(name).map(|spec| spec.name), Some(*name));
+    }
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), CATALOGUE.len());
 }
 
 #[test]
@@ -946,12 +958,11 @@ fn raw_b64(bytes: &[u8]) -> String {
 
 #[test]
 fn decode_never_panics_on_mutated_inputs() {
-    let mut samples: Vec<(Vec<String>, String)> =
-        page_events("fluxora-scenario.getEvents.json")
-            .iter()
-            .chain(&page_events("reorg-variant.getEvents.json"))
-            .map(|e| (topics_of(e), e["value"].as_str().unwrap().to_owned()))
-            .collect();
+    let mut samples: Vec<(Vec<String>, String)> = page_events("fluxora-scenario.getEvents.json")
+        .iter()
+        .chain(&page_events("reorg-variant.getEvents.json"))
+        .map(|e| (topics_of(e), e["value"].as_str().unwrap().to_owned()))
+        .collect();
     for (name, id, payload, _) in built_events() {
         samples.push((topic(name, id), b64(&payload)));
     }
