@@ -1,8 +1,8 @@
 //! Decoder for the Fluxora stream contract's events: base64 XDR `ScVal` topics and payload →
 //! typed [`ContractEvent`] (pure, no I/O, never panics on any input).
 //!
-//! Source of the schema: `reference/chain.md` §A3 and `fixtures/chain/README.md` ("Event
-//! schema"), i.e. the contract at `Fluxora-Org/Fluxora-Contracts@75b15ca` (soroban-sdk 21):
+//! Source of the schema: `fixtures/chain/README.md` ("Event schema"), i.e. the contract at
+//! `Fluxora-Org/Fluxora-Contracts@75b15ca` (soroban-sdk 21):
 //! - topics are `[Symbol(name), U64(stream_id)]` (names are `symbol_short!`, 1–9 characters);
 //! - a `#[contracttype]` struct payload is an `ScVal::Map` with `Symbol` keys (sorted by the SDK,
 //!   but decoded **by key**, never by position; unknown extra keys are ignored so that fields
@@ -15,7 +15,7 @@
 //! seconds (ledger close time). The payload's stream id must equal the topic's.
 //!
 //! [`decode`] answers [`Decoded::Event`] for a handled event, [`Decoded::Unknown`] for an event
-//! name this module does not handle (the indexer stores it and skips it with a WARN), and
+//! name not in [`CATALOGUE`] (the indexer stores it and skips it with a WARN), and
 //! [`Decoded::Invalid`] with a [`DecodeError`] (stable code, event and field named) for input it
 //! cannot decode.
 
@@ -267,8 +267,8 @@ pub struct MetadataEntry {
 }
 
 /// `created` (`StreamCreated`): a stream was created. Carries no kind, irrevocable flag,
-/// witness or claim owner (chain.md §A3 trap: `rate_per_second == 0` means CliffOnly; Linear
-/// vs CliffSlope needs a state read).
+/// witness or claim owner (a trap: `rate_per_second == 0` means CliffOnly; Linear vs CliffSlope
+/// needs a state read).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StreamCreated {
     /// On-chain stream id.
@@ -300,7 +300,7 @@ pub struct StreamCreated {
 }
 
 /// `withdrew` (`Withdrawal`): a payout to the recipient. For `delegated_withdraw` the amount is
-/// NET of the relayer fee (chain.md §A3).
+/// NET of the relayer fee, while the contract's `withdrawn_amount` grows by the gross amount.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Withdrawal {
     /// On-chain stream id.
@@ -360,7 +360,7 @@ pub struct StreamToppedUp {
 }
 
 /// `rate_upd` (`RateUpdated`): emitted by `update_rate_per_second` (checkpoints) and by
-/// `update_rate` (does not); the two are indistinguishable (chain.md §A3).
+/// `update_rate` (does not); the two are indistinguishable (`docs/indexer.md`, "Known limits").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RateUpdated {
     /// On-chain stream id.
@@ -425,7 +425,7 @@ pub struct StreamEndShortened {
 
 /// `kp_cncl` (`KeeperCancelled`): a keeper cancelled an expired stream; this is itself the
 /// cancellation (no `cancelled` follows). The contract does NOT add `recipient_amount` to
-/// `withdrawn_amount` (chain.md §A2).
+/// `withdrawn_amount`, although it pays it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeeperCancelled {
     /// On-chain stream id.
@@ -488,7 +488,7 @@ pub struct RecipientShareDelegated {
 }
 
 /// `ac_trig` (`AutoClaimTriggered`): always followed by a `wdraw_to` with the same amount;
-/// count the money once (chain.md §A3).
+/// count the money once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AutoClaimTriggered {
     /// On-chain stream id.

@@ -1,4 +1,5 @@
-//! Chain stream state derived from contract events (design §8, `reference/chain.md` §A3).
+//! Chain stream state derived from contract events (the rules, for operators: `docs/indexer.md`,
+//! "How chain streams are derived").
 //!
 //! [`apply`] is a pure fold step: the state of a chain stream is exactly the fold of its stored
 //! events in chain order, so re-indexing (or a reorg rollback followed by a replay) gives the same
@@ -32,8 +33,8 @@ pub enum Effect {
     Skipped(String),
 }
 
-/// The public id of a chain stream: `{contract id}-{on-chain stream id}`, stable across re-indexing
-/// (design §8).
+/// The public id of a chain stream: `{contract id}-{on-chain stream id}`, stable across
+/// re-indexing.
 pub fn chain_stream_id(contract_id: &str, stream_id: u64) -> String {
     format!("{contract_id}-{stream_id}")
 }
@@ -45,7 +46,7 @@ fn skipped(reason: impl Into<String>) -> Effect {
 /// Applies one decoded event to the current state of its stream (`None` if not indexed yet).
 /// Returns the new state, or why the event changes nothing we model.
 ///
-/// Rules (design §8): `created` → active with checkpoint (0, start); `withdrew`/`wdraw_to` add to
+/// Rules: `created` → active with checkpoint (0, start); `withdrew`/`wdraw_to` add to
 /// `withdrawnAmount`; `paused`/`resumed`; `cancelled` at the ledger's close time; `completed`;
 /// `closed` keeps the record, marked closed; `top_up` sets the deposit; `rate_upd` checkpoints
 /// at its effective time with the old rate (the contract's `update_rate_per_second`); `rate_dec`
@@ -174,8 +175,8 @@ pub fn apply(current: Option<&Stream>, event: &ContractEvent, ctx: &EventContext
             next.deposit_amount = deposit;
         }
         ContractEvent::KeeperCancelled(k) => {
-            // The contract pays the recipient but leaves withdrawn_amount unchanged
-            // (chain.md §A2); the money did leave the stream, so it is counted as withdrawn.
+            // The contract pays the recipient but leaves withdrawn_amount unchanged; the money
+            // did leave the stream, so it is counted as withdrawn.
             next.status = StreamStatus::Cancelled;
             next.cancelled_at = Some(ctx.ledger_closed_at);
             match add(next.withdrawn_amount, k.recipient_amount) {
@@ -249,7 +250,8 @@ mod tests {
         }
     }
 
-    /// chain.md §A6 V20/V25-style stream: deposit 1000, rate 10, 0..100.
+    /// The stream of the contract repository's rate-decrease test
+    /// (`tests/rate_decrease_after_withdraw.rs`): deposit 1000, rate 10, 0..100.
     fn created() -> Stream {
         applied(apply(
             None,
@@ -282,7 +284,8 @@ mod tests {
 
     #[test]
     fn rate_decrease_takes_the_contracts_checkpoint_and_refund() {
-        // V20: at t=10 accrued 100; decrease to 5 → ck (100, 10), deposit 550, refund 450.
+        // The contract's numbers: at t=10 accrued 100; decrease to 5 → ck (100, 10), deposit
+        // 550, refund 450.
         let next = applied(apply(
             Some(&created()),
             &ContractEvent::RateDecreased(RateDecreased {

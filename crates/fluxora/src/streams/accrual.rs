@@ -1,11 +1,10 @@
-//! The Fluxora contract's accrual rule, as pure functions over integers (design §8,
-//! `reference/chain.md` §A2).
+//! The Fluxora contract's accrual rule, as pure functions over integers.
 //!
 //! Amounts are `i128` stroops (raw token units; USDC on Stellar has 7 decimals) and times are
 //! `u64` unix seconds (ledger close time on chain). Everything here is exact integer arithmetic
-//! mirroring the contract's `calculate_accrued_amount_checkpointed` as `chain.md` §A2 transcribes
-//! it (Fluxora-Contracts `75b15ca`): no division, no rounding, a multiplication overflow saturates
-//! to the deposit, and no function panics for any input.
+//! mirroring the contract's `calculate_accrued_amount_checkpointed` (Fluxora-Contracts
+//! `75b15ca`, `contracts/stream/src/accrual.rs`): no division, no rounding, a multiplication
+//! overflow saturates to the deposit, and no function panics for any input.
 //!
 //! For a Linear stream with checkpoint `(checkpoint_amount, checkpoint_at)`, initially
 //! `(0, start_time)`:
@@ -19,10 +18,11 @@
 //!
 //! Pausing does not stop accrual; a cancelled stream is evaluated at its cancel time (the caller
 //! passes `cancelled_at` as `t`). The contract's own quirks are kept on purpose, notably that a
-//! rate change before the cliff checkpoints 0 and loses the start..t slice (`chain.md` §A6-V24).
+//! rate change before the cliff checkpoints 0 and loses the start..t slice (start 0, cliff 500,
+//! end 1000, rate 1 raised to 2 at t = 200: accrued(500) is 600, not 800).
 
-/// Inputs of the contract's Linear accrual (`chain.md` §A2). Amounts are i128 stroops, times u64
-/// unix seconds.
+/// Inputs of the contract's Linear accrual (the formula in the module documentation). Amounts
+/// are i128 stroops, times u64 unix seconds.
 ///
 /// The fields mirror the contract's `Stream` (`deposit_amount`, `rate_per_second`, `start_time`,
 /// `cliff_time`, `end_time`, `checkpointed_amount`, `checkpointed_at`). A fresh stream is built
@@ -52,7 +52,7 @@ pub struct AccrualSchedule {
 }
 
 /// The contract's stream kinds (`StreamKind`, u32 on chain: Linear 0, CliffOnly 1, CliffSlope 2),
-/// for [`AccrualSchedule::accrued_at_kind`] (`chain.md` §A2).
+/// for [`AccrualSchedule::accrued_at_kind`].
 ///
 /// The `created` event does not carry the kind: a rate of 0 means CliffOnly, while Linear and
 /// CliffSlope can only be told apart by reading the stream's state.
@@ -91,7 +91,8 @@ impl AccrualKind {
 impl AccrualSchedule {
     /// A fresh linear schedule with checkpoint (0, start), as the contract's `create_stream`
     /// stores it. Amounts in stroops, times in unix seconds; nothing is validated here (see
-    /// [`AccrualSchedule::deposit_covers_duration`] and design §8 for the creation rules).
+    /// [`AccrualSchedule::deposit_covers_duration`], and `docs/api.md`, "Create rules", for the
+    /// creation rules).
     pub const fn linear(
         deposit: i128,
         rate_per_second: i128,
@@ -110,7 +111,7 @@ impl AccrualSchedule {
         }
     }
 
-    /// accrued(t) exactly as `chain.md` §A2 Linear: t < cliff -> 0; deposit <= 0 -> 0;
+    /// accrued(t) exactly as the contract's Linear accrual: t < cliff -> 0; deposit <= 0 -> 0;
     /// rate < 0 -> 0; checkpoint_at >= end -> clamp(ck, 0, deposit);
     /// e = max(0, min(t, end) - ck_at); added = e * rate checked, overflow -> deposit;
     /// clamp(saturating ck + added, 0, deposit). Never panics, for any input.
@@ -135,8 +136,8 @@ impl AccrualSchedule {
             .clamp(0, self.deposit)
     }
 
-    /// Accrued stroops at unix time `t` for a stream of the given kind (`chain.md` §A2):
-    /// Linear is [`AccrualSchedule::accrued_at`]; CliffOnly is the whole deposit from the cliff
+    /// Accrued stroops at unix time `t` for a stream of the given kind, as the contract computes
+    /// it: Linear is [`AccrualSchedule::accrued_at`]; CliffOnly is the whole deposit from the cliff
     /// on; CliffSlope is `clamp(saturating (min(t, end) - cliff) * rate, 0, deposit)` from the
     /// cliff on, ignoring checkpoints. 0 before the cliff or when `deposit <= 0`. Never panics.
     pub fn accrued_at_kind(&self, kind: AccrualKind, t: u64) -> i128 {
@@ -155,7 +156,7 @@ impl AccrualSchedule {
         }
     }
 
-    /// What has not accrued at unix time `t`, in stroops: `deposit - accrued_at(t)` (design §8's
+    /// What has not accrued at unix time `t`, in stroops: `deposit - accrued_at(t)` (the API's
     /// `remainingAmount`; the contract's cancel refund when `t` is the cancel time). Never panics.
     pub fn remaining_at(&self, t: u64) -> i128 {
         self.deposit.saturating_sub(self.accrued_at(t))
@@ -167,7 +168,7 @@ impl AccrualSchedule {
     /// `t` is the change's effective time (unix seconds; the `rate_upd` event's `effective_time`),
     /// `new_rate` is stroops per second. The contract's preconditions (Linear, `t < end`, rate
     /// bounds, deposit coverage) are the caller's business. Before the cliff this checkpoints 0 at
-    /// `t`, so the slice `start..t` is lost, exactly as on chain (`chain.md` §A6-V24). Note the
+    /// `t`, so the slice `start..t` is lost, exactly as on chain. Note the
     /// contract's `update_rate` entry point emits the same `rate_upd` event WITHOUT checkpointing;
     /// this function models the checkpointing one.
     #[must_use]
@@ -183,8 +184,9 @@ impl AccrualSchedule {
     /// The contract's `decrease_rate_per_second` at unix time `t`: checkpoints like
     /// [`AccrualSchedule::with_rate_change`] and shrinks the deposit to
     /// `accrued_at(t) + new_rate * (end - t)`. Returns the new schedule and the sender's refund
-    /// (old deposit - new deposit, stroops), as the `rate_dec` event reports them
-    /// (`chain.md` §A2, §A6-V20/V25).
+    /// (old deposit - new deposit, stroops), as the `rate_dec` event reports them (deposit 1000,
+    /// rate 10 over 0..100, decreased to 5 at t = 10: checkpoint (100, 10), deposit 550, refund
+    /// 450).
     ///
     /// `None` where the contract fails: `t >= end` (InvalidState), `new_rate <= 0` or
     /// `new_rate >= rate` (InvalidParams), arithmetic overflow or a new deposit above the old one
@@ -211,8 +213,8 @@ impl AccrualSchedule {
         ))
     }
 
-    /// Default end time when none is given: start + floor(deposit / rate) (design §8); None if
-    /// rate <= 0, deposit <= 0 or on u64 overflow.
+    /// Default end time when none is given: start + floor(deposit / rate), as the contract
+    /// computes it; None if rate <= 0, deposit <= 0 or on u64 overflow.
     ///
     /// Unix seconds from `start_time` (unix seconds), `deposit` and `rate_per_second` (stroops).
     /// The result equals `start_time` when `deposit < rate`; `create_stream`'s `start < end` rule
@@ -230,8 +232,8 @@ impl AccrualSchedule {
     ///
     /// `deposit` and `rate_per_second` in stroops, times in unix seconds. This is only the
     /// deposit rule (InsufficientDeposit otherwise); `start < end`, `deposit > 0`, `rate > 0` and
-    /// the cliff bounds are separate checks (design §8). The duration is the exact signed
-    /// difference `end - start`, so the function never panics.
+    /// the cliff bounds are separate checks (`docs/api.md`, "Create rules"). The duration is the
+    /// exact signed difference `end - start`, so the function never panics.
     pub fn deposit_covers_duration(
         deposit: i128,
         rate_per_second: i128,

@@ -607,7 +607,7 @@ fn unexercised_events_decode_sorted_and_shuffled() {
     let mut handled: Vec<_> = CATALOGUE.iter().map(|spec| spec.name).collect();
     handled.sort_unstable();
     assert_eq!(seen, handled);
-    // The topic symbols are the ones chain.md §A3 lists.
+    // The topic symbols encode to the base64 XDR the contract's events carry.
     assert_eq!(b64(&sym("wdraw_to")), "AAAADwAAAAh3ZHJhd190bw==");
     assert_eq!(b64(&sym("rate_dec")), "AAAADwAAAAhyYXRlX2RlYw==");
     assert_eq!(b64(&sym("end_shrt")), "AAAADwAAAAhlbmRfc2hydA==");

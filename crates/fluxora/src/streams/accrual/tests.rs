@@ -3,13 +3,14 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// `lin(start, cliff, end, rate, deposit)` in the argument order of `chain.md` §A6.
+/// `lin(start, cliff, end, rate, deposit)`: a fresh linear schedule, arguments in the order the
+/// test vectors below list them.
 fn lin(start: u64, cliff: u64, end: u64, rate: i128, deposit: i128) -> AccrualSchedule {
     AccrualSchedule::linear(deposit, rate, start, cliff, end)
 }
 
 // ---------------------------------------------------------------------------------------
-// chain.md §A6 test vectors
+// Test vectors V1–V19: the contract's own accrual cases (its accrual.rs, lib.rs, tests/*.rs)
 // ---------------------------------------------------------------------------------------
 
 /// `(label, start, cliff, end, rate, deposit, t, expected accrued)`.
