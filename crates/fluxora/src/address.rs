@@ -1,4 +1,5 @@
-//! Stellar StrKey addresses for stream senders and recipients (design §5, chain.md §B8, SEP-23).
+//! Stellar StrKey addresses for stream senders and recipients (SEP-23 StrKeys; the API's rules
+//! are in `docs/api.md`, "Field codes").
 //!
 //! A [`StellarAddress`] is a fully validated, canonical StrKey of one of the two kinds a stream
 //! party can be: a `G…` account (ed25519 public key, version byte 6<<3) or a `C…` contract
@@ -7,7 +8,7 @@
 //! `stellar-strkey` 1.0 crate, which checks the alphabet, the version byte, the length, the
 //! checksum and canonical encoding (no non-zero trailing bits, no padding, no lowercase).
 //!
-//! Rules (design §5 create body and list filters):
+//! Rules (the create body's `sender`/`recipient` and the list filters of the same names):
 //! - no surrounding whitespace: the input is not trimmed (`" GA3D…"` is [`AddressError::Invalid`]);
 //! - absent, `null`, `""` or whitespace-only → [`AddressError::Empty`]; a non-string JSON value →
 //!   [`AddressError::InvalidType`];
@@ -25,11 +26,12 @@ use std::str::FromStr;
 
 use stellar_strkey::{ed25519, Contract, Strkey};
 
-/// Length of a `G…`/`C…` (and `S…`) StrKey: base32 of 35 bytes, no padding (chain.md §B8).
+/// Length of a `G…`/`C…` (and `S…`) StrKey: base32 of 35 bytes (version byte, 32-byte key,
+/// 2-byte checksum), no padding.
 const KEY_STRKEY_LEN: usize = 56;
 
 /// A validated Stellar address: a `G…` account (ed25519 public key) or a `C…` contract, held in
-/// its canonical StrKey form (56 uppercase base32 characters; chain.md §B8, SEP-23).
+/// its canonical StrKey form (56 uppercase base32 characters; SEP-23).
 ///
 /// Construct with [`StellarAddress::parse`], [`StellarAddress::from_json`] or [`FromStr`].
 /// Displays and serializes as the StrKey string.
@@ -53,7 +55,7 @@ impl fmt::Debug for StellarAddress {
     }
 }
 
-/// The kind of a [`StellarAddress`], from its StrKey version byte (chain.md §B8).
+/// The kind of a [`StellarAddress`], from its StrKey version byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AddressKind {
     /// A `G…` Stellar account: an ed25519 public key (version byte 6<<3 = 48).
@@ -80,9 +82,8 @@ impl fmt::Display for AddressKind {
 }
 
 impl StellarAddress {
-    /// Parses and fully validates a `G…` account or `C…` contract StrKey (design §5,
-    /// chain.md §B8): base32 alphabet, version byte, length, CRC16-XModem and canonical encoding.
-    /// The input is not trimmed.
+    /// Parses and fully validates a `G…` account or `C…` contract StrKey: base32 alphabet,
+    /// version byte, length, CRC16-XModem and canonical encoding. The input is not trimmed.
     ///
     /// # Errors
     /// - [`AddressError::Empty`]: `""` or whitespace only;
@@ -140,7 +141,7 @@ impl StellarAddress {
         }
     }
 
-    /// Parses a JSON request-body field or filter value (design §5); `None` means absent.
+    /// Parses a JSON request-body field or filter value; `None` means absent.
     ///
     /// # Errors
     /// - [`AddressError::Empty`]: absent, `null`, `""` or a whitespace-only string;
@@ -295,8 +296,8 @@ impl<'de> serde::Deserialize<'de> for StellarAddress {
 }
 
 /// Replaces anything that looks like a Stellar secret seed in `text` with `S…[redacted]`, for
-/// text the service echoes or logs (paths, unknown field names): secrets never leave the service
-/// (design §5). A run of 56 or more ASCII letters and digits in which some 56-character window
+/// text the service echoes or logs (paths, unknown field names): a secret seed is never echoed
+/// or logged. A run of 56 or more ASCII letters and digits in which some 56-character window
 /// starts with `S`/`s` and is otherwise base32 (`A–Z`, `2–7`, any case) is redacted whole.
 pub fn redact_secret_seeds(text: &str) -> std::borrow::Cow<'_, str> {
     const SEED_LEN: usize = 56;
@@ -337,11 +338,11 @@ pub fn redact_secret_seeds(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Why a value is not an acceptable stream address (design §5, chain.md §B8).
+/// Why a value is not an acceptable stream address.
 ///
 /// Carries no copy of the input, so neither `Display`, `Debug` nor [`AddressError::message`] can
 /// leak it (a secret seed in particular). [`AddressError::code`] gives the stable per-field code
-/// for the error envelope's `details` (design §4).
+/// for the error envelope's `details` (`docs/api.md`, "Field codes").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
     /// Missing where required, `null`, `""` or whitespace only (`STRKEY_EMPTY_VALUE`).
@@ -373,7 +374,7 @@ pub enum AddressError {
 }
 
 impl AddressError {
-    /// Stable error code for the field-error `details` of a 400 `VALIDATION_ERROR` (design §4):
+    /// Stable error code for the field-error `details` of a 400 `VALIDATION_ERROR`:
     /// `"STRKEY_EMPTY_VALUE"`, `"STRKEY_INVALID_TYPE"`, `"STRKEY_INVALID"`, `"STRKEY_SECRET_SEED"`
     /// or `"STRKEY_UNSUPPORTED"`.
     #[must_use]
@@ -422,14 +423,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    // chain.md §B8 valid vectors.
+    // Valid StrKeys: two accounts, the contracts holding the same 32 bytes, and the zero keys.
     const G1: &str = "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5";
     const G2: &str = "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGZ";
     const C1: &str = "CA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQGAXE";
     const C2: &str = "CA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJUWDA";
     const G_ZERO: &str = "GAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAWHF";
     const C_ZERO: &str = "CAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABSC4";
-    // chain.md §B8 seed vector and the rs-stellar-strkey test seed.
+    // Two ed25519 secret seeds (the second is rs-stellar-strkey's test seed).
     const SEED: &str = "SBGWKM3CD4IL47QN6X54N6Y33T3JDNVI6AIJ6CD5IM47HG3IG4O36XCU";
     const SEED2: &str = "SBU2RRGLXH3E5CQHTD3ODLDF2BWDCYUSSBLLZ5GNW7JXHDIYKXZWHOKR";
 

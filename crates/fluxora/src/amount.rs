@@ -1,4 +1,5 @@
-//! Exact token amounts: decimal strings ↔ integer stroops (design §5.1).
+//! Exact token amounts: decimal strings ↔ integer stroops (the API's field codes are listed in
+//! `docs/api.md`, "Field codes").
 //!
 //! Every amount the API accepts or returns (`depositAmount`, `ratePerSecond`, `withdrawnAmount`,
 //! `streamedAmount`, `remainingAmount`, …) is a JSON **string** holding a plain decimal number with at
@@ -6,7 +7,7 @@
 //! stroops (1 unit = 10⁷ stroops) held in an `i128`, exactly like the Soroban contract, so no value
 //! ever passes through a float.
 //!
-//! Input rules (design §5.1):
+//! Input rules:
 //! - a value must match `^[0-9]+(\.[0-9]+)?$` (ASCII digits only, no sign, exponent, separators,
 //!   or surrounding/inner spaces); leading zeros are accepted and dropped on output
 //!   (`"0100.5"` → `"100.5000000"`);
@@ -32,9 +33,10 @@ use std::str::FromStr;
 
 /// A token amount in stroops (1 unit = 10⁷ stroops), held in an `i128` like the contract.
 ///
-/// Built from a decimal string with [`Amount::parse`] / [`Amount::from_json`] (design §5.1) or
-/// from a raw stroop count with [`Amount::from_stroops`]. Displays and serializes as a decimal
-/// string with exactly 7 fractional digits. Ordering and equality are those of the stroop count.
+/// Built from a decimal string with [`Amount::parse`] / [`Amount::from_json`] (the module's input
+/// rules) or from a raw stroop count with [`Amount::from_stroops`]. Displays and serializes as a
+/// decimal string with exactly 7 fractional digits. Ordering and equality are those of the stroop
+/// count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Amount(i128);
 
@@ -64,7 +66,7 @@ impl Amount {
         self.0
     }
 
-    /// Parses a decimal string per design §5.1.
+    /// Parses a decimal string per the module's input rules.
     ///
     /// Accepts `^[0-9]+(\.[0-9]+)?$` with at most 7 fractional digits and at most `i128::MAX`
     /// stroops; leading zeros are allowed. Never panics, whatever the input length.
@@ -123,7 +125,8 @@ impl Amount {
             .ok_or(too_large)
     }
 
-    /// Parses a JSON request-body field per design §5.1; `None` means the field is absent.
+    /// Parses a JSON request-body field per the module's input rules; `None` means the field is
+    /// absent.
     ///
     /// # Errors
     /// - [`DecimalError::Empty`]: absent, `null`, `""` or whitespace-only string;
@@ -239,7 +242,7 @@ impl serde::Serialize for Amount {
     }
 }
 
-/// `^[0-9]+\.[0-9]{7}$`: how every amount appears in responses (design §5: exactly 7 fractional
+/// `^[0-9]+\.[0-9]{7}$`: how every amount appears in responses (always exactly 7 fractional
 /// digits).
 pub const AMOUNT_OUTPUT_PATTERN: &str = r"^[0-9]+\.[0-9]{7}$";
 
@@ -251,7 +254,7 @@ impl utoipa::PartialSchema for Amount {
             .pattern(Some(AMOUNT_OUTPUT_PATTERN))
             .description(Some(
                 "A decimal amount as a string with exactly 7 fractional digits (1 unit = 10^7 \
-                 stroops; design §5.1).",
+                 stroops).",
             ))
             .examples([serde_json::json!("1000.0000000")])
             .into()
@@ -266,8 +269,8 @@ impl utoipa::ToSchema for Amount {
 
 impl<'de> serde::Deserialize<'de> for Amount {
     /// Accepts only a string, parsed with [`Amount::parse`]; numbers and other types are refused
-    /// (design §5.1). For HTTP bodies prefer [`Amount::from_json`], which keeps the per-field error
-    /// code; this impl is for trusted sources (stored rows, configuration, tests).
+    /// (`DECIMAL_INVALID_TYPE`). For HTTP bodies prefer [`Amount::from_json`], which keeps the
+    /// per-field error code; this impl is for trusted sources (stored rows, configuration, tests).
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct AmountVisitor;
 
@@ -287,7 +290,7 @@ impl<'de> serde::Deserialize<'de> for Amount {
     }
 }
 
-/// Why a syntactically valid decimal is out of range (design §5.1, `DECIMAL_OUT_OF_RANGE`).
+/// Why a syntactically valid decimal is out of range (`DECIMAL_OUT_OF_RANGE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutOfRangeReason {
     /// More than 7 fractional digits (even trailing zeros: `"1.00000000"`).
@@ -305,10 +308,12 @@ impl fmt::Display for OutOfRangeReason {
     }
 }
 
-/// Why a value is not an acceptable amount (design §5.1). Carries no copy of the input.
+/// Why a value is not an acceptable amount (the module's input rules). Carries no copy of the
+/// input.
 ///
 /// [`DecimalError::code`] gives the stable per-field code for the error envelope's `details`
-/// (design §4); [`DecimalError::message`] gives a human message naming the field.
+/// (`docs/api.md`, "Field codes"); [`DecimalError::message`] gives a human message naming the
+/// field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecimalError {
     /// Missing where required, `null`, `""` or whitespace only (`DECIMAL_EMPTY_VALUE`).
@@ -329,8 +334,8 @@ pub enum DecimalError {
 }
 
 impl DecimalError {
-    /// Stable error code for the field-error `details` of a 400 `VALIDATION_ERROR` (design §4,
-    /// §5.1): `"DECIMAL_EMPTY_VALUE"`, `"DECIMAL_INVALID_TYPE"`, `"DECIMAL_INVALID_FORMAT"` or
+    /// Stable error code for the field-error `details` of a 400 `VALIDATION_ERROR`:
+    /// `"DECIMAL_EMPTY_VALUE"`, `"DECIMAL_INVALID_TYPE"`, `"DECIMAL_INVALID_FORMAT"` or
     /// `"DECIMAL_OUT_OF_RANGE"`.
     #[must_use]
     pub fn code(&self) -> &'static str {

@@ -1,5 +1,6 @@
 //! Wall-clock access in the units the service uses: unix seconds for stream times (the
-//! contract's ledger time unit, `chain.md` §A2) and milliseconds for record timestamps.
+//! contract's time unit: ledger close times are whole unix seconds) and milliseconds for record
+//! timestamps.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 

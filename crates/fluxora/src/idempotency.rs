@@ -1,4 +1,4 @@
-//! `Idempotency-Key` handling for `POST /api/streams` (`design.md` §5).
+//! `Idempotency-Key` handling for `POST /api/streams` (`docs/api.md`, "Idempotency").
 //!
 //! A key is 1–128 characters of `[A-Za-z0-9:_-]`. The request is fingerprinted by SHA-256 of its
 //! canonical JSON (object keys sorted, insignificant whitespace removed, defaults not applied), so
@@ -8,13 +8,13 @@
 
 use sha2::{Digest, Sha256};
 
-/// How long a completed key is remembered: 24 hours, in milliseconds (design §5).
+/// How long a completed key is remembered (durably, across restarts): 24 hours, in milliseconds.
 pub const KEY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// How long an in-flight claim blocks its key if its request never completes (crash), in ms.
 pub const CLAIM_LOCK_MS: i64 = 60 * 1000;
 
-/// Maximum key length in characters (design §5).
+/// Maximum key length in characters (a key is 1–128 characters of `[A-Za-z0-9:_-]`).
 pub const MAX_KEY_LEN: usize = 128;
 
 /// A validated idempotency key.

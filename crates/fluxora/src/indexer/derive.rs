@@ -1,4 +1,5 @@
-//! Chain stream state derived from contract events (design §8, `reference/chain.md` §A3).
+//! Chain stream state derived from contract events (the rules, for operators: `docs/indexer.md`,
+//! "How chain streams are derived").
 //!
 //! [`apply`] is a pure fold step: the state of a chain stream is exactly the fold of its stored
 //! events in chain order, so re-indexing (or a reorg rollback followed by a replay) gives the same
@@ -32,8 +33,8 @@ pub enum Effect {
     Skipped(String),
 }
 
-/// The public id of a chain stream: `{contract id}-{on-chain stream id}`, stable across re-indexing
-/// (design §8).
+/// The public id of a chain stream: `{contract id}-{on-chain stream id}`, stable across
+/// re-indexing.
 pub fn chain_stream_id(contract_id: &str, stream_id: u64) -> String {
     format!("{contract_id}-{stream_id}")
 }
@@ -45,13 +46,15 @@ fn skipped(reason: impl Into<String>) -> Effect {
 /// Applies one decoded event to the current state of its stream (`None` if not indexed yet).
 /// Returns the new state, or why the event changes nothing we model.
 ///
-/// Rules (design §8): `created` → active with checkpoint (0, start); `withdrew`/`wdraw_to` add to
+/// Rules: `created` → active with checkpoint (0, start); `withdrew`/`wdraw_to` add to
 /// `withdrawnAmount`; `paused`/`resumed`; `cancelled` at the ledger's close time; `completed`;
 /// `closed` keeps the record, marked closed; `top_up` sets the deposit; `rate_upd` checkpoints
 /// at its effective time with the old rate (the contract's `update_rate_per_second`); `rate_dec`
 /// takes the contract's checkpoint and refund; `end_ext`/`end_shrt` move the end (the latter
 /// refunds); `kp_cncl` cancels and counts the recipient's payout as withdrawn; `recp_upd` changes
-/// the recipient. `ac_trig` is skipped because the `wdraw_to` that follows carries the same money.
+/// the recipient. Events that change no stream state ([`ContractEvent::changes_state`] is
+/// false) are skipped with their reason: `ac_trig` because the `wdraw_to` that follows carries the
+/// same money, `del_share` because delegated child streams are not modelled yet.
 pub fn apply(current: Option<&Stream>, event: &ContractEvent, ctx: &EventContext<'_>) -> Effect {
     let at_ms = i64::try_from(ctx.ledger_closed_at)
         .unwrap_or(i64::MAX / 1000)
@@ -108,6 +111,17 @@ pub fn apply(current: Option<&Stream>, event: &ContractEvent, ctx: &EventContext
             event.stream_id()
         ));
     };
+    if !event.changes_state() {
+        return skipped(match event {
+            ContractEvent::AutoClaimTriggered(_) => {
+                "ac_trig: counted by the wdraw_to that follows it".to_owned()
+            }
+            ContractEvent::ShareDelegated(_) => {
+                "del_share: delegated child streams are not modelled yet".to_owned()
+            }
+            _ => format!("{}: no field of the stream resource changes", event.name()),
+        });
+    }
     let mut next = current.clone();
     let add = |amount: Amount, delta: i128| amount.checked_add(Amount::from_stroops(delta));
     let sub = |amount: Amount, delta: i128| amount.checked_sub(Amount::from_stroops(delta));
@@ -161,8 +175,8 @@ pub fn apply(current: Option<&Stream>, event: &ContractEvent, ctx: &EventContext
             next.deposit_amount = deposit;
         }
         ContractEvent::KeeperCancelled(k) => {
-            // The contract pays the recipient but leaves withdrawn_amount unchanged
-            // (chain.md §A2); the money did leave the stream, so it is counted as withdrawn.
+            // The contract pays the recipient but leaves withdrawn_amount unchanged; the money
+            // did leave the stream, so it is counted as withdrawn.
             next.status = StreamStatus::Cancelled;
             next.cancelled_at = Some(ctx.ledger_closed_at);
             match add(next.withdrawn_amount, k.recipient_amount) {
@@ -174,19 +188,12 @@ pub fn apply(current: Option<&Stream>, event: &ContractEvent, ctx: &EventContext
             Ok(recipient) => next.recipient = recipient,
             Err(_) => return skipped("recp_upd: new recipient is not a G… or C… address"),
         },
-        ContractEvent::AutoClaimTriggered(_) => {
-            return skipped("ac_trig: counted by the wdraw_to that follows it")
-        }
-        ContractEvent::ClaimOwnershipTransferred(_)
-        | ContractEvent::HealthChanged(_)
-        | ContractEvent::Decommissioned(_) => {
+        // Events whose catalogue entry says they change no state returned above.
+        _ => {
             return skipped(format!(
-                "{}: no field of the stream resource changes",
+                "{}: changes stream state but has no rule here",
                 event.name()
             ))
-        }
-        ContractEvent::ShareDelegated(_) => {
-            return skipped("del_share: delegated child streams are not modelled yet")
         }
     }
     if next.end_time < next.cliff_time || next.end_time <= next.start_time {
@@ -218,8 +225,9 @@ pub fn replay<'a>(
 mod tests {
     use super::*;
     use crate::indexer::decode::{
-        KeeperCancelled, RateDecreased, StreamCreated, StreamEndShortened, StreamRef, Withdrawal,
-        WithdrawalTo,
+        AutoClaimTriggered, ClaimOwnershipTransferred, KeeperCancelled, RateDecreased,
+        RecipientShareDelegated, StreamCreated, StreamDecommissioned, StreamEndShortened,
+        StreamHealthChanged, StreamRef, Withdrawal, WithdrawalTo,
     };
 
     const G1: &str = "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5";
@@ -242,7 +250,8 @@ mod tests {
         }
     }
 
-    /// chain.md §A6 V20/V25-style stream: deposit 1000, rate 10, 0..100.
+    /// The stream of the contract repository's rate-decrease test
+    /// (`tests/rate_decrease_after_withdraw.rs`): deposit 1000, rate 10, 0..100.
     fn created() -> Stream {
         applied(apply(
             None,
@@ -275,7 +284,8 @@ mod tests {
 
     #[test]
     fn rate_decrease_takes_the_contracts_checkpoint_and_refund() {
-        // V20: at t=10 accrued 100; decrease to 5 → ck (100, 10), deposit 550, refund 450.
+        // The contract's numbers: at t=10 accrued 100; decrease to 5 → ck (100, 10), deposit
+        // 550, refund 450.
         let next = applied(apply(
             Some(&created()),
             &ContractEvent::RateDecreased(RateDecreased {
@@ -373,5 +383,63 @@ mod tests {
             "the ledger's close time"
         );
         assert_eq!(cancelled_at_close.updated_at, 42_000);
+    }
+
+    #[test]
+    fn events_that_change_no_state_are_skipped_with_their_reason() {
+        let stream = created();
+        let cases = [
+            (
+                ContractEvent::AutoClaimTriggered(AutoClaimTriggered {
+                    stream_id: 7,
+                    destination: G1.into(),
+                    amount: 5,
+                }),
+                "ac_trig: counted by the wdraw_to that follows it",
+            ),
+            (
+                ContractEvent::ShareDelegated(RecipientShareDelegated {
+                    parent_stream_id: 7,
+                    child_stream_id: 8,
+                    delegator: G2.into(),
+                    delegatee: G1.into(),
+                    share_bps: 2500,
+                    child_rate: 2,
+                    new_parent_rate: 8,
+                }),
+                "del_share: delegated child streams are not modelled yet",
+            ),
+            (
+                ContractEvent::ClaimOwnershipTransferred(ClaimOwnershipTransferred {
+                    stream_id: 7,
+                    old_owner: None,
+                    new_owner: G1.into(),
+                }),
+                "claim_own: no field of the stream resource changes",
+            ),
+            (
+                ContractEvent::HealthChanged(StreamHealthChanged {
+                    stream_id: 7,
+                    is_underfunded: true,
+                    remaining_balance: 0,
+                    seconds_remaining: 0,
+                }),
+                "health: no field of the stream resource changes",
+            ),
+            (
+                ContractEvent::Decommissioned(StreamDecommissioned {
+                    stream_id: 7,
+                    decommissioned: true,
+                }),
+                "decomm: no field of the stream resource changes",
+            ),
+        ];
+        for (event, reason) in cases {
+            assert!(!event.changes_state(), "{}", event.name());
+            assert_eq!(
+                apply(Some(&stream), &event, &ctx(5)),
+                Effect::Skipped(reason.to_owned())
+            );
+        }
     }
 }

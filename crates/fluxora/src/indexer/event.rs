@@ -1,9 +1,9 @@
 //! Stellar RPC `getEvents` event model and its field-by-field validation (no I/O).
 //!
 //! [`RpcEvent`] is one event object exactly as Stellar RPC (stellar-rpc ≥ v23) returns it in
-//! `getEvents` (`reference/chain.md` §B7, `fixtures/chain/README.md` "RPC shape and id rules"),
-//! plus the optional `ledgerHash` that push workers add on `POST /internal/indexer/events`
-//! (design §6). Unknown extra fields are ignored, so new RPC versions keep deserializing.
+//! `getEvents` (`fixtures/chain/README.md`, "RPC shape and id rules"), plus the optional
+//! `ledgerHash` that push workers add on `POST /internal/indexer/events` (`docs/indexer.md`,
+//! "Push ingest"). Unknown extra fields are ignored, so new RPC versions keep deserializing.
 //!
 //! Validation turns an event into a [`ValidEvent`] (parsed ledger, unix close time, ordering key,
 //! lowercase hashes) or returns **every** failing field at once as [`FieldProblem`]s, whose
@@ -62,8 +62,8 @@ pub mod codes {
     pub const IN_SUCCESSFUL_CONTRACT_CALL_INVALID: &str = "IN_SUCCESSFUL_CONTRACT_CALL_INVALID";
 }
 
-/// Most events one `POST /internal/indexer/events` batch may carry (design §6); the handler
-/// rejects larger batches before calling [`parse_event_batch`].
+/// Most events one `POST /internal/indexer/events` batch may carry; the handler rejects larger
+/// batches (400) before calling [`parse_event_batch`].
 pub const MAX_PUSH_BATCH: usize = 100;
 
 /// One event exactly as Stellar RPC `getEvents` returns it (`xdrFormat` `base64`), plus the
@@ -347,7 +347,7 @@ pub fn parse_event_batch(
     }
 }
 
-/// The `result` of a Stellar RPC `getEvents` call (`reference/chain.md` §B7).
+/// The `result` of a Stellar RPC `getEvents` call (stellar-rpc ≥ v23).
 ///
 /// `events` stays raw JSON so one malformed event cannot make the whole page undecodable: the
 /// poller validates each with [`GetEventsPage::parse_events`] and stores/skips the bad ones.

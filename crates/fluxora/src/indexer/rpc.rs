@@ -1,6 +1,6 @@
 //! A Stellar RPC (JSON-RPC 2.0 over HTTP POST) client for the methods the indexer needs:
 //! `getNetwork`, `getLatestLedger`, `getLedgers`, `getEvents` and `getHealth`
-//! (`reference/chain.md` §B7; stellar-rpc ≥ v23 shapes).
+//! (stellar-rpc ≥ v23 shapes; `docs/indexer.md` says how the poller uses them).
 //!
 //! Every call has a timeout and retries transport failures, HTTP 429/5xx and the JSON-RPC
 //! "server busy / timed out" errors with capped exponential backoff; other errors are returned at
@@ -103,8 +103,8 @@ const MAX_HEADER_XDR_BYTES: u32 = 64 * 1024;
 
 impl LedgerInfo {
     /// The hash of the ledger before this one, from the header's `previousLedgerHash`
-    /// (lowercase hex): Stellar ledger N+1 carries the hash of ledger N (`reference/chain.md`
-    /// §B9, "Ledger Headers"). `Ok(None)` when the RPC sent no header.
+    /// (lowercase hex): Stellar ledger N+1 carries the hash of ledger N, a hash chain back to
+    /// genesis. `Ok(None)` when the RPC sent no header.
     ///
     /// # Errors
     /// When `headerXdr` is not a base64 XDR `LedgerHeaderHistoryEntry`, or names another ledger

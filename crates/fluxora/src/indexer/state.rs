@@ -1,4 +1,5 @@
-//! The indexer's live state, shared with `/health` (design §6). Updated by the ingest core and
+//! The indexer's live state, shared with `/health` (its states: `docs/operations.md`, "Health
+//! states and what to do"). Updated by the ingest core and
 //! the RPC poller; read without ever waiting on the chain.
 
 use std::sync::{Arc, RwLock};
