@@ -781,19 +781,27 @@ fn vendored_fixtures_are_the_shared_originals() {
         );
         return;
     };
+    drop(entries);
     let mut compared = 0;
-    for entry in entries {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap();
-        let original = std::fs::read(&path).unwrap();
-        let copy = std::fs::read(fixtures_dir().join(name))
-            .unwrap_or_else(|e| panic!("fixtures/chain/{} missing: {e}", name.to_string_lossy()));
-        assert!(
-            original == copy,
-            "fixtures/chain/{} differs from shared",
-            name.to_string_lossy()
-        );
-        compared += 1;
+    let mut folders = vec![PathBuf::new()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(shared.join(&folder)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = folder.join(path.file_name().unwrap());
+            if path.is_dir() {
+                folders.push(name);
+                continue;
+            }
+            let original = std::fs::read(&path).unwrap();
+            let copy = std::fs::read(fixtures_dir().join(&name))
+                .unwrap_or_else(|e| panic!("fixtures/chain/{} missing: {e}", name.display()));
+            assert!(
+                original == copy,
+                "fixtures/chain/{} differs from shared",
+                name.display()
+            );
+            compared += 1;
+        }
     }
     assert!(
         compared >= 6,
