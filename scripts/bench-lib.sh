@@ -43,15 +43,15 @@ wait_ready() { # url pid
 # Every server the functions below start, for the caller's cleanup to stop (stop_started).
 STARTED_PIDS=()
 
-# Starts `fluxora serve` on `database_url` as every benchmark runs it — 127.0.0.1, a free
-# port, LOG_LEVEL=$LOG_LEVEL_SERVICE, rate limits off (the benchmark measures the service, not its
-# limiter), WORKER_THREADS=$WORKERS — logging to $WORK/<label>.log, and waits until it is ready.
-# Sets SERVED_PID and SERVED_PORT.
-start_fluxora() { # label database_url
+# Starts `fluxora serve` (the binary `binary`, default $BIN/fluxora) on `database_url` as every
+# benchmark runs it — 127.0.0.1, a free port, LOG_LEVEL=$LOG_LEVEL_SERVICE, rate limits off (the
+# benchmark measures the service, not its limiter), WORKER_THREADS=$WORKERS — logging to
+# $WORK/<label>.log, and waits until it is ready. Sets SERVED_PID and SERVED_PORT.
+start_fluxora() { # label database_url [binary]
   SERVED_PORT=$(free_port)
   DATABASE_URL="$2" PORT="$SERVED_PORT" HOST=127.0.0.1 LOG_LEVEL="$LOG_LEVEL_SERVICE" \
     RATE_LIMIT_ENABLED=false WORKER_THREADS="$WORKERS" \
-    "$BIN/fluxora" serve >"$WORK/$1.log" 2>&1 &
+    "${3:-$BIN/fluxora}" serve >"$WORK/$1.log" 2>&1 &
   SERVED_PID=$!
   STARTED_PIDS+=("$SERVED_PID")
   wait_ready "http://127.0.0.1:$SERVED_PORT/health/ready" "$SERVED_PID"

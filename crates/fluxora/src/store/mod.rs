@@ -218,6 +218,44 @@ pub fn is_postgres_url(url: &str) -> bool {
 /// ([`Query::persistent`]), since caching every size would evict the hot statements.
 pub const ROWS_PER_STATEMENT: usize = 500;
 
+/// One page of a newest-first list read by keyset: the items, the position (insertion order)
+/// of the last one, which the next page's cursor continues after, and whether more follow.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items of this page, newest first.
+    pub items: Vec<T>,
+    /// Position of the last item (the next cursor's anchor); `None` for an empty page.
+    pub last_position: Option<i64>,
+    /// Whether more items match after this page.
+    pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// The page of `rows` read with `LIMIT limit + 1` (the extra row only tells that more
+    /// follow), each decoded by `decode` into its position and item.
+    ///
+    /// Errors: the first [`StoreError`] of `decode`.
+    pub fn from_rows(
+        rows: &[Row],
+        limit: u32,
+        decode: impl Fn(&Row) -> Result<(i64, T), StoreError>,
+    ) -> Result<Self, StoreError> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut items = Vec::with_capacity(rows.len().min(limit));
+        let mut last_position = None;
+        for row in rows.iter().take(limit) {
+            let (position, item) = decode(row)?;
+            items.push(item);
+            last_position = Some(position);
+        }
+        Ok(Self {
+            items,
+            last_position,
+            has_more: rows.len() > limit,
+        })
+    }
+}
+
 /// A u64 (unix seconds, on-chain ids) for a signed 64-bit column.
 ///
 /// Errors: [`StoreError::Corrupt`] when it exceeds `i64::MAX`.

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::address::StellarAddress;
 use crate::amount::Amount;
 use crate::store::{
-    to_i64, to_u32, to_u64, Arg, Columns, Database, Query, QueryBuilder, StoreError, Tx,
+    to_i64, to_u32, to_u64, Arg, Columns, Database, Page, Query, QueryBuilder, StoreError, Tx,
     ROWS_PER_STATEMENT,
 };
 use crate::streams::{ChainRef, Stream, StreamSource, StreamStatus};
@@ -50,17 +50,6 @@ pub struct StreamPageQuery {
     pub limit: u32,
     /// Unix seconds used to evaluate the time-derived `completed` status.
     pub now: u64,
-}
-
-/// A page of streams, newest first.
-#[derive(Debug, Clone)]
-pub struct StreamPage {
-    /// The streams of this page.
-    pub streams: Vec<Stream>,
-    /// Insertion position of the last stream on the page (the next cursor's anchor).
-    pub last_position: Option<i64>,
-    /// Whether more streams match after this page.
-    pub has_more: bool,
 }
 
 /// A stored `Idempotency-Key` record (kept 24 hours, durably; see `docs/api.md`).
@@ -326,7 +315,7 @@ impl StreamRepository {
     /// (to learn whether more exist).
     ///
     /// Errors: [`StoreError`].
-    pub async fn list(&self, query: &StreamPageQuery) -> Result<StreamPage, StoreError> {
+    pub async fn list(&self, query: &StreamPageQuery) -> Result<Page<Stream>, StoreError> {
         let now = to_i64(query.now, "now")?;
         let dialect = self.db.dialect();
         let head = format!("SELECT {STREAM_COLUMNS} FROM streams WHERE 1 = 1");
@@ -373,20 +362,7 @@ impl StreamRepository {
             .push(" ORDER BY position DESC LIMIT ")
             .bind(i64::from(query.limit) + 1);
         let rows = select.build().fetch_all(&self.db).await?;
-        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
-        let has_more = rows.len() > limit;
-        let mut streams = Vec::with_capacity(rows.len().min(limit));
-        let mut last_position = None;
-        for row in rows.iter().take(limit) {
-            let (position, stream) = stream_from_row(row)?;
-            streams.push(stream);
-            last_position = Some(position);
-        }
-        Ok(StreamPage {
-            streams,
-            last_position,
-            has_more,
-        })
+        Page::from_rows(&rows, query.limit, stream_from_row)
     }
 
     /// A live idempotency record at unix ms `now`: a completed one not yet expired, or an

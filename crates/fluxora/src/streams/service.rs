@@ -243,7 +243,7 @@ impl StreamService {
         };
         Ok(StreamListPage {
             streams: page
-                .streams
+                .items
                 .iter()
                 .map(|stream| stream.view(now, params.at))
                 .collect(),

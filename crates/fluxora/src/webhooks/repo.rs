@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use crate::clock::format_millis;
 use crate::config::Secret;
 use crate::store::{
-    Arg, Columns, Database, Query, QueryBuilder, StoreError, Tx, ROWS_PER_STATEMENT,
+    Arg, Columns, Database, Page, Query, QueryBuilder, StoreError, Tx, ROWS_PER_STATEMENT,
 };
 use crate::webhooks::{Attempt, Delivery, DeliveryStatus, Endpoint, OutboxEvent};
 
@@ -83,17 +83,6 @@ pub struct DeliveryQuery {
     pub before_position: Option<i64>,
     /// Page size.
     pub limit: u32,
-}
-
-/// A page of deliveries, newest first.
-#[derive(Debug, Clone)]
-pub struct DeliveryPage {
-    /// The deliveries.
-    pub deliveries: Vec<Delivery>,
-    /// Position of the last one.
-    pub last_position: Option<i64>,
-    /// More after this page.
-    pub has_more: bool,
 }
 
 /// Columns of `webhook_endpoints`, in [`endpoint_from_row`]'s and [`endpoint_values`]' order.
@@ -419,7 +408,10 @@ impl WebhookRepository {
     /// A page of deliveries, newest first.
     ///
     /// Errors: [`StoreError`].
-    pub async fn list_deliveries(&self, query: &DeliveryQuery) -> Result<DeliveryPage, StoreError> {
+    pub async fn list_deliveries(
+        &self,
+        query: &DeliveryQuery,
+    ) -> Result<Page<Delivery>, StoreError> {
         let mut select = QueryBuilder::new(
             self.db.dialect(),
             &format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE 1 = 1"),
@@ -440,20 +432,7 @@ impl WebhookRepository {
             .push(" ORDER BY position DESC LIMIT ")
             .bind(i64::from(query.limit) + 1);
         let rows = select.build().fetch_all(&self.db).await?;
-        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
-        let has_more = rows.len() > limit;
-        let mut deliveries = Vec::new();
-        let mut last_position = None;
-        for row in rows.iter().take(limit) {
-            let (position, delivery) = delivery_from_row(row)?;
-            deliveries.push(delivery);
-            last_position = Some(position);
-        }
-        Ok(DeliveryPage {
-            deliveries,
-            last_position,
-            has_more,
-        })
+        Page::from_rows(&rows, query.limit, delivery_from_row)
     }
 
     /// One delivery with every attempt, in order; `None` when there is none.

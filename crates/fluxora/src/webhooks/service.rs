@@ -13,9 +13,10 @@ use tokio::sync::Notify;
 use crate::clock::now_millis;
 use crate::config::Secret;
 use crate::pagination::{filter_fingerprint, CursorCodec};
+use crate::store::Page;
 use crate::store::StoreError;
 use crate::validation::{Collector, FieldError, ValidationErrors};
-use crate::webhooks::repo::{DeliveryPage, DeliveryQuery, WebhookRepository};
+use crate::webhooks::repo::{DeliveryQuery, WebhookRepository};
 use crate::webhooks::ssrf::SsrfPolicy;
 use crate::webhooks::{
     event_data, generate_secret, Attempt, Delivery, DeliveryStatus, Endpoint, OutboxEvent,
@@ -296,8 +297,8 @@ impl WebhookService {
                     )])
                 })?);
         }
-        let DeliveryPage {
-            deliveries,
+        let Page {
+            items: deliveries,
             last_position,
             has_more,
         } = self.repo.list_deliveries(&filters).await?;
