@@ -280,7 +280,7 @@ async fn main() {
                 None,
                 vec![],
                 true,
-                fluxora::config::Secret::new("s".repeat(32)),
+                fluxora::secret::Secret::new("s".repeat(32)),
                 now,
             ))
             .await

@@ -93,7 +93,7 @@ async fn main() {
             Some("bench".into()),
             vec![],
             true,
-            fluxora::config::Secret::new("bench-secret-0123456789abcdef0123"),
+            fluxora::secret::Secret::new("bench-secret-0123456789abcdef0123"),
             now,
         ))
         .await

@@ -1,29 +1,44 @@
-//! Configuration from environment variables and an optional `.env` file (`design.md` §3).
+//! Configuration from environment variables and an optional `.env` file.
 //!
 //! [`Config::from_vars`] reads every variable, validates all of them and reports every problem
 //! at once; `fluxora serve` prints them and exits non-zero before binding the port.
 //! `.env.example` at the repository root documents each variable.
+//!
+//! Each section of the configuration is read by one function (`read_listener`,
+//! `read_database`, …, called in the order the problems are listed) and has one `Default`
+//! holding its defaults, which both the reader and [`Config::default`] use, so every default is
+//! written once. This module imports only leaf modules ([`crate::secret`], [`crate::proxies`],
+//! [`crate::cors`], [`crate::webhook_retry`], [`crate::ssrf`]) and [`crate::address`]: every
+//! other module may depend on it.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use crate::address::{AddressKind, StellarAddress};
+use crate::cors::CorsOrigins;
+use crate::proxies::TrustedProxies;
+pub use crate::secret::Secret;
+use crate::ssrf::SsrfPolicy;
+use crate::webhook_retry::{RetrySchedule, DISABLE_AFTER_CONSECUTIVE_FAILURES};
 
 /// Log output format (`LOG_FORMAT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LogFormat {
     /// One JSON object per line (default; for machines).
+    #[default]
     Json,
     /// Human-readable, coloured when attached to a terminal.
     Pretty,
 }
 
-/// A Stellar network (`STELLAR_NETWORK`), with its passphrase default (`chain.md` §B7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A Stellar network (`STELLAR_NETWORK`), with its passphrase default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum StellarNetwork {
     /// SDF testnet (default).
+    #[default]
     Testnet,
     /// The public network.
     Mainnet,
@@ -77,6 +92,17 @@ pub struct DatabaseConfig {
     pub acquire_timeout: Duration,
 }
 
+impl Default for DatabaseConfig {
+    /// `sqlite://fluxora.db`, 8 connections, 3000 ms acquire timeout.
+    fn default() -> Self {
+        Self {
+            url: "sqlite://fluxora.db".into(),
+            max_connections: 8,
+            acquire_timeout: Duration::from_millis(3000),
+        }
+    }
+}
+
 impl fmt::Debug for DatabaseConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatabaseConfig")
@@ -87,7 +113,15 @@ impl fmt::Debug for DatabaseConfig {
     }
 }
 
-/// Indexer settings (design §6). Read now so `/health` reports the configured threshold.
+/// Whether a `DATABASE_URL` names PostgreSQL: it starts with `postgres://` or
+/// `postgresql://` (anything else is taken for SQLite, which the configuration accepts only as
+/// `sqlite:…`).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Indexer settings (`docs/indexer.md`). Read even when the indexer is off, so `/health`
+/// reports the configured stall threshold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexerConfig {
     /// Stellar RPC endpoint (`STELLAR_RPC_URL`).
@@ -107,8 +141,24 @@ pub struct IndexerConfig {
     pub worker_token: Option<Secret>,
 }
 
+impl Default for IndexerConfig {
+    /// Nothing to follow; 2000 ms polls, 300000 ms stall threshold, a safety margin of 1 ledger.
+    fn default() -> Self {
+        Self {
+            rpc_url: None,
+            contract_id: None,
+            start_ledger: None,
+            poll_interval: Duration::from_millis(2000),
+            stall_threshold_ms: 300_000,
+            safety_margin_ledgers: 1,
+            worker_token: None,
+        }
+    }
+}
+
 impl IndexerConfig {
-    /// Whether anything feeds the indexer: RPC and contract, or the push-ingest token (design §6).
+    /// Whether anything feeds the indexer: RPC and contract (the poller), or the push-ingest
+    /// token (`POST /internal/indexer/events`). Otherwise `/health` reports it `not_configured`.
     pub fn is_configured(&self) -> bool {
         (self.rpc_url.is_some() && self.contract_id.is_some()) || self.worker_token.is_some()
     }
@@ -116,29 +166,6 @@ impl IndexerConfig {
     /// Whether the RPC poller should run.
     pub fn polls_rpc(&self) -> bool {
         self.rpc_url.is_some() && self.contract_id.is_some()
-    }
-}
-
-/// A secret value from the environment: compared in constant time, never printed (`Debug` shows
-/// `<redacted>`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for comparison or signing only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
     }
 }
 
@@ -158,7 +185,7 @@ pub struct Config {
     /// Fewer workers than CPUs suit a machine shared with other busy processes: idle workers
     /// are woken for each burst of requests and cost CPU for it (`docs/operations.md`,
     /// "Worker threads"; measured in `docs/benchmarks.md`).
-    pub worker_threads: Option<std::num::NonZeroUsize>,
+    pub worker_threads: Option<NonZeroUsize>,
     /// Database.
     pub database: DatabaseConfig,
     /// Network (`STELLAR_NETWORK`, default `testnet`).
@@ -183,13 +210,20 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// API key authentication.
     pub auth: AuthConfig,
-    /// Request rate limits (design §3, §9).
+    /// Request rate limits.
     pub rate_limit: RateLimitConfig,
-    /// HTTP hardening: client IP, timeout, CORS (issue 7).
+    /// HTTP hardening: client IP, timeout, CORS.
     pub http: HttpConfig,
 }
 
-/// Request rate limits (design §3, §9; `docs/operations.md`, "Rate limits").
+impl Default for Config {
+    /// The configuration of an empty environment: every section's default.
+    fn default() -> Self {
+        Sections::default().into()
+    }
+}
+
+/// Request rate limits (`docs/operations.md`, "Rate limits").
 #[derive(Debug, Clone)]
 pub struct RateLimitConfig {
     /// Whether requests are limited at all (`RATE_LIMIT_ENABLED`, default `true`).
@@ -210,20 +244,48 @@ pub struct RateLimitConfig {
     pub redis_timeout: Duration,
 }
 
-/// HTTP hardening settings (issue 7, scope 6; `docs/operations.md`).
+impl Default for RateLimitConfig {
+    /// Enabled, 600 requests a minute per IP and 3000 per key, per process (no Redis), Redis
+    /// keys under `fluxora:rl:` and a 50 ms Redis timeout once `REDIS_URL` is set.
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ip_per_minute: 600,
+            key_per_minute: 3000,
+            redis_url: None,
+            redis_prefix: "fluxora:rl:".into(),
+            redis_timeout: Duration::from_millis(50),
+        }
+    }
+}
+
+/// HTTP hardening settings (`docs/operations.md`, "Client IP and `TRUST_PROXY`" and "HTTP
+/// hardening").
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// Proxies whose `X-Forwarded-For` is believed (`TRUST_PROXY`, comma-separated IPs or
     /// CIDRs; unset: the socket's peer address is the client).
-    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
+    pub trusted_proxies: TrustedProxies,
     /// Longest a request may take, body upload included, before a 503 envelope
     /// (`REQUEST_TIMEOUT_MS`, default 30000 ms).
     pub request_timeout: Duration,
     /// Browser origins allowed by CORS (`CORS_ALLOWED_ORIGINS`; unset: no CORS headers at all).
-    pub cors: crate::http::hardening::CorsOrigins,
+    pub cors: CorsOrigins,
 }
 
-/// API key authentication settings (design §9, issue 7; see [`crate::http::auth`]).
+impl Default for HttpConfig {
+    /// No trusted proxy, a 30000 ms request timeout, no CORS.
+    fn default() -> Self {
+        Self {
+            trusted_proxies: TrustedProxies::default(),
+            request_timeout: Duration::from_millis(30_000),
+            cors: CorsOrigins::default(),
+        }
+    }
+}
+
+/// API key authentication settings (`docs/api.md`, "Authentication and API keys"; enforced by
+/// [`crate::http::auth`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
     /// Once an API key exists, stream reads (`GET /api/streams*`) need a key with
@@ -251,15 +313,18 @@ pub const MAX_WORKER_THREADS: usize = 1024;
 /// Default of `API_KEY_REFRESH_MS`.
 pub const DEFAULT_KEY_REFRESH_MS: u64 = 5000;
 
-/// Webhook delivery settings (issue 6).
+/// Shortest accepted `ADMIN_TOKEN`, `METRICS_TOKEN` and `INDEXER_WORKER_TOKEN`, in characters.
+const MIN_TOKEN_LEN: usize = 16;
+
+/// Webhook delivery settings (`docs/operations.md`, "Webhook delivery").
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
     /// Delays between attempts after the immediate one (`WEBHOOK_RETRY_SCHEDULE`, default
     /// `5s,5m,30m,2h,5h,10h,10h`, ±20 % jitter).
-    pub retry_schedule: crate::webhooks::policy::RetrySchedule,
+    pub retry_schedule: RetrySchedule,
     /// Hosts/IPs exempt from the https and private-address rules (`WEBHOOK_SSRF_ALLOWLIST`,
     /// comma-separated; development and tests only).
-    pub ssrf: crate::webhooks::ssrf::SsrfPolicy,
+    pub ssrf: SsrfPolicy,
     /// How often the dispatcher looks for due deliveries when not woken
     /// (`WEBHOOK_POLL_INTERVAL_MS`, default 200 ms).
     pub poll_interval: Duration,
@@ -271,6 +336,21 @@ pub struct WebhookConfig {
     /// How long a claimed delivery stays reserved for its dispatcher (`WEBHOOK_LEASE_MS`,
     /// default 60000 ms); after a crash, deliveries are retried once it expires.
     pub lease: Duration,
+}
+
+impl Default for WebhookConfig {
+    /// The default retry schedule, no SSRF exemption, 200 ms polls, 32 deliveries in flight,
+    /// disabled after [`DISABLE_AFTER_CONSECUTIVE_FAILURES`] (50), 60000 ms leases.
+    fn default() -> Self {
+        Self {
+            retry_schedule: RetrySchedule::default(),
+            ssrf: SsrfPolicy::default(),
+            poll_interval: Duration::from_millis(200),
+            concurrency: 32,
+            disable_after_failures: DISABLE_AFTER_CONSECUTIVE_FAILURES,
+            lease: Duration::from_millis(60_000),
+        }
+    }
 }
 
 /// One invalid variable.
@@ -296,14 +376,16 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// Reads variables and collects the problems of all of them: every reader method returns a
+/// usable value (the default, for an invalid one) so reading goes on.
 struct Reader<'a> {
     vars: &'a HashMap<String, String>,
     problems: Vec<ConfigProblem>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     /// The variable's value; unset and empty both mean "use the default".
-    fn get(&self, name: &str) -> Option<&str> {
+    fn get(&self, name: &str) -> Option<&'a str> {
         self.vars
             .get(name)
             .map(|v| v.trim())
@@ -317,6 +399,10 @@ impl Reader<'_> {
         });
     }
 
+    fn has_problem(&self, variable: &str) -> bool {
+        self.problems.iter().any(|p| p.variable == variable)
+    }
+
     fn parse<T: std::str::FromStr>(&mut self, name: &'static str, default: T, expected: &str) -> T {
         match self.get(name) {
             None => default,
@@ -325,6 +411,31 @@ impl Reader<'_> {
                 Err(_) => {
                     let shown = shorten(raw);
                     self.problem(name, format!("'{shown}' is not {expected}"));
+                    default
+                }
+            },
+        }
+    }
+
+    /// A whole number of milliseconds; unset: `default`.
+    fn millis(&mut self, name: &'static str, default: Duration) -> Duration {
+        let default_ms = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(self.parse(name, default_ms, "a whole number of milliseconds"))
+    }
+
+    /// A value with its own parser, whose error message is the problem; unset: `default`.
+    fn value<T, E: fmt::Display>(
+        &mut self,
+        name: &'static str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> T {
+        match self.get(name) {
+            None => default,
+            Some(raw) => match parse(raw) {
+                Ok(value) => value,
+                Err(error) => {
+                    self.problem(name, error.to_string());
                     default
                 }
             },
@@ -358,6 +469,21 @@ impl Reader<'_> {
             }
         }
     }
+
+    /// A secret token of at least [`MIN_TOKEN_LEN`] characters; unset: `None`.
+    fn token(&mut self, name: &'static str) -> Option<Secret> {
+        let token = self.get(name).map(Secret::new);
+        if token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < MIN_TOKEN_LEN)
+        {
+            self.problem(
+                name,
+                format!("must be at least {MIN_TOKEN_LEN} characters (use a long random value)"),
+            );
+        }
+        token
+    }
 }
 
 fn shorten(raw: &str) -> String {
@@ -381,6 +507,433 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
+/// The listener: `HOST`, `PORT`.
+struct Listener {
+    host: IpAddr,
+    port: u16,
+}
+
+impl Default for Listener {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 3000,
+        }
+    }
+}
+
+/// Logs: `LOG_LEVEL`, `LOG_FORMAT`.
+struct Logging {
+    level: String,
+    format: LogFormat,
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::default(),
+        }
+    }
+}
+
+/// The async runtime: `WORKER_THREADS` (default: unset, one per CPU).
+#[derive(Default)]
+struct Runtime {
+    worker_threads: Option<NonZeroUsize>,
+}
+
+/// The Stellar network: `STELLAR_NETWORK`, `NETWORK_PASSPHRASE`, `HORIZON_URL`.
+struct Network {
+    network: StellarNetwork,
+    passphrase: String,
+    horizon_url: Option<String>,
+}
+
+impl Default for Network {
+    /// The default network with its passphrase and Horizon endpoint.
+    fn default() -> Self {
+        let network = StellarNetwork::default();
+        Self {
+            network,
+            passphrase: network.default_passphrase().unwrap_or_default().into(),
+            horizon_url: network.default_horizon_url().map(str::to_string),
+        }
+    }
+}
+
+/// The operator tokens: `ADMIN_TOKEN`, `METRICS_TOKEN` (default: unset).
+#[derive(Default)]
+struct Tokens {
+    admin: Option<Secret>,
+    metrics: Option<Secret>,
+}
+
+/// Shutdown: `SHUTDOWN_GRACE_MS`, `SHUTDOWN_DRAIN_MS`.
+struct Shutdown {
+    grace: Duration,
+    drain: Duration,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_millis(10_000),
+            drain: Duration::ZERO,
+        }
+    }
+}
+
+/// Every section, in the order they are read (and their problems listed).
+#[derive(Default)]
+struct Sections {
+    listener: Listener,
+    logging: Logging,
+    runtime: Runtime,
+    database: DatabaseConfig,
+    network: Network,
+    indexer: IndexerConfig,
+    tokens: Tokens,
+    webhooks: WebhookConfig,
+    auth: AuthConfig,
+    shutdown: Shutdown,
+    rate_limit: RateLimitConfig,
+    http: HttpConfig,
+}
+
+impl From<Sections> for Config {
+    fn from(s: Sections) -> Self {
+        Config {
+            host: s.listener.host,
+            port: s.listener.port,
+            log_level: s.logging.level,
+            log_format: s.logging.format,
+            worker_threads: s.runtime.worker_threads,
+            database: s.database,
+            network: s.network.network,
+            network_passphrase: s.network.passphrase,
+            horizon_url: s.network.horizon_url,
+            indexer: s.indexer,
+            shutdown_grace: s.shutdown.grace,
+            shutdown_drain: s.shutdown.drain,
+            admin_token: s.tokens.admin,
+            metrics_token: s.tokens.metrics,
+            webhooks: s.webhooks,
+            auth: s.auth,
+            rate_limit: s.rate_limit,
+            http: s.http,
+        }
+    }
+}
+
+fn read_listener(r: &mut Reader<'_>) -> Listener {
+    let d = Listener::default();
+    let port = r.parse::<u16>("PORT", d.port, "a port number (0–65535)");
+    let host = r.parse::<IpAddr>("HOST", d.host, "an IP address such as 0.0.0.0 or 127.0.0.1");
+    Listener { host, port }
+}
+
+fn read_logging(r: &mut Reader<'_>) -> Logging {
+    let d = Logging::default();
+    let level = r.get("LOG_LEVEL").map_or(d.level, str::to_string);
+    if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
+        let shown = shorten(&level);
+        r.problem(
+            "LOG_LEVEL",
+            format!(
+                "'{shown}' is not a level (error, warn, info, debug, trace) or a tracing filter"
+            ),
+        );
+    }
+    let format = match r.get("LOG_FORMAT").map(str::to_ascii_lowercase).as_deref() {
+        None => d.format,
+        Some("json") => LogFormat::Json,
+        Some("pretty") => LogFormat::Pretty,
+        Some(_) => {
+            r.problem("LOG_FORMAT", "expected 'json' or 'pretty'");
+            d.format
+        }
+    };
+    Logging { level, format }
+}
+
+fn read_runtime(r: &mut Reader<'_>) -> Runtime {
+    let d = Runtime::default();
+    let worker_threads = match r.get("WORKER_THREADS") {
+        None => d.worker_threads,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n @ 1..=MAX_WORKER_THREADS) => NonZeroUsize::new(n),
+            _ => {
+                let shown = shorten(raw);
+                r.problem(
+                    "WORKER_THREADS",
+                    format!("'{shown}' is not a whole number from 1 to {MAX_WORKER_THREADS}"),
+                );
+                d.worker_threads
+            }
+        },
+    };
+    Runtime { worker_threads }
+}
+
+fn read_database(r: &mut Reader<'_>) -> DatabaseConfig {
+    let d = DatabaseConfig::default();
+    let url = r.get("DATABASE_URL").map_or(d.url, str::to_string);
+    if !is_postgres_url(&url) && !url.starts_with("sqlite:") {
+        r.problem(
+            "DATABASE_URL",
+            "expected sqlite://PATH (e.g. sqlite://fluxora.db), sqlite::memory: or postgres://USER:PASSWORD@HOST:PORT/DB",
+        );
+    } else if url::Url::parse(&url).is_err() && url != "sqlite::memory:" {
+        r.problem("DATABASE_URL", "is not a valid URL");
+    }
+    let max_connections = r.parse::<u32>(
+        "DATABASE_MAX_CONNECTIONS",
+        d.max_connections,
+        "a positive whole number of connections",
+    );
+    if max_connections == 0 {
+        r.problem("DATABASE_MAX_CONNECTIONS", "must be at least 1");
+    }
+    let acquire_timeout = r.millis("DATABASE_ACQUIRE_TIMEOUT_MS", d.acquire_timeout);
+    if acquire_timeout.is_zero() {
+        r.problem("DATABASE_ACQUIRE_TIMEOUT_MS", "must be at least 1 ms");
+    }
+    DatabaseConfig {
+        url,
+        max_connections,
+        acquire_timeout,
+    }
+}
+
+fn read_network(r: &mut Reader<'_>) -> Network {
+    let d = Network::default();
+    let network = match r
+        .get("STELLAR_NETWORK")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None => d.network,
+        Some("testnet") => StellarNetwork::Testnet,
+        Some("mainnet") | Some("pubnet") | Some("public") => StellarNetwork::Mainnet,
+        Some("futurenet") => StellarNetwork::Futurenet,
+        Some("local") | Some("standalone") => StellarNetwork::Local,
+        Some(_) => {
+            r.problem(
+                "STELLAR_NETWORK",
+                "expected testnet, mainnet, futurenet or local",
+            );
+            d.network
+        }
+    };
+    let passphrase = match (r.get("NETWORK_PASSPHRASE"), network.default_passphrase()) {
+        (Some(given), Some(expected)) if given != expected => {
+            r.problem(
+                "NETWORK_PASSPHRASE",
+                format!(
+                    "does not match STELLAR_NETWORK={}: expected '{expected}'",
+                    network.as_str()
+                ),
+            );
+            given.to_string()
+        }
+        (Some(given), _) => given.to_string(),
+        (None, Some(expected)) => expected.to_string(),
+        (None, None) => {
+            r.problem(
+                "NETWORK_PASSPHRASE",
+                "required when STELLAR_NETWORK=local (your network's passphrase)",
+            );
+            String::new()
+        }
+    };
+    let horizon_url = r
+        .url("HORIZON_URL", &["http", "https"])
+        .or_else(|| network.default_horizon_url().map(str::to_string));
+    Network {
+        network,
+        passphrase,
+        horizon_url,
+    }
+}
+
+fn read_indexer(r: &mut Reader<'_>) -> IndexerConfig {
+    let d = IndexerConfig::default();
+    let rpc_url = r.url("STELLAR_RPC_URL", &["http", "https"]);
+    let contract_id = match r.get("FLUXORA_CONTRACT_ID") {
+        None => d.contract_id,
+        Some(raw) => match StellarAddress::parse(raw) {
+            Ok(address) if address.kind() == AddressKind::Contract => Some(address),
+            _ => {
+                r.problem("FLUXORA_CONTRACT_ID", "expected a C… contract StrKey");
+                None
+            }
+        },
+    };
+    let start_ledger = r
+        .get("INDEXER_START_LEDGER")
+        .is_some()
+        .then(|| r.parse::<u32>("INDEXER_START_LEDGER", 0, "a ledger sequence number"));
+    let poll_interval = r.millis("INDEXER_POLL_INTERVAL_MS", d.poll_interval);
+    let stall_threshold_ms = r.parse::<u64>(
+        "INDEXER_STALL_THRESHOLD_MS",
+        d.stall_threshold_ms,
+        "a whole number of milliseconds",
+    );
+    let safety_margin_ledgers = r.parse::<u32>(
+        "INDEXER_SAFETY_MARGIN_LEDGERS",
+        d.safety_margin_ledgers,
+        "a whole number of ledgers",
+    );
+    let worker_token = r.token("INDEXER_WORKER_TOKEN");
+    if rpc_url.is_some() && contract_id.is_none() && !r.has_problem("FLUXORA_CONTRACT_ID") {
+        r.problem(
+            "FLUXORA_CONTRACT_ID",
+            "required with STELLAR_RPC_URL: the C… contract whose events to index",
+        );
+    }
+    IndexerConfig {
+        rpc_url,
+        contract_id,
+        start_ledger,
+        poll_interval,
+        stall_threshold_ms,
+        safety_margin_ledgers,
+        worker_token,
+    }
+}
+
+fn read_tokens(r: &mut Reader<'_>) -> Tokens {
+    Tokens {
+        admin: r.token("ADMIN_TOKEN"),
+        metrics: r.token("METRICS_TOKEN"),
+    }
+}
+
+fn read_webhooks(r: &mut Reader<'_>) -> WebhookConfig {
+    let d = WebhookConfig::default();
+    let retry_schedule = r.value(
+        "WEBHOOK_RETRY_SCHEDULE",
+        d.retry_schedule,
+        RetrySchedule::parse,
+    );
+    let ssrf = r.value(
+        "WEBHOOK_SSRF_ALLOWLIST",
+        d.ssrf,
+        SsrfPolicy::parse_allowlist,
+    );
+    let poll_interval = r.millis("WEBHOOK_POLL_INTERVAL_MS", d.poll_interval);
+    let concurrency = r.parse::<u32>(
+        "WEBHOOK_CONCURRENCY",
+        d.concurrency,
+        "a positive whole number",
+    );
+    let disable_after_failures = r.parse::<u32>(
+        "WEBHOOK_DISABLE_AFTER_FAILURES",
+        d.disable_after_failures,
+        "a positive whole number",
+    );
+    let lease = r.millis("WEBHOOK_LEASE_MS", d.lease);
+    if lease < Duration::from_millis(1000) {
+        r.problem("WEBHOOK_LEASE_MS", "must be at least 1000 ms");
+    }
+    WebhookConfig {
+        retry_schedule,
+        ssrf,
+        poll_interval: poll_interval.max(Duration::from_millis(10)),
+        concurrency: concurrency.max(1),
+        disable_after_failures: disable_after_failures.max(1),
+        lease,
+    }
+}
+
+fn read_auth(r: &mut Reader<'_>) -> AuthConfig {
+    let d = AuthConfig::default();
+    let require_read_key = r.flag("AUTH_REQUIRE_READ_KEY", d.require_read_key);
+    let key_refresh_interval = r.millis("API_KEY_REFRESH_MS", d.key_refresh_interval);
+    if key_refresh_interval < Duration::from_millis(100) {
+        r.problem("API_KEY_REFRESH_MS", "must be at least 100 ms");
+    }
+    AuthConfig {
+        require_read_key,
+        key_refresh_interval,
+    }
+}
+
+fn read_shutdown(r: &mut Reader<'_>) -> Shutdown {
+    let d = Shutdown::default();
+    Shutdown {
+        grace: r.millis("SHUTDOWN_GRACE_MS", d.grace),
+        drain: r.millis("SHUTDOWN_DRAIN_MS", d.drain),
+    }
+}
+
+fn read_rate_limit(r: &mut Reader<'_>) -> RateLimitConfig {
+    let d = RateLimitConfig::default();
+    let enabled = r.flag("RATE_LIMIT_ENABLED", d.enabled);
+    let ip_per_minute = read_per_minute(r, "RATE_LIMIT_IP_PER_MINUTE", d.ip_per_minute);
+    let key_per_minute = read_per_minute(r, "RATE_LIMIT_KEY_PER_MINUTE", d.key_per_minute);
+    let redis_url = match r.get("REDIS_URL") {
+        None => d.redis_url,
+        Some(raw) => match url::Url::parse(raw) {
+            Ok(parsed) if parsed.scheme() == "redis" && parsed.has_host() => Some(Secret::new(raw)),
+            _ => {
+                r.problem(
+                    "REDIS_URL",
+                    "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB] (TLS rediss:// is not supported)",
+                );
+                None
+            }
+        },
+    };
+    let redis_prefix = r
+        .get("RATE_LIMIT_REDIS_PREFIX")
+        .map_or(d.redis_prefix, str::to_string);
+    let redis_timeout = r.millis("RATE_LIMIT_REDIS_TIMEOUT_MS", d.redis_timeout);
+    if redis_timeout.is_zero() {
+        r.problem("RATE_LIMIT_REDIS_TIMEOUT_MS", "must be at least 1 ms");
+    }
+    RateLimitConfig {
+        enabled,
+        ip_per_minute,
+        key_per_minute,
+        redis_url,
+        redis_prefix,
+        redis_timeout,
+    }
+}
+
+/// A rate limit in requests per minute, at least 1.
+fn read_per_minute(r: &mut Reader<'_>, name: &'static str, default: u32) -> u32 {
+    let value = r.parse::<u32>(
+        name,
+        default,
+        "a positive whole number of requests per minute",
+    );
+    if value == 0 {
+        r.problem(
+            name,
+            "must be at least 1 (use RATE_LIMIT_ENABLED=false to turn limits off)",
+        );
+    }
+    value
+}
+
+fn read_http(r: &mut Reader<'_>) -> HttpConfig {
+    let d = HttpConfig::default();
+    let trusted_proxies = r.value("TRUST_PROXY", d.trusted_proxies, TrustedProxies::parse);
+    let request_timeout = r.millis("REQUEST_TIMEOUT_MS", d.request_timeout);
+    if request_timeout.is_zero() {
+        r.problem("REQUEST_TIMEOUT_MS", "must be at least 1 ms");
+    }
+    let cors = r.value("CORS_ALLOWED_ORIGINS", d.cors, CorsOrigins::parse);
+    HttpConfig {
+        trusted_proxies,
+        request_timeout,
+        cors,
+    }
+}
+
 impl Config {
     /// Reads the process environment (after loading `.env`, see `main.rs`).
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -395,620 +948,51 @@ impl Config {
             vars,
             problems: Vec::new(),
         };
-
-        let port = r.parse::<u16>("PORT", 3000, "a port number (0–65535)");
-        let host = r.parse::<IpAddr>(
-            "HOST",
-            IpAddr::from([0, 0, 0, 0]),
-            "an IP address such as 0.0.0.0 or 127.0.0.1",
-        );
-        let log_level = r.get("LOG_LEVEL").unwrap_or("info").to_string();
-        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            let shown = shorten(&log_level);
-            r.problem(
-                "LOG_LEVEL",
-                format!("'{shown}' is not a level (error, warn, info, debug, trace) or a tracing filter"),
-            );
-        }
-        let log_format = match r.get("LOG_FORMAT").map(str::to_ascii_lowercase).as_deref() {
-            None | Some("json") => LogFormat::Json,
-            Some("pretty") => LogFormat::Pretty,
-            Some(_) => {
-                r.problem("LOG_FORMAT", "expected 'json' or 'pretty'");
-                LogFormat::Json
-            }
+        // Fields are evaluated in the order written: the order problems are listed in.
+        let sections = Sections {
+            listener: read_listener(&mut r),
+            logging: read_logging(&mut r),
+            runtime: read_runtime(&mut r),
+            database: read_database(&mut r),
+            network: read_network(&mut r),
+            indexer: read_indexer(&mut r),
+            tokens: read_tokens(&mut r),
+            webhooks: read_webhooks(&mut r),
+            auth: read_auth(&mut r),
+            shutdown: read_shutdown(&mut r),
+            rate_limit: read_rate_limit(&mut r),
+            http: read_http(&mut r),
         };
-
-        let worker_threads = match r.get("WORKER_THREADS") {
-            None => None,
-            Some(raw) => match raw.parse::<usize>() {
-                Ok(n @ 1..=MAX_WORKER_THREADS) => std::num::NonZeroUsize::new(n),
-                _ => {
-                    let shown = shorten(raw);
-                    r.problem(
-                        "WORKER_THREADS",
-                        format!("'{shown}' is not a whole number from 1 to {MAX_WORKER_THREADS}"),
-                    );
-                    None
-                }
-            },
-        };
-
-        let database_url = r
-            .get("DATABASE_URL")
-            .unwrap_or("sqlite://fluxora.db")
-            .to_string();
-        if !crate::store::is_postgres_url(&database_url) && !database_url.starts_with("sqlite:") {
-            r.problem(
-                "DATABASE_URL",
-                "expected sqlite://PATH (e.g. sqlite://fluxora.db), sqlite::memory: or postgres://USER:PASSWORD@HOST:PORT/DB",
-            );
-        } else if url::Url::parse(&database_url).is_err() && database_url != "sqlite::memory:" {
-            r.problem("DATABASE_URL", "is not a valid URL");
-        }
-        let max_connections = r.parse::<u32>(
-            "DATABASE_MAX_CONNECTIONS",
-            8,
-            "a positive whole number of connections",
-        );
-        if max_connections == 0 {
-            r.problem("DATABASE_MAX_CONNECTIONS", "must be at least 1");
-        }
-        let acquire_timeout_ms = r.parse::<u64>(
-            "DATABASE_ACQUIRE_TIMEOUT_MS",
-            3000,
-            "a whole number of milliseconds",
-        );
-        if acquire_timeout_ms == 0 {
-            r.problem("DATABASE_ACQUIRE_TIMEOUT_MS", "must be at least 1 ms");
-        }
-
-        let network = match r
-            .get("STELLAR_NETWORK")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("testnet") => StellarNetwork::Testnet,
-            Some("mainnet") | Some("pubnet") | Some("public") => StellarNetwork::Mainnet,
-            Some("futurenet") => StellarNetwork::Futurenet,
-            Some("local") | Some("standalone") => StellarNetwork::Local,
-            Some(_) => {
-                r.problem(
-                    "STELLAR_NETWORK",
-                    "expected testnet, mainnet, futurenet or local",
-                );
-                StellarNetwork::Testnet
-            }
-        };
-        let given_passphrase = r.get("NETWORK_PASSPHRASE").map(str::to_string);
-        let network_passphrase = match (given_passphrase.as_deref(), network.default_passphrase()) {
-            (Some(given), Some(expected)) if given != expected => {
-                r.problem(
-                    "NETWORK_PASSPHRASE",
-                    format!(
-                        "does not match STELLAR_NETWORK={}: expected '{expected}'",
-                        network.as_str()
-                    ),
-                );
-                given.to_string()
-            }
-            (Some(given), _) => given.to_string(),
-            (None, Some(expected)) => expected.to_string(),
-            (None, None) => {
-                r.problem(
-                    "NETWORK_PASSPHRASE",
-                    "required when STELLAR_NETWORK=local (your network's passphrase)",
-                );
-                String::new()
-            }
-        };
-        let horizon_url = r
-            .url("HORIZON_URL", &["http", "https"])
-            .or_else(|| network.default_horizon_url().map(str::to_string));
-        let rpc_url = r.url("STELLAR_RPC_URL", &["http", "https"]);
-        let contract_id = match r.get("FLUXORA_CONTRACT_ID") {
-            None => None,
-            Some(raw) => match StellarAddress::parse(raw) {
-                Ok(address) if address.kind() == AddressKind::Contract => Some(address),
-                _ => {
-                    r.problem("FLUXORA_CONTRACT_ID", "expected a C… contract StrKey");
-                    None
-                }
-            },
-        };
-        let start_ledger = r
-            .get("INDEXER_START_LEDGER")
-            .is_some()
-            .then(|| r.parse::<u32>("INDEXER_START_LEDGER", 0, "a ledger sequence number"));
-        let poll_interval_ms = r.parse::<u64>(
-            "INDEXER_POLL_INTERVAL_MS",
-            2000,
-            "a whole number of milliseconds",
-        );
-        let stall_threshold_ms = r.parse::<u64>(
-            "INDEXER_STALL_THRESHOLD_MS",
-            300_000,
-            "a whole number of milliseconds",
-        );
-        let safety_margin_ledgers = r.parse::<u32>(
-            "INDEXER_SAFETY_MARGIN_LEDGERS",
-            1,
-            "a whole number of ledgers",
-        );
-        let worker_token = r.get("INDEXER_WORKER_TOKEN").map(Secret::new);
-        if worker_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
-            r.problem(
-                "INDEXER_WORKER_TOKEN",
-                "must be at least 16 characters (use a long random value)",
-            );
-        }
-        if rpc_url.is_some()
-            && contract_id.is_none()
-            && !r
-                .problems
-                .iter()
-                .any(|p| p.variable == "FLUXORA_CONTRACT_ID")
-        {
-            r.problem(
-                "FLUXORA_CONTRACT_ID",
-                "required with STELLAR_RPC_URL: the C… contract whose events to index",
-            );
-        }
-        let admin_token = r.get("ADMIN_TOKEN").map(Secret::new);
-        if admin_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
-            r.problem(
-                "ADMIN_TOKEN",
-                "must be at least 16 characters (use a long random value)",
-            );
-        }
-        let metrics_token = r.get("METRICS_TOKEN").map(Secret::new);
-        if metrics_token
-            .as_ref()
-            .is_some_and(|t| t.expose().len() < 16)
-        {
-            r.problem(
-                "METRICS_TOKEN",
-                "must be at least 16 characters (use a long random value)",
-            );
-        }
-        let retry_schedule = match r.get("WEBHOOK_RETRY_SCHEDULE") {
-            None => crate::webhooks::policy::RetrySchedule::default(),
-            Some(raw) => match crate::webhooks::policy::RetrySchedule::parse(raw) {
-                Ok(schedule) => schedule,
-                Err(error) => {
-                    let message = error.to_string();
-                    r.problem("WEBHOOK_RETRY_SCHEDULE", message);
-                    crate::webhooks::policy::RetrySchedule::default()
-                }
-            },
-        };
-        let ssrf = match r.get("WEBHOOK_SSRF_ALLOWLIST") {
-            None => crate::webhooks::ssrf::SsrfPolicy::default(),
-            Some(raw) => match crate::webhooks::ssrf::SsrfPolicy::parse_allowlist(raw) {
-                Ok(policy) => policy,
-                Err(error) => {
-                    let message = error.to_string();
-                    r.problem("WEBHOOK_SSRF_ALLOWLIST", message);
-                    crate::webhooks::ssrf::SsrfPolicy::default()
-                }
-            },
-        };
-        let webhook_poll_ms = r.parse::<u64>(
-            "WEBHOOK_POLL_INTERVAL_MS",
-            200,
-            "a whole number of milliseconds",
-        );
-        let webhook_concurrency =
-            r.parse::<u32>("WEBHOOK_CONCURRENCY", 32, "a positive whole number");
-        let disable_after_failures = r.parse::<u32>(
-            "WEBHOOK_DISABLE_AFTER_FAILURES",
-            crate::webhooks::policy::DISABLE_AFTER_CONSECUTIVE_FAILURES,
-            "a positive whole number",
-        );
-        let lease_ms = r.parse::<u64>("WEBHOOK_LEASE_MS", 60_000, "a whole number of milliseconds");
-        if lease_ms < 1000 {
-            r.problem("WEBHOOK_LEASE_MS", "must be at least 1000 ms");
-        }
-        let require_read_key = r.flag("AUTH_REQUIRE_READ_KEY", false);
-        let key_refresh_ms = r.parse::<u64>(
-            "API_KEY_REFRESH_MS",
-            DEFAULT_KEY_REFRESH_MS,
-            "a whole number of milliseconds",
-        );
-        if key_refresh_ms < 100 {
-            r.problem("API_KEY_REFRESH_MS", "must be at least 100 ms");
-        }
-        let shutdown_grace_ms = r.parse::<u64>(
-            "SHUTDOWN_GRACE_MS",
-            10_000,
-            "a whole number of milliseconds",
-        );
-
-        let shutdown_drain_ms =
-            r.parse::<u64>("SHUTDOWN_DRAIN_MS", 0, "a whole number of milliseconds");
-        let rate_limit_enabled = r.flag("RATE_LIMIT_ENABLED", true);
-        let ip_per_minute = r.parse::<u32>(
-            "RATE_LIMIT_IP_PER_MINUTE",
-            600,
-            "a positive whole number of requests per minute",
-        );
-        if ip_per_minute == 0 {
-            r.problem(
-                "RATE_LIMIT_IP_PER_MINUTE",
-                "must be at least 1 (use RATE_LIMIT_ENABLED=false to turn limits off)",
-            );
-        }
-        let key_per_minute = r.parse::<u32>(
-            "RATE_LIMIT_KEY_PER_MINUTE",
-            3000,
-            "a positive whole number of requests per minute",
-        );
-        if key_per_minute == 0 {
-            r.problem(
-                "RATE_LIMIT_KEY_PER_MINUTE",
-                "must be at least 1 (use RATE_LIMIT_ENABLED=false to turn limits off)",
-            );
-        }
-        let redis_url = match r.get("REDIS_URL") {
-            None => None,
-            Some(raw) => match url::Url::parse(raw) {
-                Ok(parsed) if parsed.scheme() == "redis" && parsed.has_host() => {
-                    Some(Secret::new(raw))
-                }
-                _ => {
-                    r.problem(
-                        "REDIS_URL",
-                        "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB] (TLS rediss:// is not supported)",
-                    );
-                    None
-                }
-            },
-        };
-        let redis_prefix = r
-            .get("RATE_LIMIT_REDIS_PREFIX")
-            .unwrap_or("fluxora:rl:")
-            .to_string();
-        let redis_timeout_ms = r.parse::<u64>(
-            "RATE_LIMIT_REDIS_TIMEOUT_MS",
-            50,
-            "a whole number of milliseconds",
-        );
-        if redis_timeout_ms == 0 {
-            r.problem("RATE_LIMIT_REDIS_TIMEOUT_MS", "must be at least 1 ms");
-        }
-        let trusted_proxies = match r.get("TRUST_PROXY") {
-            None => crate::http::client_ip::TrustedProxies::default(),
-            Some(raw) => match crate::http::client_ip::TrustedProxies::parse(raw) {
-                Ok(trusted) => trusted,
-                Err(error) => {
-                    let message = error.to_string();
-                    r.problem("TRUST_PROXY", message);
-                    crate::http::client_ip::TrustedProxies::default()
-                }
-            },
-        };
-        let request_timeout_ms = r.parse::<u64>(
-            "REQUEST_TIMEOUT_MS",
-            30_000,
-            "a whole number of milliseconds",
-        );
-        if request_timeout_ms == 0 {
-            r.problem("REQUEST_TIMEOUT_MS", "must be at least 1 ms");
-        }
-        let cors = match r.get("CORS_ALLOWED_ORIGINS") {
-            None => crate::http::hardening::CorsOrigins::default(),
-            Some(raw) => match crate::http::hardening::CorsOrigins::parse(raw) {
-                Ok(origins) => origins,
-                Err(error) => {
-                    let message = error.to_string();
-                    r.problem("CORS_ALLOWED_ORIGINS", message);
-                    crate::http::hardening::CorsOrigins::default()
-                }
-            },
-        };
-
         if !r.problems.is_empty() {
             return Err(ConfigError(r.problems));
         }
-        Ok(Config {
-            host,
-            port,
-            log_level,
-            log_format,
-            worker_threads,
-            database: DatabaseConfig {
-                url: database_url,
-                max_connections,
-                acquire_timeout: Duration::from_millis(acquire_timeout_ms),
-            },
-            network,
-            network_passphrase,
-            horizon_url,
-            indexer: IndexerConfig {
-                rpc_url,
-                contract_id,
-                start_ledger,
-                poll_interval: Duration::from_millis(poll_interval_ms),
-                stall_threshold_ms,
-                safety_margin_ledgers,
-                worker_token,
-            },
-            shutdown_grace: Duration::from_millis(shutdown_grace_ms),
-            shutdown_drain: Duration::from_millis(shutdown_drain_ms),
-            admin_token,
-            metrics_token,
-            webhooks: WebhookConfig {
-                retry_schedule,
-                ssrf,
-                poll_interval: Duration::from_millis(webhook_poll_ms.max(10)),
-                concurrency: webhook_concurrency.max(1),
-                disable_after_failures: disable_after_failures.max(1),
-                lease: Duration::from_millis(lease_ms),
-            },
-            auth: AuthConfig {
-                require_read_key,
-                key_refresh_interval: Duration::from_millis(key_refresh_ms),
-            },
-            rate_limit: RateLimitConfig {
-                enabled: rate_limit_enabled,
-                ip_per_minute,
-                key_per_minute,
-                redis_url,
-                redis_prefix,
-                redis_timeout: Duration::from_millis(redis_timeout_ms),
-            },
-            http: HttpConfig {
-                trusted_proxies,
-                request_timeout: Duration::from_millis(request_timeout_ms),
-                cors,
-            },
-        })
+        Ok(sections.into())
     }
 
     /// A configuration for tests and embedding: defaults, listening on 127.0.0.1 with an
     /// OS-assigned port, on the given database URL.
     pub fn for_database(database_url: impl Into<String>) -> Config {
-        let mut vars = HashMap::new();
-        vars.insert("HOST".to_string(), "127.0.0.1".to_string());
-        vars.insert("PORT".to_string(), "0".to_string());
-        vars.insert("DATABASE_URL".to_string(), database_url.into());
-        match Config::from_vars(&vars) {
-            Ok(config) => config,
-            // Defaults are valid by construction; fall back to them for an odd database URL
-            // so the error surfaces when the store opens.
-            Err(_) => Config {
-                host: IpAddr::from([127, 0, 0, 1]),
-                port: 0,
-                log_level: "info".into(),
-                log_format: LogFormat::Json,
-                worker_threads: None,
-                database: DatabaseConfig {
-                    url: vars.get("DATABASE_URL").cloned().unwrap_or_default(),
-                    max_connections: 8,
-                    acquire_timeout: Duration::from_secs(3),
-                },
-                network: StellarNetwork::Testnet,
-                network_passphrase: "Test SDF Network ; September 2015".into(),
-                horizon_url: None,
-                indexer: IndexerConfig {
-                    rpc_url: None,
-                    contract_id: None,
-                    start_ledger: None,
-                    poll_interval: Duration::from_secs(2),
-                    stall_threshold_ms: 300_000,
-                    safety_margin_ledgers: 1,
-                    worker_token: None,
-                },
-                shutdown_grace: Duration::from_secs(10),
-                shutdown_drain: Duration::ZERO,
-                admin_token: None,
-                metrics_token: None,
-                webhooks: WebhookConfig {
-                    retry_schedule: crate::webhooks::policy::RetrySchedule::default(),
-                    ssrf: crate::webhooks::ssrf::SsrfPolicy::default(),
-                    poll_interval: Duration::from_millis(200),
-                    concurrency: 32,
-                    disable_after_failures:
-                        crate::webhooks::policy::DISABLE_AFTER_CONSECUTIVE_FAILURES,
-                    lease: Duration::from_secs(60),
-                },
-                auth: AuthConfig::default(),
-                rate_limit: RateLimitConfig {
-                    enabled: true,
-                    ip_per_minute: 600,
-                    key_per_minute: 3000,
-                    redis_url: None,
-                    redis_prefix: "fluxora:rl:".into(),
-                    redis_timeout: Duration::from_millis(50),
-                },
-                http: HttpConfig {
-                    trusted_proxies: crate::http::client_ip::TrustedProxies::default(),
-                    request_timeout: Duration::from_secs(30),
-                    cors: crate::http::hardening::CorsOrigins::default(),
-                },
+        let host = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let port: u16 = 0;
+        let url = database_url.into();
+        let vars = HashMap::from([
+            ("HOST".to_string(), host.to_string()),
+            ("PORT".to_string(), port.to_string()),
+            ("DATABASE_URL".to_string(), url.clone()),
+        ]);
+        // Defaults are valid by construction; fall back to them for an odd database URL so the
+        // error surfaces when the store opens.
+        Config::from_vars(&vars).unwrap_or_else(|_| Config {
+            host,
+            port,
+            database: DatabaseConfig {
+                url,
+                ..DatabaseConfig::default()
             },
-        }
+            ..Config::default()
+        })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn defaults() {
-        let config = Config::from_vars(&HashMap::new()).unwrap();
-        assert_eq!(config.port, 3000);
-        assert_eq!(config.database.url, "sqlite://fluxora.db");
-        assert_eq!(config.network, StellarNetwork::Testnet);
-        assert_eq!(
-            config.network_passphrase,
-            "Test SDF Network ; September 2015"
-        );
-        assert_eq!(config.indexer.stall_threshold_ms, 300_000);
-        assert_eq!(config.log_format, LogFormat::Json);
-    }
-
-    #[test]
-    fn every_problem_is_reported() {
-        let err = Config::from_vars(&vars(&[
-            ("PORT", "70000"),
-            ("LOG_FORMAT", "xml"),
-            ("STELLAR_NETWORK", "mainnet"),
-            ("NETWORK_PASSPHRASE", "Test SDF Network ; September 2015"),
-            (
-                "FLUXORA_CONTRACT_ID",
-                "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5",
-            ),
-            ("DATABASE_URL", "mysql://x"),
-        ]))
-        .unwrap_err();
-        let names: Vec<_> = err.0.iter().map(|p| p.variable).collect();
-        assert_eq!(
-            names,
-            vec![
-                "PORT",
-                "LOG_FORMAT",
-                "DATABASE_URL",
-                "NETWORK_PASSPHRASE",
-                "FLUXORA_CONTRACT_ID"
-            ]
-        );
-        assert!(err
-            .to_string()
-            .contains("PORT: '70000' is not a port number"));
-    }
-
-    #[test]
-    fn indexer_settings() {
-        let rpc_without_contract =
-            Config::from_vars(&vars(&[("STELLAR_RPC_URL", "https://rpc.example")])).unwrap_err();
-        assert_eq!(rpc_without_contract.0[0].variable, "FLUXORA_CONTRACT_ID");
-        let short_token =
-            Config::from_vars(&vars(&[("INDEXER_WORKER_TOKEN", "short")])).unwrap_err();
-        assert_eq!(short_token.0[0].variable, "INDEXER_WORKER_TOKEN");
-        let push_only = Config::from_vars(&vars(&[(
-            "INDEXER_WORKER_TOKEN",
-            "a-long-enough-worker-token",
-        )]))
-        .unwrap();
-        assert!(push_only.indexer.is_configured());
-        assert!(!push_only.indexer.polls_rpc());
-        assert!(
-            !format!("{push_only:?}").contains("a-long-enough"),
-            "the token is never printed"
-        );
-        assert!(!Config::from_vars(&HashMap::new())
-            .unwrap()
-            .indexer
-            .is_configured());
-    }
-
-    #[test]
-    fn auth_settings() {
-        let defaults = Config::from_vars(&HashMap::new()).unwrap();
-        assert_eq!(defaults.auth, AuthConfig::default());
-        assert!(!defaults.auth.require_read_key);
-        let set = Config::from_vars(&vars(&[
-            ("AUTH_REQUIRE_READ_KEY", "TRUE"),
-            ("API_KEY_REFRESH_MS", "250"),
-        ]))
-        .unwrap();
-        assert!(set.auth.require_read_key);
-        assert_eq!(set.auth.key_refresh_interval, Duration::from_millis(250));
-        let bad = Config::from_vars(&vars(&[
-            ("AUTH_REQUIRE_READ_KEY", "maybe"),
-            ("API_KEY_REFRESH_MS", "10"),
-        ]))
-        .unwrap_err();
-        let names: Vec<_> = bad.0.iter().map(|p| p.variable).collect();
-        assert_eq!(names, vec!["AUTH_REQUIRE_READ_KEY", "API_KEY_REFRESH_MS"]);
-    }
-
-    #[test]
-    fn rate_limit_and_hardening_settings() {
-        let defaults = Config::from_vars(&HashMap::new()).unwrap();
-        assert!(defaults.rate_limit.enabled);
-        assert_eq!(defaults.rate_limit.ip_per_minute, 600);
-        assert_eq!(defaults.rate_limit.key_per_minute, 3000);
-        assert_eq!(defaults.rate_limit.redis_prefix, "fluxora:rl:");
-        assert!(defaults.rate_limit.redis_url.is_none());
-        assert_eq!(defaults.http.request_timeout, Duration::from_secs(30));
-        assert!(defaults.http.cors.is_disabled());
-        assert!(defaults.http.trusted_proxies.is_empty());
-
-        let err = Config::from_vars(&vars(&[
-            ("RATE_LIMIT_ENABLED", "maybe"),
-            ("RATE_LIMIT_IP_PER_MINUTE", "0"),
-            ("RATE_LIMIT_KEY_PER_MINUTE", "lots"),
-            ("REDIS_URL", "http://cache:6379"),
-            ("TRUST_PROXY", "10.0.0.1,not-an-ip"),
-            ("REQUEST_TIMEOUT_MS", "0"),
-            ("CORS_ALLOWED_ORIGINS", "https://app.example/path"),
-        ]))
-        .unwrap_err();
-        let names: Vec<_> = err.0.iter().map(|p| p.variable).collect();
-        assert_eq!(
-            names,
-            vec![
-                "RATE_LIMIT_ENABLED",
-                "RATE_LIMIT_IP_PER_MINUTE",
-                "RATE_LIMIT_KEY_PER_MINUTE",
-                "REDIS_URL",
-                "TRUST_PROXY",
-                "REQUEST_TIMEOUT_MS",
-                "CORS_ALLOWED_ORIGINS"
-            ]
-        );
-        assert!(err.to_string().contains("'not-an-ip'"), "{err}");
-
-        let with_redis = Config::from_vars(&vars(&[
-            ("REDIS_URL", "redis://:hunter2@cache:6379/0"),
-            ("RATE_LIMIT_ENABLED", "false"),
-        ]))
-        .unwrap();
-        assert!(!with_redis.rate_limit.enabled);
-        assert!(
-            !format!("{with_redis:?}").contains("hunter2"),
-            "the Redis password is never printed"
-        );
-    }
-
-    #[test]
-    fn worker_threads() {
-        let defaults = Config::from_vars(&HashMap::new()).unwrap();
-        assert_eq!(
-            defaults.worker_threads, None,
-            "unset: one per CPU (Tokio's default)"
-        );
-        for (raw, expected) in [("1", 1), ("4", 4), ("1024", 1024)] {
-            let config = Config::from_vars(&vars(&[("WORKER_THREADS", raw)])).unwrap();
-            assert_eq!(config.worker_threads.map(|n| n.get()), Some(expected));
-        }
-        for raw in ["0", "1025", "-1", "two", "1.5"] {
-            let err = Config::from_vars(&vars(&[("WORKER_THREADS", raw)])).unwrap_err();
-            assert_eq!(err.0.len(), 1, "{raw}");
-            assert_eq!(err.0[0].variable, "WORKER_THREADS");
-            assert!(
-                err.0[0].message.contains("from 1 to 1024"),
-                "{raw}: {}",
-                err.0[0].message
-            );
-        }
-    }
-
-    #[test]
-    fn database_password_is_redacted() {
-        assert_eq!(
-            redact_url("postgres://user:hunter2@db:5432/x"),
-            "postgres://user:***@db:5432/x"
-        );
-    }
-}
+mod tests;

@@ -1,5 +1,5 @@
 //! Admission: what every request passes between the outer layers (request id, logging,
-//! metrics, the error envelope; CORS) and its route (design §4, §9; issue 7).
+//! metrics, the error envelope; CORS) and its route.
 //!
 //! In order, as [`admit`] runs them:
 //! 1. the request timeout (`REQUEST_TIMEOUT_MS`): a request not answered within it — body
@@ -36,6 +36,7 @@ use futures::FutureExt;
 
 use crate::http::error::ApiError;
 use crate::http::ratelimit::{self, RateLimiter};
+use crate::http::ratelimit_status::RateLimitStatus;
 use crate::http::{auth, body, AppState};
 
 /// What [`admit`] needs: the state (API keys, `ADMIN_TOKEN`), the rate limiter and the
@@ -125,7 +126,7 @@ async fn authenticated(admission: &Admission, mut request: Request, next: Next) 
 async fn count(
     limiter: Option<&RateLimiter>,
     bucket: Option<ratelimit::Bucket>,
-) -> Result<Option<ratelimit::RateLimitStatus>, Response> {
+) -> Result<Option<RateLimitStatus>, Response> {
     match (limiter, bucket) {
         (Some(limiter), Some(bucket)) => ratelimit::check(limiter, &bucket).await.map(Some),
         _ => Ok(None),

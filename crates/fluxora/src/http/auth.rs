@@ -1,4 +1,5 @@
-//! Authentication (design §9, §9.1; issue 7): API keys with scopes and the admin token.
+//! Authentication (`docs/api.md`, "Authentication and API keys"): API keys with scopes and the
+//! admin token.
 //!
 //! One check, [`authenticate`], runs on every request (in [`crate::http::admission`]): it checks
 //! any credential presented (`Authorization: Bearer <API key or ADMIN_TOKEN>`) and leaves a
@@ -30,8 +31,13 @@ use subtle::ConstantTimeEq;
 
 use crate::http::error::ApiError;
 use crate::http::AppState;
+use crate::secret::Secret;
 
 pub use crate::apikeys::Scope;
+
+/// The header carrying the indexer worker token (`INDEXER_WORKER_TOKEN`) on
+/// `POST /internal/indexer/events`, instead of `Authorization`.
+pub const WORKER_TOKEN_HEADER: &str = "x-indexer-worker-token";
 
 /// Longest `Authorization` header value examined, in bytes; longer values get 401 unread (and
 /// are never hashed).
@@ -62,7 +68,7 @@ impl Principal {
 
 /// Whether `path` is outside API-key authentication: `GET /`, `/health*`, `/metrics`,
 /// `/openapi.json`, `/docs*` (public or guarded by their own token) and `/internal/*` (the
-/// indexer worker token, design §6).
+/// indexer worker token, [`WORKER_TOKEN_HEADER`]).
 pub fn is_exempt(path: &str) -> bool {
     path == "/"
         || path == "/health"
@@ -99,7 +105,7 @@ fn bearer_token(value: &[u8]) -> Option<&str> {
 /// indexer worker token), compared in constant time over SHA-256 digests so that neither the
 /// content nor the length of the secret shows in the timing. Callers cap what they pass
 /// ([`MAX_AUTHORIZATION_LEN`]).
-pub fn secret_matches(presented: &[u8], secret: &crate::config::Secret) -> bool {
+pub fn secret_matches(presented: &[u8], secret: &Secret) -> bool {
     let presented = Sha256::digest(presented);
     let expected = Sha256::digest(secret.expose().as_bytes());
     bool::from(presented.ct_eq(&expected))
@@ -108,7 +114,7 @@ pub fn secret_matches(presented: &[u8], secret: &crate::config::Secret) -> bool 
 /// Whether `headers` carry `Authorization: Bearer <secret>` (at most
 /// [`MAX_AUTHORIZATION_LEN`] bytes; compared with [`secret_matches`]). For routes guarded by a
 /// single configured token (`/metrics`).
-pub fn bearer_matches(headers: &axum::http::HeaderMap, secret: &crate::config::Secret) -> bool {
+pub fn bearer_matches(headers: &axum::http::HeaderMap, secret: &Secret) -> bool {
     headers
         .get(header::AUTHORIZATION)
         .map(|value| value.as_bytes())
@@ -233,7 +239,7 @@ pub async fn require_stream_scope(
     }
 }
 
-/// Route middleware of `/api/webhooks/*` (design §9.1): `ADMIN_TOKEN` or an API key with
+/// Route middleware of `/api/webhooks/*`: `ADMIN_TOKEN` or an API key with
 /// `webhooks:admin`. 404 when `ADMIN_TOKEN` is unset and no active `webhooks:admin` key exists
 /// (the routes do not exist), 401 without a credential, 403 for a key lacking the scope.
 pub async fn require_webhooks_admin(

@@ -1,5 +1,5 @@
-//! Request body rules of design §4: at most [`MAX_BODY_BYTES`] (262 144 bytes allowed, 413 beyond,
-//! checked before parsing), JSON only (415 otherwise), malformed JSON → 400, and (issue 7) at most
+//! Request body rules: at most [`MAX_BODY_BYTES`] (262 144 bytes allowed, 413 beyond, checked
+//! before parsing), JSON only (415 otherwise), malformed JSON → 400, and at most
 //! [`MAX_JSON_DEPTH`] levels of nesting → 400 beyond, refused while parsing, before deeper values
 //! are built.
 
@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap};
 
 use crate::http::error::ApiError;
 
-/// Largest accepted request body: 256 KiB (design §4).
+/// Largest accepted request body: 256 KiB (262 144 bytes; 413 `PAYLOAD_TOO_LARGE` beyond).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Deepest nesting of arrays and objects accepted in a request body (a top-level object is
@@ -115,7 +115,7 @@ fn parse_strict(bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
 
 /// Parses a JSON value like `serde_json::Value`, except that an object with a repeated key is an
 /// error (parsers disagree on which duplicate wins, so a body that means different things to
-/// different readers is refused, like unknown fields, design §5), and so is nesting deeper than
+/// different readers is refused, as unknown fields are), and so is nesting deeper than
 /// [`MAX_JSON_DEPTH`]. `depth` counts the arrays and objects around the value being parsed.
 struct StrictSeed {
     depth: usize,

@@ -1,5 +1,5 @@
-//! The client's IP address (issue 7): the socket's peer, or — only through proxies named in
-//! `TRUST_PROXY` — the address those proxies report in `X-Forwarded-For`.
+//! The client's IP address: the socket's peer, or — only through proxies named in `TRUST_PROXY`
+//! ([`TrustedProxies`]) — the address those proxies report in `X-Forwarded-For`.
 //!
 //! `X-Forwarded-For` is walked right to left (each proxy appends the address it received the
 //! request from): trusted hops are skipped and the first untrusted address is the client. An
@@ -9,55 +9,8 @@
 use std::net::IpAddr;
 
 use axum::http::HeaderMap;
-use ipnet::IpNet;
 
-/// An invalid `TRUST_PROXY` entry.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{0}' is not an IP address or CIDR block (e.g. 10.0.0.1, 10.0.0.0/8, ::1, fd00::/8)")]
-pub struct TrustProxyError(pub String);
-
-/// The proxies whose `X-Forwarded-For` entries are believed (`TRUST_PROXY`): IP addresses and
-/// CIDR blocks, IPv4 or IPv6. Empty: nothing is trusted, the peer address is the client.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
-
-impl TrustedProxies {
-    /// Parses a comma-separated list of IP addresses and CIDR blocks; blank entries are ignored.
-    ///
-    /// Errors: [`TrustProxyError`] naming the first entry that is neither.
-    pub fn parse(raw: &str) -> Result<Self, TrustProxyError> {
-        let mut nets = Vec::new();
-        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let net = match entry.parse::<IpNet>() {
-                Ok(net) => net.trunc(),
-                Err(_) => match entry.parse::<IpAddr>() {
-                    Ok(ip) => IpNet::from(canonical(ip)),
-                    Err(_) => {
-                        return Err(TrustProxyError(entry.chars().take(64).collect()));
-                    }
-                },
-            };
-            nets.push(net);
-        }
-        Ok(Self(nets))
-    }
-
-    /// Whether no proxy is trusted.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Whether `ip` is one of the trusted proxies.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        self.0.iter().any(|net| net.contains(&ip))
-    }
-}
-
-/// An IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) as the IPv4 address it is; others unchanged.
-pub fn canonical(ip: IpAddr) -> IpAddr {
-    ip.to_canonical()
-}
+use crate::proxies::{canonical, TrustedProxies};
 
 /// One `X-Forwarded-For` entry as an address: `1.2.3.4`, `2001:db8::1`, and the forms some
 /// proxies use with a port (`1.2.3.4:5678`, `[2001:db8::1]:5678`). `None` for anything else.
@@ -117,24 +70,6 @@ mod tests {
             headers.append("x-forwarded-for", HeaderValue::from_str(value).unwrap());
         }
         headers
-    }
-
-    #[test]
-    fn parses_addresses_and_blocks() {
-        let trusted = TrustedProxies::parse(" 127.0.0.1, 10.0.0.0/8 ,fd00::/8,,::1").unwrap();
-        assert!(trusted.contains(ip("127.0.0.1")));
-        assert!(trusted.contains(ip("10.20.30.40")));
-        assert!(trusted.contains(ip("fd12::1")));
-        assert!(trusted.contains(ip("::1")));
-        assert!(trusted.contains(ip("::ffff:10.1.1.1")), "mapped IPv4");
-        assert!(!trusted.contains(ip("11.0.0.1")));
-        assert!(!trusted.contains(ip("127.0.0.2")));
-        assert_eq!(
-            TrustedProxies::parse("10.0.0.1,proxy.internal").unwrap_err(),
-            TrustProxyError("proxy.internal".into())
-        );
-        assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
-        assert!(TrustedProxies::parse("").unwrap().is_empty());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `GET /openapi.json` and the `/docs` page (design §9.1: both public).
+//! `GET /openapi.json` and the `/docs` page, both public (no credential needed).
 //!
 //! The page is Swagger UI, embedded in the binary by `utoipa-swagger-ui` with its `vendored`
 //! feature (the archive comes from the `utoipa-swagger-ui-vendored` crate: nothing is downloaded

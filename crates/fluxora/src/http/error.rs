@@ -1,4 +1,5 @@
-//! The one error envelope of design §4, and the single place errors become HTTP responses.
+//! The one error envelope of the API (`docs/api.md`, "The error envelope"), and the single place
+//! errors become HTTP responses.
 //!
 //! Handlers and middleware return [`ApiError`]; its `IntoResponse` attaches an [`ErrorBody`] to an
 //! empty response. [`render_envelope`] (called by the outermost layer) then writes every error
@@ -13,12 +14,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::http::request_id::RequestId;
+use crate::http::ratelimit_status::RateLimitStatus;
 use crate::store::StoreError;
 use crate::streams::service::StreamError;
 use crate::validation::{FieldError, ValidationErrors};
 
-/// Every error the API emits. `code()` is the stable envelope code of design §4.
+/// Every error the API emits. `code()` is its stable envelope code ([`ErrorCode`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400 `VALIDATION_ERROR`, optionally listing failing fields.
@@ -42,9 +43,9 @@ pub enum ApiError {
     #[error("{0}")]
     Forbidden(String),
     /// 429 `RATE_LIMITED`; the response carries `Retry-After` and the `RateLimit-*` headers of
-    /// [`crate::http::ratelimit::RateLimitStatus`].
+    /// [`RateLimitStatus`].
     #[error("rate limit exceeded; retry after {} s", .0.retry_after_secs)]
-    RateLimited(crate::http::ratelimit::RateLimitStatus),
+    RateLimited(RateLimitStatus),
     /// 413 `PAYLOAD_TOO_LARGE`.
     #[error("request body exceeds {max} bytes")]
     PayloadTooLarge {
@@ -79,7 +80,7 @@ impl ApiError {
         }
     }
 
-    /// The stable envelope code (design §4).
+    /// The stable envelope code ([`ErrorCode`]).
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Validation { .. } => ErrorCode::ValidationError,
@@ -221,7 +222,8 @@ impl IntoResponse for ApiError {
 #[derive(Debug, Clone, Copy)]
 pub struct NotAnError;
 
-/// The stable error codes of design §4, the `code` of every error envelope.
+/// The stable error codes, the `code` of every error envelope: clients branch on these, never
+/// on the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
@@ -249,7 +251,7 @@ pub enum ErrorCode {
     InternalError,
 }
 
-/// The one error body of design §4: `{"error":{"code","message","requestId","details"}}`.
+/// The one error body of the API: `{"error":{"code","message","requestId","details"}}`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorEnvelope {
@@ -311,15 +313,15 @@ fn default_body(status: StatusCode, method: &str, path: &str) -> ErrorBody {
     }
 }
 
-/// Writes the envelope of an error response (design §4), with the request id; any other
-/// response is returned as it is. Called by the outermost layer
+/// Writes the envelope of an error response, with `request_id` (the request's `x-request-id`);
+/// any other response is returned as it is. Called by the outermost layer
 /// ([`crate::http::request_id::observe`]) for every response, so no route, middleware or
 /// framework rejection can answer an error with anything but the envelope. Also adds
 /// `Cache-Control: no-store` to errors so intermediaries never cache them. `method` and `path`
 /// (redacted here) name the request in the default messages of errors produced outside our code.
 pub fn render_envelope(
     mut response: Response,
-    request_id: &RequestId,
+    request_id: &str,
     method: &Method,
     path: &str,
 ) -> Response {
@@ -340,7 +342,7 @@ pub fn render_envelope(
         error: ErrorObject {
             code: body.code,
             message: body.message,
-            request_id: request_id.as_str().to_owned(),
+            request_id: request_id.to_owned(),
             details: body.details,
         },
     };

@@ -1,4 +1,5 @@
-//! `POST /internal/indexer/events`: push ingest from trusted workers (design §6, §9.1).
+//! `POST /internal/indexer/events`: push ingest from trusted workers (`docs/indexer.md`, "Push
+//! ingest").
 //!
 //! Needs `x-indexer-worker-token` equal to `INDEXER_WORKER_TOKEN` (compared in constant time);
 //! without a configured token the route answers 404. Body: `{"events":[…]}` with at most 100
@@ -15,17 +16,15 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::config::Secret;
+use crate::http::auth::WORKER_TOKEN_HEADER;
 use crate::http::body::JsonValue;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::openapi::{BodyErrors, RateLimited, ServerErrors};
 use crate::http::AppState;
 use crate::indexer::event::{parse_event_batch, MAX_PUSH_BATCH};
 use crate::indexer::ingest::{IngestBatch, IngestCore, IngestError, IngestReport};
+use crate::secret::Secret;
 use crate::validation::FieldError;
-
-/// The worker token header.
-pub const WORKER_TOKEN_HEADER: &str = "x-indexer-worker-token";
 
 /// Push ingest: the core and the token it requires.
 #[derive(Clone)]
@@ -41,7 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(push_events))
 }
 
-/// The push-ingest body (design §6), for the OpenAPI document; the handler validates the raw
+/// The push-ingest body, for the OpenAPI document; the handler validates the raw
 /// JSON itself so that every failing field of every event is reported.
 #[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct IngestBatchRequest {
@@ -95,7 +94,7 @@ fn invalid(message: impl Into<String>, details: Vec<FieldError>) -> ApiError {
     }
 }
 
-/// `POST /internal/indexer/events`: ingest a batch in one transaction (design §6).
+/// `POST /internal/indexer/events`: ingest a batch in one transaction.
 #[utoipa::path(
     post,
     path = "/internal/indexer/events",

@@ -1,5 +1,5 @@
-//! The API key admin routes (design §9.1, issue 7), behind `ADMIN_TOKEN` only
-//! ([`crate::http::auth::require_admin_token`]):
+//! The API key admin routes (`docs/api.md`, "Authentication and API keys"), behind
+//! `ADMIN_TOKEN` only ([`crate::http::auth::require_admin_token`]):
 //!
 //! - `POST /api/admin/keys` `{name, scopes}` → 201 with the key, shown this once
 //!   (`Cache-Control: no-store`);

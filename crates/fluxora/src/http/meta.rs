@@ -1,4 +1,5 @@
-//! Service routes: `GET /` (API info) and the health probes (design §5, §6).
+//! Service routes: `GET /` (API info) and the health probes (`docs/operations.md`, "Health states
+//! and what to do").
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -23,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ready))
 }
 
-/// The `GET /` body (design §5).
+/// The `GET /` body: what this service is and where its API description lives.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ApiInfo {
     /// Always `fluxora-backend`.
@@ -79,7 +80,7 @@ async fn info(State(state): State<AppState>) -> Json<ApiInfo> {
     })
 }
 
-/// `GET /health`: the §6 report; 200 when `ok`/`degraded`, 503 when `unavailable`.
+/// `GET /health`: the health report; 200 when `ok`/`degraded`, 503 when `unavailable`.
 #[utoipa::path(
     get,
     path = "/health",

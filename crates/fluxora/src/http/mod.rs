@@ -1,5 +1,5 @@
-//! The HTTP layer (design §4): router, middleware and the error envelope. Handlers are thin; the
-//! rules live in [`crate::streams`].
+//! The HTTP layer (`docs/api.md`): router, middleware and the error envelope. Handlers are thin;
+//! the rules live in [`crate::streams`].
 //!
 //! Every route is registered with [`utoipa_axum::routes!`] from a handler carrying
 //! `#[utoipa::path]`, so the router and the OpenAPI document ([`openapi`], served by [`docs`])
@@ -27,6 +27,7 @@ pub mod meta;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
+pub mod ratelimit_status;
 pub mod request_id;
 pub mod streams;
 pub mod webhooks;
@@ -78,11 +79,11 @@ pub struct AppContext {
     /// API keys (admin routes; the auth layer reads [`AppContext::keys`]).
     pub api_keys: crate::apikeys::repo::ApiKeyRepository,
     /// `ADMIN_TOKEN`.
-    pub admin_token: Option<crate::config::Secret>,
+    pub admin_token: Option<crate::secret::Secret>,
     /// The metrics recorder (`GET /metrics`).
     pub metrics: crate::telemetry::metrics::Metrics,
     /// `METRICS_TOKEN`.
-    pub metrics_token: Option<crate::config::Secret>,
+    pub metrics_token: Option<crate::secret::Secret>,
     /// The active API keys ([`crate::apikeys::KeyRegistry`]).
     pub keys: std::sync::Arc<crate::apikeys::KeyRegistry>,
     /// `AUTH_REQUIRE_READ_KEY`: stream reads need `streams:read` once keys exist.
@@ -135,7 +136,7 @@ async fn not_found(request: Request) -> impl IntoResponse {
     route_not_found(&request)
 }
 
-/// The cross-cutting layers' settings (issue 7): rate limits and hardening.
+/// The cross-cutting layers' settings: rate limits and hardening.
 #[derive(Debug, Clone)]
 pub struct EdgeConfig {
     /// The rate limiter; `None` when `RATE_LIMIT_ENABLED=false`.
@@ -143,7 +144,7 @@ pub struct EdgeConfig {
     /// `REQUEST_TIMEOUT_MS`.
     pub request_timeout: std::time::Duration,
     /// `CORS_ALLOWED_ORIGINS`.
-    pub cors: hardening::CorsOrigins,
+    pub cors: crate::cors::CorsOrigins,
 }
 
 /// Every route with its documentation, before state and layers: the one place routes are
@@ -167,8 +168,8 @@ pub fn api_router(state: AppState) -> OpenApiRouter<AppState> {
 ///    envelope ([`error::render_envelope`]), the request metrics ([`metrics::track`]), the
 ///    security headers ([`hardening::SECURITY_HEADERS`]) and the access log line — on every
 ///    response, errors included;
-/// 2. CORS ([`hardening::CorsOrigins`], when configured) — outside the limits, so a 429 or any
-///    error can be read by an allowed page; preflights are answered here;
+/// 2. CORS ([`hardening::cors_layer`], when `CORS_ALLOWED_ORIGINS` is set) — outside the
+///    limits, so a 429 or any error can be read by an allowed page; preflights are answered here;
 /// 3. [`admission::admit`]: the request timeout (503), panic capture (500), the per-IP rate
 ///    limit, authentication (401, and the [`auth::Principal`] extension), the per-key rate limit
 ///    and the body rules (413/415), in that order;
@@ -192,7 +193,7 @@ pub fn router(state: AppState, edge: EdgeConfig) -> Router {
         // 3. admission
         .layer(middleware::from_fn_with_state(admission, admission::admit));
     // 2. CORS
-    if let Some(cors) = edge.cors.layer() {
+    if let Some(cors) = hardening::cors_layer(&edge.cors) {
         router = router.layer(cors);
     }
     // 1. request id, logging, the envelope, metrics and security headers: one layer

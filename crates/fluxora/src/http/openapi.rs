@@ -1,4 +1,5 @@
-//! The OpenAPI 3.1 description of the API (design §9, §9.1; issue 7), generated from the code.
+//! The OpenAPI 3.1 description of the API (`docs/api.md`, "OpenAPI document and docs page"),
+//! generated from the code.
 //!
 //! Every route is registered through [`utoipa_axum::router::OpenApiRouter`] with
 //! [`utoipa_axum::routes!`], so a handler is routed and documented by the same line: its
@@ -19,13 +20,14 @@ use utoipa::{IntoResponses, Modify, OpenApi};
 
 use crate::http::error::ErrorEnvelope;
 
-/// Security scheme name: `Authorization: Bearer <ADMIN_TOKEN>` (design §9.1).
+/// Security scheme name: `Authorization: Bearer <ADMIN_TOKEN>`, the operator token of the admin
+/// routes.
 pub const ADMIN_TOKEN_SCHEME: &str = "adminToken";
-/// Security scheme name: `Authorization: Bearer <API key>` (`flx_…`, with scopes; design §9).
+/// Security scheme name: `Authorization: Bearer <API key>` (`flx_…`, with scopes).
 pub const API_KEY_SCHEME: &str = "apiKey";
-/// Security scheme name: the push-ingest `x-indexer-worker-token` header (design §6).
+/// Security scheme name: the push-ingest `x-indexer-worker-token` header (`INDEXER_WORKER_TOKEN`).
 pub const WORKER_TOKEN_SCHEME: &str = "indexerWorkerToken";
-/// Security scheme name: `Authorization: Bearer <METRICS_TOKEN>` for `GET /metrics` (design §9.1).
+/// Security scheme name: `Authorization: Bearer <METRICS_TOKEN>` for `GET /metrics`.
 pub const METRICS_TOKEN_SCHEME: &str = "metricsToken";
 
 /// The document's header: title, version (the crate's), conventions, tags and the shared
@@ -36,7 +38,7 @@ pub const METRICS_TOKEN_SCHEME: &str = "metricsToken";
         title = "Fluxora backend API",
         description = "Treasury streaming on Stellar/Soroban: the streams API, chain indexer \
 ingest, health and the webhook admin API.\n\n\
-Conventions (design §4): JSON in and out with camelCase fields; amounts are decimal strings with \
+Conventions: JSON in and out with camelCase fields; amounts are decimal strings with \
 exactly 7 fractional digits; times are unix seconds (integers) unless named `…At` (RFC 3339 UTC). \
 Every error, including 404 for unknown routes, 405 (with an `Allow` header), 413, 415, 429, \
 401/403 and 500, is the `ErrorEnvelope` `{\"error\":{\"code\",\"message\",\"requestId\",\"details\"}}`. \
@@ -50,17 +52,18 @@ answer 404 while neither is configured.",
     ),
     tags(
         (name = "meta", description = "Service information, this document and its page"),
-        (name = "health", description = "Health probes (design §6); never rate limited"),
-        (name = "streams", description = "Payment streams (design §5)"),
-        (name = "indexer", description = "Push ingest of contract events (design §6)"),
-        (name = "webhooks", description = "Webhook endpoints and deliveries (design §9.1)"),
+        (name = "health", description = "Health probes; never rate limited"),
+        (name = "streams", description = "Payment streams"),
+        (name = "indexer", description = "Push ingest of contract events"),
+        (name = "webhooks", description = "Webhook endpoints and deliveries"),
     ),
     components(schemas(ErrorEnvelope)),
     modifiers(&SecuritySchemes)
 )]
 pub struct ApiDoc;
 
-/// Adds the security schemes of design §9/§9.1 to the document's components.
+/// Adds the security schemes (admin token, API key, indexer worker token, metrics token) to the
+/// document's components.
 pub struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {
@@ -73,7 +76,7 @@ impl Modify for SecuritySchemes {
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
                         "`Authorization: Bearer <ADMIN_TOKEN>`: the operator token of the admin \
-                         routes (design §9.1).",
+                         routes.",
                     ))
                     .build(),
             ),
@@ -86,7 +89,7 @@ impl Modify for SecuritySchemes {
                     .bearer_format("flx_…")
                     .description(Some(
                         "`Authorization: Bearer <API key>`: a `flx_…` key with scopes \
-                         `streams:read`, `streams:write`, `webhooks:admin` (design §9). The \
+                         `streams:read`, `streams:write`, `webhooks:admin`. The \
                          scopes listed in an operation's requirement are the ones it needs.",
                     ))
                     .build(),
@@ -95,8 +98,8 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(
             WORKER_TOKEN_SCHEME,
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                crate::http::internal::WORKER_TOKEN_HEADER,
-                "`INDEXER_WORKER_TOKEN`, required by push ingest (design §6).",
+                crate::http::auth::WORKER_TOKEN_HEADER,
+                "`INDEXER_WORKER_TOKEN`, required by push ingest.",
             ))),
         );
         components.add_security_scheme(
@@ -106,7 +109,7 @@ impl Modify for SecuritySchemes {
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
                         "`Authorization: Bearer <METRICS_TOKEN>` for `GET /metrics`, when \
-                         `METRICS_TOKEN` is set (design §9.1).",
+                         `METRICS_TOKEN` is set.",
                     ))
                     .build(),
             ),
@@ -132,7 +135,7 @@ pub enum AuthErrors {
     Forbidden(ErrorEnvelope),
 }
 
-/// 429 of every route but the health probes and `/metrics` (design §9, issue 7).
+/// 429 of every route but the health probes and `/metrics`.
 #[derive(IntoResponses)]
 pub enum RateLimited {
     /// 429 `RATE_LIMITED`.
@@ -149,7 +152,7 @@ pub enum RateLimited {
     TooManyRequests(ErrorEnvelope),
 }
 
-/// 413 and 415 of a route that takes a JSON body (design §4).
+/// 413 and 415 of a route that takes a JSON body.
 #[derive(IntoResponses)]
 pub enum BodyErrors {
     /// 413 `PAYLOAD_TOO_LARGE`.

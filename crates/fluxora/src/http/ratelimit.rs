@@ -1,8 +1,9 @@
-//! Request rate limiting (design §3, §9; issue 7): GCRA per client IP and per API key.
+//! Request rate limiting (`docs/operations.md`, "Rate limits"): GCRA per client IP and per API
+//! key.
 //!
 //! Each limit is a per-minute figure `N` (`RATE_LIMIT_IP_PER_MINUTE`, `RATE_LIMIT_KEY_PER_MINUTE`):
-//! one request is earned every `60 s / N`, and up to `burst = max(N / 10, 1)` may be spent at once
-//! (design §3). The generic cell rate algorithm keeps one timestamp per client (its theoretical
+//! one request is earned every `60 s / N`, and up to `burst = max(N / 10, 1)` may be spent at
+//! once. The generic cell rate algorithm keeps one timestamp per client (its theoretical
 //! arrival time), so a limit costs a few bytes per active client.
 //!
 //! - Without `REDIS_URL` every process limits on its own, with [`governor`]'s keyed limiters.
@@ -29,7 +30,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
@@ -39,44 +39,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::RateLimitConfig;
 use crate::http::auth::Principal;
-use crate::http::client_ip::{client_ip, TrustedProxies};
+use crate::http::client_ip::client_ip;
 use crate::http::error::ApiError;
+use crate::http::ratelimit_status::RateLimitStatus;
+use crate::proxies::{canonical, TrustedProxies};
 
 /// How often idle clients are dropped from the local limiters.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// At most one WARN per this interval while Redis is failing and local limits apply.
 pub const FALLBACK_WARN_INTERVAL: Duration = Duration::from_secs(30);
-
-/// What a limiter said about one request, as sent in the `RateLimit-*` headers
-/// (IETF draft `RateLimit` header fields; seconds, integers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimitStatus {
-    /// `RateLimit-Limit`: requests allowed per window (the per-minute limit).
-    pub limit: u32,
-    /// `RateLimit-Remaining`: requests still allowed right now (the burst left).
-    pub remaining: u32,
-    /// `RateLimit-Reset`: seconds until the limiter is fully replenished.
-    pub reset_secs: u64,
-    /// `Retry-After` on a 429: seconds until the next request would be allowed (≥ 1).
-    pub retry_after_secs: u64,
-}
-
-impl RateLimitStatus {
-    /// Writes `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`, and with
-    /// `rejected` also `Retry-After`.
-    pub fn write_headers(&self, headers: &mut HeaderMap, rejected: bool) {
-        headers.insert("ratelimit-limit", HeaderValue::from(self.limit));
-        headers.insert("ratelimit-remaining", HeaderValue::from(self.remaining));
-        headers.insert("ratelimit-reset", HeaderValue::from(self.reset_secs));
-        if rejected {
-            headers.insert(
-                "retry-after",
-                HeaderValue::from(self.retry_after_secs.max(1)),
-            );
-        }
-    }
-}
 
 /// A limiter's verdict on one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +59,8 @@ pub enum Decision {
     Limited(RateLimitStatus),
 }
 
-/// One GCRA limit, from its per-minute figure (design §3).
+/// One GCRA limit, from its per-minute figure `N`: one request earned every `60 s / N`, a burst
+/// of `max(N / 10, 1)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
     per_minute: NonZeroU32,
@@ -169,7 +142,7 @@ pub enum Bucket {
 impl Bucket {
     /// The bucket of client `ip`: IPv4 as is, IPv6 masked to its /64.
     pub fn ip(ip: IpAddr) -> Self {
-        match crate::http::client_ip::canonical(ip) {
+        match canonical(ip) {
             IpAddr::V6(v6) => {
                 let masked = u128::from(v6) & !((1u128 << 64) - 1);
                 Bucket::Ip(IpAddr::V6(Ipv6Addr::from(masked)))
@@ -444,7 +417,7 @@ pub fn add_headers(response: &mut Response, status: RateLimitStatus) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
+    use crate::secret::Secret;
     use axum::body::Body;
     use axum::routing::get;
     use axum::Router;
@@ -462,7 +435,7 @@ mod tests {
     }
 
     #[test]
-    fn limits_follow_design_3() {
+    fn per_minute_figure_sets_interval_and_burst() {
         let limit = Limit::per_minute(600);
         assert_eq!(limit.burst(), 60);
         assert_eq!(limit.emission_interval(), Duration::from_millis(100));

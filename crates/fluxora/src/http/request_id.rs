@@ -1,4 +1,4 @@
-//! Request ids and per-request logging (design §4).
+//! Request ids and per-request logging (`docs/operations.md`, "Logs").
 //!
 //! An inbound `x-request-id` of 1–128 visible ASCII characters is honoured; anything else is
 //! replaced by a fresh UUID v7. The id is stored in the request's extensions, recorded on the
@@ -74,9 +74,9 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let uri = request.uri().clone();
     let id = RequestId::from_inbound(request.headers().get(&X_REQUEST_ID));
-    // An ERROR-level span, so that it is enabled whatever LOG_LEVEL lets through: every WARN or
-    // ERROR line of a request (a 503, a timeout, a failure) carries its id, method and path
-    // (design §4), not only the lines at info. Disabled only when logging is off.
+    // An ERROR-level span, so that it is enabled whatever LOG_LEVEL lets through: every log line
+    // of a request carries its id, method and path, the WARN and ERROR lines (a 503, a timeout,
+    // a failure) as well as those at info. Disabled only when logging is off.
     // All fields at creation, formatted only if a subscriber records the span (the path's
     // redaction included): a later `record` would make the JSON formatter parse and re-write
     // the span's fields.
@@ -89,8 +89,9 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(id.clone());
 
     let response = next.run(request).instrument(span.clone()).await;
-    let mut response =
-        span.in_scope(|| crate::http::error::render_envelope(response, &id, &method, uri.path()));
+    let mut response = span.in_scope(|| {
+        crate::http::error::render_envelope(response, id.as_str(), &method, uri.path())
+    });
 
     let status = response.status().as_u16();
     crate::http::metrics::track(&method, route.as_ref(), status, started.elapsed());

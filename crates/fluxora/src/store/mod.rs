@@ -16,7 +16,7 @@ pub mod postgres;
 pub mod query;
 pub mod sqlite;
 
-use crate::config::DatabaseConfig;
+use crate::config::{is_postgres_url, DatabaseConfig};
 pub use dialect::Dialect;
 pub use query::{Arg, Columns, Conn, Query, QueryBuilder, Row, Tx};
 
@@ -204,11 +204,6 @@ impl Database {
             Database::Postgres(postgres) => postgres.pool().close().await,
         }
     }
-}
-
-/// Whether `DATABASE_URL` names PostgreSQL (`postgres://` or `postgresql://`).
-pub fn is_postgres_url(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// Rows per multi-row statement (`INSERT … VALUES`, `IN (…)`, OR lists): at most 22 parameters

@@ -15,12 +15,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backoff::random_unit;
 use crate::clock::now_millis;
+use crate::ssrf::SsrfPolicy;
+use crate::webhook_retry::RetrySchedule;
 use crate::webhooks::policy::{
     classify, next_attempt_delay, parse_retry_after, AttemptResult, Disposition, FailReason,
-    NextStep, RetrySchedule, TransportErrorKind,
+    NextStep, TransportErrorKind,
 };
 use crate::webhooks::repo::{AttemptRecord, ClaimedDelivery, WebhookRepository};
-use crate::webhooks::ssrf::SsrfPolicy;
 use crate::webhooks::{delivery_body, DeliveryStatus};
 
 /// Per-request timeout (issue 6).

@@ -1,5 +1,5 @@
-//! Live webhook delivery (issue 6; the signature contract is design §7): endpoints, the outbox of
-//! domain events, deliveries with retries and dead letters, and the dispatcher.
+//! Live webhook delivery (the signature contract is in `docs/webhooks.md`): endpoints, the outbox
+//! of domain events, deliveries with retries and dead letters, and the dispatcher.
 //!
 //! Every stream change writes its domain event into the outbox in the same transaction as the
 //! change, with one delivery per matching enabled endpoint. The [`dispatcher`] claims due
@@ -10,14 +10,13 @@ pub mod dispatcher;
 pub mod policy;
 pub mod repo;
 pub mod service;
-pub mod ssrf;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
 
 use crate::clock::format_millis;
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// Event types the service emits (`x-fluxora-event`, the body's `type`).
 pub const EVENT_TYPES: [&str; 5] = [
@@ -50,7 +49,7 @@ pub enum EventType {
 }
 
 /// How long deliveries keep being signed with the previous secret after a rotation (ms): 24 h,
-/// the consumers' grace window (design §7).
+/// the consumers' grace window (`docs/webhooks.md`, "Secret rotation").
 pub const ROTATION_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A webhook endpoint as stored. The secrets are [`Secret`]s: never logged, never serialized.
@@ -241,7 +240,7 @@ pub fn delivery_body(
 }
 
 /// A new signing secret: `fxwh_` + 256 random bits, base64url. For `x-fluxora-signature` the whole
-/// string's UTF-8 bytes are the HMAC key (design §7).
+/// string's UTF-8 bytes are the HMAC key (`docs/webhooks.md`, "The delivery").
 ///
 /// Errors: the OS has no randomness.
 pub fn generate_secret() -> Result<Secret, getrandom::Error> {
@@ -253,7 +252,7 @@ pub fn generate_secret() -> Result<Secret, getrandom::Error> {
     )))
 }
 
-/// Delivery states (design §9.1).
+/// Delivery states (`docs/webhooks.md`, "Attempts, retries and dead letters").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {

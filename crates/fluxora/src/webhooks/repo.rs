@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 
 use crate::clock::format_millis;
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::store::{
     Arg, Columns, Database, Page, Query, QueryBuilder, StoreError, Tx, ROWS_PER_STATEMENT,
 };

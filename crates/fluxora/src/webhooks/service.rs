@@ -11,13 +11,13 @@ use serde_json::{json, Map, Value};
 use tokio::sync::Notify;
 
 use crate::clock::now_millis;
-use crate::config::Secret;
 use crate::pagination::{filter_fingerprint, CursorCodec};
+use crate::secret::Secret;
+use crate::ssrf::SsrfPolicy;
 use crate::store::Page;
 use crate::store::StoreError;
 use crate::validation::{Collector, FieldError, ValidationErrors};
 use crate::webhooks::repo::{DeliveryQuery, WebhookRepository};
-use crate::webhooks::ssrf::SsrfPolicy;
 use crate::webhooks::{
     event_data, generate_secret, Attempt, Delivery, DeliveryStatus, Endpoint, OutboxEvent,
     EVENT_TYPES, ROTATION_GRACE_MS,

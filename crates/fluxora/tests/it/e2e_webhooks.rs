@@ -606,7 +606,7 @@ async fn the_ssrf_guard_refuses_at_creation_and_at_delivery() {
             None,
             vec![],
             true,
-            fluxora::config::Secret::new("s".repeat(32)),
+            fluxora::secret::Secret::new("s".repeat(32)),
             now,
         ))
         .await

@@ -1,4 +1,5 @@
-//! GCRA shared by every replica through Redis (`REDIS_URL`; design §1, §9).
+//! GCRA shared by every replica through Redis (`REDIS_URL`; `docs/operations.md`, "Rate limits"
+//! and "Several replicas").
 //!
 //! One Lua script ([`GCRA_SCRIPT`]) reads the bucket's theoretical arrival time, decides and
 //! writes the new one atomically, on Redis's own clock (`TIME`), so replicas with skewed clocks
@@ -14,6 +15,7 @@ use redis::Script;
 
 use super::{Bucket, Decision, Limit};
 use crate::clock::now_millis;
+use crate::http::ratelimit_status::RateLimitStatus;
 
 /// How long Redis is bypassed (local limits apply) after it failed or timed out.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
@@ -151,12 +153,12 @@ impl RedisGcra {
             let remaining = u32::try_from(value.max(0))
                 .unwrap_or(u32::MAX)
                 .min(limit.burst());
-            Decision::Allowed(super::RateLimitStatus {
+            Decision::Allowed(RateLimitStatus {
                 reset_secs,
                 ..limit.allowed(remaining)
             })
         } else {
-            Decision::Limited(super::RateLimitStatus {
+            Decision::Limited(RateLimitStatus {
                 reset_secs,
                 ..limit.limited(micros(value))
             })
