@@ -4,8 +4,9 @@
 #
 # Two levels are checked:
 #   1. top-level modules (`src/X.rs` or `src/X/`), e.g. `config -> address`;
-#   2. the submodules of `http/` and `webhooks/`, e.g. `http::ratelimit -> http::auth`. The
-#      parent file (`http/mod.rs`) is its own node, `http`: a child using an item of `mod.rs`
+#   2. the submodules of every module that is a directory (`http/`, `webhooks/`, `streams/`,
+#      `indexer/`, `store/`, …), e.g. `http::ratelimit -> http::auth`. The parent file
+#      (`http/mod.rs`) is its own node, `http`: a child using an item of `mod.rs`
 #      (`AppState`) is an edge `http::child -> http`, while the parent's own uses of its children
 #      (declaring and wiring them into the router) are the module tree, not edges; so the parent
 #      never closes a cycle, and cycles are among sibling submodules.
@@ -13,7 +14,8 @@
 # A reference counts wherever a `crate::a::b` or `super::b` path appears in code (a `use` line,
 # a path in an expression or a type, test code included); comment lines (`//`, `///`, `//!`) do
 # not count, so doc links never make a cycle. The binary's own modules (`main.rs`, `cli/`) are
-# not part of the library and are skipped.
+# not part of the library and are skipped, and so are sibling test modules (`foo/tests.rs`):
+# a test may use any module to build its fixtures without that being a dependency of the code.
 #
 # Usage: scripts/check-module-cycles.sh [--edges]
 #   --edges  also print every edge with the places that create it
@@ -28,7 +30,14 @@ import sys
 
 SRC = sys.argv[1]
 SHOW_EDGES = "--edges" in sys.argv[2:]
-SPLIT = ("http", "webhooks")  # top-level modules whose submodules are nodes too
+# Top-level modules whose submodules are nodes too: every module that is a directory.
+SPLIT = tuple(
+    sorted(
+        entry
+        for entry in os.listdir(SRC)
+        if os.path.isdir(os.path.join(SRC, entry)) and entry not in ("cli",)
+    )
+)
 SKIP = ("main.rs", "cli")     # the binary, not the library
 
 IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -41,7 +50,7 @@ def rust_files():
             if name.endswith(".rs"):
                 path = os.path.join(dirpath, name)
                 rel = os.path.relpath(path, SRC)
-                if rel.split(os.sep)[0] in SKIP:
+                if rel.split(os.sep)[0] in SKIP or name == "tests.rs":
                     continue
                 yield path, rel.split(os.sep)
 
