@@ -22,6 +22,7 @@
 //! | [`http`] | router, middleware, the error envelope and handlers (`docs/api.md`) |
 //! | [`telemetry`] | structured logs and request ids |
 //! | [`validation`] | per-field validation errors shared by every input parser |
+//! | [`fields`] | JSON request bodies: one description per body, read by its parser and rendered as its OpenAPI schema |
 //! | [`indexer`] | follows the Fluxora contract on Stellar RPC (`docs/indexer.md`) |
 //! | [`backoff`] | capped exponential backoff with jitter for every retry loop |
 //! | [`webhooks`] | live webhook delivery: endpoints, outbox, dispatcher |
@@ -40,6 +41,7 @@ pub mod backoff;
 pub mod clock;
 pub mod config;
 pub mod cors;
+pub mod fields;
 pub mod health;
 pub mod http;
 pub mod idempotency;

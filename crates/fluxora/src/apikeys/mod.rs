@@ -12,8 +12,9 @@
 //! interval. A refresh that fails keeps the last view (fail closed: an unreadable database never
 //! reopens the API).
 //!
-//! Nothing here knows HTTP or SQL: the HTTP layer and the CLI call [`NewKey::parse`] and
-//! [`issue`]; storage goes through [`repo::ApiKeyRepository`].
+//! Nothing here knows HTTP or SQL: the HTTP layer calls [`NewKey::from_json`] (its body is
+//! [`NEW_KEY`]), the CLI [`NewKey::parse`], and both [`issue`]; storage goes through
+//! [`repo::ApiKeyRepository`].
 
 pub mod repo;
 
@@ -21,9 +22,13 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::clock::{format_millis, now_millis};
+use crate::fields::{
+    Array, BodySpec, Component, FieldReader, FieldSpec, Shape, Text, UnknownFields,
+};
 use crate::store::StoreError;
 use crate::validation::{Collector, FieldError, ValidationErrors};
 use repo::ApiKeyRepository;
@@ -36,6 +41,22 @@ pub const KEY_RANDOM_BYTES: usize = 32;
 pub const DISPLAY_PREFIX_CHARS: usize = 8;
 /// Longest key name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
+
+/// The names [`parse_name`] accepts, as an ECMA-262 pattern that reads the same in Rust's and
+/// Python's dialects: 1–[`MAX_NAME_CHARS`] characters without control characters (Unicode `Cc`,
+/// `char::is_control`) that start and end with a non-whitespace character, with any amount of
+/// surrounding whitespace (what `str::trim` removes: Unicode `White_Space`).
+pub const NAME_PATTERN: &str = concat!(
+    // Leading whitespace.
+    r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*",
+    // The first character: neither whitespace nor a control character.
+    r"[^\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F]",
+    // Up to MAX_NAME_CHARS − 2 characters that are not control characters, and a last one that
+    // is neither whitespace nor a control character.
+    r"(?:[^\u0000-\u001F\u007F-\u009F]{0,98}[^\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F])?",
+    // Trailing whitespace.
+    r"[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$",
+);
 
 /// A permission an API key carries (design §9: `streams:read`, `streams:write`,
 /// `webhooks:admin`).
@@ -158,14 +179,77 @@ pub struct NewKey {
     pub scopes: Vec<Scope>,
 }
 
+/// The `POST /api/admin/keys` body: what [`NewKey::from_json`] reads and the OpenAPI document
+/// shows.
+pub const NEW_KEY: BodySpec = BodySpec {
+    name: "CreateKeyRequest",
+    description: "The `POST /api/admin/keys` body. Every failing field is reported; unknown \
+                  fields are refused.",
+    fields: &[
+        FieldSpec::required(
+            "name",
+            Shape::String(Text::ANY.pattern(NAME_PATTERN).length(Some(1), None)),
+            "A label for humans: 1–100 characters once surrounding whitespace is trimmed (the \
+             name stored), without control characters.",
+        )
+        .example("\"deploy-bot\""),
+        FieldSpec::required(
+            "scopes",
+            Shape::Array(
+                Array::of(&Shape::Component(Component::of::<Scope>())).count(Some(1), None),
+            ),
+            "At least one scope.",
+        )
+        .example("[\"streams:write\"]"),
+    ],
+    unknown: UnknownFields::Refuse {
+        message: "unknown field; allowed: ",
+        list_names: true,
+        mark_cut: false,
+    },
+    not_object: "the request body must be a JSON object",
+};
+
 impl NewKey {
     /// Validates a name and scope names, reporting every failing field (see [`parse_name`] and
     /// [`parse_scopes`]).
+    ///
+    /// Errors: [`ValidationErrors`] with `NAME_INVALID` and the errors of [`parse_scopes`].
     pub fn parse(name: &str, scopes: &[&str]) -> Result<NewKey, ValidationErrors> {
         let mut errors = Collector::default();
         let name = errors.take(parse_name(name));
         let scopes = errors.take(parse_scopes(scopes));
         errors.finish()?;
+        match (name, scopes) {
+            (Some(name), Some(scopes)) => Ok(NewKey { name, scopes }),
+            // Unreachable: finish() refused any missing part.
+            _ => Err(ValidationErrors(Vec::new())),
+        }
+    }
+
+    /// Reads a `{name, scopes}` body ([`NEW_KEY`]), reporting every failing field.
+    ///
+    /// Errors: [`ValidationErrors`] with `INVALID_BODY` (not an object), `UNKNOWN_FIELD`,
+    /// `NAME_INVALID` (missing, not a string, or refused by [`parse_name`]), `SCOPES_INVALID`
+    /// (missing, or not an array of strings) and the errors of [`parse_scopes`].
+    pub fn from_json(body: &Value) -> Result<NewKey, ValidationErrors> {
+        let mut fields = FieldReader::body(&NEW_KEY, body)?;
+        let name = fields.string("name", |_| name_error()).flatten();
+        let name = name.and_then(|name| fields.take(parse_name(name)));
+        let scopes = fields
+            .strings("scopes", |_| {
+                FieldError::new(
+                    "scopes",
+                    "SCOPES_INVALID",
+                    format!(
+                        "scopes is required: an array of scope names ({})",
+                        scope_names()
+                    ),
+                )
+            })
+            .flatten();
+        let scopes = scopes.and_then(|names| fields.take(parse_scopes(&names)));
+        fields.finish()?;
         match (name, scopes) {
             (Some(name), Some(scopes)) => Ok(NewKey { name, scopes }),
             // Unreachable: finish() refused any missing part.
@@ -503,5 +587,53 @@ mod tests {
         );
         assert!(NewKey::parse(&"é".repeat(100), &["webhooks:admin"]).is_ok());
         assert!(NewKey::parse("a\nb", &["webhooks:admin"]).is_err());
+    }
+
+    /// The documented name schema (`NAME_PATTERN`, at least one character) accepts exactly the
+    /// names `parse_name` accepts.
+    #[test]
+    fn the_name_pattern_is_the_name_rule() {
+        let schema = serde_json::json!({"type": "string", "minLength": 1, "pattern": NAME_PATTERN});
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let x = |n: usize| "x".repeat(n);
+        let mut names = vec![
+            String::new(),
+            " ".into(),
+            "\t\n".into(),
+            "a".into(),
+            " a ".into(),
+            "\ta\r\n".into(),
+            "a b".into(),
+            "a\tb".into(),
+            "a\u{0085}".into(),
+            "\u{0085}a\u{0085}".into(),
+            "a\u{0085}b".into(),
+            "\u{0001}a".into(),
+            "a\u{0001}".into(),
+            "a\u{007F}b".into(),
+            "a\u{009F}".into(),
+            "\u{00A0}a\u{3000}".into(),
+            "a\u{00A0}b".into(),
+            "\u{FEFF}a".into(),
+            "\u{200B}".into(),
+            "deploy-bot 🚀".into(),
+            x(100),
+            x(101),
+            format!("  {}  ", x(100)),
+            format!("\t{}\n", x(99)),
+            format!("a{}b", " ".repeat(98)),
+            format!("a{}b", " ".repeat(99)),
+            "é".repeat(100),
+            "é".repeat(101),
+            "🚀".repeat(100),
+        ];
+        names.push(format!("{}\u{0002}", x(50)));
+        for name in names {
+            assert_eq!(
+                validator.is_valid(&serde_json::json!(name)),
+                parse_name(&name).is_ok(),
+                "{name:?}"
+            );
+        }
     }
 }
