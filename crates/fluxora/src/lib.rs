@@ -1,27 +1,38 @@
 //! Fluxora backend: the HTTP API, durable store and background workers of the Fluxora treasury
 //! streaming protocol on Stellar/Soroban.
 //!
-//! The architecture follows `design.md` §2: data flows one way, HTTP → domain → store. Each
-//! module holds one concept:
+//! `docs/architecture.md` maps the code: its layers, how a request, an ingested contract event
+//! and a webhook delivery travel through them, and where each rule lives. Data flows one way:
+//! HTTP → use cases (services) → domain rules and repositories → database. Each module holds one
+//! concept:
 //!
 //! | module | concept |
 //! |---|---|
-//! | [`config`] | environment configuration, validated before the port is bound (§3) |
-//! | [`amount`] | exact 7-decimal token amounts over i128 stroops (§5.1) |
-//! | [`address`] | Stellar StrKey addresses, G… accounts and C… contracts (§5) |
-//! | [`streams`] | the stream domain model, lifecycle, accrual and the stream service (§5, §8) |
-//! | [`idempotency`] | `Idempotency-Key` values and request fingerprints (§5) |
-//! | [`pagination`] | opaque, tamper-proof list cursors (§5) |
-//! | [`store`] | the storage interface and its SQLite implementation |
-//! | [`health`] | the `/health` report (§6) |
-//! | [`http`] | router, middleware, the error envelope and handlers (§4) |
-//! | [`telemetry`] | structured logs and request ids |
+//! | [`config`] | environment configuration, validated before the port is bound |
+//! | [`amount`] | exact 7-decimal token amounts over i128 stroops |
+//! | [`address`] | Stellar StrKey addresses, G… accounts and C… contracts |
+//! | [`clock`] | wall-clock time in the service's units (unix seconds, milliseconds) |
+//! | [`streams`] | the stream domain: model, lifecycle, accrual and the stream service |
+//! | [`idempotency`] | `Idempotency-Key` values and request fingerprints |
+//! | [`pagination`] | opaque, tamper-proof list cursors bound to their filters |
 //! | [`validation`] | per-field validation errors shared by every input parser |
-//! | [`indexer`] | follows the Fluxora contract on Stellar RPC (§6) |
+//! | [`store`] | the database handle every repository runs on (no domain types) |
+//! | [`health`] | the `/health` report and readiness |
+//! | [`http`] | router, middleware, the error envelope and handlers |
+//! | [`telemetry`] | structured logs, the panic hook and Prometheus metrics |
+//! | [`indexer`] | follows the Fluxora contract on Stellar RPC: decoding, ingest, reorgs |
+//! | [`webhooks`] | live webhook delivery: endpoints, outbox, dispatcher, admin use cases |
+//! | [`apikeys`] | API keys: generation, hashing, scopes and the in-memory view of active keys |
 //! | [`backoff`] | capped exponential backoff with jitter for every retry loop |
-//! | [`webhooks`] | live webhook delivery: endpoints, outbox, dispatcher |
-//! | [`apikeys`] | API keys: generation, hashing, scopes and the in-memory view of active keys (§9) |
+//! | [`worker`] | supervised background workers, restarted with backoff after a failure or panic |
 //! | [`app`] | the composition root: [`app::Application::build`] |
+//!
+//! Use cases live in services next to their domain: [`streams::service`], [`webhooks::service`]
+//! (the webhook admin use cases), [`indexer::ingest`] and [`webhooks::dispatcher`]. So do the
+//! repositories, one per aggregate: [`streams::repo`] (streams and idempotency keys),
+//! [`indexer::repo`] (contract events, ledgers, progress), [`webhooks::repo`] (endpoints, outbox,
+//! deliveries), [`apikeys::repo`] and [`store::meta`] (service metadata such as the cursor
+//! secret). The domain queries live in them; [`store`] runs them on SQLite or PostgreSQL.
 
 pub mod address;
 pub mod amount;

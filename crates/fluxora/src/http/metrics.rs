@@ -1,4 +1,4 @@
-//! `GET /metrics` (design §9.1) and the recording of every request's count and latency.
+//! `GET /metrics` and the recording of every request's count and latency.
 //!
 //! The metric names are listed in [`crate::telemetry::metrics`]. The endpoint is public unless
 //! `METRICS_TOKEN` is set, then it needs `Authorization: Bearer <METRICS_TOKEN>` (compared in

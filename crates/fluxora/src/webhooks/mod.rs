@@ -1,5 +1,5 @@
-//! Live webhook delivery (issue 6; the signature contract is design §7): endpoints, the outbox of
-//! domain events, deliveries with retries and dead letters, and the dispatcher.
+//! Live webhook delivery (`docs/webhooks.md`, which also holds the signature contract): endpoints,
+//! the outbox of domain events, deliveries with retries and dead letters, and the dispatcher.
 //!
 //! Every stream change writes its domain event into the outbox in the same transaction as the
 //! change, with one delivery per matching enabled endpoint. The [`dispatcher`] claims due
@@ -50,7 +50,7 @@ pub enum EventType {
 }
 
 /// How long deliveries keep being signed with the previous secret after a rotation (ms): 24 h,
-/// the consumers' grace window (design §7).
+/// the consumers' grace window (the previous secret verifies for 24 h after a rotation).
 pub const ROTATION_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A webhook endpoint as stored. The secrets are [`Secret`]s: never logged, never serialized.
@@ -241,7 +241,7 @@ pub fn delivery_body(
 }
 
 /// A new signing secret: `fxwh_` + 256 random bits, base64url. For `x-fluxora-signature` the whole
-/// string's UTF-8 bytes are the HMAC key (design §7).
+/// string's UTF-8 bytes are the HMAC key (never base64-decoded).
 ///
 /// Errors: the OS has no randomness.
 pub fn generate_secret() -> Result<Secret, getrandom::Error> {
@@ -253,7 +253,7 @@ pub fn generate_secret() -> Result<Secret, getrandom::Error> {
     )))
 }
 
-/// Delivery states (design §9.1).
+/// Delivery states, as the delivery admin routes report and filter them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
