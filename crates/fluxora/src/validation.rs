@@ -1,11 +1,11 @@
 //! Per-field validation errors, the `details` entries of a 400 `VALIDATION_ERROR` envelope
-//! (`design.md` §4: `[{"field":"depositAmount","code":"DECIMAL_INVALID_TYPE","message":"…"}]`).
+//! (`[{"field":"depositAmount","code":"DECIMAL_INVALID_TYPE","message":"…"}]`; see `docs/api.md`).
 
 use serde::Serialize;
 
 /// One failing input field. `code` is a stable SCREAMING_SNAKE identifier (the `DECIMAL_*` codes of
-/// §5.1, the `STRKEY_*` codes of [`crate::address`], or one listed in `docs/api.md`); `message` is
-/// for humans and never echoes secret input.
+/// [`crate::amount`], the `STRKEY_*` codes of [`crate::address`], or one listed in `docs/api.md`);
+/// `message` is for humans and never echoes secret input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field's name as the client sent it (camelCase body field or query parameter).

@@ -1,5 +1,5 @@
-//! API keys (design §9, §9.1; issue 7): generation, validation of new keys, and the in-memory
-//! view of active keys the auth layer checks every request against.
+//! API keys: generation, validation of new keys, and the in-memory view of active keys the auth
+//! layer checks every request against.
 //!
 //! A key is `flx_` followed by 256 bits from the operating system's RNG (`getrandom`), encoded
 //! base64url without padding (43 characters; 47 in all). Only its SHA-256 (lowercase hex) is
@@ -37,8 +37,7 @@ pub const DISPLAY_PREFIX_CHARS: usize = 8;
 /// Longest key name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 
-/// A permission an API key carries (design §9: `streams:read`, `streams:write`,
-/// `webhooks:admin`).
+/// A permission an API key carries: `streams:read`, `streams:write` or `webhooks:admin`.
 #[derive(
     Debug,
     Clone,
@@ -59,7 +58,8 @@ pub enum Scope {
     /// `streams:write`: create, cancel, pause and resume streams.
     #[serde(rename = "streams:write")]
     StreamsWrite,
-    /// `webhooks:admin`: the admin routes of §9.1.
+    /// `webhooks:admin`: the admin routes (`/api/webhooks/*` and `/api/admin/*`, listed in
+    /// `docs/api.md`).
     #[serde(rename = "webhooks:admin")]
     WebhooksAdmin,
 }

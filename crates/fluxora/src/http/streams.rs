@@ -1,4 +1,4 @@
-//! Stream routes (design §5). Thin: parse the HTTP input, call
+//! Stream routes (`/api/streams…`, described in `docs/api.md`). Thin: parse the HTTP input, call
 //! [`crate::streams::service::StreamService`], shape the response.
 
 use axum::body::Body;
@@ -38,8 +38,10 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         ))
 }
 
-/// The `POST /api/streams` body (design §5), for the OpenAPI document: the handler validates the
-/// raw JSON itself so that every failing field is reported with its own code.
+// This type only describes the body in the OpenAPI document: the handler validates the raw JSON
+// itself, so that every failing field is reported with its own code.
+/// The `POST /api/streams` body. Unknown fields are refused; every failing field is reported in
+/// the error's `details` with its own code.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateStreamRequest {
@@ -48,7 +50,7 @@ pub struct CreateStreamRequest {
     /// The payee: a G… or C… StrKey, different from the sender.
     pub recipient: crate::address::StellarAddress,
     /// Total escrowed amount, > 0: a decimal string with at most 7 fractional digits
-    /// (`"1000"`, `"0.5"`; numbers are refused, design §5.1).
+    /// (`"1000"`, `"0.5"`; JSON numbers are refused, even exact ones).
     #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "1000.5")]
     pub deposit_amount: String,
     /// Accrual per second, > 0, same format as `depositAmount`.
@@ -65,7 +67,7 @@ pub struct CreateStreamRequest {
     pub end_time: Option<u64>,
 }
 
-/// Query parameters of `GET /api/streams` (design §5).
+/// Query parameters of `GET /api/streams`.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListStreamsQuery {

@@ -1,8 +1,11 @@
-//! Parsing and validation of `POST /api/streams` bodies (design §5, §5.1, §8).
+//! Parsing and validation of `POST /api/streams` bodies (the rules for clients: `docs/api.md`,
+//! "Create rules" and "Field codes").
 //!
 //! The body is read as a JSON value and checked field by field so that one 400 lists every
 //! failing field; unknown fields are refused so that typos do not pass silently. The contract's
-//! `create_stream` rules (`chain.md` §A1) are then applied to the parsed values.
+//! `create_stream` rules are then applied to the parsed values: deposit > 0, rate > 0, sender ≠
+//! recipient, start < end, start ≤ cliff ≤ end, deposit ≥ rate × (end − start). Unlike the
+//! contract, a start in the past is allowed (records of streams already running).
 
 use serde_json::{Map, Value};
 
@@ -20,8 +23,8 @@ pub const INVALID_BODY: &str = "INVALID_BODY";
 pub const TIME_INVALID: &str = "TIME_INVALID";
 /// Field code: a time beyond [`MAX_UNIX_TIME`].
 pub const TIME_OUT_OF_RANGE: &str = "TIME_OUT_OF_RANGE";
-/// Field code for values that parse but break a rule (design §5.1: "a semantically bad value is
-/// `VALIDATION_ERROR` with a field message").
+/// Field code for values that parse but break a rule (a zero deposit, an end before the start):
+/// `VALIDATION_ERROR`, with a message naming the rule.
 pub const SEMANTIC: &str = "VALIDATION_ERROR";
 
 const KNOWN_FIELDS: [&str; 7] = [
@@ -34,7 +37,7 @@ const KNOWN_FIELDS: [&str; 7] = [
     "endTime",
 ];
 
-/// A validated stream creation: every rule of design §5 and §8 holds, defaults applied.
+/// A validated stream creation: every field parsed and every create rule holds, defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewStream {
     /// Sender StrKey.
@@ -56,8 +59,8 @@ pub struct NewStream {
 /// Parses and validates a create body at unix time `now` (the default start).
 ///
 /// Errors: [`ValidationErrors`] listing every failing field: the `DECIMAL_*` codes for amounts
-/// (§5.1), the `STRKEY_*` codes for addresses, [`TIME_INVALID`]/[`TIME_OUT_OF_RANGE`] for times,
-/// [`UNKNOWN_FIELD`], [`INVALID_BODY`], and [`SEMANTIC`] for the contract's rules.
+/// ([`crate::amount`]), the `STRKEY_*` codes for addresses, [`TIME_INVALID`]/[`TIME_OUT_OF_RANGE`]
+/// for times, [`UNKNOWN_FIELD`], [`INVALID_BODY`], and [`SEMANTIC`] for the contract's rules.
 pub fn parse_new_stream(body: &Value, now: u64) -> Result<NewStream, ValidationErrors> {
     let Some(object) = body.as_object() else {
         return Err(ValidationErrors(vec![FieldError::new(
