@@ -418,6 +418,36 @@ impl KeyRegistry {
         Ok(view.protection)
     }
 
+    /// Creates and stores a key for `new` ([`issue`]) and puts it in this view at once, so it
+    /// authenticates on this process before the next refresh. Returns it (shown once) and its
+    /// record.
+    ///
+    /// Errors: [`KeyError`] when no randomness is available or the store fails.
+    pub async fn issue(&self, new: NewKey) -> Result<(IssuedKey, ApiKeyRecord), KeyError> {
+        let (issued, record) = issue(&self.store, new).await?;
+        self.insert(&record);
+        Ok((issued, record))
+    }
+
+    /// Revokes the key `id` at unix ms `now` ([`revoke`]) and drops it from this view at once.
+    /// `None` for an unknown id.
+    ///
+    /// Errors: [`StoreError`] when the database fails.
+    pub async fn revoke(&self, id: &str, now: i64) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let revoked = revoke(&self.store, id, now).await?;
+        if let Some(record) = &revoked {
+            self.remove(&record.id);
+        }
+        Ok(revoked)
+    }
+
+    /// Every key as stored, revoked ones included, oldest first.
+    ///
+    /// Errors: [`StoreError`] when the database fails.
+    pub async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.store.list().await
+    }
+
     /// Adds a key just created by this process.
     pub fn insert(&self, record: &ApiKeyRecord) {
         if record.revoked_at.is_some() {
