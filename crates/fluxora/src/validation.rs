@@ -1,5 +1,5 @@
 //! Per-field validation errors, the `details` entries of a 400 `VALIDATION_ERROR` envelope
-//! (`design.md` §4: `[{"field":"depositAmount","code":"DECIMAL_INVALID_TYPE","message":"…"}]`).
+//! (`[{"field":"depositAmount","code":"DECIMAL_INVALID_TYPE","message":"…"}]`; see `docs/api.md`).
 //!
 //! Every input parser reports with [`FieldError`]: request bodies (through
 //! [`crate::fields::FieldReader`]), query strings, headers, and the chain events the indexer
@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 /// One failing input field. `code` is a stable SCREAMING_SNAKE identifier (the `DECIMAL_*` codes of
-/// §5.1, the `STRKEY_*` codes of [`crate::address`], the event codes of
+/// [`crate::amount`], the `STRKEY_*` codes of [`crate::address`], the event codes of
 /// [`crate::indexer::event::codes`], or one listed in `docs/api.md`); `message` is for humans and
 /// never echoes secret input (nor, for chain events, the submitted value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]

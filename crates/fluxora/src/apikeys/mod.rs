@@ -1,5 +1,5 @@
-//! API keys (design §9, §9.1; issue 7): generation, validation of new keys, and the in-memory
-//! view of active keys the auth layer checks every request against.
+//! API keys: generation, validation of new keys, and the in-memory view of active keys the auth
+//! layer checks every request against.
 //!
 //! A key is `flx_` followed by 256 bits from the operating system's RNG (`getrandom`), encoded
 //! base64url without padding (43 characters; 47 in all). Only its SHA-256 (lowercase hex) is
@@ -12,9 +12,9 @@
 //! interval. A refresh that fails keeps the last view (fail closed: an unreadable database never
 //! reopens the API).
 //!
-//! Nothing here knows HTTP or SQL: the HTTP layer calls [`NewKey::from_json`] (its body is
-//! [`NEW_KEY`]), the CLI [`NewKey::parse`], and both [`issue`]; storage goes through
-//! [`repo::ApiKeyRepository`].
+//! Nothing here knows HTTP or SQL: the HTTP layer reads a new key with [`NewKey::from_json`]
+//! (its body is [`NEW_KEY`]) and the CLI with [`NewKey::parse`]; both call [`issue`] (through
+//! [`KeyRegistry::issue`] in the service); storage goes through [`repo::ApiKeyRepository`].
 
 pub mod repo;
 
@@ -58,8 +58,7 @@ pub const NAME_PATTERN: &str = concat!(
     r"[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$",
 );
 
-/// A permission an API key carries (design §9: `streams:read`, `streams:write`,
-/// `webhooks:admin`).
+/// A permission an API key carries: `streams:read`, `streams:write` or `webhooks:admin`.
 #[derive(
     Debug,
     Clone,
@@ -80,7 +79,8 @@ pub enum Scope {
     /// `streams:write`: create, cancel, pause and resume streams.
     #[serde(rename = "streams:write")]
     StreamsWrite,
-    /// `webhooks:admin`: the admin routes of §9.1.
+    /// `webhooks:admin`: the admin routes (`/api/webhooks/*` and `/api/admin/*`, listed in
+    /// `docs/api.md`).
     #[serde(rename = "webhooks:admin")]
     WebhooksAdmin,
 }
@@ -500,6 +500,36 @@ impl KeyRegistry {
             view.recount();
         }
         Ok(view.protection)
+    }
+
+    /// Creates and stores a key for `new` ([`issue`]) and puts it in this view at once, so it
+    /// authenticates on this process before the next refresh. Returns it (shown once) and its
+    /// record.
+    ///
+    /// Errors: [`KeyError`] when no randomness is available or the store fails.
+    pub async fn issue(&self, new: NewKey) -> Result<(IssuedKey, ApiKeyRecord), KeyError> {
+        let (issued, record) = issue(&self.store, new).await?;
+        self.insert(&record);
+        Ok((issued, record))
+    }
+
+    /// Revokes the key `id` at unix ms `now` ([`revoke`]) and drops it from this view at once.
+    /// `None` for an unknown id.
+    ///
+    /// Errors: [`StoreError`] when the database fails.
+    pub async fn revoke(&self, id: &str, now: i64) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let revoked = revoke(&self.store, id, now).await?;
+        if let Some(record) = &revoked {
+            self.remove(&record.id);
+        }
+        Ok(revoked)
+    }
+
+    /// Every key as stored, revoked ones included, oldest first.
+    ///
+    /// Errors: [`StoreError`] when the database fails.
+    pub async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.store.list().await
     }
 
     /// Adds a key just created by this process.

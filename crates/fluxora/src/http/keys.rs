@@ -10,11 +10,12 @@
 //! A change takes effect in this process at once and on other replicas within
 //! `API_KEY_REFRESH_MS` ([`crate::apikeys::KeyRegistry`]).
 
+use std::borrow::Cow;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use std::borrow::Cow;
 
 use axum::Json;
 use serde::Serialize;
@@ -104,8 +105,7 @@ async fn create_key(
     JsonValue(body): JsonValue,
 ) -> Result<Response, ApiError> {
     let new = NewKey::from_json(&body)?;
-    let (issued, record) = apikeys::issue(&state.api_keys, new).await?;
-    state.keys.insert(&record);
+    let (issued, _) = state.keys.issue(new).await?;
     // `Cache-Control: no-store` comes from the router (every admin response carries it).
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
@@ -126,7 +126,7 @@ async fn create_key(
     )
 )]
 async fn list_keys(State(state): State<AppState>) -> Result<Json<KeyList>, ApiError> {
-    let keys = state.api_keys.list().await?;
+    let keys = state.keys.list().await?;
     Ok(Json(KeyList {
         keys: keys.iter().map(ApiKeyRecord::view).collect(),
     }))
@@ -152,11 +152,8 @@ async fn revoke_key(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    match apikeys::revoke(&state.api_keys, &id, now_millis()).await? {
-        Some(record) => {
-            state.keys.remove(&record.id);
-            Ok(StatusCode::NO_CONTENT)
-        }
+    match state.keys.revoke(&id, now_millis()).await? {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
         // The id is not echoed: a key pasted by mistake in its place must not be reflected.
         None => Err(ApiError::NotFound("API key not found".into())),
     }

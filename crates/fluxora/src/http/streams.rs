@@ -1,4 +1,4 @@
-//! Stream routes (design §5). Thin: parse the HTTP input, call
+//! Stream routes (`/api/streams…`, described in `docs/api.md`). Thin: parse the HTTP input, call
 //! [`crate::streams::service::StreamService`], shape the response.
 
 use std::borrow::Cow;
@@ -63,7 +63,7 @@ impl ToSchema for CreateStreamRequest {
     }
 }
 
-/// Query parameters of `GET /api/streams` (design §5).
+/// Query parameters of `GET /api/streams`.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListStreamsQuery {

@@ -1,9 +1,12 @@
-//! Parsing and validation of `POST /api/streams` bodies (design §5, §5.1, §8).
+//! Parsing and validation of `POST /api/streams` bodies (the rules for clients: `docs/api.md`,
+//! "Create rules" and "Field codes").
 //!
 //! The body is described once, as [`NEW_STREAM`] (which the OpenAPI document renders), and read
 //! field by field with [`crate::fields::FieldReader`] so that one 400 lists every failing field;
 //! unknown fields are refused so that typos do not pass silently. The contract's `create_stream`
-//! rules (`chain.md` §A1) are then applied to the parsed values.
+//! rules are then applied to the parsed values: deposit > 0, rate > 0, sender ≠ recipient,
+//! start < end, start ≤ cliff ≤ end, deposit ≥ rate × (end − start). Unlike the contract, a
+//! start in the past is allowed (records of streams already running).
 
 use serde_json::Value;
 
@@ -20,8 +23,8 @@ use crate::validation::{FieldError, ValidationErrors};
 pub const TIME_INVALID: &str = "TIME_INVALID";
 /// Field code: a time beyond [`MAX_UNIX_TIME`].
 pub const TIME_OUT_OF_RANGE: &str = "TIME_OUT_OF_RANGE";
-/// Field code for values that parse but break a rule (design §5.1: "a semantically bad value is
-/// `VALIDATION_ERROR` with a field message").
+/// Field code for values that parse but break a rule (a zero deposit, an end before the start):
+/// `VALIDATION_ERROR`, with a message naming the rule.
 pub const SEMANTIC: &str = "VALIDATION_ERROR";
 
 /// The amount strings a create body accepts: digits, optionally a point and 1–7 fractional
@@ -33,12 +36,11 @@ const TIME: Shape = Shape::Integer(Integer::range(0, i64::MAX, Format::Int64));
 const AMOUNT: Shape = Shape::String(Text::ANY.pattern(AMOUNT_INPUT_PATTERN));
 const ADDRESS: Shape = Shape::Component(crate::fields::Component::of::<StellarAddress>());
 
-/// The `POST /api/streams` body (design §5): what [`parse_new_stream`] reads and the OpenAPI
-/// document shows.
+/// The `POST /api/streams` body: what [`parse_new_stream`] reads and the OpenAPI document shows.
 pub const NEW_STREAM: BodySpec = BodySpec {
     name: "CreateStreamRequest",
-    description: "The `POST /api/streams` body (design §5). Every failing field is reported \
-                  with its own code; unknown fields are refused.",
+    description: "The `POST /api/streams` body. Unknown fields are refused; every failing field \
+                  is reported in the error's `details` with its own code.",
     fields: &[
         FieldSpec::required(
             "sender",
@@ -55,7 +57,7 @@ pub const NEW_STREAM: BodySpec = BodySpec {
             "depositAmount",
             AMOUNT,
             "Total escrowed amount, > 0: a decimal string with at most 7 fractional digits \
-             (`\"1000\"`, `\"0.5\"`; numbers are refused, design §5.1).",
+             (`\"1000\"`, `\"0.5\"`; JSON numbers are refused, even exact ones).",
         )
         .example("\"1000.5\""),
         FieldSpec::required(
@@ -95,7 +97,7 @@ pub const NEW_STREAM: BodySpec = BodySpec {
     not_object: "the request body must be a JSON object",
 };
 
-/// A validated stream creation: every rule of design §5 and §8 holds, defaults applied.
+/// A validated stream creation: every field parsed and every create rule holds, defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewStream {
     /// Sender StrKey.
@@ -117,9 +119,9 @@ pub struct NewStream {
 /// Parses and validates a create body at unix time `now` (the default start).
 ///
 /// Errors: [`ValidationErrors`] listing every failing field: the `DECIMAL_*` codes for amounts
-/// (§5.1), the `STRKEY_*` codes for addresses, [`TIME_INVALID`]/[`TIME_OUT_OF_RANGE`] for times,
-/// [`crate::fields::UNKNOWN_FIELD`], [`crate::fields::INVALID_BODY`], and [`SEMANTIC`] for the
-/// contract's rules.
+/// ([`crate::amount`]), the `STRKEY_*` codes for addresses, [`TIME_INVALID`]/[`TIME_OUT_OF_RANGE`]
+/// for times, [`crate::fields::UNKNOWN_FIELD`], [`crate::fields::INVALID_BODY`], and [`SEMANTIC`]
+/// for the contract's rules.
 pub fn parse_new_stream(body: &Value, now: u64) -> Result<NewStream, ValidationErrors> {
     let mut errors = FieldReader::body(&NEW_STREAM, body)?;
     let sender = errors.parse("sender", |value| address_field(value, "sender"));
