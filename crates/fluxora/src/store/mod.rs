@@ -49,7 +49,7 @@ impl StoreError {
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error),
-            sqlx::Error::Database(db) if is_busy_code(db.code().as_deref()) => {
+            sqlx::Error::Database(db) if is_unavailable(db.as_ref()) => {
                 StoreError::Unavailable(error)
             }
             _ => StoreError::Database(error),
@@ -57,10 +57,24 @@ impl StoreError {
     }
 }
 
-/// SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6) families, reported as extended codes.
-fn is_busy_code(code: Option<&str>) -> bool {
-    code.and_then(|c| c.parse::<i32>().ok())
-        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+/// Whether a database's own error means "unavailable, retry later" rather than a fault:
+/// - PostgreSQL: class 08 (connection exception), `57P01`–`57P03` (the server is shutting down,
+///   crashed or not yet accepting connections: what a connection sees during a restart) and
+///   `53300` (too many connections);
+/// - SQLite: the SQLITE_BUSY (5) and SQLITE_LOCKED (6) families, reported as extended codes
+///   (the busy timeout ran out).
+fn is_unavailable(error: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = error.code() else {
+        return false;
+    };
+    if error
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
+        return code.starts_with("08")
+            || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300");
+    }
+    code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
 /// A connection pool's figures (counts of connections).

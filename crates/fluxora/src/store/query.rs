@@ -423,7 +423,7 @@ impl Columns for Row {
 }
 
 /// A statement whose text grows with its rows (`INSERT … VALUES (…), (…)`, `IN (…)` lists):
-/// [`QueryBuilder::bind`] writes the next `$n` into the text as it binds.
+/// [`QueryBuilder::bind`] writes the next placeholder into the text as it binds.
 #[derive(Debug)]
 pub struct QueryBuilder<'q> {
     dialect: Dialect,
@@ -447,21 +447,15 @@ impl<'q> QueryBuilder<'q> {
         self
     }
 
-    /// Appends the next parameter's placeholder (`$n`, cast `::numeric` on PostgreSQL for an
-    /// [`Arg::Amount`]) and binds `value` to it.
+    /// Appends the next parameter's placeholder (`$n` on PostgreSQL, cast `::numeric` for an
+    /// [`Arg::Amount`]; an anonymous `?` on SQLite: see `store/dialect.rs`) and binds `value`
+    /// to it.
     pub fn bind(&mut self, value: impl Into<Arg<'q>>) -> &mut Self {
         let value = value.into();
         let amount = matches!(value, Arg::Amount(_));
         self.args.push(value);
         self.dialect
             .write_placeholder(&mut self.sql, self.args.len(), amount);
-        self
-    }
-
-    /// Binds the next parameter without writing its placeholder: for a `$n` the text already
-    /// holds (a head written with `$1`).
-    pub fn bind_written(&mut self, value: impl Into<Arg<'q>>) -> &mut Self {
-        self.args.push(value.into());
         self
     }
 
@@ -525,7 +519,7 @@ mod tests {
         );
         assert_eq!(
             build(Dialect::Sqlite).sql(),
-            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6) ON CONFLICT DO NOTHING"
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?) ON CONFLICT DO NOTHING"
         );
         let mut any = QueryBuilder::new(Dialect::Postgres, "DELETE FROM t WHERE ");
         any.list([("x", 1_i64), ("y", 2)], " OR ", |q, (id, version)| {
@@ -539,11 +533,10 @@ mod tests {
             any.build().sql(),
             "DELETE FROM t WHERE (id = $1 AND version = $2) OR (id = $3 AND version = $4)"
         );
-        let mut head = QueryBuilder::new(Dialect::Sqlite, "SELECT $1 WHERE x IN (");
-        head.bind_written(7_i64);
-        head.bind(8_i64).push(")");
-        let query = head.build();
-        assert_eq!(query.sql(), "SELECT $1 WHERE x IN ($2)");
+        let mut list = QueryBuilder::new(Dialect::Sqlite, "SELECT 1 WHERE x IN (");
+        list.bind(7_i64).push(", ").bind(8_i64).push(")");
+        let query = list.build();
+        assert_eq!(query.sql(), "SELECT 1 WHERE x IN (?, ?)");
         assert_eq!(query.args, vec![Arg::Int(Some(7)), Arg::Int(Some(8))]);
     }
 }

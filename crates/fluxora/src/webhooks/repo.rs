@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use crate::clock::format_millis;
 use crate::secret::Secret;
 use crate::store::{
-    Arg, Columns, Database, Page, Query, QueryBuilder, StoreError, Tx, ROWS_PER_STATEMENT,
+    Arg, Columns, Database, Dialect, Page, Query, QueryBuilder, StoreError, Tx, ROWS_PER_STATEMENT,
 };
 use crate::webhooks::{Attempt, Delivery, DeliveryStatus, Endpoint, OutboxEvent};
 
@@ -94,16 +94,30 @@ const ENDPOINT_COLUMNS: &str = "id, url, description, event_types, enabled, secr
 const DELIVERY_COLUMNS: &str = "position, id, event_id, endpoint_id, event_type, status, \
      attempts, next_attempt_at, last_status, last_error, created_at, delivered_at";
 
-/// Start of an `INSERT … SELECT` of one pending delivery per (outbox event `e`, matching
-/// enabled endpoint `w`): `$1` is the creation time (unix ms, also the first attempt's due
-/// time); a `WHERE` on `e` follows.
-const DELIVERIES_OF_EVENTS: &str = "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, \
-       event_type, status, attempts, next_attempt_at, created_at, updated_at) \
-     SELECT 'dlv_' || substr(e.id, 5) || '_' || substr(w.id, 5), e.id, w.id, e.type, \
-       'pending', 0, $1, $1, $1 \
-     FROM webhook_events e \
-     JOIN webhook_endpoints w ON w.enabled \
-       AND (w.event_types = '[]' OR w.event_types LIKE '%\"' || e.type || '\"%')";
+/// Starts an `INSERT … SELECT` of one pending delivery per (outbox event `e`, matching enabled
+/// endpoint `w`), created and first due at unix ms `now`, for `dialect`; the caller appends a
+/// `WHERE` on `e`.
+fn deliveries_of_events<'q>(dialect: Dialect, now: i64) -> QueryBuilder<'q> {
+    let mut insert = QueryBuilder::new(
+        dialect,
+        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, event_type, status, \
+           attempts, next_attempt_at, created_at, updated_at) \
+         SELECT 'dlv_' || substr(e.id, 5) || '_' || substr(w.id, 5), e.id, w.id, e.type, \
+           'pending', 0, ",
+    );
+    insert
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(
+            " FROM webhook_events e \
+         JOIN webhook_endpoints w ON w.enabled \
+           AND (w.event_types = '[]' OR w.event_types LIKE '%\"' || e.type || '\"%')",
+        );
+    insert
+}
 
 /// Webhook endpoints, the outbox and deliveries in the service's database.
 #[derive(Debug, Clone)]
@@ -544,9 +558,11 @@ pub async fn enqueue_in(
     .execute(&mut *tx)
     .await?;
     let deliveries = match only_endpoint {
-        None => Query::new(format!("{DELIVERIES_OF_EVENTS} WHERE e.id = $2"))
-            .bind(event.created_at)
-            .bind(event.id.as_str()),
+        None => {
+            let mut insert = deliveries_of_events(tx.dialect(), event.created_at);
+            insert.push(" WHERE e.id = ").bind(event.id.as_str());
+            insert.build()
+        }
         Some(endpoint_id) => Query::new(
             "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, event_type, status, \
                attempts, next_attempt_at, created_at, updated_at) \
@@ -602,9 +618,7 @@ pub async fn write_chain_events_in(
         }
     }
     for chunk in released.chunks(ROWS_PER_STATEMENT) {
-        let mut deliveries = QueryBuilder::new(dialect, DELIVERIES_OF_EVENTS);
-        deliveries.bind_written(now); // `$1` of DELIVERIES_OF_EVENTS
-
+        let mut deliveries = deliveries_of_events(dialect, now);
         deliveries.push(" WHERE e.id IN (");
         deliveries.list(chunk.iter(), ", ", |q, (event, _)| {
             q.bind(event.id.as_str());
@@ -624,13 +638,11 @@ pub async fn write_chain_events_in(
 ///
 /// Errors: [`StoreError`].
 pub async fn release_held_in(tx: &mut Tx, safe_ledger: u32, now: i64) -> Result<(), StoreError> {
-    Query::new(format!(
-        "{DELIVERIES_OF_EVENTS} WHERE e.held = TRUE AND e.release_ledger <= $2"
-    ))
-    .bind(now)
-    .bind(i64::from(safe_ledger))
-    .execute(&mut *tx)
-    .await?;
+    let mut release = deliveries_of_events(tx.dialect(), now);
+    release
+        .push(" WHERE e.held = TRUE AND e.release_ledger <= ")
+        .bind(i64::from(safe_ledger));
+    release.build().execute(&mut *tx).await?;
     Query::new("UPDATE webhook_events SET held = FALSE WHERE held = TRUE AND release_ledger <= $1")
         .bind(i64::from(safe_ledger))
         .execute(&mut *tx)
