@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds the container image, runs it, and probes it (issue 7 scope 7): the HEALTHCHECK turns
-# healthy, /health answers, the process runs as a non-root user, SIGTERM stops it with exit 0.
-# Needs a Docker engine (our build machines have none: there this script says so and exits 0
-# unless CONTAINER_SMOKE_REQUIRED=1).
+# Builds the container image, runs it, and probes it: the HEALTHCHECK turns healthy, /health
+# answers, the process runs as a non-root user, SIGTERM stops it with exit 0. Needs a Docker engine
+# (our build machines have none: there this script says so and exits 0 unless
+# CONTAINER_SMOKE_REQUIRED=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,5 +1,6 @@
-//! Load harness for the Fluxora API (design §10): the prototype's k6 scenarios and profiles in
-//! Rust, with an open-loop mode that avoids coordinated omission and a peak search.
+//! Load harness for the Fluxora API (results and commands: `docs/benchmarks.md`): the k6 scenarios
+//! and profiles of `k6/` in Rust, with an open-loop mode that avoids coordinated omission and a
+//! peak search.
 //!
 //! - [`scenario`]: what is sent (`health`, `list`, `get`, `create`, `mixed`).
 //! - [`profile`]: smoke, load, stress and soak, and their thresholds (p95 < 500 ms,

@@ -1,4 +1,4 @@
-//! Load profiles (the prototype's k6 profiles) and their pass/fail thresholds (design §10).
+//! Load profiles (those of `k6/`, from the prototype) and their pass/fail thresholds.
 
 use std::time::Duration;
 

@@ -50,10 +50,10 @@ pub struct VerifiedWebhook {
 }
 
 /// Why [`VerifiedWebhook`] refused a request. Answers `{"error":"<code>","message":"…"}` with
-/// the status design §7 suggests (`Content-Type: application/json`).
+/// the status the verification table suggests (`Content-Type: application/json`).
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookRejection {
-    /// A row of design §7's table.
+    /// A failing row of the verification table ([`Rejection`]).
     #[error(transparent)]
     Rejected(#[from] Rejection),
     /// The body could not be read (malformed chunked encoding, connection reset): 400
@@ -71,7 +71,8 @@ impl WebhookRejection {
         }
     }
 
-    /// The `error` code of the answer: a design §7 code, or `body_unreadable`.
+    /// The `error` code of the answer: a verification code ([`Rejection::code`]), or
+    /// `body_unreadable`.
     pub fn code(&self) -> &'static str {
         match self {
             WebhookRejection::Rejected(rejection) => rejection.code(),

@@ -1,5 +1,5 @@
-//! Sign and verify Fluxora webhooks — the consumer-facing contract of design §7 — and
-//! deduplicate deliveries safely.
+//! Sign and verify Fluxora webhooks — the consumer-facing signature contract, described in full
+//! in the service's `docs/webhooks.md` — and deduplicate deliveries safely.
 //!
 //! Every Fluxora delivery is a `POST` with a JSON body and these headers:
 //!
@@ -11,7 +11,7 @@
 //! | `x-fluxora-event` | `stream.created`, `stream.updated`, `stream.cancelled`, … |
 //!
 //! A consumer verifies on the raw bytes, before any JSON parsing, with a [`Verifier`]; each
-//! failure is a [`Rejection`] naming one row of design §7's table ([`Outcome`]) with a stable
+//! failure is a [`Rejection`] naming one row of the verification table ([`Outcome`]) with a stable
 //! `code()` and the `http_status()` to answer. The delivery id is not signed, so a
 //! [`DeliveryDedup`] store (in memory, or Redis with the `redis` feature) refuses both retries
 //! of processed deliveries and replays of a signature under a fresh id. With the `axum`
@@ -28,7 +28,7 @@
 //! ```
 //! use fluxora_webhooks::{sign, FixedClock, Outcome, Verifier};
 //!
-//! // The sender signs "{timestamp}.{rawBody}" (design §7's reference vector).
+//! // The sender signs "{timestamp}.{rawBody}" (the contract's reference vector).
 //! let body = br#"{"event":"stream.updated"}"#;
 //! let signature = sign(b"topsecret", 1_710_000_000, body);
 //! assert_eq!(signature, "925006549b879c8d9e91c10a153254fb4b6e2241820a1b072e28aa2fa8caeb79");
@@ -84,13 +84,14 @@ pub use verifier::{
 #[doc = include_str!("../../../docs/webhooks.md")]
 struct WebhooksGuide;
 
-/// `x-fluxora-delivery-id`: the delivery's id, stable across retries (design §7).
+/// `x-fluxora-delivery-id`: the delivery's id, stable across retries (the dedup key). Not signed.
 pub const DELIVERY_ID_HEADER: &str = "x-fluxora-delivery-id";
-/// `x-fluxora-timestamp`: unix seconds of the attempt, `^[1-9][0-9]*$` (design §7).
+/// `x-fluxora-timestamp`: unix seconds of the attempt, `^[1-9][0-9]*$`.
 pub const TIMESTAMP_HEADER: &str = "x-fluxora-timestamp";
-/// `x-fluxora-signature`: 64 lowercase hex digits of HMAC-SHA256 (design §7).
+/// `x-fluxora-signature`: 64 lowercase hex digits of HMAC-SHA256(secret,
+/// `"{timestamp}.{rawBody}"`).
 pub const SIGNATURE_HEADER: &str = "x-fluxora-signature";
-/// `x-fluxora-event`: the event type, e.g. `stream.updated` (design §7). Not signed.
+/// `x-fluxora-event`: the event type, e.g. `stream.updated`. Not signed.
 pub const EVENT_HEADER: &str = "x-fluxora-event";
 /// `webhook-id` (Standard Webhooks): Fluxora sends its delivery id.
 pub const STANDARD_ID_HEADER: &str = "webhook-id";
@@ -100,9 +101,10 @@ pub const STANDARD_TIMESTAMP_HEADER: &str = "webhook-timestamp";
 pub const STANDARD_SIGNATURE_HEADER: &str = "webhook-signature";
 
 /// Default tolerance between a delivery's timestamp and the consumer's clock: 300 s, either
-/// direction, boundary included (design §7).
+/// direction, boundary included.
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
-/// Default largest body: 262 144 bytes (256 KiB), boundary included (design §7, §4).
+/// Default largest body: 262 144 bytes (256 KiB), boundary included: the largest body the
+/// service itself accepts, too.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 262_144;
 /// Default grace window of the previous secret after a rotation: 86 400 s (24 h), boundary
 /// included.

@@ -1,9 +1,10 @@
-//! The outcomes of verification: one per row of design §7's table, with stable codes and the
+//! The outcomes of verification: one per row of the verification table, with stable codes and the
 //! HTTP status a consumer should answer.
 
 use std::fmt;
 
-/// Every row of design §7's verification table, in the order the checks run.
+/// Every row of the verification table (the service's `docs/webhooks.md`), in the order the
+/// checks run.
 ///
 /// `code()` is stable (consumers log and alert on it); `http_status()` is the status the
 /// consumer should answer the sender with. The successful row is [`Outcome::Ok`].
@@ -46,7 +47,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Every outcome, in the order of design §7's table (the order of the checks).
+    /// Every outcome, in the order of the verification table (the order of the checks).
     pub const ALL: [Outcome; 10] = [
         Outcome::MissingSecret,
         Outcome::MissingDeliveryId,
@@ -60,7 +61,7 @@ impl Outcome {
         Outcome::Ok,
     ];
 
-    /// The stable snake_case code of design §7 (e.g. `signature_mismatch`, `ok`).
+    /// The stable snake_case code (e.g. `signature_mismatch`, `ok`).
     pub const fn code(self) -> &'static str {
         match self {
             Outcome::MissingSecret => "missing_secret",
@@ -76,9 +77,9 @@ impl Outcome {
         }
     }
 
-    /// The HTTP status the consumer should answer (design §7): 500 for `missing_secret` (so the
-    /// sender retries once the consumer is fixed), 401 for missing headers, a stale timestamp or
-    /// a bad signature, 413, 400, 409 for duplicates, 200 for `ok`.
+    /// The HTTP status the consumer should answer: 500 for `missing_secret` (so the sender retries
+    /// once the consumer is fixed), 401 for missing headers, a stale timestamp or a bad signature,
+    /// 413, 400, 409 for duplicates, 200 for `ok`.
     pub const fn http_status(self) -> u16 {
         match self {
             Outcome::MissingSecret => 500,
@@ -152,7 +153,7 @@ impl DuplicateReason {
     }
 }
 
-/// A delivery that did not verify: one of the failing rows of design §7's table, with the
+/// A delivery that did not verify: one of the failing rows of the verification table, with the
 /// details an operator needs to diagnose it. Never contains a secret.
 ///
 /// [`Rejection::outcome`] maps it to its table row; `code()`, `http_status()` and `message()`
@@ -230,7 +231,7 @@ fn skew_message(timestamp: u64, now: u64, tolerance_secs: u64) -> String {
 }
 
 impl Rejection {
-    /// The row of design §7's table this rejection belongs to.
+    /// The row of the verification table this rejection belongs to.
     pub const fn outcome(&self) -> Outcome {
         match self {
             Rejection::MissingSecret => Outcome::MissingSecret,

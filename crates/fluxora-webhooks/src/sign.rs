@@ -1,5 +1,5 @@
-//! The signing side of the contract: the `x-fluxora-signature` MAC (design §7), the
-//! [`Signature`] value type and the [`Signer`] that produces every header of a delivery.
+//! The signing side of the contract: the `x-fluxora-signature` MAC, the [`Signature`] value type
+//! and the [`Signer`] that produces every header of a delivery.
 
 use std::fmt;
 
@@ -44,14 +44,14 @@ pub(crate) fn mac(key: &HmacSha256, parts: &[&[u8]]) -> Signature {
     Signature(mac.finalize().into_bytes().into())
 }
 
-/// The Fluxora MAC of one delivery: HMAC-SHA256 over `"{timestamp}.{rawBody}"` (design §7),
-/// where `timestamp` is the decimal text exactly as sent in `x-fluxora-timestamp`.
+/// The Fluxora MAC of one delivery: HMAC-SHA256 over `"{timestamp}.{rawBody}"`, where `timestamp`
+/// is the decimal text exactly as sent in `x-fluxora-timestamp`.
 pub(crate) fn fluxora_mac(key: &HmacSha256, timestamp: &[u8], raw_body: &[u8]) -> Signature {
     mac(key, &[timestamp, b".", raw_body])
 }
 
 /// Signs one delivery: the lowercase hex HMAC-SHA256 of `"{timestamp}.{raw_body}"` keyed with
-/// `secret` — the value of the `x-fluxora-signature` header (design §7).
+/// `secret` — the value of the `x-fluxora-signature` header.
 ///
 /// - `secret`: the endpoint's secret, as raw bytes (the secret *string*'s UTF-8 bytes; a
 ///   `whsec_…` secret is used as-is here, not base64-decoded). Any length is accepted.
@@ -62,7 +62,7 @@ pub(crate) fn fluxora_mac(key: &HmacSha256, timestamp: &[u8], raw_body: &[u8]) -
 /// Returns 64 lowercase hex characters. Never fails.
 ///
 /// ```
-/// // The reference vector of design §7.
+/// // The contract's reference vector.
 /// let signature = fluxora_webhooks::sign(b"topsecret", 1_710_000_000, br#"{"event":"stream.updated"}"#);
 /// assert_eq!(signature, "925006549b879c8d9e91c10a153254fb4b6e2241820a1b072e28aa2fa8caeb79");
 /// ```
@@ -137,7 +137,7 @@ impl fmt::Debug for Signature {
     }
 }
 
-/// Produces the signature headers of a delivery (the sender's side of design §7), optionally
+/// Produces the signature headers of a delivery (the sender's side of the contract), optionally
 /// with the Standard Webhooks headers too, so consumers can verify with that specification's
 /// libraries (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`).
 ///

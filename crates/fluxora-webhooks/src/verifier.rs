@@ -1,5 +1,6 @@
-//! The receiving side of design §7: [`Verifier`] checks a delivery's headers and raw body, in
-//! exactly the order of the table, and answers with a [`VerifiedDelivery`] or a [`Rejection`].
+//! The receiving side of the contract: [`Verifier`] checks a delivery's headers and raw body, in
+//! exactly the order of the verification table ([`Outcome::ALL`]), and answers with a
+//! [`VerifiedDelivery`] or a [`Rejection`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -58,7 +59,7 @@ where
 /// Which headers and signing string a [`Verifier`] checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Scheme {
-    /// Design §7: `x-fluxora-delivery-id`, `x-fluxora-timestamp`, `x-fluxora-signature`
+    /// Fluxora's own: `x-fluxora-delivery-id`, `x-fluxora-timestamp`, `x-fluxora-signature`
     /// (64 hex digits of HMAC-SHA256(secret bytes, `"{timestamp}.{rawBody}"`)).
     #[default]
     Fluxora,
@@ -91,7 +92,8 @@ pub enum SecretUsed {
     Previous,
 }
 
-/// A delivery that passed every check of design §7 up to (not including) deduplication.
+/// A delivery that passed every check of the verification table up to (not including)
+/// deduplication.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedDelivery {
     /// The delivery id (`x-fluxora-delivery-id`, or `webhook-id`), trimmed: stable across
@@ -115,7 +117,7 @@ pub struct VerifiedDelivery {
 /// The HMAC keys derived from one configured secret.
 #[derive(Clone)]
 struct Key {
-    /// Keyed with the secret's raw bytes (design §7).
+    /// Keyed with the secret's raw bytes, as given (a `whsec_…` secret is not decoded).
     fluxora: HmacSha256,
     /// Keyed with the base64-decoded `whsec_…` key, when the secret is in that form.
     standard: Option<HmacSha256>,
@@ -145,7 +147,7 @@ impl Key {
     }
 }
 
-/// Verifies webhook deliveries (design §7), checking in exactly the table's order:
+/// Verifies webhook deliveries, checking in exactly the verification table's order:
 ///
 /// 1. `missing_secret` (500) — no current secret (absent or empty; for
 ///    [`Scheme::StandardWebhooks`], a current secret that is not `whsec_<base64>`);
@@ -236,9 +238,9 @@ impl Verifier {
     }
 
     /// A verifier whose current secret is the environment variable `name` (e.g.
-    /// `FLUXORA_WEBHOOK_SECRET`, design §3), taken byte for byte. Absent or empty: an
-    /// unconfigured verifier (`missing_secret`), never an error, so a service still boots and
-    /// answers 500 until configured.
+    /// `FLUXORA_WEBHOOK_SECRET`), taken byte for byte. Absent or empty: an unconfigured verifier
+    /// (`missing_secret`), never an error, so a service still boots and answers 500 until
+    /// configured.
     pub fn from_env(name: &str) -> Self {
         match std::env::var_os(name) {
             Some(value) => Verifier::new(value.into_encoded_bytes()),
@@ -325,7 +327,7 @@ impl Verifier {
     /// `&http::HeaderMap`, `[(&str, &str); N]`, `&Vec<(String, Vec<u8>)>`, …) and the exact raw
     /// body bytes, before any JSON parsing.
     ///
-    /// Errors: the first failing row of design §7's table as a [`Rejection`] (see the type's
+    /// Errors: the first failing row of the verification table as a [`Rejection`] (see the type's
     /// docs for the order). Deduplication is not done here: see
     /// [`Verifier::verify_and_claim`].
     pub fn verify<I>(&self, headers: I, raw_body: &[u8]) -> Result<VerifiedDelivery, Rejection>

@@ -94,7 +94,6 @@ impl Application {
         let database = store::open(&config.database).await?;
         let streams = StreamRepository::open(database.clone()).await;
         let webhooks = WebhookRepository::new(database.clone());
-        let api_keys = ApiKeyRepository::new(database.clone());
         let cursor_secret = ServiceMeta::new(database.clone()).cursor_secret().await?;
         let indexer_state = IndexerState::new(config.indexer.is_configured());
         let health = HealthService::new(
@@ -143,7 +142,7 @@ impl Application {
         )
         .map_err(|e| AppError::Serve(std::io::Error::other(format!("webhook HTTP client: {e}"))))?;
         let metrics = crate::telemetry::metrics::Metrics::install();
-        let keys = Arc::new(KeyRegistry::load(api_keys.clone()).await?);
+        let keys = Arc::new(KeyRegistry::load(ApiKeyRepository::new(database.clone())).await?);
         let protection = keys.protection();
         if protection.active_keys == 0 {
             warn_open();
@@ -158,7 +157,6 @@ impl Application {
             require_read_key: config.auth.require_read_key,
             streams: StreamService::new(streams.clone(), cursors.clone(), dispatch_now.clone()),
             webhooks: WebhookService::new(webhooks, ssrf, cursors, dispatch_now),
-            api_keys,
             admin_token: config.admin_token.clone(),
             metrics: metrics.clone(),
             metrics_token: config.metrics_token.clone(),

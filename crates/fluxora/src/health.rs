@@ -1,4 +1,4 @@
-//! The `/health` report (`design.md` §6).
+//! The `/health` report (its fields and what each state means: `docs/operations.md`).
 //!
 //! Health never waits on the chain: it reads in-memory indexer state and pings the database with
 //! a short timeout ([`DATABASE_PING_TIMEOUT`]). Status is `ok`, `degraded` (indexer starting or
@@ -75,9 +75,9 @@ pub struct IndexerHealth {
     pub operator_action: String,
 }
 
-/// The indexer part of `/health` from a state snapshot at unix ms `now` (design §6): status
-/// `not_configured`, `starting` (no successful sync yet), `healthy` (last successful sync at most
-/// `threshold_ms` ago, inclusive) or `stalled`. Pure, so every boundary is unit-tested.
+/// The indexer part of `/health` from a state snapshot at unix ms `now`: status `not_configured`,
+/// `starting` (no successful sync yet), `healthy` (last successful sync at most `threshold_ms` ago,
+/// inclusive) or `stalled`. Pure, so every boundary is unit-tested.
 pub fn indexer_health(snapshot: &IndexerSnapshot, now: i64, threshold_ms: u64) -> IndexerHealth {
     let lag_ms = snapshot
         .last_successful_sync_at

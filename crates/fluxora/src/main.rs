@@ -1,11 +1,11 @@
-//! The `fluxora` binary: a thin CLI over the library (design §2).
+//! The `fluxora` binary: a thin CLI over the library (`docs/architecture.md` maps it).
 //!
 //! - `fluxora serve`: run the HTTP service (configuration from the environment and `.env`).
 //! - `fluxora migrate`: create/upgrade the database schema and exit.
 //! - `fluxora keys create|list|revoke`: manage API keys on `DATABASE_URL` ([`cli::keys`]).
 //! - `fluxora index --rpc-url … --contract …`: catch up on the contract's events once and exit
 //!   ([`cli::index`]).
-//! - `fluxora webhook sign|verify`: the webhook signature tools (design §7, [`cli::webhook`]);
+//! - `fluxora webhook sign|verify`: the webhook signature tools ([`cli::webhook`]);
 //!   they need no service configuration.
 //! - `fluxora healthcheck`: probe the local service's `/health/ready` (exit 0 healthy, 1 not);
 //!   the container's `HEALTHCHECK` ([`cli::healthcheck`]).
@@ -38,7 +38,7 @@ struct Cli {
 enum Command {
     #[command(flatten)]
     Service(ServiceCommand),
-    /// Sign or verify a webhook delivery (design §7), without the service configuration.
+    /// Sign or verify a webhook delivery, without the service configuration.
     #[command(subcommand)]
     Webhook(cli::webhook::WebhookCommand),
     /// Probe a running service (`/health/ready` on 127.0.0.1:$PORT): exit 0 healthy, 1 not.

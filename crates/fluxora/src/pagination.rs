@@ -1,9 +1,11 @@
-//! Opaque, tamper-proof list cursors (`design.md` §5).
+//! Opaque, tamper-proof list cursors (their contract for clients: `docs/api.md`, "Lists and
+//! cursors").
 //!
 //! A cursor carries the insertion position of the last stream on a page and a fingerprint of the
-//! filters it was issued for, authenticated with HMAC-SHA256 (verified in constant time) under a per-database secret
-//! ([`crate::store::meta::ServiceMeta::cursor_secret`]), so every replica and restart accepts it. A forged,
-//! tampered or truncated cursor, or one issued for other filters, is refused.
+//! filters it was issued for, authenticated with HMAC-SHA256 (verified in constant time) under a
+//! per-database secret ([`crate::store::meta::ServiceMeta::cursor_secret`]), so every replica and
+//! restart accepts it. A forged, tampered or truncated cursor, or one issued for other filters, is
+//! refused.
 //!
 //! Wire format: unpadded base64url of `version (1) ‖ position (i64 BE, 8) ‖ filter fingerprint (8)
 //! ‖ tag (first 16 bytes of the HMAC)`, 44 characters.

@@ -1,11 +1,16 @@
 //! Per-field validation errors, the `details` entries of a 400 `VALIDATION_ERROR` envelope
-//! (`design.md` §4: `[{"field":"depositAmount","code":"DECIMAL_INVALID_TYPE","message":"…"}]`).
+//! (`[{"field":"depositAmount","code":"DECIMAL_INVALID_TYPE","message":"…"}]`; see `docs/api.md`).
+//!
+//! Every input parser reports with [`FieldError`]: request bodies (through
+//! [`crate::fields::FieldReader`]), query strings, headers, and the chain events the indexer
+//! validates.
 
 use serde::Serialize;
 
 /// One failing input field. `code` is a stable SCREAMING_SNAKE identifier (the `DECIMAL_*` codes of
-/// §5.1, the `STRKEY_*` codes of [`crate::address`], or one listed in `docs/api.md`); `message` is
-/// for humans and never echoes secret input.
+/// [`crate::amount`], the `STRKEY_*` codes of [`crate::address`], the event codes of
+/// [`crate::indexer::event::codes`], or one listed in `docs/api.md`); `message` is for humans and
+/// never echoes secret input (nor, for chain events, the submitted value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field's name as the client sent it (camelCase body field or query parameter).
@@ -25,6 +30,26 @@ impl FieldError {
             code,
             message: message.into(),
         }
+    }
+
+    /// The same error located inside `parent` (an element of a list, `events[2]`): the field
+    /// becomes `{parent}.{field}`, or `parent` when the error is about the element itself (an
+    /// empty field).
+    #[must_use]
+    pub fn within(self, parent: &str) -> Self {
+        let field = if self.field.is_empty() {
+            parent.to_owned()
+        } else {
+            format!("{parent}.{}", self.field)
+        };
+        Self { field, ..self }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    /// `{field} {code}: {message}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.field, self.code, self.message)
     }
 }
 
@@ -62,11 +87,18 @@ impl Collector {
     }
 
     /// `Ok(())` when nothing failed, else every recorded error.
+    ///
+    /// Errors: [`ValidationErrors`] with every recorded error, in the order recorded.
     pub fn finish(self) -> Result<(), ValidationErrors> {
         if self.errors.is_empty() {
             Ok(())
         } else {
             Err(ValidationErrors(self.errors))
         }
+    }
+
+    /// Every recorded error, in the order recorded (empty when nothing failed).
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.errors
     }
 }

@@ -1,5 +1,6 @@
-//! Supervised background workers (design §6, §9): a worker that fails or panics is restarted with
-//! capped exponential backoff while the HTTP service keeps serving; all stop on shutdown.
+//! Supervised background workers (the indexer, the webhook dispatcher): a worker that fails or
+//! panics is restarted with capped exponential backoff while the HTTP service keeps serving; all
+//! stop on shutdown.
 
 use std::future::Future;
 use std::time::Duration;

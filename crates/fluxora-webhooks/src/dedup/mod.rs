@@ -1,4 +1,4 @@
-//! Deduplication and replay protection: the `duplicate_delivery` row of design §7.
+//! Deduplication and replay protection: the `duplicate_delivery` row of the verification table.
 //!
 //! The sender retries a delivery (same delivery id) until it gets a 2xx, so a consumer sees
 //! some deliveries more than once; and the delivery id is not covered by the signature, so a
@@ -72,10 +72,10 @@ pub const DEFAULT_LEASE_TTL_SECS: u64 = 300;
 
 /// Default time a processed delivery id is remembered: 86 400 s (24 h).
 ///
-/// The sender retries an unacknowledged delivery for about 27.6 h (design §3's schedule
-/// `5s,5m,30m,2h,5h,10h,10h`, ±20 % jitter), but a processed delivery is retried only when its
-/// 2xx answer was lost, and such a retry normally arrives within minutes. A consumer whose
-/// business action must never repeat even then sets a processed TTL of 34 h or more.
+/// The sender retries an unacknowledged delivery for about 27.6 h (the service's default
+/// `WEBHOOK_RETRY_SCHEDULE` `5s,5m,30m,2h,5h,10h,10h`, ±20 % jitter), but a processed delivery is
+/// retried only when its 2xx answer was lost, and such a retry normally arrives within minutes. A
+/// consumer whose business action must never repeat even then sets a processed TTL of 34 h or more.
 pub const DEFAULT_PROCESSED_TTL_SECS: u64 = 86_400;
 
 /// The answer to [`DeliveryDedup::claim`].
@@ -185,7 +185,7 @@ impl DedupError {
 /// Why [`Verifier::verify_and_claim`] did not hand out a lease.
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
-    /// A row of design §7's table (including `duplicate_delivery`): answer
+    /// A failing row of the verification table (including `duplicate_delivery`): answer
     /// [`Rejection::http_status`] with [`Rejection::code`].
     #[error(transparent)]
     Rejected(#[from] Rejection),
@@ -274,7 +274,7 @@ impl VerifiedDelivery {
 
 impl Verifier {
     /// Verifies a delivery ([`Verifier::verify`]) and, when it verifies, claims it in `dedup`:
-    /// every row of design §7's table in order, `duplicate_delivery` included.
+    /// every row of the verification table in order, `duplicate_delivery` included.
     ///
     /// On success the caller holds the [`Lease`]: run the business action, then
     /// [`DeliveryDedup::complete`] (success) or [`DeliveryDedup::release`] (failure).

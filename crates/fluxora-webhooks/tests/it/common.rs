@@ -1,11 +1,11 @@
-//! Shared fixtures: design §7's reference delivery and header builders.
+//! Shared fixtures: the contract's reference delivery and header builders.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use fluxora_webhooks::{sign, FixedClock, Verifier};
 
-/// Design §7's reference vector.
+/// The contract's reference vector (`docs/webhooks.md`).
 pub const SECRET: &str = "topsecret";
 pub const TIMESTAMP: u64 = 1_710_000_000;
 pub const BODY: &[u8] = br#"{"event":"stream.updated"}"#;

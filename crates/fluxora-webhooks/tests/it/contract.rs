@@ -1,4 +1,4 @@
-//! Design §7's verification table: every row, its order, and its boundaries.
+//! The verification table (`docs/webhooks.md`): every row, its order, and its boundaries.
 
 use fluxora_webhooks::{
     sign, ClaimError, FixedClock, InMemoryDedup, Outcome, Rejection, SecretUsed, Verifier,

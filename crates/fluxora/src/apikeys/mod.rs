@@ -1,5 +1,5 @@
-//! API keys (design §9, §9.1; issue 7): generation, validation of new keys, and the in-memory
-//! view of active keys the auth layer checks every request against.
+//! API keys: generation, validation of new keys, and the in-memory view of active keys the auth
+//! layer checks every request against.
 //!
 //! A key is `flx_` followed by 256 bits from the operating system's RNG (`getrandom`), encoded
 //! base64url without padding (43 characters; 47 in all). Only its SHA-256 (lowercase hex) is
@@ -12,8 +12,9 @@
 //! interval. A refresh that fails keeps the last view (fail closed: an unreadable database never
 //! reopens the API).
 //!
-//! Nothing here knows HTTP or SQL: the HTTP layer and the CLI call [`NewKey::parse`] and
-//! [`issue`]; storage goes through [`repo::ApiKeyRepository`].
+//! Nothing here knows HTTP or SQL: the HTTP layer reads a new key with [`NewKey::from_json`]
+//! (its body is [`NEW_KEY`]) and the CLI with [`NewKey::parse`]; both call [`issue`] (through
+//! [`KeyRegistry::issue`] in the service); storage goes through [`repo::ApiKeyRepository`].
 
 pub mod repo;
 
@@ -21,9 +22,13 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::clock::{format_millis, now_millis};
+use crate::fields::{
+    Array, BodySpec, Component, FieldReader, FieldSpec, Shape, Text, UnknownFields,
+};
 use crate::store::StoreError;
 use crate::validation::{Collector, FieldError, ValidationErrors};
 use repo::ApiKeyRepository;
@@ -37,8 +42,23 @@ pub const DISPLAY_PREFIX_CHARS: usize = 8;
 /// Longest key name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 
-/// A permission an API key carries (design §9: `streams:read`, `streams:write`,
-/// `webhooks:admin`).
+/// The names [`parse_name`] accepts, as an ECMA-262 pattern that reads the same in Rust's and
+/// Python's dialects: 1–[`MAX_NAME_CHARS`] characters without control characters (Unicode `Cc`,
+/// `char::is_control`) that start and end with a non-whitespace character, with any amount of
+/// surrounding whitespace (what `str::trim` removes: Unicode `White_Space`).
+pub const NAME_PATTERN: &str = concat!(
+    // Leading whitespace.
+    r"^[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*",
+    // The first character: neither whitespace nor a control character.
+    r"[^\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F]",
+    // Up to MAX_NAME_CHARS − 2 characters that are not control characters, and a last one that
+    // is neither whitespace nor a control character.
+    r"(?:[^\u0000-\u001F\u007F-\u009F]{0,98}[^\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F])?",
+    // Trailing whitespace.
+    r"[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$",
+);
+
+/// A permission an API key carries: `streams:read`, `streams:write` or `webhooks:admin`.
 #[derive(
     Debug,
     Clone,
@@ -59,7 +79,8 @@ pub enum Scope {
     /// `streams:write`: create, cancel, pause and resume streams.
     #[serde(rename = "streams:write")]
     StreamsWrite,
-    /// `webhooks:admin`: the admin routes of §9.1.
+    /// `webhooks:admin`: the admin routes (`/api/webhooks/*` and `/api/admin/*`, listed in
+    /// `docs/api.md`).
     #[serde(rename = "webhooks:admin")]
     WebhooksAdmin,
 }
@@ -158,14 +179,77 @@ pub struct NewKey {
     pub scopes: Vec<Scope>,
 }
 
+/// The `POST /api/admin/keys` body: what [`NewKey::from_json`] reads and the OpenAPI document
+/// shows.
+pub const NEW_KEY: BodySpec = BodySpec {
+    name: "CreateKeyRequest",
+    description: "The `POST /api/admin/keys` body. Every failing field is reported; unknown \
+                  fields are refused.",
+    fields: &[
+        FieldSpec::required(
+            "name",
+            Shape::String(Text::ANY.pattern(NAME_PATTERN).length(Some(1), None)),
+            "A label for humans: 1–100 characters once surrounding whitespace is trimmed (the \
+             name stored), without control characters.",
+        )
+        .example("\"deploy-bot\""),
+        FieldSpec::required(
+            "scopes",
+            Shape::Array(
+                Array::of(&Shape::Component(Component::of::<Scope>())).count(Some(1), None),
+            ),
+            "At least one scope.",
+        )
+        .example("[\"streams:write\"]"),
+    ],
+    unknown: UnknownFields::Refuse {
+        message: "unknown field; allowed: ",
+        list_names: true,
+        mark_cut: false,
+    },
+    not_object: "the request body must be a JSON object",
+};
+
 impl NewKey {
     /// Validates a name and scope names, reporting every failing field (see [`parse_name`] and
     /// [`parse_scopes`]).
+    ///
+    /// Errors: [`ValidationErrors`] with `NAME_INVALID` and the errors of [`parse_scopes`].
     pub fn parse(name: &str, scopes: &[&str]) -> Result<NewKey, ValidationErrors> {
         let mut errors = Collector::default();
         let name = errors.take(parse_name(name));
         let scopes = errors.take(parse_scopes(scopes));
         errors.finish()?;
+        match (name, scopes) {
+            (Some(name), Some(scopes)) => Ok(NewKey { name, scopes }),
+            // Unreachable: finish() refused any missing part.
+            _ => Err(ValidationErrors(Vec::new())),
+        }
+    }
+
+    /// Reads a `{name, scopes}` body ([`NEW_KEY`]), reporting every failing field.
+    ///
+    /// Errors: [`ValidationErrors`] with `INVALID_BODY` (not an object), `UNKNOWN_FIELD`,
+    /// `NAME_INVALID` (missing, not a string, or refused by [`parse_name`]), `SCOPES_INVALID`
+    /// (missing, or not an array of strings) and the errors of [`parse_scopes`].
+    pub fn from_json(body: &Value) -> Result<NewKey, ValidationErrors> {
+        let mut fields = FieldReader::body(&NEW_KEY, body)?;
+        let name = fields.string("name", |_| name_error()).flatten();
+        let name = name.and_then(|name| fields.take(parse_name(name)));
+        let scopes = fields
+            .strings("scopes", |_| {
+                FieldError::new(
+                    "scopes",
+                    "SCOPES_INVALID",
+                    format!(
+                        "scopes is required: an array of scope names ({})",
+                        scope_names()
+                    ),
+                )
+            })
+            .flatten();
+        let scopes = scopes.and_then(|names| fields.take(parse_scopes(&names)));
+        fields.finish()?;
         match (name, scopes) {
             (Some(name), Some(scopes)) => Ok(NewKey { name, scopes }),
             // Unreachable: finish() refused any missing part.
@@ -418,6 +502,36 @@ impl KeyRegistry {
         Ok(view.protection)
     }
 
+    /// Creates and stores a key for `new` ([`issue`]) and puts it in this view at once, so it
+    /// authenticates on this process before the next refresh. Returns it (shown once) and its
+    /// record.
+    ///
+    /// Errors: [`KeyError`] when no randomness is available or the store fails.
+    pub async fn issue(&self, new: NewKey) -> Result<(IssuedKey, ApiKeyRecord), KeyError> {
+        let (issued, record) = issue(&self.store, new).await?;
+        self.insert(&record);
+        Ok((issued, record))
+    }
+
+    /// Revokes the key `id` at unix ms `now` ([`revoke`]) and drops it from this view at once.
+    /// `None` for an unknown id.
+    ///
+    /// Errors: [`StoreError`] when the database fails.
+    pub async fn revoke(&self, id: &str, now: i64) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let revoked = revoke(&self.store, id, now).await?;
+        if let Some(record) = &revoked {
+            self.remove(&record.id);
+        }
+        Ok(revoked)
+    }
+
+    /// Every key as stored, revoked ones included, oldest first.
+    ///
+    /// Errors: [`StoreError`] when the database fails.
+    pub async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.store.list().await
+    }
+
     /// Adds a key just created by this process.
     pub fn insert(&self, record: &ApiKeyRecord) {
         if record.revoked_at.is_some() {
@@ -503,5 +617,53 @@ mod tests {
         );
         assert!(NewKey::parse(&"é".repeat(100), &["webhooks:admin"]).is_ok());
         assert!(NewKey::parse("a\nb", &["webhooks:admin"]).is_err());
+    }
+
+    /// The documented name schema (`NAME_PATTERN`, at least one character) accepts exactly the
+    /// names `parse_name` accepts.
+    #[test]
+    fn the_name_pattern_is_the_name_rule() {
+        let schema = serde_json::json!({"type": "string", "minLength": 1, "pattern": NAME_PATTERN});
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let x = |n: usize| "x".repeat(n);
+        let mut names = vec![
+            String::new(),
+            " ".into(),
+            "\t\n".into(),
+            "a".into(),
+            " a ".into(),
+            "\ta\r\n".into(),
+            "a b".into(),
+            "a\tb".into(),
+            "a\u{0085}".into(),
+            "\u{0085}a\u{0085}".into(),
+            "a\u{0085}b".into(),
+            "\u{0001}a".into(),
+            "a\u{0001}".into(),
+            "a\u{007F}b".into(),
+            "a\u{009F}".into(),
+            "\u{00A0}a\u{3000}".into(),
+            "a\u{00A0}b".into(),
+            "\u{FEFF}a".into(),
+            "\u{200B}".into(),
+            "deploy-bot 🚀".into(),
+            x(100),
+            x(101),
+            format!("  {}  ", x(100)),
+            format!("\t{}\n", x(99)),
+            format!("a{}b", " ".repeat(98)),
+            format!("a{}b", " ".repeat(99)),
+            "é".repeat(100),
+            "é".repeat(101),
+            "🚀".repeat(100),
+        ];
+        names.push(format!("{}\u{0002}", x(50)));
+        for name in names {
+            assert_eq!(
+                validator.is_valid(&serde_json::json!(name)),
+                parse_name(&name).is_ok(),
+                "{name:?}"
+            );
+        }
     }
 }

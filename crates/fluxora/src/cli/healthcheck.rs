@@ -1,9 +1,9 @@
 //! `fluxora healthcheck`: probes a running service over HTTP and exits 0 when it is healthy, 1
-//! when not — the container's `HEALTHCHECK` (issue 7 scope 7), so the image needs no curl.
+//! when not — the container's `HEALTHCHECK`, so the image needs no curl.
 //!
 //! By default it asks `http://127.0.0.1:$PORT/health/ready` (database reachable, migrations
-//! applied, not shutting down; design §6). `HOST` is used instead of 127.0.0.1 when it names a
-//! specific address (not `0.0.0.0`/`::`).
+//! applied, not shutting down). `HOST` is used instead of 127.0.0.1 when it names a specific
+//! address (not `0.0.0.0`/`::`).
 
 use std::net::IpAddr;
 use std::process::ExitCode;

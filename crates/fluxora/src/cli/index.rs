@@ -1,5 +1,5 @@
-//! `fluxora index`: a one-shot catch-up of the contract's events into `DATABASE_URL` (issue 5),
-//! through the same RPC client, poller scan and ingest core as `fluxora serve`'s indexer
+//! `fluxora index`: a one-shot catch-up of the contract's events into `DATABASE_URL` through the
+//! same RPC client, poller scan and ingest core as `fluxora serve`'s indexer
 //! ([`Poller::catch_up`]): network check, fork check, one transaction per `getEvents` page,
 //! previous-hash continuity, durable progress. It stops at `--until-ledger` or at the latest safe
 //! ledger (`INDEXER_SAFETY_MARGIN_LEDGERS` below the RPC's tip) and prints a summary.

@@ -1,5 +1,5 @@
-//! `fluxora keys create|list|revoke`: manage API keys directly on `DATABASE_URL` (issue 7), with
-//! the same configuration loading as `fluxora migrate` (the schema is migrated first).
+//! `fluxora keys create|list|revoke`: manage API keys directly on `DATABASE_URL`, with the same
+//! configuration loading as `fluxora migrate` (the schema is migrated first).
 //!
 //! - `create --name N --scope S [--scope S …] [--json]`: prints the key once, on stdout: alone on
 //!   one line (details on stderr), or with `--json` the object `POST /api/admin/keys` returns.

@@ -1,11 +1,11 @@
 //! Subcommands of the `fluxora` binary that are more than a call into the service.
 //!
 //! - [`webhook`]: `fluxora webhook sign|verify`, the operators' tools for the webhook signature
-//!   contract (design §7). They need no service configuration.
+//!   contract (`docs/webhooks.md`). They need no service configuration.
 //! - [`healthcheck`]: `fluxora healthcheck`, the container's `HEALTHCHECK` probe.
-//! - [`keys`]: `fluxora keys create|list|revoke`, API key management on `DATABASE_URL` (issue 7).
-//! - [`index`]: `fluxora index`, a one-shot catch-up of the contract's events (design §6), with
-//!   the service configuration.
+//! - [`keys`]: `fluxora keys create|list|revoke`, API key management on `DATABASE_URL`.
+//! - [`index`]: `fluxora index`, a one-shot catch-up of the contract's events (`docs/indexer.md`),
+//!   with the service configuration.
 
 pub mod healthcheck;
 pub mod index;

@@ -1,5 +1,5 @@
 //! `fluxora webhook sign|verify`: sign a body, or verify a delivery exactly as a consumer using
-//! `fluxora-webhooks` would (design §7), to diagnose failing deliveries.
+//! `fluxora-webhooks` would (the contract is `docs/webhooks.md`), to diagnose failing deliveries.
 //!
 //! Secrets are read only from environment variables named on the command line (never from
 //! arguments, which other users can see in the process list), and never printed. Neither

@@ -172,6 +172,44 @@ impl From<crate::webhooks::service::WebhookError> for ApiError {
     }
 }
 
+impl From<crate::indexer::event::PushBodyError> for ApiError {
+    fn from(error: crate::indexer::event::PushBodyError) -> Self {
+        ApiError::Validation {
+            message: error.to_string(),
+            details: error.into_details(),
+        }
+    }
+}
+
+impl From<crate::indexer::ingest::IngestError> for ApiError {
+    /// The push-ingest answers: a batch naming another contract or giving two hashes for one
+    /// ledger is a 400 (nothing applied), a contended ingest a 409.
+    fn from(error: crate::indexer::ingest::IngestError) -> Self {
+        use crate::indexer::ingest::IngestError;
+        let message = error.to_string();
+        match error {
+            IngestError::Store(store) => store.into(),
+            IngestError::WrongContract { index, .. } => ApiError::Validation {
+                message,
+                details: vec![FieldError::new(
+                    format!("events[{index}].contractId"),
+                    "CONTRACT_ID_MISMATCH",
+                    "not the contract this service indexes (FLUXORA_CONTRACT_ID)",
+                )],
+            },
+            IngestError::ConflictingHashes { ledger } => ApiError::Validation {
+                message,
+                details: vec![FieldError::new(
+                    "events",
+                    "LEDGER_HASH_CONFLICT",
+                    format!("two different ledgerHash values for ledger {ledger}"),
+                )],
+            },
+            IngestError::Contended => ApiError::Conflict(message),
+        }
+    }
+}
+
 /// The envelope contents an error response carries until [`render_envelope`] writes it.
 #[derive(Debug, Clone)]
 pub struct ErrorBody {

@@ -10,25 +10,29 @@
 //! A change takes effect in this process at once and on other replicas within
 //! `API_KEY_REFRESH_MS` ([`crate::apikeys::KeyRegistry`]).
 
+use std::borrow::Cow;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
+
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::apikeys::{self, ApiKeyRecord, ApiKeyView, IssuedKey, KeyError, NewKey, Scope};
+use crate::apikeys::{self, ApiKeyRecord, ApiKeyView, IssuedKey, KeyError, NewKey};
 use crate::clock::now_millis;
+use crate::fields;
 use crate::http::auth::require_admin_token;
 use crate::http::body::JsonValue;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::openapi::{AuthErrors, BodyErrors, RateLimited, ServerErrors};
 use crate::http::AppState;
-use crate::validation::{Collector, FieldError};
 
 /// Routes of this module, behind the admin-token check.
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
@@ -39,17 +43,24 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         .route_layer(middleware::from_fn_with_state(state, require_admin_token))
 }
 
-/// The `POST /api/admin/keys` body, for the OpenAPI document (the handler validates the raw
-/// JSON so that every failing field is reported).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateKeyRequest {
-    /// A label for humans, 1–100 characters.
-    #[schema(min_length = 1, max_length = 100)]
-    pub name: String,
-    /// At least one scope.
-    #[schema(min_items = 1)]
-    pub scopes: Vec<Scope>,
+/// The `POST /api/admin/keys` body in the OpenAPI document: [`apikeys::NEW_KEY`], the
+/// description [`NewKey::from_json`] reads.
+pub struct CreateKeyRequest;
+
+impl utoipa::PartialSchema for CreateKeyRequest {
+    fn schema() -> RefOr<Schema> {
+        fields::schema::object(&apikeys::NEW_KEY)
+    }
+}
+
+impl ToSchema for CreateKeyRequest {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed(apikeys::NEW_KEY.name)
+    }
+
+    fn schemas(schemas: &mut fields::SchemaList) {
+        fields::schema::components(&apikeys::NEW_KEY, schemas);
+    }
 }
 
 /// `GET /api/admin/keys`.
@@ -68,62 +79,6 @@ impl From<KeyError> for ApiError {
                 ApiError::Internal
             }
         }
-    }
-}
-
-/// Parses `{name, scopes}`, refusing unknown fields; reports every failing field.
-fn parse_body(body: &Value) -> Result<NewKey, ApiError> {
-    let Some(object) = body.as_object() else {
-        return Err(ApiError::from(crate::validation::ValidationErrors(vec![
-            FieldError::new(
-                "body",
-                "INVALID_BODY",
-                "the request body must be a JSON object",
-            ),
-        ])));
-    };
-    let mut errors = Collector::default();
-    for key in object.keys() {
-        if key != "name" && key != "scopes" {
-            errors.push(FieldError::new(
-                crate::address::redact_secret_seeds(key)
-                    .chars()
-                    .take(64)
-                    .collect::<String>(),
-                "UNKNOWN_FIELD",
-                "unknown field; allowed: name, scopes",
-            ));
-        }
-    }
-    let name = match object.get("name") {
-        Some(Value::String(name)) => errors.take(apikeys::parse_name(name)),
-        _ => {
-            errors.push(apikeys::name_error());
-            None
-        }
-    };
-    let names: Option<Vec<&str>> = match object.get("scopes") {
-        Some(Value::Array(items)) => items.iter().map(Value::as_str).collect(),
-        _ => None,
-    };
-    let scopes = match names {
-        Some(names) => errors.take(apikeys::parse_scopes(&names)),
-        None => {
-            errors.push(FieldError::new(
-                "scopes",
-                "SCOPES_INVALID",
-                format!(
-                    "scopes is required: an array of scope names ({})",
-                    apikeys::scope_names()
-                ),
-            ));
-            None
-        }
-    };
-    errors.finish()?;
-    match (name, scopes) {
-        (Some(name), Some(scopes)) => Ok(NewKey { name, scopes }),
-        _ => Err(ApiError::Internal),
     }
 }
 
@@ -149,9 +104,8 @@ async fn create_key(
     State(state): State<AppState>,
     JsonValue(body): JsonValue,
 ) -> Result<Response, ApiError> {
-    let new = parse_body(&body)?;
-    let (issued, record) = apikeys::issue(&state.api_keys, new).await?;
-    state.keys.insert(&record);
+    let new = NewKey::from_json(&body)?;
+    let (issued, _) = state.keys.issue(new).await?;
     // `Cache-Control: no-store` comes from the router (every admin response carries it).
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
@@ -172,7 +126,7 @@ async fn create_key(
     )
 )]
 async fn list_keys(State(state): State<AppState>) -> Result<Json<KeyList>, ApiError> {
-    let keys = state.api_keys.list().await?;
+    let keys = state.keys.list().await?;
     Ok(Json(KeyList {
         keys: keys.iter().map(ApiKeyRecord::view).collect(),
     }))
@@ -198,11 +152,8 @@ async fn revoke_key(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    match apikeys::revoke(&state.api_keys, &id, now_millis()).await? {
-        Some(record) => {
-            state.keys.remove(&record.id);
-            Ok(StatusCode::NO_CONTENT)
-        }
+    match state.keys.revoke(&id, now_millis()).await? {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
         // The id is not echoed: a key pasted by mistake in its place must not be reflected.
         None => Err(ApiError::NotFound("API key not found".into())),
     }

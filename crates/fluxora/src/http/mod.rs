@@ -77,15 +77,14 @@ pub struct AppContext {
     pub push_ingest: Option<internal::PushIngest>,
     /// Webhook endpoint and delivery administration.
     pub webhooks: crate::webhooks::service::WebhookService,
-    /// API keys (admin routes; the auth layer reads [`AppContext::keys`]).
-    pub api_keys: crate::apikeys::repo::ApiKeyRepository,
     /// `ADMIN_TOKEN`.
     pub admin_token: Option<crate::secret::Secret>,
     /// The metrics recorder (`GET /metrics`).
     pub metrics: crate::telemetry::metrics::Metrics,
     /// `METRICS_TOKEN`.
     pub metrics_token: Option<crate::secret::Secret>,
-    /// The active API keys ([`crate::apikeys::KeyRegistry`]).
+    /// API keys: the active ones the auth layer checks, and key administration
+    /// ([`crate::apikeys::KeyRegistry`]).
     pub keys: std::sync::Arc<crate::apikeys::KeyRegistry>,
     /// `AUTH_REQUIRE_READ_KEY`: stream reads need `streams:read` once keys exist.
     pub require_read_key: bool,

@@ -1,20 +1,25 @@
-//! Stream routes (design §5). Thin: parse the HTTP input, call
+//! Stream routes (`/api/streams…`, described in `docs/api.md`). Thin: parse the HTTP input, call
 //! [`crate::streams::service::StreamService`], shape the response.
+
+use std::borrow::Cow;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use serde::Deserialize;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::fields;
 use crate::http::body::JsonValue;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::openapi::{AuthErrors, BodyErrors, RateLimited, ServerErrors};
 use crate::http::AppState;
 use crate::idempotency::IdempotencyKey;
+use crate::streams::create::NEW_STREAM;
 use crate::streams::query::{parse_get_params, parse_list_params};
 use crate::streams::service::{stream_location, CreateOutcome, StreamListPage};
 use crate::streams::{StreamAction, StreamView};
@@ -38,34 +43,27 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         ))
 }
 
-/// The `POST /api/streams` body (design §5), for the OpenAPI document: the handler validates the
-/// raw JSON itself so that every failing field is reported with its own code.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateStreamRequest {
-    /// The funding account or contract: a G… or C… StrKey, fully checked (never an S… seed).
-    pub sender: crate::address::StellarAddress,
-    /// The payee: a G… or C… StrKey, different from the sender.
-    pub recipient: crate::address::StellarAddress,
-    /// Total escrowed amount, > 0: a decimal string with at most 7 fractional digits
-    /// (`"1000"`, `"0.5"`; numbers are refused, design §5.1).
-    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "1000.5")]
-    pub deposit_amount: String,
-    /// Accrual per second, > 0, same format as `depositAmount`.
-    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "0.001")]
-    pub rate_per_second: String,
-    /// Accrual start, unix seconds (default: now).
-    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
-    pub start_time: Option<u64>,
-    /// Cliff, unix seconds, start ≤ cliff ≤ end (default: the start).
-    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
-    pub cliff_time: Option<u64>,
-    /// End, unix seconds, after the start (default: when the deposit runs out at the rate).
-    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
-    pub end_time: Option<u64>,
+/// The `POST /api/streams` body in the OpenAPI document: [`NEW_STREAM`], the description
+/// [`crate::streams::create::parse_new_stream`] reads.
+pub struct CreateStreamRequest;
+
+impl utoipa::PartialSchema for CreateStreamRequest {
+    fn schema() -> RefOr<Schema> {
+        fields::schema::object(&NEW_STREAM)
+    }
 }
 
-/// Query parameters of `GET /api/streams` (design §5).
+impl ToSchema for CreateStreamRequest {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed(NEW_STREAM.name)
+    }
+
+    fn schemas(schemas: &mut fields::SchemaList) {
+        fields::schema::components(&NEW_STREAM, schemas);
+    }
+}
+
+/// Query parameters of `GET /api/streams`.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListStreamsQuery {

@@ -5,23 +5,28 @@
 //! with neither configured the routes answer 404 (they do not exist). See [`crate::http::auth`].
 //! A secret is shown once, when created or rotated.
 
+use std::borrow::Cow;
+
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::clock::format_millis;
+use crate::fields;
 use crate::http::body::JsonValue;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::openapi::{AuthErrors, BodyErrors, RateLimited, ServerErrors};
 use crate::http::AppState;
-use crate::webhooks::service::Rotation;
+use crate::webhooks::service::{Rotation, CREATE_ENDPOINT, UPDATE_ENDPOINT};
 use crate::webhooks::{Attempt, Delivery, DeliveryStatus, Endpoint, EndpointView, EventType};
 
 /// Routes of this module, behind the admin check.
@@ -42,43 +47,44 @@ pub fn router(state: AppState) -> OpenApiRouter<AppState> {
         ))
 }
 
-/// The `POST /api/webhooks/endpoints` body, for the OpenAPI document; the handler
-/// validates the raw JSON so that every failing field is reported.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateEndpointRequest {
-    /// Absolute `https` URL (no credentials; private and loopback addresses are refused unless
-    /// allowed by configuration).
-    #[schema(format = "uri")]
-    pub url: String,
-    /// Event types to deliver; absent, null or empty: all.
-    pub event_types: Option<Vec<EventType>>,
-    /// Free text, at most 500 characters.
-    #[schema(max_length = 500)]
-    pub description: Option<String>,
-    /// Whether deliveries are made (default true).
-    #[schema(nullable = false)]
-    pub enabled: Option<bool>,
-    /// The signing secret, 24–256 visible ASCII characters; absent or null: generated.
-    #[schema(min_length = 24, max_length = 256, pattern = "^[!-~]+$")]
-    pub secret: Option<String>,
+/// The `POST /api/webhooks/endpoints` body in the OpenAPI document: [`CREATE_ENDPOINT`], the
+/// description [`crate::webhooks::service::WebhookService::create_endpoint`] reads.
+pub struct CreateEndpointRequest;
+
+impl utoipa::PartialSchema for CreateEndpointRequest {
+    fn schema() -> RefOr<Schema> {
+        fields::schema::object(&CREATE_ENDPOINT)
+    }
 }
 
-/// The `PATCH /api/webhooks/endpoints/{id}` body: any subset of the fields.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpdateEndpointRequest {
-    /// Absolute `https` URL.
-    #[schema(format = "uri", nullable = false)]
-    pub url: Option<String>,
-    /// Event types to deliver; null or empty: all.
-    pub event_types: Option<Vec<EventType>>,
-    /// Free text, at most 500 characters; null clears it.
-    #[schema(max_length = 500)]
-    pub description: Option<String>,
-    /// Enabling resets the failure streak and the automatic-disable reason.
-    #[schema(nullable = false)]
-    pub enabled: Option<bool>,
+impl ToSchema for CreateEndpointRequest {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed(CREATE_ENDPOINT.name)
+    }
+
+    fn schemas(schemas: &mut fields::SchemaList) {
+        fields::schema::components(&CREATE_ENDPOINT, schemas);
+    }
+}
+
+/// The `PATCH /api/webhooks/endpoints/{id}` body in the OpenAPI document: [`UPDATE_ENDPOINT`],
+/// the description [`crate::webhooks::service::WebhookService::update_endpoint`] reads.
+pub struct UpdateEndpointRequest;
+
+impl utoipa::PartialSchema for UpdateEndpointRequest {
+    fn schema() -> RefOr<Schema> {
+        fields::schema::object(&UPDATE_ENDPOINT)
+    }
+}
+
+impl ToSchema for UpdateEndpointRequest {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed(UPDATE_ENDPOINT.name)
+    }
+
+    fn schemas(schemas: &mut fields::SchemaList) {
+        fields::schema::components(&UPDATE_ENDPOINT, schemas);
+    }
 }
 
 /// A created endpoint: the endpoint and its signing secret, shown only in this response.

@@ -6,13 +6,16 @@
 //! "Push ingest"). Unknown extra fields are ignored, so new RPC versions keep deserializing.
 //!
 //! Validation turns an event into a [`ValidEvent`] (parsed ledger, unix close time, ordering key,
-//! lowercase hashes) or returns **every** failing field at once as [`FieldProblem`]s, whose
-//! `{field, code, message}` shape is the `details` entry of the service's 400 envelope. Two entry
-//! points share the same rules:
-//! - [`RpcEvent::validate`] for events that already deserialized into the typed struct;
-//! - [`parse_event_json`] / [`parse_event_batch`] for raw JSON, where a wrong JSON type (for
+//! lowercase hashes) or returns **every** failing field at once as [`FieldError`]s, the
+//! `{field, code, message}` `details` entries of the service's 400 envelope. The event's fields
+//! are described once ([`RPC_EVENT`], and [`PUSHED_EVENT`] where `ledgerHash` is required) and
+//! read with [`crate::fields::FieldReader`]:
+//! - [`parse_event_json`] / [`parse_event_batch`] read raw JSON, where a wrong JSON type (for
 //!   example `"ledger": "1216510"`) or a missing field is reported on that field instead of failing
-//!   the whole batch with one opaque serde error.
+//!   the whole batch with one opaque serde error;
+//! - [`RpcEvent::validate`] applies the same rules to an event that already deserialized;
+//! - [`parse_push_body`] reads a whole `POST /internal/indexer/events` body ([`PUSH_BATCH`],
+//!   which the OpenAPI document renders).
 //!
 //! The envelope is checked here; the XDR `topic`/`value` payload is not: an undecodable payload is
 //! a valid envelope whose [`super::decode::decode`] result is `Invalid` (stored and skipped), not a
@@ -21,11 +24,16 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::decode::{self, Decoded};
+use crate::fields::{
+    json_type, Array, BodySpec, FieldReader, FieldSpec, Format, Integer, Mismatch, Shape, Text,
+    UnknownFields,
+};
+use crate::validation::{FieldError, ValidationErrors};
 
-/// Stable problem codes of [`FieldProblem::code`] (SCREAMING_SNAKE, part of the API contract).
+/// Stable codes of the events' [`FieldError`]s (SCREAMING_SNAKE, part of the API contract).
 pub mod codes {
     /// The event is not a JSON object.
     pub const EVENT_NOT_OBJECT: &str = "EVENT_NOT_OBJECT";
@@ -60,17 +68,22 @@ pub mod codes {
     pub const TRANSACTION_INDEX_INVALID: &str = "TRANSACTION_INDEX_INVALID";
     /// `inSuccessfulContractCall` is present but not a boolean.
     pub const IN_SUCCESSFUL_CONTRACT_CALL_INVALID: &str = "IN_SUCCESSFUL_CONTRACT_CALL_INVALID";
+    /// A push-ingest body's `events` is missing or not an array.
+    pub const EVENTS_INVALID: &str = "EVENTS_INVALID";
+    /// A push-ingest body carries more than [`super::MAX_PUSH_BATCH`] events.
+    pub const BATCH_TOO_LARGE: &str = "BATCH_TOO_LARGE";
 }
 
-/// Most events one `POST /internal/indexer/events` batch may carry; the handler rejects larger
-/// batches (400) before calling [`parse_event_batch`].
+/// Most events one `POST /internal/indexer/events` batch may carry; [`parse_push_body`] rejects
+/// larger batches before reading their events.
 pub const MAX_PUSH_BATCH: usize = 100;
 
 /// One event exactly as Stellar RPC `getEvents` returns it (`xdrFormat` `base64`), plus the
 /// push-ingest `ledgerHash`. Field names are the RPC's camelCase names; unknown fields are ignored.
 ///
 /// Deserializing this struct fails as a whole on a missing or mistyped field; use
-/// [`parse_event_json`] where each bad field must be reported.
+/// [`parse_event_json`] where each bad field must be reported. Its fields are those of
+/// [`RPC_EVENT`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RpcEvent {
@@ -107,47 +120,6 @@ pub struct RpcEvent {
     /// RPC `getEvents` pages (the poller takes ledger hashes from `getLedgers`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger_hash: Option<String>,
-}
-
-/// One failing field of an event: the `details` entry of a 400 response
-/// (`{"field":"events[2].ledger","code":"LEDGER_INVALID","message":"…"}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldProblem {
-    /// The field's JSON name (`ledger`, `topic[1]`, …); [`parse_event_batch`] prefixes it with
-    /// `events[i].`.
-    pub field: String,
-    /// Stable machine-readable code, one of [`codes`].
-    pub code: &'static str,
-    /// Human-readable explanation; never echoes the submitted value.
-    pub message: String,
-}
-
-impl FieldProblem {
-    /// Builds a problem.
-    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// The same problem located in a batch: the field becomes `events[{index}].{field}`.
-    #[must_use]
-    pub fn in_batch(self, index: usize) -> Self {
-        let field = if self.field.is_empty() {
-            format!("events[{index}]")
-        } else {
-            format!("events[{index}].{}", self.field)
-        };
-        Self { field, ..self }
-    }
-}
-
-impl fmt::Display for FieldProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.field, self.code, self.message)
-    }
 }
 
 /// Position of an event in the chain's total event order, parsed from its id (or from a
@@ -255,71 +227,348 @@ impl ValidEvent {
     }
 }
 
+const HEX_64: &str = "^[0-9a-fA-F]{64}$";
+/// An unsigned 32-bit integer field; ledgers start at 1.
+const LEDGER_SEQUENCE: Shape = Shape::Integer(Integer::range(1, u32::MAX as i64, Format::Int32));
+const INDEX: Shape = Shape::Integer(Integer::range(0, u32::MAX as i64, Format::Int32));
+
+const TYPE_FIELD: FieldSpec = FieldSpec::required(
+    "type",
+    Shape::String(Text::ANY.one_of(&["contract"])),
+    "Event type: `contract`.",
+)
+.example("\"contract\"");
+const LEDGER_FIELD: FieldSpec = FieldSpec::required(
+    "ledger",
+    LEDGER_SEQUENCE,
+    "Ledger sequence (Stellar ledgers start at 1).",
+)
+.example("1204012");
+const LEDGER_CLOSED_AT_FIELD: FieldSpec = FieldSpec::required(
+    "ledgerClosedAt",
+    Shape::String(Text::ANY.format(Format::DateTime)),
+    "Ledger close time, RFC 3339 UTC.",
+)
+.example("\"2025-06-14T12:00:59Z\"");
+const CONTRACT_ID_FIELD: FieldSpec = FieldSpec::required(
+    "contractId",
+    Shape::String(Text::ANY.pattern("^C[A-Z2-7]{55}$")),
+    "The emitting contract (`FLUXORA_CONTRACT_ID`), a C… StrKey (the checksum is checked too).",
+)
+.example("\"CD2BJ2TNXVV3KY6VMQ4PTUN2BXE7IUKMI3KR7XVMRBWUL2DZ7MGNICV4\"");
+const ID_FIELD: FieldSpec = FieldSpec::required(
+    "id",
+    Shape::String(Text::ANY.pattern("^[0-9]{19}-[0-9]{10}$")),
+    "Event id, `%019d-%010d` (TOID, event index); the TOID encodes `ledger`.",
+)
+.example("\"0005171192164024320-0000000001\"");
+const OPERATION_INDEX_FIELD: FieldSpec = FieldSpec::optional(
+    "operationIndex",
+    INDEX,
+    "Operation index within the transaction (as encoded in `id`).",
+)
+.nullable()
+.example("0");
+const TRANSACTION_INDEX_FIELD: FieldSpec = FieldSpec::optional(
+    "transactionIndex",
+    INDEX,
+    "1-based transaction index within the ledger (as encoded in `id`).",
+)
+.nullable()
+.example("8");
+const TX_HASH_FIELD: FieldSpec = FieldSpec::required(
+    "txHash",
+    Shape::String(Text::ANY.pattern(HEX_64)),
+    "Transaction hash, 64 hex digits.",
+)
+.example("\"99c71a85e2170e33bb8d9b6a74686b1ab51b4732c88925859eeef80f111b1a70\"");
+const IN_SUCCESSFUL_CONTRACT_CALL_FIELD: FieldSpec = FieldSpec::optional(
+    "inSuccessfulContractCall",
+    Shape::Boolean,
+    "Deprecated by stellar-rpc v23; a boolean when present.",
+)
+.nullable()
+.example("true");
+const TOPIC_FIELD: FieldSpec = FieldSpec::required(
+    "topic",
+    Shape::Array(Array::of(&Shape::String(Text::ANY)).count(Some(1), None)),
+    "Topics, each a base64 XDR `ScVal`; at least one (the event name).",
+)
+.example("[\"AAAADwAAAAdjcmVhdGVkAA==\", \"AAAABQAAAAAAAAAA\"]");
+const VALUE_FIELD: FieldSpec = FieldSpec::required(
+    "value",
+    Shape::String(Text::ANY),
+    "Payload, a base64 XDR `ScVal`.",
+)
+.example("\"AAAAAAAAAAE=\"");
+const LEDGER_HASH_EXAMPLE: &str =
+    "\"be580d4b234ca811ebdd177a0e632b5ee9266b932584be91478782f68e4b0a22\"";
+
+/// Events are objects whose undeclared fields are ignored: new RPC versions add fields.
+const EVENT_UNKNOWN_FIELDS: UnknownFields = UnknownFields::Ignore;
+/// The [`crate::fields::INVALID_BODY`] message of an event (events use
+/// [`codes::EVENT_NOT_OBJECT`] instead; see [`parse_event_json`]).
+const EVENT_NOT_OBJECT: &str = "each event must be a JSON object";
+
+/// An event as Stellar RPC `getEvents` returns it: [`parse_event_json`] without `ledgerHash`
+/// required.
+pub const RPC_EVENT: BodySpec = BodySpec {
+    name: "RpcEvent",
+    description: "One event object as Stellar RPC `getEvents` returns it (`xdrFormat` `base64`); \
+                  other fields are ignored.",
+    fields: &[
+        TYPE_FIELD,
+        LEDGER_FIELD,
+        LEDGER_CLOSED_AT_FIELD,
+        CONTRACT_ID_FIELD,
+        ID_FIELD,
+        OPERATION_INDEX_FIELD,
+        TRANSACTION_INDEX_FIELD,
+        TX_HASH_FIELD,
+        IN_SUCCESSFUL_CONTRACT_CALL_FIELD,
+        TOPIC_FIELD,
+        VALUE_FIELD,
+        FieldSpec::optional(
+            "ledgerHash",
+            Shape::String(Text::ANY.pattern(HEX_64)),
+            "Hash of the event's ledger, 64 hex digits (absent from RPC pages).",
+        )
+        .nullable()
+        .example(LEDGER_HASH_EXAMPLE),
+    ],
+    unknown: EVENT_UNKNOWN_FIELDS,
+    not_object: EVENT_NOT_OBJECT,
+};
+
+/// A pushed event: exactly [`RPC_EVENT`] with `ledgerHash` required (`docs/indexer.md`, "Push
+/// ingest"); the `PushedEvent` schema of the OpenAPI document.
+pub const PUSHED_EVENT: BodySpec = BodySpec {
+    name: "PushedEvent",
+    description: "One pushed event: exactly an event object as Stellar RPC `getEvents` returns \
+                  it (`xdrFormat` `base64`), plus `ledgerHash`. Other `getEvents` fields are \
+                  ignored.",
+    fields: &[
+        TYPE_FIELD,
+        LEDGER_FIELD,
+        LEDGER_CLOSED_AT_FIELD,
+        CONTRACT_ID_FIELD,
+        ID_FIELD,
+        OPERATION_INDEX_FIELD,
+        TRANSACTION_INDEX_FIELD,
+        TX_HASH_FIELD,
+        IN_SUCCESSFUL_CONTRACT_CALL_FIELD,
+        TOPIC_FIELD,
+        VALUE_FIELD,
+        FieldSpec::required(
+            "ledgerHash",
+            Shape::String(Text::ANY.pattern(HEX_64)),
+            "Hash of the event's ledger, 64 hex digits (required on this path).",
+        )
+        .example(LEDGER_HASH_EXAMPLE),
+    ],
+    unknown: EVENT_UNKNOWN_FIELDS,
+    not_object: EVENT_NOT_OBJECT,
+};
+
+/// The `POST /internal/indexer/events` body: what [`parse_push_body`] reads and the OpenAPI
+/// document shows.
+pub const PUSH_BATCH: BodySpec = BodySpec {
+    name: "IngestBatchRequest",
+    description: "The push-ingest body: at most 100 events, ingested in one transaction. Every \
+                  failing field of every event is reported; nothing is applied then.",
+    fields: &[FieldSpec::required(
+        "events",
+        Shape::Array(Array::of(&Shape::Object(&PUSHED_EVENT)).count(None, Some(MAX_PUSH_BATCH))),
+        "At most 100 events.",
+    )],
+    unknown: UnknownFields::Refuse {
+        message: "unknown field; the body is {\"events\":[…]}",
+        list_names: false,
+        mark_cut: false,
+    },
+    not_object: "expected a JSON object",
+};
+
 impl RpcEvent {
     /// Checks every field and returns the parsed event, or all problems found (not just the
-    /// first). `require_ledger_hash` is true on the push-ingest path, where a missing `ledgerHash`
-    /// is [`codes::LEDGER_HASH_MISSING`].
+    /// first), by the rules of [`parse_event_json`]. `require_ledger_hash` is true on the
+    /// push-ingest path, where a missing `ledgerHash` is [`codes::LEDGER_HASH_MISSING`].
     ///
     /// # Errors
     /// Every failing field, in field order.
-    pub fn validate(&self, require_ledger_hash: bool) -> Result<ValidEvent, Vec<FieldProblem>> {
-        let draft = Draft {
-            event_type: Slot::Ok(self.event_type.as_str()),
-            ledger: Slot::Ok(self.ledger),
-            ledger_closed_at: Slot::Ok(self.ledger_closed_at.as_str()),
-            contract_id: Slot::Ok(self.contract_id.as_str()),
-            id: Slot::Ok(self.id.as_str()),
-            operation_index: opt_slot(self.operation_index),
-            transaction_index: opt_slot(self.transaction_index),
-            tx_hash: Slot::Ok(self.tx_hash.as_str()),
-            in_successful_contract_call: opt_slot(self.in_successful_contract_call),
-            topic: Slot::Ok(self.topic.iter().map(String::as_str).collect()),
-            value: Slot::Ok(self.value.as_str()),
-            ledger_hash: opt_slot(self.ledger_hash.as_deref()),
-        };
-        draft.finish(require_ledger_hash, Vec::new())
+    pub fn validate(&self, require_ledger_hash: bool) -> Result<ValidEvent, Vec<FieldError>> {
+        match serde_json::to_value(self) {
+            Ok(event) => parse_event_json(&event, require_ledger_hash),
+            Err(error) => Err(vec![FieldError::new(
+                "",
+                codes::EVENT_NOT_OBJECT,
+                format!("the event does not serialize: {error}"),
+            )]),
+        }
     }
 }
 
 /// Validates one raw JSON event (an element of `getEvents`' `events` or of a push batch),
 /// reporting JSON type errors per field (`"ledger": "1"` → [`codes::LEDGER_INVALID`]) together
-/// with the rules of [`RpcEvent::validate`]. `null` counts as absent. Unknown fields are ignored.
+/// with the rules of each field; `null` counts as absent. Unknown fields are ignored. The fields
+/// are those of [`PUSHED_EVENT`] when `require_ledger_hash`, else of [`RPC_EVENT`].
 ///
 /// # Errors
-/// Every failing field, in field order.
+/// Every failing field, in field order; a value that is not an object is one
+/// [`codes::EVENT_NOT_OBJECT`] error on the empty field name.
 pub fn parse_event_json(
     event: &Value,
     require_ledger_hash: bool,
-) -> Result<ValidEvent, Vec<FieldProblem>> {
-    let Some(obj) = event.as_object() else {
-        return Err(vec![FieldProblem::new(
+) -> Result<ValidEvent, Vec<FieldError>> {
+    let Some(object) = event.as_object() else {
+        return Err(vec![FieldError::new(
             "",
             codes::EVENT_NOT_OBJECT,
-            format!("each event must be a JSON object, got {}", json_type(event)),
+            format!("{EVENT_NOT_OBJECT}, got {}", json_type(event)),
         )]);
     };
-    let mut problems = Vec::new();
-    let p = &mut problems;
-    let draft = Draft {
-        event_type: str_slot(obj, "type", codes::EVENT_TYPE_INVALID, p),
-        ledger: u32_slot(obj, "ledger", codes::LEDGER_INVALID, p),
-        ledger_closed_at: str_slot(obj, "ledgerClosedAt", codes::LEDGER_CLOSED_AT_INVALID, p),
-        contract_id: str_slot(obj, "contractId", codes::CONTRACT_ID_INVALID, p),
-        id: str_slot(obj, "id", codes::EVENT_ID_INVALID, p),
-        operation_index: u32_slot(obj, "operationIndex", codes::OPERATION_INDEX_INVALID, p),
-        transaction_index: u32_slot(obj, "transactionIndex", codes::TRANSACTION_INDEX_INVALID, p),
-        tx_hash: str_slot(obj, "txHash", codes::TX_HASH_INVALID, p),
-        in_successful_contract_call: bool_slot(
-            obj,
-            "inSuccessfulContractCall",
-            codes::IN_SUCCESSFUL_CONTRACT_CALL_INVALID,
-            p,
-        ),
-        topic: topic_slot(obj, p),
-        value: str_slot(obj, "value", codes::VALUE_INVALID, p),
-        ledger_hash: str_slot(obj, "ledgerHash", codes::LEDGER_HASH_INVALID, p),
+    let spec = if require_ledger_hash {
+        &PUSHED_EVENT
+    } else {
+        &RPC_EVENT
     };
-    draft.finish(require_ledger_hash, problems)
+    let mut fields = FieldReader::object(spec, object);
+
+    let event_type = fields
+        .string(
+            "type",
+            expected("type", codes::EVENT_TYPE_INVALID, "a string"),
+        )
+        .flatten();
+    if event_type.is_some_and(|t| t != "contract") {
+        fields.push(FieldError::new(
+            "type",
+            codes::EVENT_TYPE_INVALID,
+            "must be \"contract\"",
+        ));
+    }
+    let ledger = fields
+        .unsigned::<u32>("ledger", unsigned_32("ledger", codes::LEDGER_INVALID))
+        .flatten()
+        .and_then(|ledger| {
+            fields.take(if ledger == 0 {
+                Err(FieldError::new(
+                    "ledger",
+                    codes::LEDGER_INVALID,
+                    "must be a ledger sequence ≥ 1",
+                ))
+            } else {
+                Ok(ledger)
+            })
+        });
+    let ledger_closed_at = rule(
+        &mut fields,
+        "ledgerClosedAt",
+        codes::LEDGER_CLOSED_AT_INVALID,
+        parse_close_time,
+    );
+    let contract_id = rule(
+        &mut fields,
+        "contractId",
+        codes::CONTRACT_ID_INVALID,
+        parse_contract_id,
+    );
+    let id = rule(&mut fields, "id", codes::EVENT_ID_INVALID, |id| {
+        EventOrderKey::parse(id).map(|key| (id.to_owned(), key))
+    });
+    if let (Some((_, key)), Some(ledger)) = (&id, ledger) {
+        if key.ledger != ledger {
+            fields.push(FieldError::new(
+                "id",
+                codes::EVENT_ID_LEDGER_MISMATCH,
+                format!(
+                    "encodes ledger {} but the event's ledger is {ledger}",
+                    key.ledger
+                ),
+            ));
+        }
+    }
+    let key = id.as_ref().map(|(_, key)| *key);
+    check_index(
+        &mut fields,
+        "operationIndex",
+        codes::OPERATION_INDEX_INVALID,
+        key.map(|k| k.operation_index),
+    );
+    check_index(
+        &mut fields,
+        "transactionIndex",
+        codes::TRANSACTION_INDEX_INVALID,
+        key.map(|k| k.transaction_index),
+    );
+    let tx_hash = rule(&mut fields, "txHash", codes::TX_HASH_INVALID, parse_hash);
+    let in_successful_contract_call = fields
+        .boolean(
+            "inSuccessfulContractCall",
+            expected(
+                "inSuccessfulContractCall",
+                codes::IN_SUCCESSFUL_CONTRACT_CALL_INVALID,
+                "a boolean",
+            ),
+        )
+        .flatten();
+    let topic = read_topic(&mut fields);
+    let value = fields
+        .string("value", expected("value", codes::VALUE_INVALID, "a string"))
+        .flatten();
+    let ledger_hash = fields
+        .string("ledgerHash", |mismatch| match mismatch {
+            Mismatch::Absent | Mismatch::Null => FieldError::new(
+                "ledgerHash",
+                codes::LEDGER_HASH_MISSING,
+                "is required on push ingest (64 hex digits, the hash of the event's ledger)",
+            ),
+            Mismatch::Invalid(value) | Mismatch::InvalidItem { value, .. } => FieldError::new(
+                "ledgerHash",
+                codes::LEDGER_HASH_INVALID,
+                format!("must be a string, got {}", json_type(value)),
+            ),
+        })
+        .flatten()
+        .and_then(|hash| {
+            fields.take(
+                parse_hash(hash)
+                    .map_err(|m| FieldError::new("ledgerHash", codes::LEDGER_HASH_INVALID, m)),
+            )
+        });
+
+    let errors = fields.into_errors().0;
+    match (
+        ledger,
+        ledger_closed_at,
+        contract_id,
+        id,
+        tx_hash,
+        topic,
+        value,
+    ) {
+        (
+            Some(ledger),
+            Some(ledger_closed_at),
+            Some(contract_id),
+            Some((id, order)),
+            Some(tx_hash),
+            Some(topic),
+            Some(value),
+        ) if errors.is_empty() => Ok(ValidEvent {
+            id,
+            order,
+            ledger,
+            ledger_closed_at,
+            contract_id,
+            tx_hash,
+            ledger_hash,
+            in_successful_contract_call,
+            topic,
+            value: value.to_owned(),
+        }),
+        _ => Err(errors),
+    }
 }
 
 /// Validates a push-ingest batch (`{"events":[…]}`'s array) with [`parse_event_json`]; every
@@ -331,13 +580,16 @@ pub fn parse_event_json(
 pub fn parse_event_batch(
     events: &[Value],
     require_ledger_hash: bool,
-) -> Result<Vec<ValidEvent>, Vec<FieldProblem>> {
+) -> Result<Vec<ValidEvent>, Vec<FieldError>> {
     let mut valid = Vec::with_capacity(events.len());
     let mut problems = Vec::new();
     for (index, event) in events.iter().enumerate() {
         match parse_event_json(event, require_ledger_hash) {
             Ok(event) => valid.push(event),
-            Err(found) => problems.extend(found.into_iter().map(|p| p.in_batch(index))),
+            Err(found) => {
+                let parent = format!("events[{index}]");
+                problems.extend(found.into_iter().map(|p| p.within(&parent)));
+            }
         }
     }
     if problems.is_empty() {
@@ -345,6 +597,67 @@ pub fn parse_event_batch(
     } else {
         Err(problems)
     }
+}
+
+/// Why a push-ingest body was refused; each variant's text is the envelope's message and its
+/// errors are the `details`. Nothing is applied in every case.
+#[derive(Debug, thiserror::Error)]
+pub enum PushBodyError {
+    /// The body is not an object (`INVALID_BODY`).
+    #[error("the body must be {{\"events\":[…]}}")]
+    NotObject(ValidationErrors),
+    /// Unknown fields, or `events` missing, not an array or longer than [`MAX_PUSH_BATCH`].
+    #[error("invalid ingest batch")]
+    Body(ValidationErrors),
+    /// Events that failed [`parse_event_json`], fields prefixed `events[i].`.
+    #[error("invalid ingest batch: nothing was applied")]
+    Events(ValidationErrors),
+}
+
+impl PushBodyError {
+    /// The failing fields.
+    pub fn into_details(self) -> Vec<FieldError> {
+        match self {
+            PushBodyError::NotObject(errors)
+            | PushBodyError::Body(errors)
+            | PushBodyError::Events(errors) => errors.0,
+        }
+    }
+}
+
+/// Reads a `POST /internal/indexer/events` body ([`PUSH_BATCH`]): the body's own fields first
+/// (unknown fields, `events` an array of at most [`MAX_PUSH_BATCH`]), then every event with
+/// `ledgerHash` required ([`parse_event_batch`]).
+///
+/// # Errors
+/// [`PushBodyError`]: the first stage that failed, with every failing field of that stage.
+pub fn parse_push_body(body: &Value) -> Result<Vec<ValidEvent>, PushBodyError> {
+    let mut fields = FieldReader::body(&PUSH_BATCH, body).map_err(PushBodyError::NotObject)?;
+    let events = fields
+        .array("events", |_| {
+            FieldError::new(
+                "events",
+                codes::EVENTS_INVALID,
+                "events must be an array of getEvents event objects",
+            )
+        })
+        .flatten();
+    let Some(events) = events else {
+        return Err(PushBodyError::Body(fields.into_errors()));
+    };
+    if events.len() > MAX_PUSH_BATCH {
+        fields.push(FieldError::new(
+            "events",
+            codes::BATCH_TOO_LARGE,
+            format!(
+                "at most {MAX_PUSH_BATCH} events per batch, got {}",
+                events.len()
+            ),
+        ));
+    }
+    fields.finish().map_err(PushBodyError::Body)?;
+    parse_event_batch(events, true)
+        .map_err(|details| PushBodyError::Events(ValidationErrors(details)))
 }
 
 /// The `result` of a Stellar RPC `getEvents` call (stellar-rpc ≥ v23).
@@ -387,7 +700,7 @@ pub struct GetEventsPage {
 impl GetEventsPage {
     /// Validates every event of the page (no `ledgerHash` required), one result per event, in
     /// page order.
-    pub fn parse_events(&self) -> Vec<Result<ValidEvent, Vec<FieldProblem>>> {
+    pub fn parse_events(&self) -> Vec<Result<ValidEvent, Vec<FieldError>>> {
         self.events
             .iter()
             .map(|event| parse_event_json(event, false))
@@ -409,231 +722,124 @@ impl GetEventsPage {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Shared rules
+// Field rules
 // ---------------------------------------------------------------------------------------------
 
-/// A field as extracted: absent (or `null`), present with a wrong JSON type (already reported),
-/// or present and typed.
-enum Slot<T> {
-    Missing,
-    Bad,
-    Ok(T),
-}
-
-fn opt_slot<T>(value: Option<T>) -> Slot<T> {
-    value.map_or(Slot::Missing, Slot::Ok)
-}
-
-struct Draft<'a> {
-    event_type: Slot<&'a str>,
-    ledger: Slot<u32>,
-    ledger_closed_at: Slot<&'a str>,
-    contract_id: Slot<&'a str>,
-    id: Slot<&'a str>,
-    operation_index: Slot<u32>,
-    transaction_index: Slot<u32>,
-    tx_hash: Slot<&'a str>,
-    in_successful_contract_call: Slot<bool>,
-    topic: Slot<Vec<&'a str>>,
-    value: Slot<&'a str>,
-    ledger_hash: Slot<&'a str>,
-}
-
-/// Applies the per-field rule to a required field: `Missing` is reported, `Bad` was already.
-fn required<T, U>(
-    slot: Slot<T>,
-    field: &str,
+/// The error builder of a field read by a typed getter: absent or `null` → "is required",
+/// another JSON type → "must be {expected}, got …".
+fn expected(
+    field: &'static str,
     code: &'static str,
-    problems: &mut Vec<FieldProblem>,
-    rule: impl FnOnce(T) -> Result<U, String>,
-) -> Option<U> {
-    match slot {
-        Slot::Missing => {
-            problems.push(FieldProblem::new(field, code, "is required"));
-            None
-        }
-        Slot::Bad => None,
-        Slot::Ok(value) => match rule(value) {
-            Ok(parsed) => Some(parsed),
-            Err(message) => {
-                problems.push(FieldProblem::new(field, code, message));
-                None
+    expected: &'static str,
+) -> impl FnOnce(Mismatch<'_>) -> FieldError {
+    move |mismatch| {
+        let message = match mismatch {
+            Mismatch::Absent | Mismatch::Null => "is required".to_owned(),
+            Mismatch::Invalid(value) | Mismatch::InvalidItem { value, .. } => {
+                format!("must be {expected}, got {}", json_type(value))
             }
-        },
+        };
+        FieldError::new(field, code, message)
     }
 }
 
-impl Draft<'_> {
-    fn finish(
-        self,
-        require_ledger_hash: bool,
-        mut problems: Vec<FieldProblem>,
-    ) -> Result<ValidEvent, Vec<FieldProblem>> {
-        let p = &mut problems;
-        required(self.event_type, "type", codes::EVENT_TYPE_INVALID, p, |t| {
-            if t == "contract" {
-                Ok(())
-            } else {
-                Err("must be \"contract\"".to_owned())
+/// The error builder of an unsigned 32-bit field: like [`expected`], naming a number outside
+/// the range as such.
+fn unsigned_32(field: &'static str, code: &'static str) -> impl FnOnce(Mismatch<'_>) -> FieldError {
+    move |mismatch| {
+        let message = match mismatch {
+            Mismatch::Absent | Mismatch::Null => "is required".to_owned(),
+            Mismatch::Invalid(value) | Mismatch::InvalidItem { value, .. } => {
+                let got = if value.is_number() {
+                    "a number that is negative, fractional or above 4294967295"
+                } else {
+                    json_type(value)
+                };
+                format!("must be an unsigned 32-bit integer (JSON number), got {got}")
             }
-        });
-        let ledger = required(self.ledger, "ledger", codes::LEDGER_INVALID, p, |l| {
-            if l == 0 {
-                Err("must be a ledger sequence ≥ 1".to_owned())
-            } else {
-                Ok(l)
-            }
-        });
-        let closed_at = required(
-            self.ledger_closed_at,
-            "ledgerClosedAt",
-            codes::LEDGER_CLOSED_AT_INVALID,
-            p,
-            parse_close_time,
-        );
-        let contract_id = required(
-            self.contract_id,
-            "contractId",
-            codes::CONTRACT_ID_INVALID,
-            p,
-            parse_contract_id,
-        );
-        let id = required(self.id, "id", codes::EVENT_ID_INVALID, p, |id| {
-            EventOrderKey::parse(id).map(|key| (id.to_owned(), key))
-        });
-        if let (Some((_, key)), Some(ledger)) = (&id, ledger) {
-            if key.ledger != ledger {
-                p.push(FieldProblem::new(
-                    "id",
-                    codes::EVENT_ID_LEDGER_MISMATCH,
-                    format!(
-                        "encodes ledger {} but the event's ledger is {ledger}",
-                        key.ledger
-                    ),
-                ));
-            }
-        }
-        let key = id.as_ref().map(|(_, key)| *key);
-        check_index(
-            self.operation_index,
-            key.map(|k| k.operation_index),
-            "operationIndex",
-            codes::OPERATION_INDEX_INVALID,
-            p,
-        );
-        check_index(
-            self.transaction_index,
-            key.map(|k| k.transaction_index),
-            "transactionIndex",
-            codes::TRANSACTION_INDEX_INVALID,
-            p,
-        );
-        let tx_hash = required(self.tx_hash, "txHash", codes::TX_HASH_INVALID, p, |h| {
-            parse_hash(h)
-        });
-        let in_successful_contract_call = match self.in_successful_contract_call {
-            Slot::Ok(flag) => Some(flag),
-            Slot::Missing | Slot::Bad => None,
         };
-        let topic = required(self.topic, "topic", codes::TOPIC_EMPTY, p, |topic| {
-            if topic.is_empty() {
-                Err("must hold at least one base64 XDR ScVal (the event name)".to_owned())
-            } else {
-                Ok(topic.into_iter().map(str::to_owned).collect::<Vec<_>>())
-            }
-        });
-        let value = required(self.value, "value", codes::VALUE_INVALID, p, |v| {
-            Ok(v.to_owned())
-        });
-        let ledger_hash = match self.ledger_hash {
-            Slot::Missing if require_ledger_hash => {
-                p.push(FieldProblem::new(
-                    "ledgerHash",
-                    codes::LEDGER_HASH_MISSING,
-                    "is required on push ingest (64 hex digits, the hash of the event's ledger)",
-                ));
-                None
-            }
-            Slot::Missing | Slot::Bad => None,
-            Slot::Ok(hash) => match parse_hash(hash) {
-                Ok(hash) => Some(hash),
-                Err(message) => {
-                    p.push(FieldProblem::new(
-                        "ledgerHash",
-                        codes::LEDGER_HASH_INVALID,
-                        message,
-                    ));
-                    None
-                }
-            },
-        };
-        problems.sort_by_key(|problem| field_rank(&problem.field));
-        match (ledger, closed_at, contract_id, id, tx_hash, topic, value) {
-            (
-                Some(ledger),
-                Some(ledger_closed_at),
-                Some(contract_id),
-                Some((id, order)),
-                Some(tx_hash),
-                Some(topic),
-                Some(value),
-            ) if problems.is_empty() => Ok(ValidEvent {
-                id,
-                order,
-                ledger,
-                ledger_closed_at,
-                contract_id,
-                tx_hash,
-                ledger_hash,
-                in_successful_contract_call,
-                topic,
-                value,
-            }),
-            _ => Err(problems),
-        }
+        FieldError::new(field, code, message)
     }
 }
 
-/// Position of a field in the RPC event object, so problems come out in field order.
-fn field_rank(field: &str) -> usize {
-    const ORDER: [&str; 12] = [
-        "type",
-        "ledger",
-        "ledgerClosedAt",
-        "contractId",
-        "id",
-        "operationIndex",
-        "transactionIndex",
-        "txHash",
-        "inSuccessfulContractCall",
-        "topic",
-        "value",
-        "ledgerHash",
-    ];
-    let base = field.split('[').next().unwrap_or(field);
-    ORDER
-        .iter()
-        .position(|name| *name == base)
-        .map_or(0, |i| i + 1)
+/// A required string field checked by `rule`, whose error message is reported under `code`.
+fn rule<T>(
+    fields: &mut FieldReader<'_>,
+    field: &'static str,
+    code: &'static str,
+    rule: impl FnOnce(&str) -> Result<T, String>,
+) -> Option<T> {
+    let text = fields
+        .string(field, expected(field, code, "a string"))
+        .flatten()?;
+    fields.take(rule(text).map_err(|message| FieldError::new(field, code, message)))
 }
 
-/// Optional index fields must agree with the id's TOID when both are known.
+/// An optional index field (a u32) that must agree with the index encoded in the id, when both
+/// are known.
 fn check_index(
-    slot: Slot<u32>,
-    from_id: Option<u32>,
-    field: &str,
+    fields: &mut FieldReader<'_>,
+    field: &'static str,
     code: &'static str,
-    problems: &mut Vec<FieldProblem>,
+    from_id: Option<u32>,
 ) {
-    if let (Slot::Ok(sent), Some(encoded)) = (slot, from_id) {
+    let sent = fields
+        .unsigned::<u32>(field, unsigned_32(field, code))
+        .flatten();
+    if let (Some(sent), Some(encoded)) = (sent, from_id) {
         if sent != encoded {
-            problems.push(FieldProblem::new(
+            fields.push(FieldError::new(
                 field,
                 code,
                 format!("is {sent} but the event id encodes {encoded}"),
             ));
         }
     }
+}
+
+/// `topic`: a non-empty array of strings; every item that is not a string is reported on
+/// `topic[i]`.
+fn read_topic(fields: &mut FieldReader<'_>) -> Option<Vec<String>> {
+    let items = fields
+        .array("topic", |mismatch| {
+            let message = match mismatch {
+                Mismatch::Absent | Mismatch::Null => {
+                    "is required (an array of base64 XDR ScVal strings)".to_owned()
+                }
+                Mismatch::Invalid(value) | Mismatch::InvalidItem { value, .. } => {
+                    format!("must be an array of strings, got {}", json_type(value))
+                }
+            };
+            FieldError::new("topic", codes::TOPIC_INVALID, message)
+        })
+        .flatten()?;
+    let mut topics = Vec::with_capacity(items.len());
+    let mut bad = false;
+    for (index, item) in items.iter().enumerate() {
+        match item {
+            Value::String(topic) => topics.push(topic.clone()),
+            other => {
+                bad = true;
+                fields.push(FieldError::new(
+                    format!("topic[{index}]"),
+                    codes::TOPIC_INVALID,
+                    format!("must be a base64 string, got {}", json_type(other)),
+                ));
+            }
+        }
+    }
+    if bad {
+        return None;
+    }
+    if topics.is_empty() {
+        fields.push(FieldError::new(
+            "topic",
+            codes::TOPIC_EMPTY,
+            "must hold at least one base64 XDR ScVal (the event name)",
+        ));
+        return None;
+    }
+    Some(topics)
 }
 
 fn parse_close_time(text: &str) -> Result<u64, String> {
@@ -655,138 +861,6 @@ fn parse_hash(text: &str) -> Result<String, String> {
         Ok(text.to_ascii_lowercase())
     } else {
         Err("must be 64 hexadecimal digits".to_owned())
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// JSON extraction
-// ---------------------------------------------------------------------------------------------
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn present<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).filter(|v| !v.is_null())
-}
-
-fn str_slot<'a>(
-    obj: &'a Map<String, Value>,
-    key: &str,
-    code: &'static str,
-    problems: &mut Vec<FieldProblem>,
-) -> Slot<&'a str> {
-    match present(obj, key) {
-        None => Slot::Missing,
-        Some(Value::String(s)) => Slot::Ok(s.as_str()),
-        Some(other) => {
-            problems.push(FieldProblem::new(
-                key,
-                code,
-                format!("must be a string, got {}", json_type(other)),
-            ));
-            Slot::Bad
-        }
-    }
-}
-
-fn u32_slot(
-    obj: &Map<String, Value>,
-    key: &str,
-    code: &'static str,
-    problems: &mut Vec<FieldProblem>,
-) -> Slot<u32> {
-    match present(obj, key) {
-        None => Slot::Missing,
-        Some(value) => match value.as_u64().map(u32::try_from) {
-            Some(Ok(n)) => Slot::Ok(n),
-            _ => {
-                let got = if value.is_number() {
-                    "a number that is negative, fractional or above 4294967295"
-                } else {
-                    json_type(value)
-                };
-                problems.push(FieldProblem::new(
-                    key,
-                    code,
-                    format!("must be an unsigned 32-bit integer (JSON number), got {got}"),
-                ));
-                Slot::Bad
-            }
-        },
-    }
-}
-
-fn bool_slot(
-    obj: &Map<String, Value>,
-    key: &str,
-    code: &'static str,
-    problems: &mut Vec<FieldProblem>,
-) -> Slot<bool> {
-    match present(obj, key) {
-        None => Slot::Missing,
-        Some(Value::Bool(b)) => Slot::Ok(*b),
-        Some(other) => {
-            problems.push(FieldProblem::new(
-                key,
-                code,
-                format!("must be a boolean, got {}", json_type(other)),
-            ));
-            Slot::Bad
-        }
-    }
-}
-
-fn topic_slot<'a>(
-    obj: &'a Map<String, Value>,
-    problems: &mut Vec<FieldProblem>,
-) -> Slot<Vec<&'a str>> {
-    match present(obj, "topic") {
-        None => {
-            problems.push(FieldProblem::new(
-                "topic",
-                codes::TOPIC_INVALID,
-                "is required (an array of base64 XDR ScVal strings)",
-            ));
-            Slot::Bad
-        }
-        Some(Value::Array(items)) => {
-            let mut topics = Vec::with_capacity(items.len());
-            let mut bad = false;
-            for (i, item) in items.iter().enumerate() {
-                match item {
-                    Value::String(s) => topics.push(s.as_str()),
-                    other => {
-                        bad = true;
-                        problems.push(FieldProblem::new(
-                            format!("topic[{i}]"),
-                            codes::TOPIC_INVALID,
-                            format!("must be a base64 string, got {}", json_type(other)),
-                        ));
-                    }
-                }
-            }
-            if bad {
-                Slot::Bad
-            } else {
-                Slot::Ok(topics)
-            }
-        }
-        Some(other) => {
-            problems.push(FieldProblem::new(
-                "topic",
-                codes::TOPIC_INVALID,
-                format!("must be an array of strings, got {}", json_type(other)),
-            ));
-            Slot::Bad
-        }
     }
 }
 
@@ -852,7 +926,7 @@ mod tests {
         fixture("fluxora-scenario.getEvents.json")["pages"][0]["result"]["events"][0].clone()
     }
 
-    fn codes_of(problems: &[FieldProblem]) -> Vec<(&str, &str)> {
+    fn codes_of(problems: &[FieldError]) -> Vec<(&str, &str)> {
         problems
             .iter()
             .map(|p| (p.field.as_str(), p.code))

@@ -1,4 +1,4 @@
-//! The one ingest core (design §6), shared by the RPC poller and `POST /internal/indexer/events`.
+//! The one ingest core, shared by the RPC poller and `POST /internal/indexer/events`.
 //!
 //! A batch is written in one transaction: its new events (an event already stored is a no-op,
 //! reported as a duplicate), the chain streams they change, the ledger hashes seen and the
@@ -221,10 +221,10 @@ impl IngestCore {
         Err(IngestError::Contended)
     }
 
-    /// Previous-hash continuity (design §6, `reference/chain.md` §B9): the lowest ledger `L − 1`
-    /// for which a header of the batch names another hash than the one we stored (or than the
-    /// batch itself gives for `L − 1`), as a [`Reorg`] at `L − 1`. Ledgers we hold no hash for
-    /// cannot be checked and pass.
+    /// Previous-hash continuity (each ledger header names its predecessor's hash, a chain back to
+    /// genesis; see `docs/indexer.md`): the lowest ledger `L − 1` for which a header of the batch
+    /// names another hash than the one we stored (or than the batch itself gives for `L − 1`), as a
+    /// [`Reorg`] at `L − 1`. Ledgers we hold no hash for cannot be checked and pass.
     ///
     /// Errors: [`IngestError::Store`]; [`IngestError::ConflictingHashes`] when the batch
     /// contradicts itself (a header and a hash for the same ledger disagree).
@@ -488,10 +488,11 @@ impl IngestCore {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        // Webhook events (design §6: sent once their ledger is safe). Those of ledgers this batch
-        // makes safe are released in its own transaction; those above it are held. With no
-        // endpoint enabled, the released ones would never be delivered, so they are not built
-        // (the commit re-checks, and a batch that raced an endpoint's creation is recomputed).
+        // Webhook events of chain events are sent only once their ledger is safe (at or below
+        // `lastSafeLedger`). Those of ledgers this batch makes safe are released in its own
+        // transaction; those above it are held. With no endpoint enabled, the released ones would
+        // never be delivered, so they are not built (the commit re-checks, and a batch that raced
+        // an endpoint's creation is recomputed).
         let endpoints_enabled = self.webhooks.any_enabled_endpoint().await?;
         let mut outbox_omitted = false;
         let now = now_millis();

@@ -1,4 +1,4 @@
-//! The chain indexer (`design.md` §6): follows the Fluxora contract's events on Stellar RPC (or
+//! The chain indexer (`docs/indexer.md`): follows the Fluxora contract's events on Stellar RPC (or
 //! takes them from trusted workers), stores them, derives chain streams from them, detects reorgs,
 //! and reports its freshness to `/health`.
 //!

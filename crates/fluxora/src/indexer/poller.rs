@@ -1,6 +1,6 @@
-//! The RPC poller (design §6): checks the network, detects forks against stored ledger hashes,
-//! pages `getEvents` for the contract from the durable cursor, and hands each page to the ingest
-//! core. Runs under [`crate::worker::supervise`]; with several replicas only the leader polls.
+//! The RPC poller: checks the network, detects forks against stored ledger hashes, pages
+//! `getEvents` for the contract from the durable cursor, and hands each page to the ingest core.
+//! Runs under [`crate::worker::supervise`]; with several replicas only the leader polls.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -139,7 +139,7 @@ impl SqliteDatabase {
     /// background (`PRAGMA wal_checkpoint(PASSIVE)` on another pool connection, which blocks no
     /// reader or writer), instead of letting the next committing writer do it inline: the
     /// indexer's next batch then runs while the checkpoint does. One runs at a time; a failure
-    /// is logged at DEBUG and leaves the inline backstop ([`WAL_AUTOCHECKPOINT_PAGES`]).
+    /// is logged at DEBUG and leaves the inline backstop (`WAL_AUTOCHECKPOINT_PAGES`).
     /// Needs a Tokio runtime (the store is only used inside one).
     pub fn after_bulk_commit(&self) {
         if self.file.is_none() || self.checkpointing.swap(true, Ordering::AcqRel) {

@@ -1,40 +1,103 @@
-//! Parsing and validation of `POST /api/streams` bodies (design §5, §5.1, §8).
+//! Parsing and validation of `POST /api/streams` bodies (the rules for clients: `docs/api.md`,
+//! "Create rules" and "Field codes").
 //!
-//! The body is read as a JSON value and checked field by field so that one 400 lists every
-//! failing field; unknown fields are refused so that typos do not pass silently. The contract's
-//! `create_stream` rules (`chain.md` §A1) are then applied to the parsed values.
+//! The body is described once, as [`NEW_STREAM`] (which the OpenAPI document renders), and read
+//! field by field with [`crate::fields::FieldReader`] so that one 400 lists every failing field;
+//! unknown fields are refused so that typos do not pass silently. The contract's `create_stream`
+//! rules are then applied to the parsed values: deposit > 0, rate > 0, sender ≠ recipient,
+//! start < end, start ≤ cliff ≤ end, deposit ≥ rate × (end − start). Unlike the contract, a
+//! start in the past is allowed (records of streams already running).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::address::StellarAddress;
 use crate::amount::Amount;
+use crate::fields::{
+    BodySpec, FieldReader, FieldSpec, Format, Integer, Shape, Text, UnknownFields,
+};
 use crate::streams::accrual::AccrualSchedule;
 use crate::streams::MAX_UNIX_TIME;
-use crate::validation::{Collector, FieldError, ValidationErrors};
+use crate::validation::{FieldError, ValidationErrors};
 
-/// Field code: a body field the API does not know.
-pub const UNKNOWN_FIELD: &str = "UNKNOWN_FIELD";
-/// Field code: the body is not a JSON object.
-pub const INVALID_BODY: &str = "INVALID_BODY";
 /// Field code: a time that is not a non-negative integer of unix seconds.
 pub const TIME_INVALID: &str = "TIME_INVALID";
 /// Field code: a time beyond [`MAX_UNIX_TIME`].
 pub const TIME_OUT_OF_RANGE: &str = "TIME_OUT_OF_RANGE";
-/// Field code for values that parse but break a rule (design §5.1: "a semantically bad value is
-/// `VALIDATION_ERROR` with a field message").
+/// Field code for values that parse but break a rule (a zero deposit, an end before the start):
+/// `VALIDATION_ERROR`, with a message naming the rule.
 pub const SEMANTIC: &str = "VALIDATION_ERROR";
 
-const KNOWN_FIELDS: [&str; 7] = [
-    "sender",
-    "recipient",
-    "depositAmount",
-    "ratePerSecond",
-    "startTime",
-    "cliffTime",
-    "endTime",
-];
+/// The amount strings a create body accepts: digits, optionally a point and 1–7 fractional
+/// digits (what [`Amount::parse`] accepts, short of its i128 range).
+pub const AMOUNT_INPUT_PATTERN: &str = r"^[0-9]+(\.[0-9]{1,7})?$";
 
-/// A validated stream creation: every rule of design §5 and §8 holds, defaults applied.
+/// A time field: unix seconds from 0 to [`MAX_UNIX_TIME`] (i64::MAX).
+const TIME: Shape = Shape::Integer(Integer::range(0, i64::MAX, Format::Int64));
+const AMOUNT: Shape = Shape::String(Text::ANY.pattern(AMOUNT_INPUT_PATTERN));
+const ADDRESS: Shape = Shape::Component(crate::fields::Component::of::<StellarAddress>());
+
+/// The `POST /api/streams` body: what [`parse_new_stream`] reads and the OpenAPI document shows.
+pub const NEW_STREAM: BodySpec = BodySpec {
+    name: "CreateStreamRequest",
+    description: "The `POST /api/streams` body. Unknown fields are refused; every failing field \
+                  is reported in the error's `details` with its own code.",
+    fields: &[
+        FieldSpec::required(
+            "sender",
+            ADDRESS,
+            "The funding account or contract: a G… or C… StrKey, fully checked (never an S… \
+             seed).",
+        ),
+        FieldSpec::required(
+            "recipient",
+            ADDRESS,
+            "The payee: a G… or C… StrKey, different from the sender.",
+        ),
+        FieldSpec::required(
+            "depositAmount",
+            AMOUNT,
+            "Total escrowed amount, > 0: a decimal string with at most 7 fractional digits \
+             (`\"1000\"`, `\"0.5\"`; JSON numbers are refused, even exact ones).",
+        )
+        .example("\"1000.5\""),
+        FieldSpec::required(
+            "ratePerSecond",
+            AMOUNT,
+            "Accrual per second, > 0, same format as `depositAmount`.",
+        )
+        .example("\"0.001\""),
+        FieldSpec::optional(
+            "startTime",
+            TIME,
+            "Accrual start, unix seconds (default: now).",
+        )
+        .nullable()
+        .example("1700000000"),
+        FieldSpec::optional(
+            "cliffTime",
+            TIME,
+            "Cliff, unix seconds, start ≤ cliff ≤ end (default: the start).",
+        )
+        .nullable()
+        .example("1700000000"),
+        FieldSpec::optional(
+            "endTime",
+            TIME,
+            "End, unix seconds, after the start (default: when the deposit runs out at the \
+             rate).",
+        )
+        .nullable()
+        .example("1700086400"),
+    ],
+    unknown: UnknownFields::Refuse {
+        message: "unknown field; allowed fields are ",
+        list_names: true,
+        mark_cut: true,
+    },
+    not_object: "the request body must be a JSON object",
+};
+
+/// A validated stream creation: every field parsed and every create rule holds, defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewStream {
     /// Sender StrKey.
@@ -56,38 +119,22 @@ pub struct NewStream {
 /// Parses and validates a create body at unix time `now` (the default start).
 ///
 /// Errors: [`ValidationErrors`] listing every failing field: the `DECIMAL_*` codes for amounts
-/// (§5.1), the `STRKEY_*` codes for addresses, [`TIME_INVALID`]/[`TIME_OUT_OF_RANGE`] for times,
-/// [`UNKNOWN_FIELD`], [`INVALID_BODY`], and [`SEMANTIC`] for the contract's rules.
+/// ([`crate::amount`]), the `STRKEY_*` codes for addresses, [`TIME_INVALID`]/[`TIME_OUT_OF_RANGE`]
+/// for times, [`crate::fields::UNKNOWN_FIELD`], [`crate::fields::INVALID_BODY`], and [`SEMANTIC`]
+/// for the contract's rules.
 pub fn parse_new_stream(body: &Value, now: u64) -> Result<NewStream, ValidationErrors> {
-    let Some(object) = body.as_object() else {
-        return Err(ValidationErrors(vec![FieldError::new(
-            "body",
-            INVALID_BODY,
-            "the request body must be a JSON object",
-        )]));
-    };
-
-    let mut errors = Collector::default();
-    for key in object.keys() {
-        if !KNOWN_FIELDS.contains(&key.as_str()) {
-            errors.push(FieldError::new(
-                truncate_field_name(key),
-                UNKNOWN_FIELD,
-                format!(
-                    "unknown field; allowed fields are {}",
-                    KNOWN_FIELDS.join(", ")
-                ),
-            ));
-        }
-    }
-
-    let sender = errors.take(address_field(object, "sender"));
-    let recipient = errors.take(address_field(object, "recipient"));
-    let deposit = errors.take(amount_field(object, "depositAmount"));
-    let rate = errors.take(amount_field(object, "ratePerSecond"));
-    let start = errors.take(time_field(object, "startTime"));
-    let cliff = errors.take(time_field(object, "cliffTime"));
-    let end = errors.take(time_field(object, "endTime"));
+    let mut errors = FieldReader::body(&NEW_STREAM, body)?;
+    let sender = errors.parse("sender", |value| address_field(value, "sender"));
+    let recipient = errors.parse("recipient", |value| address_field(value, "recipient"));
+    let deposit = errors.parse("depositAmount", |value| {
+        amount_field(value, "depositAmount")
+    });
+    let rate = errors.parse("ratePerSecond", |value| {
+        amount_field(value, "ratePerSecond")
+    });
+    let start = errors.parse("startTime", |value| time_field(value, "startTime"));
+    let cliff = errors.parse("cliffTime", |value| time_field(value, "cliffTime"));
+    let end = errors.parse("endTime", |value| time_field(value, "endTime"));
 
     // Semantic rules need the parsed values; check those whose inputs parsed.
     if let Some(deposit) = deposit {
@@ -118,7 +165,7 @@ pub fn parse_new_stream(body: &Value, now: u64) -> Result<NewStream, ValidationE
         }
     }
     if !errors.is_empty() {
-        return Err(finish_err(errors));
+        return Err(errors.into_errors());
     }
 
     // Every field parsed; the options below are all Some.
@@ -132,7 +179,7 @@ pub fn parse_new_stream(body: &Value, now: u64) -> Result<NewStream, ValidationE
         Some(end),
     ) = (sender, recipient, deposit, rate, start, cliff, end)
     else {
-        return Err(finish_err(errors));
+        return Err(errors.into_errors());
     };
     let start_time = start.unwrap_or(now);
     if start_time > MAX_UNIX_TIME {
@@ -141,7 +188,7 @@ pub fn parse_new_stream(body: &Value, now: u64) -> Result<NewStream, ValidationE
             TIME_OUT_OF_RANGE,
             format!("the default startTime (now) exceeds {MAX_UNIX_TIME}"),
         ));
-        return Err(finish_err(errors));
+        return Err(errors.into_errors());
     }
 
     let end_time = match end {
@@ -152,7 +199,7 @@ pub fn parse_new_stream(body: &Value, now: u64) -> Result<NewStream, ValidationE
                     SEMANTIC,
                     "endTime must be after startTime",
                 ));
-                return Err(finish_err(errors));
+                return Err(errors.into_errors());
             }
             end_time
         }
@@ -166,7 +213,7 @@ pub fn parse_new_stream(body: &Value, now: u64) -> Result<NewStream, ValidationE
                         "the default endTime (startTime + depositAmount / ratePerSecond) exceeds {MAX_UNIX_TIME}; give endTime explicitly"
                     ),
                 ));
-                    return Err(finish_err(errors));
+                    return Err(errors.into_errors());
                 }
                 Some(end_time) if end_time == start_time => {
                     errors.push(FieldError::new(
@@ -174,7 +221,7 @@ pub fn parse_new_stream(body: &Value, now: u64) -> Result<NewStream, ValidationE
                     SEMANTIC,
                     "depositAmount is less than one second of ratePerSecond, so the stream would end at its start",
                 ));
-                    return Err(finish_err(errors));
+                    return Err(errors.into_errors());
                 }
                 Some(end_time) => end_time,
                 None => {
@@ -183,7 +230,7 @@ pub fn parse_new_stream(body: &Value, now: u64) -> Result<NewStream, ValidationE
                     TIME_OUT_OF_RANGE,
                     "the default endTime (startTime + depositAmount / ratePerSecond) overflows; give endTime explicitly",
                 ));
-                    return Err(finish_err(errors));
+                    return Err(errors.into_errors());
                 }
             }
         }
@@ -227,13 +274,6 @@ pub fn parse_new_stream(body: &Value, now: u64) -> Result<NewStream, ValidationE
     })
 }
 
-fn finish_err(errors: Collector) -> ValidationErrors {
-    errors
-        .finish()
-        .err()
-        .unwrap_or_else(|| ValidationErrors(Vec::new()))
-}
-
 fn required_deposit(rate: Amount, start: u64, end: u64) -> Option<Amount> {
     let duration = i128::from(end.checked_sub(start)?);
     rate.stroops()
@@ -241,33 +281,20 @@ fn required_deposit(rate: Amount, start: u64, end: u64) -> Option<Amount> {
         .map(Amount::from_stroops)
 }
 
-/// Field names are echoed in `details`; cap what a client can make us echo.
-fn truncate_field_name(name: &str) -> String {
-    const MAX: usize = 64;
-    let name = crate::address::redact_secret_seeds(name);
-    if name.chars().count() <= MAX {
-        name.to_string()
-    } else {
-        let mut short: String = name.chars().take(MAX).collect();
-        short.push('…');
-        short
-    }
-}
-
-fn address_field(object: &Map<String, Value>, field: &str) -> Result<StellarAddress, FieldError> {
-    StellarAddress::from_json(object.get(field))
+fn address_field(value: Option<&Value>, field: &str) -> Result<StellarAddress, FieldError> {
+    StellarAddress::from_json(value)
         .map_err(|error| FieldError::new(field, error.code(), error.message(field)))
 }
 
-fn amount_field(object: &Map<String, Value>, field: &str) -> Result<Amount, FieldError> {
-    Amount::from_json(object.get(field))
+fn amount_field(value: Option<&Value>, field: &str) -> Result<Amount, FieldError> {
+    Amount::from_json(value)
         .map_err(|error| FieldError::new(field, error.code(), error.message(field)))
 }
 
 /// An optional time field: absent or `null` → `None`; otherwise a non-negative JSON integer of
 /// unix seconds no larger than [`MAX_UNIX_TIME`].
-fn time_field(object: &Map<String, Value>, field: &str) -> Result<Option<u64>, FieldError> {
-    match object.get(field) {
+fn time_field(value: Option<&Value>, field: &str) -> Result<Option<u64>, FieldError> {
+    match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(number)) => match number.as_u64() {
             Some(value) if value <= MAX_UNIX_TIME => Ok(Some(value)),
@@ -304,6 +331,7 @@ fn time_field(object: &Map<String, Value>, field: &str) -> Result<Option<u64>, F
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fields::UNKNOWN_FIELD;
     use serde_json::json;
 
     const G1: &str = "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5";
@@ -315,6 +343,43 @@ mod tests {
             Err(ValidationErrors(errors)) => {
                 errors.into_iter().map(|e| (e.field, e.code)).collect()
             }
+        }
+    }
+
+    /// What the documented amount pattern refuses, `Amount::parse` refuses; what it accepts
+    /// parses (within the i128 range, which no pattern states).
+    #[test]
+    fn the_amount_pattern_is_the_amount_format() {
+        let schema = json!({"type": "string", "pattern": AMOUNT_INPUT_PATTERN});
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        for text in [
+            "0",
+            "1",
+            "100",
+            "0.5",
+            "1.0000001",
+            "1.00000000",
+            "0.00000001",
+            "1e5",
+            ".5",
+            "5.",
+            "+5",
+            "-5",
+            " 5",
+            "5 ",
+            "1,000",
+            "1..5",
+            "NaN",
+            "0x10",
+            "１００",
+            "",
+            "1.2.3",
+        ] {
+            assert_eq!(
+                validator.is_valid(&json!(text)),
+                Amount::parse(text).is_ok(),
+                "{text:?}"
+            );
         }
     }
 

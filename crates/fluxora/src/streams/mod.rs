@@ -1,4 +1,5 @@
-//! The stream domain: the model, its lifecycle and its accrual (`design.md` §5, §8).
+//! The stream domain: the model, its lifecycle and its accrual (the resource as clients see it:
+//! `docs/api.md`).
 //!
 //! Nothing here knows about HTTP or SQL: handlers call [`service::StreamService`], which applies
 //! the rules of this module and persists through [`repo::StreamRepository`].
@@ -22,7 +23,7 @@ use accrual::AccrualSchedule;
 /// databases' signed 64-bit integer columns. The contract's own type is `u64`.
 pub const MAX_UNIX_TIME: u64 = i64::MAX as u64;
 
-/// A stream's lifecycle status as the API reports it (design §5).
+/// A stream's lifecycle status as the API reports it.
 ///
 /// Transitions: active → paused | cancelled, paused → active | cancelled; completed and cancelled
 /// are terminal. An API stream that is active or paused at or after its end time reads as
@@ -71,8 +72,8 @@ impl fmt::Display for StreamStatus {
     }
 }
 
-/// Where a stream's state comes from (design §5): created through this API, or indexed from the
-/// contract's events (then it changes only through events).
+/// Where a stream's state comes from: created through this API, or indexed from the contract's
+/// events (then it changes only through events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StreamSource {
@@ -100,7 +101,8 @@ impl StreamSource {
     }
 }
 
-/// On-chain identity of a chain-indexed stream (`chain` in the resource, design §5).
+/// On-chain identity of a chain-indexed stream (the resource's `chain` field; `null` for streams
+/// created through the API).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainRef {
@@ -196,7 +198,7 @@ pub enum TransitionError {
         /// Past participle of the action (`paused`, `resumed`, `cancelled`).
         verb: &'static str,
     },
-    /// Chain streams change only through contract events (design §5).
+    /// Chain streams change only through contract events: every lifecycle action is refused.
     #[error("Stream '{id}' is indexed from the chain: its state comes only from contract events and cannot be changed through the API")]
     ChainManaged {
         /// The stream id.
@@ -216,7 +218,7 @@ fn describe_refusal(status: StreamStatus, verb: &str) -> String {
 }
 
 impl Stream {
-    /// The accrual inputs of this stream (design §8, `chain.md` §A2).
+    /// The accrual inputs of this stream, for the contract's accrual rule ([`accrual`]).
     pub fn schedule(&self) -> AccrualSchedule {
         AccrualSchedule {
             deposit: self.deposit_amount.stroops(),
@@ -230,8 +232,8 @@ impl Stream {
     }
 
     /// The status the API reports at unix time `now`: an API stream that is active or paused at
-    /// or after its end time reads as completed (design §5). Chain streams report what the
-    /// contract's events said.
+    /// or after its end time reads as completed. Chain streams report what the contract's events
+    /// said.
     pub fn status_at(&self, now: u64) -> StreamStatus {
         match (self.source, self.status) {
             (StreamSource::Api, StreamStatus::Active | StreamStatus::Paused)
@@ -243,9 +245,9 @@ impl Stream {
         }
     }
 
-    /// Amount accrued at unix time `t` with the contract's rule; a cancelled stream is evaluated
-    /// at `min(t, cancelled_at)`, a completed chain stream has accrued its deposit (design §5, §8,
-    /// `chain.md` §A2).
+    /// Amount accrued at unix time `t` with the contract's rule; a cancelled stream is evaluated at
+    /// `min(t, cancelled_at)`, a completed chain stream has accrued its whole deposit (as the
+    /// contract computes it).
     pub fn streamed_at(&self, t: u64) -> Amount {
         // The contract reports a completed stream's accrual as the whole deposit.
         if self.source == StreamSource::Chain && self.status == StreamStatus::Completed {
@@ -258,8 +260,8 @@ impl Stream {
         Amount::from_stroops(self.schedule().accrued_at(t))
     }
 
-    /// Applies a lifecycle action at unix time `now` (design §5) and returns the new state, or
-    /// why it is refused. `now_millis` stamps `updated_at`; the version is bumped.
+    /// Applies a lifecycle action at unix time `now` and returns the new state, or why it is
+    /// refused. `now_millis` stamps `updated_at`; the version is bumped.
     ///
     /// Errors: [`TransitionError::ChainManaged`] for chain streams;
     /// [`TransitionError::NotAllowed`] when the status at `now` does not allow the action
@@ -301,7 +303,7 @@ impl Stream {
     }
 
     /// The API representation at unix time `now`, with amounts computed at `at` (defaults to
-    /// `now`; the `?at=` query of design §5).
+    /// `now`; the `?at=` query of the read routes).
     pub fn view(&self, now: u64, at: Option<u64>) -> StreamView {
         let streamed = self.streamed_at(at.unwrap_or(now));
         let remaining = self
@@ -330,7 +332,7 @@ impl Stream {
     }
 }
 
-/// The stream resource of design §5, as serialized in responses and webhook payloads.
+/// The stream resource, as serialized in responses and webhook payloads.
 /// Amounts are decimal strings with exactly 7 fractional digits; times are unix seconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

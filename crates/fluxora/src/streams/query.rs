@@ -1,4 +1,4 @@
-//! Query-string parameters of the stream read routes (design §5).
+//! Query-string parameters of the stream read routes.
 //!
 //! `GET /api/streams` takes `limit` (1–100, default 20), `cursor`, `status`, `sender`,
 //! `recipient`, `source` and `at`; `GET /api/streams/{id}` takes `at`. Unknown or repeated
@@ -199,8 +199,8 @@ pub fn parse_list_params(query: Option<&str>) -> Result<ListParams, ValidationEr
 }
 
 impl StreamFilters {
-    /// The canonical `(name, value)` list the cursor fingerprint covers (design §5: a cursor
-    /// issued for other filters is refused).
+    /// The canonical `(name, value)` list the cursor fingerprint covers (a cursor issued for
+    /// other filters is refused).
     pub fn fingerprint_parts(&self) -> [(&'static str, Option<&str>); 4] {
         [
             ("status", self.status.map(StreamStatus::as_str)),

@@ -8,8 +8,8 @@
 //! ([`crate::webhooks::repo::enqueue_in`]).
 //!
 //! Reads of one stream by id (`GET /api/streams/{id}`, the hottest route) bypass sqlx's pool
-//! when they can: on SQLite through [`inline_sqlite`] (plain connections read on the calling
-//! thread), on PostgreSQL through [`pipelined_postgres`] (pipelined connections). Both fall back
+//! when they can: on SQLite through `repo/inline_sqlite.rs` (plain connections read on the calling
+//! thread), on PostgreSQL through `repo/pipelined_postgres.rs` (pipelined connections). Both fall back
 //! to the pool whenever they cannot answer; `docs/benchmarks.md` has the figures that keep them.
 
 mod inline_sqlite;

@@ -112,7 +112,7 @@ impl StreamService {
         }
     }
 
-    /// Creates a stream from a parsed JSON body (design §5), honouring an idempotency key.
+    /// Creates a stream from a parsed JSON body, honouring an idempotency key.
     ///
     /// With a key: a completed record with the same canonical body is replayed; a different body
     /// or a request still in flight is [`StreamError::IdempotencyConflict`]; invalid bodies are not
@@ -212,7 +212,7 @@ impl StreamService {
         Ok(stream.view(now_unix(), at))
     }
 
-    /// One page of streams (design §5: newest first, opaque cursor bound to the filters).
+    /// One page of streams: newest first, with an opaque cursor bound to the filters.
     ///
     /// Errors: [`StreamError::Validation`] for a bad cursor, [`StreamError::Store`].
     pub async fn list(&self, params: ListParams) -> Result<StreamListPage, StreamError> {
@@ -252,8 +252,8 @@ impl StreamService {
         })
     }
 
-    /// Applies a lifecycle action (design §5). Concurrent actions on one stream are serialized by
-    /// optimistic concurrency: exactly one of two concurrent cancels succeeds.
+    /// Applies a lifecycle action (pause, resume, cancel). Concurrent actions on one stream are
+    /// serialized by optimistic concurrency: exactly one of two concurrent cancels succeeds.
     ///
     /// Errors: [`StreamError::NotFound`], [`StreamError::Transition`] (409),
     /// [`StreamError::Store`].

@@ -1,5 +1,5 @@
-//! Prometheus metrics (design §9, issue 7 scope 3): every metric name and label lives here, so the
-//! exported surface is one list (also in `docs/operations.md`).
+//! Prometheus metrics: every metric name and label lives here, so the exported surface is one list
+//! (also in `docs/operations.md`).
 //!
 //! Recording goes through the `metrics` facade; the recorder is
 //! `metrics-exporter-prometheus`, installed once per process ([`Metrics::install`]) and rendered
@@ -25,14 +25,15 @@ pub const DB_POOL_CONNECTIONS: &str = "fluxora_db_pool_connections";
 pub const DB_POOL_MAX: &str = "fluxora_db_pool_max_connections";
 /// Highest ingested ledger: gauge (ledger sequence; absent until the first ingest).
 pub const INDEXER_LAST_INGESTED: &str = "fluxora_indexer_last_ingested_ledger";
-/// Highest safe ledger (design §6): gauge (ledger sequence).
+/// Highest safe ledger (the highest ingested minus `INDEXER_SAFETY_MARGIN_LEDGERS`; webhooks of
+/// chain events wait for it): gauge (ledger sequence).
 pub const INDEXER_LAST_SAFE: &str = "fluxora_indexer_last_safe_ledger";
 /// Time since the last successful sync: gauge (seconds; the health report's `lagMs` / 1000).
 pub const INDEXER_LAG: &str = "fluxora_indexer_lag_seconds";
 /// Indexer status: gauge 1 for the current status, 0 for the others, label `status`
 /// (`not_configured`, `starting`, `healthy`, `stalled`).
 pub const INDEXER_STATUS: &str = "fluxora_indexer_status";
-/// 1 while a reorg rollback is in progress (design §6 `reorgDetected`).
+/// 1 while a reorg rollback is in progress (the health report's `reorgDetected`).
 pub const INDEXER_REORG_IN_PROGRESS: &str = "fluxora_indexer_reorg_in_progress";
 /// Reorgs detected and rolled back: counter.
 pub const INDEXER_REORGS: &str = "fluxora_indexer_reorgs_total";
@@ -139,7 +140,7 @@ pub struct ScrapeSnapshot {
     pub reorg_in_progress: bool,
 }
 
-/// The indexer statuses of design §6, for [`INDEXER_STATUS`].
+/// The indexer statuses of the health report, for [`INDEXER_STATUS`].
 const INDEXER_STATUSES: [&str; 4] = ["not_configured", "starting", "healthy", "stalled"];
 
 /// The delivery statuses, for [`WEBHOOK_DELIVERIES`].

@@ -1,6 +1,7 @@
-//! Telemetry: metrics ([`metrics`]) and structured logging (design §4): JSON lines on stdout by default (`LOG_FORMAT=json`), each with
-//! `timestamp`, `level`, `message` and the fields of the current request span (`request_id`,
-//! `method`, `path`); `pretty` for humans. Panics are logged through tracing too.
+//! Telemetry: metrics ([`metrics`]) and structured logging: JSON lines on stdout by default
+//! (`LOG_FORMAT=json`), each with `timestamp`, `level`, `message` and the fields of the current
+//! request span (`request_id`, `method`, `path`); `pretty` for humans. Panics are logged through
+//! tracing too.
 
 pub mod metrics;
 pub mod span_fields;

@@ -1,12 +1,12 @@
 //! The JSON object a span's fields are kept as (`LOG_FORMAT=json`).
 //!
 //! `tracing_subscriber`'s JSON format keeps each span's fields as a JSON object text, formatted
-//! when the span is created, and copies them into every line logged inside the span (the
-//! request span's `request_id`, `method` and `path`, design §4). Its default field formatter
-//! builds a map of `serde_json::Value`s for that; [`JsonSpanFields`] writes the same object
-//! straight into one buffer, with the same escaping (serde_json's) and the same rules
-//! (`r#` prefixes dropped, `Debug`/`Display` values as strings). Every request creates a span,
-//! so this is on the hot path even when nothing is logged at INFO.
+//! when the span is created, and copies them into every line logged inside the span (the request
+//! span's `request_id`, `method` and `path`: every log line of a request carries them). Its default
+//! field formatter builds a map of `serde_json::Value`s for that; [`JsonSpanFields`] writes the
+//! same object straight into one buffer, with the same escaping (serde_json's) and the same rules
+//! (`r#` prefixes dropped, `Debug`/`Display` values as strings). Every request creates a span, so
+//! this is on the hot path even when nothing is logged at INFO.
 
 use std::fmt;
 

@@ -1,6 +1,6 @@
-//! The webhook dispatcher (issue 6): claims due deliveries from the outbox under a lease, signs
-//! them per design §7 with `fluxora-webhooks`, POSTs them through the SSRF guard (10 s timeout, no
-//! redirects), and records every attempt with the delivery's next state.
+//! The webhook dispatcher: claims due deliveries from the outbox under a lease, signs them with
+//! `fluxora-webhooks` (the contract in `docs/webhooks.md`), POSTs them through the SSRF guard (10 s
+//! timeout, no redirects), and records every attempt with the delivery's next state.
 //!
 //! Several replicas may dispatch at once: claims are atomic (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL) and leased, so a delivery is sent by one dispatcher at a time, and a crashed
@@ -24,7 +24,8 @@ use crate::webhooks::policy::{
 use crate::webhooks::repo::{AttemptRecord, ClaimedDelivery, WebhookRepository};
 use crate::webhooks::{delivery_body, DeliveryStatus};
 
-/// Per-request timeout (issue 6).
+/// Per-attempt timeout: an attempt not answered within 10 s is retried, after at least 60 s
+/// ([`crate::webhooks::policy::SLOW_DOWN_FLOOR`]).
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The stored excerpt of a response body.
 pub const RESPONSE_EXCERPT_BYTES: usize = 1024;

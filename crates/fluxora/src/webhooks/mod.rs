@@ -1,5 +1,5 @@
-//! Live webhook delivery (the signature contract is in `docs/webhooks.md`): endpoints, the outbox
-//! of domain events, deliveries with retries and dead letters, and the dispatcher.
+//! Live webhook delivery (`docs/webhooks.md`, which also holds the signature contract): endpoints,
+//! the outbox of domain events, deliveries with retries and dead letters, and the dispatcher.
 //!
 //! Every stream change writes its domain event into the outbox in the same transaction as the
 //! change, with one delivery per matching enabled endpoint. The [`dispatcher`] claims due

@@ -7,21 +7,133 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::sync::Notify;
 
 use crate::clock::now_millis;
+use crate::fields::{
+    Array, BodySpec, Component, FieldReader, FieldSpec, Format, Mismatch, Shape, Text,
+    UnknownFields,
+};
 use crate::pagination::{filter_fingerprint, CursorCodec};
 use crate::secret::Secret;
-use crate::ssrf::SsrfPolicy;
+use crate::ssrf::{SsrfPolicy, MAX_URL_LEN};
 use crate::store::Page;
 use crate::store::StoreError;
 use crate::validation::{Collector, FieldError, ValidationErrors};
 use crate::webhooks::repo::{DeliveryQuery, WebhookRepository};
 use crate::webhooks::{
-    event_data, generate_secret, Attempt, Delivery, DeliveryStatus, Endpoint, OutboxEvent,
-    EVENT_TYPES, ROTATION_GRACE_MS,
+    event_data, generate_secret, Attempt, Delivery, DeliveryStatus, Endpoint, EventType,
+    OutboxEvent, EVENT_TYPES, ROTATION_GRACE_MS,
 };
+
+const URL: Shape = Shape::String(
+    Text::ANY
+        .format(Format::Uri)
+        .length(None, Some(MAX_URL_LEN)),
+);
+const EVENT_TYPE_LIST: Shape =
+    Shape::Array(Array::of(&Shape::Component(Component::of::<EventType>())));
+const DESCRIPTION: Shape = Shape::String(Text::ANY.length(None, Some(MAX_DESCRIPTION_CHARS)));
+/// Longest endpoint description, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 500;
+const URL_EXAMPLE: &str = "\"https://example.com/hooks/fluxora\"";
+
+/// The `POST /api/webhooks/endpoints` body (`docs/webhooks.md`): what
+/// [`WebhookService::create_endpoint`] reads and the OpenAPI document shows.
+pub const CREATE_ENDPOINT: BodySpec = BodySpec {
+    name: "CreateEndpointRequest",
+    description: "The `POST /api/webhooks/endpoints` body. Every failing field is reported; \
+                  unknown fields are refused.",
+    fields: &[
+        FieldSpec::required(
+            "url",
+            URL,
+            "Absolute `https` URL, at most 2048 bytes (no credentials; private and loopback \
+             addresses are refused unless allowed by configuration).",
+        )
+        .example(URL_EXAMPLE),
+        FieldSpec::optional(
+            "eventTypes",
+            EVENT_TYPE_LIST,
+            "Event types to deliver; absent, null or empty: all.",
+        )
+        .nullable()
+        .example("[\"stream.created\", \"stream.cancelled\"]"),
+        FieldSpec::optional(
+            "description",
+            DESCRIPTION,
+            "Free text, at most 500 characters.",
+        )
+        .nullable()
+        .example("\"Treasury dashboard\""),
+        FieldSpec::optional(
+            "enabled",
+            Shape::Boolean,
+            "Whether deliveries are made (default true).",
+        )
+        .example("true"),
+        FieldSpec::optional(
+            "secret",
+            Shape::String(
+                Text::ANY
+                    .pattern("^[!-~]+$")
+                    .length(Some(MIN_SECRET_LEN), Some(MAX_SECRET_LEN)),
+            ),
+            "The signing secret, 24–256 visible ASCII characters; absent or null: generated.",
+        )
+        .nullable()
+        .example("\"my-endpoint-signing-secret-0123456789\""),
+    ],
+    unknown: UnknownFields::Refuse {
+        message: "unknown field; allowed: ",
+        list_names: true,
+        mark_cut: false,
+    },
+    not_object: "the request body must be a JSON object",
+};
+
+/// The `PATCH /api/webhooks/endpoints/{id}` body, any subset of the fields: what
+/// [`WebhookService::update_endpoint`] reads and the OpenAPI document shows.
+pub const UPDATE_ENDPOINT: BodySpec = BodySpec {
+    name: "UpdateEndpointRequest",
+    description: "The `PATCH /api/webhooks/endpoints/{id}` body: any subset of the fields.",
+    fields: &[
+        FieldSpec::optional("url", URL, "Absolute `https` URL, at most 2048 bytes.")
+            .example(URL_EXAMPLE),
+        FieldSpec::optional(
+            "eventTypes",
+            EVENT_TYPE_LIST,
+            "Event types to deliver; null or empty: all.",
+        )
+        .nullable()
+        .example("[\"stream.created\"]"),
+        FieldSpec::optional(
+            "description",
+            DESCRIPTION,
+            "Free text, at most 500 characters; null clears it.",
+        )
+        .nullable()
+        .example("\"Treasury dashboard\""),
+        FieldSpec::optional(
+            "enabled",
+            Shape::Boolean,
+            "Enabling resets the failure streak and the automatic-disable reason.",
+        )
+        .example("true"),
+    ],
+    unknown: UnknownFields::Refuse {
+        message: "unknown field; allowed: ",
+        list_names: true,
+        mark_cut: false,
+    },
+    not_object: "the request body must be a JSON object",
+};
+
+/// Shortest signing secret a client may choose, in (visible ASCII) characters.
+const MIN_SECRET_LEN: usize = 24;
+/// Longest signing secret a client may choose, in (visible ASCII) characters.
+const MAX_SECRET_LEN: usize = 256;
 
 /// Errors of the webhook use cases, mapped once to the HTTP envelope.
 #[derive(Debug, thiserror::Error)]
@@ -110,32 +222,26 @@ impl WebhookService {
     /// Errors: [`WebhookError::Validation`] listing every failing field,
     /// [`WebhookError::Store`].
     pub async fn create_endpoint(&self, body: &Value) -> Result<Endpoint, WebhookError> {
-        let object = body_object(body)?;
-        let mut errors = Collector::default();
-        check_fields(object, true, &mut errors);
-        let url = self.parse_url(object.get("url"), &mut errors);
-        let event_types = parse_event_types(object.get("eventTypes"), &mut errors);
-        let description = parse_description(object.get("description"), &mut errors);
-        let enabled = parse_enabled(object.get("enabled"), &mut errors);
-        let secret = match object.get("secret") {
-            None | Some(Value::Null) => {
-                Some(generate_secret().map_err(|_| WebhookError::Randomness)?)
-            }
-            Some(Value::String(s))
-                if (24..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) =>
+        let mut fields = FieldReader::body(&CREATE_ENDPOINT, body)?;
+        let url = self.read_url(&mut fields);
+        let event_types = read_event_types(&mut fields);
+        let description = read_description(&mut fields);
+        let enabled = read_enabled(&mut fields).map(|enabled| enabled.unwrap_or(true));
+        let secret = match fields.string("secret", |_| secret_error()) {
+            Some(None) => Some(generate_secret().map_err(|_| WebhookError::Randomness)?),
+            Some(Some(chosen))
+                if (MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&chosen.len())
+                    && chosen.bytes().all(|b| b.is_ascii_graphic()) =>
             {
-                Some(Secret::new(s.clone()))
+                Some(Secret::new(chosen.to_owned()))
             }
-            Some(_) => {
-                errors.push(FieldError::new(
-                    "secret",
-                    "SECRET_INVALID",
-                    "secret must be 24–256 visible ASCII characters (or omit it to get a generated one)",
-                ));
+            Some(Some(_)) => {
+                fields.push(secret_error());
                 None
             }
+            None => None,
         };
-        errors.finish()?;
+        fields.finish()?;
         let (Some(url), Some(event_types), Some(description), Some(enabled), Some(secret)) =
             (url, event_types, description, enabled, secret)
         else {
@@ -175,34 +281,30 @@ impl WebhookService {
     /// failing field, [`WebhookError::Store`].
     pub async fn update_endpoint(&self, id: &str, body: &Value) -> Result<Endpoint, WebhookError> {
         let mut endpoint = self.get_endpoint(id).await?;
-        let object = body_object(body)?;
-        let mut errors = Collector::default();
-        check_fields(object, false, &mut errors);
-        if object.contains_key("url") {
-            if let Some(url) = self.parse_url(object.get("url"), &mut errors) {
-                endpoint.url = url;
-            }
+        let mut fields = FieldReader::body(&UPDATE_ENDPOINT, body)?;
+        if let Some(url) = self.read_url(&mut fields) {
+            endpoint.url = url;
         }
-        if object.contains_key("eventTypes") {
-            if let Some(types) = parse_event_types(object.get("eventTypes"), &mut errors) {
+        // A `null` event filter or description is a change (to all types, to none), unlike an
+        // absent one.
+        if fields.present("eventTypes") {
+            if let Some(types) = read_event_types(&mut fields) {
                 endpoint.event_types = types;
             }
         }
-        if object.contains_key("description") {
-            if let Some(description) = parse_description(object.get("description"), &mut errors) {
+        if fields.present("description") {
+            if let Some(description) = read_description(&mut fields) {
                 endpoint.description = description;
             }
         }
-        if object.contains_key("enabled") {
-            if let Some(enabled) = parse_enabled(object.get("enabled"), &mut errors) {
-                if enabled && !endpoint.enabled {
-                    endpoint.consecutive_failures = 0;
-                    endpoint.disabled_reason = None;
-                }
-                endpoint.enabled = enabled;
+        if let Some(Some(enabled)) = read_enabled(&mut fields) {
+            if enabled && !endpoint.enabled {
+                endpoint.consecutive_failures = 0;
+                endpoint.disabled_reason = None;
             }
+            endpoint.enabled = enabled;
         }
-        errors.finish()?;
+        fields.finish()?;
         endpoint.updated_at = now_millis();
         if !self.repo.update_endpoint(&endpoint).await? {
             return Err(endpoint_not_found(id));
@@ -347,22 +449,22 @@ impl WebhookService {
     }
 
     /// The endpoint URL, checked against the SSRF policy (absolute `https`, no credentials, no
-    /// private or loopback address unless allowed).
-    fn parse_url(&self, value: Option<&Value>, errors: &mut Collector) -> Option<String> {
-        match value {
-            Some(Value::String(raw)) => match self.ssrf.check_url(raw) {
-                Ok(url) => Some(url.to_string()),
-                Err(error) => {
-                    errors.push(FieldError::new("url", error.code(), error.to_string()));
-                    None
-                }
-            },
-            _ => {
-                errors.push(FieldError::new(
+    /// private or loopback address unless allowed): `None` when it failed (recorded) or, where
+    /// the body may omit it, is absent.
+    fn read_url(&self, fields: &mut FieldReader<'_>) -> Option<String> {
+        let raw = fields
+            .string("url", |_| {
+                FieldError::new(
                     "url",
                     "URL_INVALID",
                     "url is required: an absolute https URL",
-                ));
+                )
+            })
+            .flatten()?;
+        match self.ssrf.check_url(raw) {
+            Ok(url) => Some(url.to_string()),
+            Err(error) => {
+                fields.push(FieldError::new("url", error.code(), error.to_string()));
                 None
             }
         }
@@ -377,100 +479,69 @@ fn delivery_not_found(id: &str) -> WebhookError {
     WebhookError::DeliveryNotFound(crate::address::redact_secret_seeds(id).into_owned())
 }
 
-fn body_object(body: &Value) -> Result<&Map<String, Value>, ValidationErrors> {
-    body.as_object().ok_or_else(|| {
-        ValidationErrors(vec![FieldError::new(
-            "body",
-            "INVALID_BODY",
-            "the request body must be a JSON object",
-        )])
+/// The event filter: each name one of [`EVENT_TYPES`], deduplicated in order; absent or `null`
+/// is every type (an empty list). `None` when it failed (recorded).
+fn read_event_types(fields: &mut FieldReader<'_>) -> Option<Vec<String>> {
+    let unknown_type = || {
+        FieldError::new(
+            "eventTypes",
+            "EVENT_TYPE_UNKNOWN",
+            format!("each event type must be one of {}", EVENT_TYPES.join(", ")),
+        )
+    };
+    let names = fields.strings("eventTypes", |mismatch| match mismatch {
+        Mismatch::InvalidItem { .. } => unknown_type(),
+        Mismatch::Absent | Mismatch::Null | Mismatch::Invalid(_) => FieldError::new(
+            "eventTypes",
+            "EVENT_TYPE_UNKNOWN",
+            "eventTypes must be an array of event type names",
+        ),
+    })?;
+    let mut types: Vec<String> = Vec::new();
+    for name in names.unwrap_or_default() {
+        if !EVENT_TYPES.contains(&name) {
+            fields.push(unknown_type());
+            return None;
+        }
+        if !types.iter().any(|known| known == name) {
+            types.push(name.to_owned());
+        }
+    }
+    Some(types)
+}
+
+/// The description (at most [`MAX_DESCRIPTION_CHARS`] characters; absent or `null`: none).
+/// `None` when it failed (recorded).
+fn read_description(fields: &mut FieldReader<'_>) -> Option<Option<String>> {
+    let error = || {
+        FieldError::new(
+            "description",
+            "DESCRIPTION_INVALID",
+            "description must be a string of at most 500 characters",
+        )
+    };
+    match fields.string("description", |_| error())? {
+        Some(text) if text.chars().count() > MAX_DESCRIPTION_CHARS => {
+            fields.push(error());
+            None
+        }
+        text => Some(text.map(str::to_owned)),
+    }
+}
+
+/// `enabled` (a boolean; absent: `Some(None)`). `None` when it failed (recorded).
+fn read_enabled(fields: &mut FieldReader<'_>) -> Option<Option<bool>> {
+    fields.boolean("enabled", |_| {
+        FieldError::new("enabled", "ENABLED_INVALID", "enabled must be a boolean")
     })
 }
 
-/// The fields an endpoint body may carry; `creating` also allows `secret`.
-fn check_fields(object: &Map<String, Value>, creating: bool, errors: &mut Collector) {
-    let allowed: &[&str] = if creating {
-        &["url", "eventTypes", "description", "enabled", "secret"]
-    } else {
-        &["url", "eventTypes", "description", "enabled"]
-    };
-    for key in object.keys() {
-        if !allowed.contains(&key.as_str()) {
-            errors.push(FieldError::new(
-                crate::address::redact_secret_seeds(key)
-                    .chars()
-                    .take(64)
-                    .collect::<String>(),
-                "UNKNOWN_FIELD",
-                format!("unknown field; allowed: {}", allowed.join(", ")),
-            ));
-        }
-    }
-}
-
-fn parse_event_types(value: Option<&Value>, errors: &mut Collector) -> Option<Vec<String>> {
-    match value {
-        None | Some(Value::Null) => Some(Vec::new()),
-        Some(Value::Array(items)) => {
-            let mut types = Vec::new();
-            for item in items {
-                match item.as_str() {
-                    Some(t) if EVENT_TYPES.contains(&t) => {
-                        if !types.iter().any(|known: &String| known == t) {
-                            types.push(t.to_string());
-                        }
-                    }
-                    _ => {
-                        errors.push(FieldError::new(
-                            "eventTypes",
-                            "EVENT_TYPE_UNKNOWN",
-                            format!("each event type must be one of {}", EVENT_TYPES.join(", ")),
-                        ));
-                        return None;
-                    }
-                }
-            }
-            Some(types)
-        }
-        Some(_) => {
-            errors.push(FieldError::new(
-                "eventTypes",
-                "EVENT_TYPE_UNKNOWN",
-                "eventTypes must be an array of event type names",
-            ));
-            None
-        }
-    }
-}
-
-fn parse_description(value: Option<&Value>, errors: &mut Collector) -> Option<Option<String>> {
-    match value {
-        None | Some(Value::Null) => Some(None),
-        Some(Value::String(text)) if text.chars().count() <= 500 => Some(Some(text.clone())),
-        Some(_) => {
-            errors.push(FieldError::new(
-                "description",
-                "DESCRIPTION_INVALID",
-                "description must be a string of at most 500 characters",
-            ));
-            None
-        }
-    }
-}
-
-fn parse_enabled(value: Option<&Value>, errors: &mut Collector) -> Option<bool> {
-    match value {
-        None => Some(true),
-        Some(Value::Bool(enabled)) => Some(*enabled),
-        Some(_) => {
-            errors.push(FieldError::new(
-                "enabled",
-                "ENABLED_INVALID",
-                "enabled must be a boolean",
-            ));
-            None
-        }
-    }
+fn secret_error() -> FieldError {
+    FieldError::new(
+        "secret",
+        "SECRET_INVALID",
+        "secret must be 24–256 visible ASCII characters (or omit it to get a generated one)",
+    )
 }
 
 /// The filters and cursor of a delivery-list query string; every bad parameter reported.

@@ -1,6 +1,6 @@
-//! API keys and authentication (issue 7, design §9, §9.1): the open API while no key exists, the
-//! admin key routes, scopes on stream and admin routes, the `fluxora keys` CLI on the same
-//! database, refresh across processes, fail-closed refresh, and no key in any response or log.
+//! API keys and authentication: the open API while no key exists, the admin key routes, scopes on
+//! stream and admin routes, the `fluxora keys` CLI on the same database, refresh across processes,
+//! fail-closed refresh, and no key in any response or log.
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
-//! Design §4 (HTTP conventions) and the service routes of §5/§6, through real HTTP: the error
-//! envelope on every error, 404/405/413/415, body rules, request ids, `GET /` and the health
-//! probes.
+//! The HTTP conventions every route follows (`docs/api.md`) and the service routes, through real
+//! HTTP: the error envelope on every error, 404/405/413/415, body rules, request ids, `GET /` and
+//! the health probes.
 
 use std::collections::HashSet;
 
@@ -12,10 +12,10 @@ use uuid::Uuid;
 
 use crate::helpers::{expect_error, valid_body, TestApp};
 
-/// Largest accepted body (design §4).
+/// Largest accepted body: 256 KiB, boundary included; one byte more is a 413.
 const MAX_BODY: usize = 262_144;
 
-/// Asserts the §4 envelope (via `expect_error`) plus `Cache-Control: no-store`, and returns the
+/// Asserts the error envelope (via `expect_error`) plus `Cache-Control: no-store`, and returns the
 /// error object and the response headers.
 async fn envelope(response: reqwest::Response, status: u16, code: &str) -> (Value, HeaderMap) {
     let headers = response.headers().clone();

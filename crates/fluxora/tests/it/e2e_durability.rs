@@ -1,5 +1,5 @@
-//! Durability, replicas and outages (issue 4), with the real binary: two servers on one
-//! database, concurrent migrations, SIGKILL crash trials, and a PostgreSQL outage.
+//! Durability, replicas and outages, with the real binary: two servers on one database, concurrent
+//! migrations, SIGKILL crash trials, and a PostgreSQL outage.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

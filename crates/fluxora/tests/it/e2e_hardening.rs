@@ -1,6 +1,6 @@
-//! HTTP hardening (issue 7, scope 6) through real HTTP: the request timeout's envelope, the CORS
-//! allow-list, security headers on successes and errors, `Cache-Control: no-store` on errors, and
-//! the JSON nesting limit.
+//! HTTP hardening through real HTTP: the request timeout's envelope, the CORS allow-list, security
+//! headers on successes and errors, `Cache-Control: no-store` on errors, and the JSON nesting
+//! limit.
 
 use std::time::Duration;
 

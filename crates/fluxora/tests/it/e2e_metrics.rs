@@ -1,5 +1,5 @@
-//! Issue 7 scope 3: Prometheus `/metrics` — the names are present after traffic, and
-//! `METRICS_TOKEN` protects the endpoint.
+//! Prometheus `/metrics`: the names are present after traffic, and `METRICS_TOKEN` protects the
+//! endpoint.
 
 use serde_json::json;
 

@@ -1,8 +1,8 @@
-//! The OpenAPI document and the docs page (design §9, §9.1; issue 7 scope 4), through real HTTP.
+//! The OpenAPI document and the docs page, through real HTTP.
 //!
 //! Routes and the document come from the same `routes!` lines (see `fluxora::http::api_router`;
 //! a plain `.route(` in the HTTP layer is refused by clippy). These tests check the rest against
-//! the running service: the document lists exactly the routes of the design, every documented
+//! the running service: the document lists exactly the service's routes, every documented
 //! operation is routed (not the fallback's 404, not 405) and no other method is routed on a
 //! documented path, every error response is the one envelope, real responses match their
 //! schemas, and `/docs` works offline from assets the binary serves itself.
@@ -18,8 +18,9 @@ use crate::helpers::{valid_body, TestApp, TestDb};
 const ADMIN: &str = "openapi-admin-token-0123456789abcdef";
 const WORKER: &str = "openapi-worker-token-0123456789abcdef";
 
-/// The routes of design §5, §6 and §9.1 that exist on this branch, plus the docs page's own
-/// routes (`/docs` redirects to `/docs/`, whose assets are `/docs/{file}`).
+/// Every route the service serves, as `docs/api.md` lists them (here the webhook admin routes one
+/// by one), including the docs page's own (`/docs` redirects to `/docs/`, whose assets are
+/// `/docs/{file}`).
 const EXPECTED_ROUTES: &[(&str, &str)] = &[
     ("GET", "/"),
     ("GET", "/health"),
@@ -53,7 +54,7 @@ const EXPECTED_ROUTES: &[(&str, &str)] = &[
     ("GET", "/metrics"),
 ];
 
-/// The error codes of design §4.
+/// The error codes of the envelope (`docs/api.md`, "The error envelope").
 const DESIGN_ERROR_CODES: &[&str] = &[
     "VALIDATION_ERROR",
     "NOT_FOUND",
@@ -254,7 +255,7 @@ async fn every_error_response_is_the_envelope_and_auth_and_limits_are_documented
     let doc = document(&app).await;
     let envelope_ref = "#/components/schemas/ErrorEnvelope";
 
-    // The envelope schema: code is an enum of exactly the design's codes.
+    // The envelope schema: code is an enum of exactly those codes.
     let schemas = &doc["components"]["schemas"];
     let envelope = &schemas["ErrorEnvelope"];
     assert_eq!(envelope["required"], json!(["error"]));
@@ -285,7 +286,7 @@ async fn every_error_response_is_the_envelope_and_auth_and_limits_are_documented
         .collect();
     assert_eq!(codes, DESIGN_ERROR_CODES.iter().copied().collect());
 
-    // Security schemes of design §9/§9.1.
+    // Security schemes (`docs/api.md`, "OpenAPI document and docs page").
     let security = &doc["components"]["securitySchemes"];
     for (name, kind) in [
         ("adminToken", "http"),
@@ -890,7 +891,7 @@ async fn real_responses_match_their_documented_schemas() {
         )
         .await;
 
-    // Every JSON success of the design's routes was validated against its schema.
+    // Every JSON success of the documented routes was validated against its schema.
     // API key management.
     let created = checker
         .check(

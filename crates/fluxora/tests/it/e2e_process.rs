@@ -239,7 +239,7 @@ async fn healthcheck_exits_0_when_ready_and_1_otherwise() {
 }
 
 /// With `LOG_LEVEL=warn`, the lines a request still logs (here the WARN of a 503 while draining)
-/// carry its request id, method and path (design §4: every log line of a request).
+/// carry its request id, method and path (every log line of a request does).
 #[tokio::test]
 async fn warn_lines_of_a_request_carry_its_id_at_log_level_warn() {
     let db = TestDb::new().await;

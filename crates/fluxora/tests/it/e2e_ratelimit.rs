@@ -1,7 +1,7 @@
-//! Rate limiting (design §3, §9; issue 7) through real HTTP: the GCRA boundary with its envelope
-//! and headers, exempt routes, per-IP buckets through `TRUST_PROXY`, limits shared through Redis
-//! (127.0.0.1:6379, a test-owned key prefix), the local fallback when Redis is unreachable, and
-//! `RATE_LIMIT_ENABLED=false`.
+//! Rate limiting (`docs/operations.md`, "Rate limits") through real HTTP: the GCRA boundary with
+//! its envelope and headers, exempt routes, per-IP buckets through `TRUST_PROXY`, limits shared
+//! through Redis (127.0.0.1:6379, a test-owned key prefix), the local fallback when Redis is
+//! unreachable, and `RATE_LIMIT_ENABLED=false`.
 //!
 //! The per-API-key limit: each key has its own budget, checked after authentication
 //! (`each_api_key_has_its_own_budget`).

@@ -1,6 +1,6 @@
-//! Issue 7 scope 5: graceful shutdown of the real binary on SIGTERM — `/health` turns 503 while
-//! load balancers drain, the listener then stops accepting, in-flight requests finish within
-//! `SHUTDOWN_GRACE_MS` (and are cut after it), workers stop, the process exits 0.
+//! Graceful shutdown of the real binary on SIGTERM: `/health` turns 503 while load balancers drain,
+//! the listener then stops accepting, in-flight requests finish within `SHUTDOWN_GRACE_MS` (and are
+//! cut after it), workers stop, the process exits 0.
 
 use std::time::Duration;
 

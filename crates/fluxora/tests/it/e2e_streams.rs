@@ -1,4 +1,4 @@
-//! Streams API behaviour (design §5, §8): create, get, `?at=`, lifecycle, list and cursors,
+//! Streams API behaviour (`docs/api.md`): create, get, `?at=`, lifecycle, list and cursors,
 //! idempotency, concurrency and durability across restarts.
 
 use std::collections::HashSet;
@@ -126,7 +126,7 @@ async fn lifecycle_transitions_and_conflicts() {
     // paused → paused is refused; so is resuming twice.
     let error = expect_error(app.post_empty(&path("/pause")).await, 409, "CONFLICT").await;
     assert_eq!(error["message"], format!("Stream '{id}' is already paused"));
-    // Pausing does not stop accrual (contract rule, design §8).
+    // Pausing does not stop accrual (the contract's rule: it only blocks withdrawals).
     let later: Value = app
         .get(&format!("{}?at={}", path(""), now() + 60))
         .await
@@ -183,8 +183,8 @@ async fn lifecycle_transitions_and_conflicts() {
     assert_ne!(before["streamedAmount"], at_cancel["streamedAmount"]);
 }
 
-/// On SQLite a GET by id reads on plain connections beside the pool, on PostgreSQL down
-/// pipelined connections beside it (issue 8); concurrent GETs are spread over them or go through
+/// On SQLite a GET by id reads on plain connections beside the pool, on PostgreSQL down pipelined
+/// connections beside it (the fast read paths); concurrent GETs are spread over them or go through
 /// the pool: whichever serves a read, it reflects every change answered before the read was sent
 /// (no connection keeps an old snapshot).
 #[tokio::test]

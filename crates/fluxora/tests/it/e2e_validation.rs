@@ -1,5 +1,6 @@
-//! Create-body and query-string validation through real HTTP (design §5, §5.1, §8): every case is
-//! a request to the running service, checked on the §4 envelope and its `details`.
+//! Create-body and query-string validation through real HTTP (`docs/api.md`, "Field codes" and
+//! "Create rules"): every case is a request to the running service, checked on the error envelope
+//! and its `details`.
 
 use serde_json::{json, Value};
 
@@ -115,7 +116,7 @@ fn is_canonical_amount(value: &Value) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Amounts (§5.1)
+// Amounts (the `DECIMAL_*` codes)
 // ---------------------------------------------------------------------------------------------
 
 /// The cases that are refused the same way for `depositAmount` and `ratePerSecond`.
@@ -631,7 +632,7 @@ async fn sender_equal_to_recipient_is_a_recipient_error() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Times (§5, §8)
+// Times (non-negative integer unix seconds; start ≤ cliff ≤ end)
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]

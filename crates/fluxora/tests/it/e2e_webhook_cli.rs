@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::binary::BIN;
 
-/// Design §7's reference vector.
+/// The signature contract's reference vector (`docs/webhooks.md`).
 const SECRET: &str = "topsecret";
 const TIMESTAMP: &str = "1710000000";
 const BODY: &[u8] = br#"{"event":"stream.updated"}"#;

@@ -1,6 +1,6 @@
-//! Live webhook delivery (issue 6) against a real local receiver that verifies every delivery
-//! with `fluxora-webhooks` and deduplicates it: delivery and verification, retries, failures,
-//! dead letters and replay, rotation, test events, automatic disabling, the SSRF guard, SIGKILL
+//! Live webhook delivery against a real local receiver that verifies every delivery with
+//! `fluxora-webhooks` and deduplicates it: delivery and verification, retries, failures, dead
+//! letters and replay, rotation, test events, automatic disabling, the SSRF guard, SIGKILL
 //! mid-delivery, and two replicas.
 
 use std::collections::{HashMap, HashSet, VecDeque};

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Valid account StrKeys (chain.md §B8).
+/// Valid account StrKeys (test vectors of the `stellar-strkey` crate, SEP-23).
 pub const G1: &str = "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5";
 pub const G2: &str = "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGZ";
 /// Fixture actors (fixtures/chain/fluxora-scenario.decoded.json).
@@ -92,8 +92,8 @@ impl TestDb {
     }
 }
 
-/// A PostgreSQL backend of the service's pipelined read connections (issue 8), as
-/// `pg_stat_activity` shows it.
+/// A PostgreSQL backend of the service's pipelined read connections (the fast path of GET by id),
+/// as `pg_stat_activity` shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReaderBackend {
     pub pid: i32,
@@ -407,7 +407,7 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
-/// Asserts the §4 envelope shape and returns the error object.
+/// Asserts the error envelope's shape and returns the error object.
 pub async fn expect_error(response: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status(), status, "status");
     let request_id = response

@@ -18,6 +18,7 @@ mod e2e_metrics;
 mod e2e_openapi;
 mod e2e_process;
 mod e2e_ratelimit;
+mod e2e_request_fields;
 mod e2e_shutdown;
 mod e2e_streams;
 mod e2e_validation;

@@ -1,8 +1,8 @@
 //! A local Stellar RPC server fed with the real contract events of `fixtures/chain/`.
 //!
-//! It emulates the JSON-RPC methods the indexer calls, with stellar-rpc's semantics
-//! (`reference/chain.md` §B7): `getEvents` pages by `startLedger` or cursor, filters on the
-//! contract, scans at most 10 000 ledgers per call and returns the end-of-window cursor
+//! It emulates the JSON-RPC methods the indexer calls, with stellar-rpc's semantics (v23 and later;
+//! `fixtures/chain/README.md` has the rules): `getEvents` pages by `startLedger` or cursor, filters
+//! on the contract, scans at most 10 000 ledgers per call and returns the end-of-window cursor
 //! (`TOID(end − 1, 0xFFFFF, 0xFFF)-4294967295`) on short pages; `getLedgers` serves the fixture's
 //! ledger hashes and a `headerXdr` per ledger; `getLatestLedger` and `getNetwork` answer from the
 //! fixture. Tests can switch to the reorg branch (now, or when a given method is next called),
