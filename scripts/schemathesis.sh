@@ -135,10 +135,17 @@ cargo build --workspace --all-features --bins --quiet
 report_root="${ST_REPORT_DIR:-$(mktemp -d -t fluxora-schemathesis-XXXXXX)}"
 mkdir -p "$report_root"
 failed=""
+database=""
+drop_database() {
+  if [ -n "$database" ]; then
+    psql -q -d "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null || true
+    database=""
+  fi
+}
+trap drop_database EXIT
 for store in $stores; do
   work="$report_root/$store"
   rm -rf "$work" && mkdir -p "$work"
-  database=""
   case "$store" in
     sqlite) url="sqlite://$work/fluxora.db" ;;
     postgres)
@@ -153,9 +160,7 @@ for store in $stores; do
   status=0
   "${ISOLATE[@]}" bash "$ROOT/scripts/schemathesis.sh" __inside "$store" "$work" "$url" \
     || status=$?
-  if [ -n "$database" ]; then
-    psql -q -d "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null || true
-  fi
+  drop_database
   echo "== $store: exit $status after $(( $(date +%s) - start )) s; reports and server log in $work"
   [ "$status" = 0 ] || failed="$failed $store"
 done

@@ -11,7 +11,7 @@
 //!    carry on;
 //! 3. the per-IP rate limit ([`ratelimit::ip_bucket`]), before authentication so that floods
 //!    are refused before any key is hashed;
-//! 4. routing answers that need no credential ([`routing::MethodTable::refuse`]): 405 with
+//! 4. routing answers that need no credential ([`MethodTable::refuse`]): 405 with
 //!    `Allow` for a method the path does not allow, 404 for a path with a NUL character, the
 //!    same for every caller whatever credential it sends;
 //! 5. authentication ([`auth::authenticate`]): 401, and the [`auth::Principal`] extension;
