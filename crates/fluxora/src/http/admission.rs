@@ -11,16 +11,19 @@
 //!    carry on;
 //! 3. the per-IP rate limit ([`ratelimit::ip_bucket`]), before authentication so that floods
 //!    are refused before any key is hashed;
-//! 4. authentication ([`auth::authenticate`]): 401, and the [`auth::Principal`] extension;
-//! 5. the per-key rate limit ([`ratelimit::key_bucket`]), which reads that `Principal`;
-//! 6. the body rules ([`body::check_headers`]): 413 and 415 before any body is read;
-//! 7. the route, with its scope requirements.
+//! 4. routing answers that need no credential ([`MethodTable::refuse`]): 405 with
+//!    `Allow` for a method the path does not allow, 404 for a path with a NUL character, the
+//!    same for every caller whatever credential it sends;
+//! 5. authentication ([`auth::authenticate`]): 401, and the [`auth::Principal`] extension;
+//! 6. the per-key rate limit ([`ratelimit::key_bucket`]), which reads that `Principal`;
+//! 7. the body rules ([`body::check_headers`]): 413 and 415 before any body is read;
+//! 8. the route, with its scope requirements.
 //!
 //! Every response to a request a limit let through carries the `RateLimit-*` headers of the
 //! tighter limit that applied ([`ratelimit::add_headers`]); a refused one, those of the limit
 //! that refused it.
 //!
-//! One middleware runs the six steps (rather than one layer each) because each layer of an
+//! One middleware runs the seven steps (rather than one layer each) because each layer of an
 //! axum router is a boxed service cloned and a boxed future allocated for every request; the
 //! steps and their order are the ones above either way.
 
@@ -37,13 +40,16 @@ use futures::FutureExt;
 use crate::http::error::ApiError;
 use crate::http::ratelimit::{self, RateLimiter};
 use crate::http::ratelimit_status::RateLimitStatus;
+use crate::http::routing::MethodTable;
 use crate::http::{auth, body, AppState};
 
-/// What [`admit`] needs: the state (API keys, `ADMIN_TOKEN`), the rate limiter and the
-/// request timeout.
+/// What [`admit`] needs: the state (API keys, `ADMIN_TOKEN`), the methods of each path, the
+/// rate limiter and the request timeout.
 pub struct Admission {
     /// The handlers' state (authentication reads the keys and `ADMIN_TOKEN`).
     pub state: AppState,
+    /// The methods each documented path allows (step 4).
+    pub methods: MethodTable,
     /// The rate limiter; `None` when `RATE_LIMIT_ENABLED=false`.
     pub rate_limiter: Option<Arc<RateLimiter>>,
     /// `REQUEST_TIMEOUT_MS`.
@@ -82,7 +88,7 @@ async fn within_limits(timeout: Duration, handling: impl Future<Output = Respons
     }
 }
 
-/// Steps 3–7: the per-IP limit around the rest.
+/// Steps 3–8: the per-IP limit around the rest.
 async fn limited(admission: &Admission, request: Request, next: Next) -> Response {
     let limiter = admission.rate_limiter.as_deref();
     let bucket = limiter.and_then(|limiter| ratelimit::ip_bucket(limiter, &request));
@@ -90,14 +96,20 @@ async fn limited(admission: &Admission, request: Request, next: Next) -> Respons
         Ok(status) => status,
         Err(refused) => return refused,
     };
-    let mut response = authenticated(admission, request, next).await;
+    let mut response = match admission
+        .methods
+        .refuse(request.method(), request.uri().path())
+    {
+        Some(refused) => refused,
+        None => authenticated(admission, request, next).await,
+    };
     if let Some(status) = ip_status {
         ratelimit::add_headers(&mut response, status);
     }
     response
 }
 
-/// Steps 4–7: authentication, the per-key limit, the body rules, the route.
+/// Steps 5–8: authentication, the per-key limit, the body rules, the route.
 async fn authenticated(admission: &Admission, mut request: Request, next: Next) -> Response {
     if let Err(refused) = auth::authenticate(&admission.state, &mut request) {
         return refused.into_response();

@@ -8,8 +8,8 @@
 //! Layers, outermost first (see [`router`]): request id, logging, the error envelope, request
 //! metrics and security headers ([`request_id::observe`], one layer), CORS, then admission
 //! ([`admission::admit`], one layer: the request timeout, panic capture, the per-IP rate limit,
-//! authentication, the per-key rate limit and the body rules), then the routes with their scope
-//! requirements.
+//! the method check (405 before authentication, [`routing`]), authentication, the per-key rate
+//! limit and the body rules), then the routes with their scope requirements.
 
 // A route registered without `routes!` would be missing from the OpenAPI document.
 #![deny(clippy::disallowed_methods)]
@@ -29,6 +29,7 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod ratelimit_status;
 pub mod request_id;
+pub mod routing;
 pub mod streams;
 pub mod webhooks;
 
@@ -170,12 +171,15 @@ pub fn api_router(state: AppState) -> OpenApiRouter<AppState> {
 /// 2. CORS ([`hardening::cors_layer`], when `CORS_ALLOWED_ORIGINS` is set) — outside the
 ///    limits, so a 429 or any error can be read by an allowed page; preflights are answered here;
 /// 3. [`admission::admit`]: the request timeout (503), panic capture (500), the per-IP rate
-///    limit, authentication (401, and the [`auth::Principal`] extension), the per-key rate limit
-///    and the body rules (413/415), in that order;
+///    limit, the method check (405 with `Allow` for a method the path does not allow, before
+///    any credential is checked; [`routing::MethodTable`], built from the document),
+///    authentication (401, and the [`auth::Principal`] extension), the per-key rate limit and
+///    the body rules (413/415), in that order;
 /// 4. the routes (JSON bodies parsed by [`body::JsonValue`], depth-limited) with their scope
 ///    requirements.
 pub fn router(state: AppState, edge: EdgeConfig) -> Router {
     let (routes, document) = api_router(state.clone()).split_for_parts();
+    let methods = routing::MethodTable::from_document(&document);
     // Serializing a document of plain data cannot fail; an empty body would show if it did.
     let document = docs::OpenApiJson(serde_json::to_vec(&document).unwrap_or_default().into());
     // The document reaches its handler through the state, not through a layer every request
@@ -183,6 +187,7 @@ pub fn router(state: AppState, edge: EdgeConfig) -> Router {
     state.set_openapi_document(document);
     let admission = std::sync::Arc::new(admission::Admission {
         state: state.clone(),
+        methods,
         rate_limiter: edge.rate_limiter,
         request_timeout: edge.request_timeout,
     });

@@ -70,7 +70,9 @@ pub struct ListStreamsQuery {
     /// Page size, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
-    /// The previous page's `nextCursor` (opaque; only valid with the same filters).
+    /// The previous page's `nextCursor` (opaque; only valid with the same filters). Omit it for
+    /// the first page: an empty `cursor=` is a 400 `INVALID_CURSOR`, like any cursor not issued.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
     /// Only streams with this status (as of now).
     pub status: Option<crate::streams::StreamStatus>,
@@ -80,6 +82,10 @@ pub struct ListStreamsQuery {
     pub recipient: Option<crate::address::StellarAddress>,
     /// Only streams from this source.
     pub source: Option<crate::streams::StreamSource>,
+    /// Unix seconds at which to compute each stream's `streamedAmount`/`remainingAmount`
+    /// (default: now), as on `GET /api/streams/{id}`.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub at: Option<u64>,
 }
 
 /// Query parameters of `GET /api/streams/{id}`.
@@ -88,7 +94,7 @@ pub struct ListStreamsQuery {
 pub struct ShowStreamQuery {
     /// Unix seconds at which to compute `streamedAmount`/`remainingAmount` (default: now); a
     /// cancelled stream is evaluated at min(at, cancelledAt).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub at: Option<u64>,
 }
 

@@ -148,10 +148,12 @@ pub struct ListDeliveriesQuery {
     /// Only deliveries to this endpoint.
     #[param(rename = "endpointId")]
     pub endpoint_id: Option<String>,
-    /// Only deliveries of this event type.
+    /// Only deliveries of this event type (another value is a 400 `INVALID_PARAMETER`).
     #[param(rename = "eventType")]
     pub event_type: Option<EventType>,
-    /// The previous page's `nextCursor` (only valid with the same filters).
+    /// The previous page's `nextCursor` (only valid with the same filters). Omit it for the
+    /// first page: an empty `cursor=` is a 400 `INVALID_CURSOR`, like any cursor not issued.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
     /// Page size, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]

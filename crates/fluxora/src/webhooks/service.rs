@@ -399,6 +399,18 @@ impl WebhookService {
                     )])
                 })?);
         }
+        // No endpoint id holds a NUL character (and PostgreSQL text cannot): nothing matches.
+        if filters
+            .endpoint_id
+            .as_deref()
+            .is_some_and(|id| id.contains('\0'))
+        {
+            return Ok(DeliveryListPage {
+                deliveries: Vec::new(),
+                next_cursor: None,
+                has_more: false,
+            });
+        }
         let Page {
             items: deliveries,
             last_position,
@@ -551,7 +563,15 @@ fn parse_delivery_query(query: &str) -> Result<(DeliveryQuery, Option<String>), 
                 )),
             },
             "endpointId" => filters.endpoint_id = Some(value.chars().take(64).collect()),
-            "eventType" => filters.event_type = Some(value.chars().take(64).collect()),
+            // The list the OpenAPI enum is checked against (`webhooks::EventType`'s tests).
+            "eventType" => match EVENT_TYPES.iter().find(|known| **known == value) {
+                Some(known) => filters.event_type = Some((*known).to_string()),
+                None => errors.push(FieldError::new(
+                    "eventType",
+                    "INVALID_PARAMETER",
+                    format!("eventType must be one of {}", EVENT_TYPES.join(", ")),
+                )),
+            },
             "limit" => match value.parse::<u32>() {
                 Ok(limit) if (1..=100).contains(&limit) => filters.limit = limit,
                 _ => errors.push(FieldError::new(
@@ -560,6 +580,12 @@ fn parse_delivery_query(query: &str) -> Result<(DeliveryQuery, Option<String>), 
                     "limit must be an integer from 1 to 100",
                 )),
             },
+            // Refused as on `GET /api/streams` (`docs/api.md`, "Lists and cursors").
+            "cursor" if value.is_empty() => errors.push(FieldError::new(
+                "cursor",
+                "INVALID_CURSOR",
+                "cursor must not be empty; omit it for the first page",
+            )),
             "cursor" => cursor = Some(value.into_owned()),
             other => errors.push(FieldError::new(
                 crate::address::redact_secret_seeds(other)

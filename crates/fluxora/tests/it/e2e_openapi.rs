@@ -210,8 +210,9 @@ async fn every_documented_operation_is_routed_and_no_other_method_is() {
         }
     }
 
-    // On every documented path, the methods axum routes (its `Allow` header on a 405) are
-    // exactly the documented ones (HEAD comes with GET).
+    // On every documented path, the methods a 405's `Allow` lists are exactly the documented
+    // ones (HEAD comes with GET): the method check ahead of authentication (`http/routing.rs`)
+    // reads them from the same document the routes are registered from.
     let paths = doc["paths"].as_object().expect("paths");
     for (path, item) in paths {
         let documented: BTreeSet<String> = METHODS
