@@ -12,7 +12,8 @@
 # - webhook delivery: examples/webhook_bench (10 000 queued deliveries; then 200 events/s for
 #   10 s) on both stores.
 #
-# Within a round the order of the two builds alternates (base first in odd rounds). The report
+# Within a round the order of the two builds alternates for ingest and webhooks (base first in
+# odd rounds); the GET servers run side by side and are searched in turn. The report
 # gives every round and the median of each figure per build, and after/before ratios.
 #
 #   scripts/bench-compare.sh BASE_REV [rounds] [output.md]
@@ -42,13 +43,14 @@ HEAD_SHA="$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo '+changes
 source scripts/bench-lib.sh
 choose_server_workers
 build_private_binaries
-PG_DBS=()
+# Throwaway PostgreSQL databases are named fluxora_cmp_…_<this shell's pid>; cleanup drops them.
+PG_SUFFIX="_$$"
 cleanup() {
   stop_started
-  for db in "${PG_DBS[@]}"; do
-    psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  git worktree remove --force "$WORK/base" >/dev/null 2>&1 || true
+  psql "$ADMIN_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'fluxora_cmp_%$PG_SUFFIX'" 2>/dev/null |
+    while read -r db; do
+      psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+    done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -59,27 +61,67 @@ mkdir -p "$BIN/after" "$BIN/base"
 cp "$BIN/fluxora" "$BIN/after/fluxora"
 cp "$CARGO_TARGET_DIR/release/examples/ingest_bench" "$CARGO_TARGET_DIR/release/examples/webhook_bench" \
   "$BIN/after/"
-echo "== building $BASE_SHA (before) in a worktree, target $BASE_TARGET_DIR" >&2
-git worktree add --quiet --detach "$WORK/base" "$BASE_REV"
-(cd "$WORK/base" && CARGO_TARGET_DIR="$BASE_TARGET_DIR" cargo build --release --quiet \
+# The base is built in a worktree kept beside its target directory, so that a second comparison
+# with the same base rebuilds nothing (and the examples find the fixtures they were built with).
+BASE_TREE="$BASE_TARGET_DIR/worktree-$BASE_SHA"
+if [ ! -d "$BASE_TREE" ]; then
+  git worktree add --quiet --detach "$BASE_TREE" "$BASE_REV"
+fi
+echo "== building $BASE_SHA (before) in $BASE_TREE" >&2
+(cd "$BASE_TREE" && CARGO_TARGET_DIR="$BASE_TARGET_DIR" cargo build --release --quiet \
   -p fluxora --bin fluxora --example ingest_bench --example webhook_bench)
 cp "$BASE_TARGET_DIR/release/fluxora" "$BASE_TARGET_DIR/release/examples/ingest_bench" \
   "$BASE_TARGET_DIR/release/examples/webhook_bench" "$BIN/base/"
 
-new_pg_db() { # name: creates a throwaway PostgreSQL database, prints its URL (empty if none)
-  if psql "$ADMIN_URL" -qc "CREATE DATABASE $1" >/dev/null 2>&1; then
-    PG_DBS+=("$1")
-    echo "${ADMIN_URL%/*}/$1"
+# Prints the URL of a fresh, empty database of `store` named after the run, or nothing when
+# PostgreSQL is not reachable.
+fresh_database() { # store name
+  if [ "$1" = sqlite ]; then
+    echo "sqlite://$WORK/$2.db"
+  elif psql "$ADMIN_URL" -qc "CREATE DATABASE fluxora_cmp_$2$PG_SUFFIX" >/dev/null 2>&1; then
+    echo "${ADMIN_URL%/*}/fluxora_cmp_$2$PG_SUFFIX"
   fi
-}
-
-sides_of_round() { # round: the two builds, base first in odd rounds
-  if [ $(($1 % 2)) -eq 1 ]; then echo "base after"; else echo "after base"; fi
 }
 
 RESULTS="$WORK/results.tsv" # round benchmark side store metric value
 : >"$RESULTS"
 record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+
+# Calls `run_one round side store url` for every round, both builds (base first in odd rounds)
+# and both stores, each on a fresh database.
+each_run() { # benchmark run_one
+  local round side store url
+  for round in $(seq 1 "$ROUNDS"); do
+    if [ $((round % 2)) -eq 1 ]; then set -- "$1" "$2" base after; else set -- "$1" "$2" after base; fi
+    for side in "$3" "$4"; do
+      for store in sqlite postgres; do
+        url=$(fresh_database "$store" "${1}_${side}_$round")
+        [ -n "$url" ] || continue
+        echo "== $1 round $round/$ROUNDS: $side $store" >&2
+        "$2" "$round" "$side" "$store" "$url"
+      done
+    done
+  done
+}
+
+ingest_one() { # round side store url
+  local out
+  out=$(BENCH_VACUUM_EVERY=50 "$BIN/$2/ingest_bench" "$4" "$INGEST_EVENTS")
+  record "$1" ingest "$2" "$3" "events/s" \
+    "$(echo "$out" | sed -n 's/.*in the ingest core (\([0-9]*\) events\/s).*/\1/p')"
+  record "$1" ingest "$2" "$3" "rollback ms" \
+    "$(echo "$out" | sed -n 's/^rollback: .* in \([0-9]*\) ms$/\1/p')"
+  rm -f "$WORK"/ingest_*.db*
+}
+
+webhook_one() { # round side store url
+  local out
+  out=$("$BIN/$2/webhook_bench" "$4" 10000 200 10)
+  record "$1" webhook "$2" "$3" "deliveries/s" \
+    "$(echo "$out" | sed -n 's/^throughput: .* = \([0-9]*\) deliveries\/s$/\1/p')"
+  record "$1" webhook "$2" "$3" "p99 ms" "$(echo "$out" | sed -n 's/.*p99 \([0-9]*\) ms.*/\1/p')"
+}
+
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 if [[ ",$SKIP," != *",get,"* ]]; then
@@ -87,80 +129,31 @@ if [[ ",$SKIP," != *",get,"* ]]; then
   start_hello
   SERVERS+=("hello:-:$SERVED_PORT")
   for side in base after; do
-    start_fluxora "$side-sqlite" "sqlite://$WORK/get-$side.db" "$BIN/$side/fluxora"
-    SERVERS+=("$side:sqlite:$SERVED_PORT")
-    url=$(new_pg_db "fluxora_cmp_get_${side}_$$")
-    if [ -n "$url" ]; then
-      start_fluxora "$side-postgres" "$url" "$BIN/$side/fluxora"
-      SERVERS+=("$side:postgres:$SERVED_PORT")
-    fi
+    for store in sqlite postgres; do
+      url=$(fresh_database "$store" "get_$side")
+      [ -n "$url" ] || continue
+      start_fluxora "$side-$store" "$url" "$BIN/$side/fluxora"
+      SERVERS+=("$side:$store:$SERVED_PORT")
+    done
   done
-  harness() { # port args…
-    local port=$1
-    shift
-    "$BIN/fluxora-loadtest" --base-url "http://127.0.0.1:$port" --threads "$THREADS" --json \
-      --profile stress --scenario get "$@" || [ $? -eq 1 ]
-  }
   sync
   sleep 5
   for server in "${SERVERS[@]}"; do
-    harness "${server##*:}" --rate 2000 --duration 5s --warmup 1s >/dev/null
+    get_harness "${server##*:}" --rate 2000 --duration 5s --warmup 1s >/dev/null
   done
   for round in $(seq 1 "$ROUNDS"); do
     for server in "${SERVERS[@]}"; do
       IFS=: read -r side store port <<<"$server"
-      echo "== GET round $round/$ROUNDS: $side $store, peak search" >&2
-      peak=$(harness "$port" --find-peak --p99-bound "$P99_BOUND" --duration "${STEP}s" \
+      echo "== get round $round/$ROUNDS: $side $store, peak search" >&2
+      peak=$(get_harness "$port" --find-peak --p99-bound "$P99_BOUND" --duration "${STEP}s" \
         --warmup 1s --start-rate 1000 | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["sustainableRate"] or 0))')
       record "$round" get "$side" "$store" "req/s" "$peak"
     done
   done
   stop_started
 fi
-
-if [[ ",$SKIP," != *",ingest,"* ]]; then
-  for round in $(seq 1 "$ROUNDS"); do
-    for side in $(sides_of_round "$round"); do
-      for store in sqlite postgres; do
-        if [ "$store" = sqlite ]; then
-          url="sqlite://$WORK/ingest-$side-$round.db"
-        else
-          url=$(new_pg_db "fluxora_cmp_ingest_${side}_${round}_$$")
-          [ -n "$url" ] || continue
-        fi
-        echo "== ingest round $round/$ROUNDS: $side $store, $INGEST_EVENTS events" >&2
-        out=$(BENCH_VACUUM_EVERY=50 "$BIN/$side/ingest_bench" "$url" "$INGEST_EVENTS")
-        echo "$out" >"$WORK/ingest-$side-$store-$round.txt"
-        record "$round" ingest "$side" "$store" "events/s" \
-          "$(echo "$out" | sed -n 's/.*in the ingest core (\([0-9]*\) events\/s).*/\1/p')"
-        record "$round" ingest "$side" "$store" "rollback ms" \
-          "$(echo "$out" | sed -n 's/^rollback: .* in \([0-9]*\) ms$/\1/p')"
-        rm -f "$WORK/ingest-$side-$round.db"*
-      done
-    done
-  done
-fi
-
-if [[ ",$SKIP," != *",webhook,"* ]]; then
-  for round in $(seq 1 "$ROUNDS"); do
-    for side in $(sides_of_round "$round"); do
-      for store in sqlite postgres; do
-        if [ "$store" = sqlite ]; then
-          url="sqlite://$WORK/webhook-$side-$round.db"
-        else
-          url=$(new_pg_db "fluxora_cmp_webhook_${side}_${round}_$$")
-          [ -n "$url" ] || continue
-        fi
-        echo "== webhook round $round/$ROUNDS: $side $store" >&2
-        out=$("$BIN/$side/webhook_bench" "$url" 10000 200 10)
-        record "$round" webhook "$side" "$store" "deliveries/s" \
-          "$(echo "$out" | sed -n 's/^throughput: .* = \([0-9]*\) deliveries\/s$/\1/p')"
-        record "$round" webhook "$side" "$store" "p99 ms" \
-          "$(echo "$out" | sed -n 's/.*p99 \([0-9]*\) ms.*/\1/p')"
-      done
-    done
-  done
-fi
+[[ ",$SKIP," == *",ingest,"* ]] || each_run ingest ingest_one
+[[ ",$SKIP," == *",webhook,"* ]] || each_run webhook webhook_one
 
 python3 - "$RESULTS" "$ROUNDS" "$BASE_SHA" "$HEAD_SHA" "$LOAD_BEFORE" "$WORKERS" "$THREADS" \
   "$P99_BOUND" "$INGEST_EVENTS" >"$OUT" <<'PY'

@@ -40,6 +40,16 @@ wait_ready() { # url pid
   return 1
 }
 
+# Runs fluxora-loadtest's GET scenario (stress profile, $THREADS client threads, JSON report on
+# stdout) against 127.0.0.1:`port` with the given extra arguments; a breached threshold (exit 1)
+# is not fatal here, the caller reads the report.
+get_harness() { # port args…
+  local port=$1
+  shift
+  "$BIN/fluxora-loadtest" --base-url "http://127.0.0.1:$port" --threads "$THREADS" --json \
+    --profile stress --scenario get "$@" || [ $? -eq 1 ]
+}
+
 # Every server the functions below start, for the caller's cleanup to stop (stop_started).
 STARTED_PIDS=()
 

@@ -48,19 +48,13 @@ start_hello
 SERVERS+=("hello:$SERVED_PORT")
 serve_on_both_stores
 
-harness() { # port args… (JSON report on stdout; a breached threshold is not fatal here)
-  local port=$1
-  shift
-  "$BIN/fluxora-loadtest" --base-url "http://127.0.0.1:$port" --threads "$THREADS" --json \
-    --profile stress --scenario get "$@" || [ $? -eq 1 ]
-}
 
 # Let the build's and the copies' disk writes settle, and warm each server up (connections,
 # caches, the seed streams) before the first measured search.
 sync
 sleep 5
 for server in "${SERVERS[@]}"; do
-  harness "${server##*:}" --rate 2000 --duration 5s --warmup 1s >/dev/null
+  get_harness "${server##*:}" --rate 2000 --duration 5s --warmup 1s >/dev/null
 done
 
 RESULTS="$WORK/results.tsv" # round label peak half_p99 load
@@ -70,12 +64,12 @@ for round in $(seq 1 "$ROUNDS"); do
   for server in "${SERVERS[@]}"; do
     label=${server%%:*} port=${server##*:}
     echo "== round $round/$ROUNDS: $label, peak search (p99 ≤ $P99_BOUND, ${STEP}s steps)" >&2
-    peak=$(harness "$port" --find-peak --p99-bound "$P99_BOUND" --duration "${STEP}s" \
+    peak=$(get_harness "$port" --find-peak --p99-bound "$P99_BOUND" --duration "${STEP}s" \
       --warmup 1s --start-rate 1000 | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["sustainableRate"] or 0))')
     half_p99="–"
     if [ "$label" != hello ] && [ "$peak" -gt 1 ]; then
       echo "== round $round/$ROUNDS: $label, 10 s at $((peak / 2)) req/s" >&2
-      half_p99=$(harness "$port" --rate "$((peak / 2))" --duration 10s --warmup 1s \
+      half_p99=$(get_harness "$port" --rate "$((peak / 2))" --duration 10s --warmup 1s \
         | python3 -c 'import json,sys; print("%.2f" % json.load(sys.stdin)["latencyMs"]["p99"])')
     fi
     printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$peak" "$half_p99" \
