@@ -15,7 +15,7 @@ pub(crate) const ADMIN: &str = "admin-token-0123456789abcdef";
 const DEADLINE: Duration = Duration::from_secs(15);
 
 /// Sends `method path` with an optional bearer credential and JSON body.
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: Method,
     path: &str,

@@ -11,9 +11,9 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::e2e_auth::{call, create_key as create_key_body, ADMIN};
 use crate::helpers::{detail_codes, expect_error, TestApp, TestDb};
 
-const ADMIN: &str = "contract-admin-token-0123456789abcdef";
 const WORKER: &str = "contract-worker-token-0123456789abcdef";
 
 /// A service with the admin API and push ingest on.
@@ -25,23 +25,6 @@ async fn spawn() -> (TestApp, TestDb) {
     )
     .await;
     (app, db)
-}
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    bearer: Option<&str>,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app.client.request(method, app.url(path));
-    if let Some(bearer) = bearer {
-        request = request.bearer_auth(bearer);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.expect("request")
 }
 
 async fn document(app: &TestApp) -> Value {
@@ -74,18 +57,9 @@ fn resolved<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
     }
 }
 
-/// Creates an API key through the admin API; returns the key.
+/// Creates an API key through the admin API ([`create_key_body`]); returns the key.
 async fn create_key(app: &TestApp, name: &str, scopes: &[&str]) -> String {
-    let response = call(
-        app,
-        Method::POST,
-        "/api/admin/keys",
-        Some(ADMIN),
-        Some(json!({"name": name, "scopes": scopes})),
-    )
-    .await;
-    assert_eq!(response.status(), 201);
-    let created: Value = response.json().await.expect("json");
+    let created = create_key_body(app, name, scopes).await;
     created["key"].as_str().expect("key").to_string()
 }
 
