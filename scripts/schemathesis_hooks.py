@@ -18,6 +18,11 @@ fails the run. The rules:
   rate x (end - start), a default end time within range. Each is reported on its field with
   VALIDATION_ERROR (TIME_OUT_OF_RANGE for the default end time); a rule on one field alone (an
   amount of 0) is not among them.
+- An amount's i128 range: the schema's pattern gives the format of a positive decimal, and the
+  field's description the maximum (i128::MAX stroops, `17014118346046923173168730371588.4105727`),
+  which a pattern could state only digit by digit; a larger amount of that format is refused with
+  DECIMAL_OUT_OF_RANGE (docs/api.md, "Field codes"). Only values of 32 or more integer digits are
+  covered here.
 - POST /internal/indexer/events compares a pushed event's fields with its `id` (docs/indexer.md):
   the ledger and the transaction and operation indexes the id encodes must be the event's
   `ledger`, `transactionIndex` and `operationIndex` (EVENT_ID_LEDGER_MISMATCH; the index codes
@@ -34,6 +39,8 @@ PUSH_INGEST = ("POST", "/internal/indexer/events")
 STRKEY_SHAPE = re.compile(r"^[GC][A-Z2-7]{55}$")
 CONTRACT_SHAPE = re.compile(r"^C[A-Z2-7]{55}$")
 EVENT_FIELD = re.compile(r"^events\[(\d+)\]\.(\w+)$")
+# A decimal whose integer part has 32 or more significant digits (at or above 10^31 units).
+HUGE_DECIMAL = re.compile(r"^0*[1-9][0-9]{31,}(\.[0-9]{1,7})?$")
 
 # (field, code, words of the message) of POST /api/streams' cross-field rules.
 STREAM_RULES = [
@@ -84,6 +91,9 @@ def _inexpressible(operation, case, detail):
     if code == "STRKEY_INVALID":
         value = _sent(case, field)
         return isinstance(value, str) and STRKEY_SHAPE.match(value) is not None
+    if code == "DECIMAL_OUT_OF_RANGE":
+        value = _sent(case, field)
+        return isinstance(value, str) and HUGE_DECIMAL.match(value) is not None
     if operation == CREATE_STREAM:
         return any(
             field == rule_field and code == rule_code and words in message

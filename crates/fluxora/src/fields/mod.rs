@@ -341,6 +341,29 @@ pub fn json_type(value: &Value) -> &'static str {
     }
 }
 
+/// The value of a JSON number that is a non-negative integer as JSON Schema counts them: `81`,
+/// and also `81.0` or `8.1e1` (a number whose value has no fraction). `None` for a negative
+/// number, a fraction, or a value of 2^64 or more.
+///
+/// serde_json keeps a number written with a point or an exponent as an `f64`, so such a number
+/// reads as the integer its `f64` holds (as every JSON Schema validator reads it).
+pub fn unsigned_integer(number: &serde_json::Number) -> Option<u64> {
+    if let Some(value) = number.as_u64() {
+        return Some(value);
+    }
+    let value = number.as_f64()?;
+    // 2^64 as f64 is exact; every integral f64 below it converts exactly.
+    let in_range = value.is_finite() && (0.0..18_446_744_073_709_551_616.0).contains(&value);
+    if in_range && value.fract() == 0.0 {
+        // The checks above make the conversion exact.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let integer = value as u64;
+        Some(integer)
+    } else {
+        None
+    }
+}
+
 /// A client-sent field name as it may be echoed in a detail: secret seeds redacted
 /// ([`crate::address::redact_secret_seeds`]), then cut at [`MAX_SHOWN_NAME_CHARS`] characters,
 /// with a trailing `…` when `mark_cut`.
@@ -452,8 +475,9 @@ impl<'a> FieldReader<'a> {
         })
     }
 
-    /// A non-negative JSON integer that fits `T` (a number with a fraction, a sign or beyond
-    /// `T` is [`Mismatch::Invalid`]), read like [`FieldReader::string`].
+    /// A non-negative JSON integer that fits `T`, `81.0` included ([`unsigned_integer`]); a
+    /// number with a fraction, a sign or beyond `T` is [`Mismatch::Invalid`]. Read like
+    /// [`FieldReader::string`].
     pub fn unsigned<T: TryFrom<u64>>(
         &mut self,
         name: &'static str,
@@ -461,7 +485,8 @@ impl<'a> FieldReader<'a> {
     ) -> Option<Option<T>> {
         self.read(name, invalid, |value| {
             value
-                .as_u64()
+                .as_number()
+                .and_then(unsigned_integer)
                 .and_then(|number| T::try_from(number).ok())
                 .ok_or(Mismatch::Invalid(value))
         })

@@ -205,6 +205,22 @@ impl From<crate::indexer::ingest::IngestError> for ApiError {
                     format!("two different ledgerHash values for ledger {ledger}"),
                 )],
             },
+            IngestError::InvalidEntry { index, error } => ApiError::Validation {
+                message,
+                details: vec![FieldError::new(
+                    format!("ledgerEntries[{index}].xdr"),
+                    "LEDGER_ENTRY_INVALID",
+                    error.message,
+                )],
+            },
+            IngestError::EntryOfWrongContract { index, .. } => ApiError::Validation {
+                message,
+                details: vec![FieldError::new(
+                    format!("ledgerEntries[{index}].xdr"),
+                    "CONTRACT_ID_MISMATCH",
+                    "not an entry of the contract this service indexes (FLUXORA_CONTRACT_ID)",
+                )],
+            },
             IngestError::Contended => ApiError::Conflict(message),
         }
     }

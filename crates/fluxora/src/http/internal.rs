@@ -2,8 +2,9 @@
 //! ingest").
 //!
 //! Needs `x-indexer-worker-token` equal to `INDEXER_WORKER_TOKEN` (compared in constant time);
-//! without a configured token the route answers 404. Body: `{"events":[…]}` with at most 100
-//! events, each exactly a `getEvents` event plus `ledgerHash`. Shares the ingest core with the RPC
+//! without a configured token the route answers 404. Body: `{"events":[…], "ledgerEntries":[…]}`
+//! with at most 100 events, each exactly a `getEvents` event plus `ledgerHash`, and at most 200
+//! stream storage entries as `getLedgerEntries` returns them. Shares the ingest core with the RPC
 //! poller: one transaction per batch, duplicates are no-ops, a changed ledger hash is a reorg.
 
 use std::borrow::Cow;
@@ -107,11 +108,12 @@ async fn push_events(
         ));
     }
 
-    let events = parse_push_body(&body)?;
+    let batch = parse_push_body(&body)?;
     let report = push
         .core
         .ingest(&IngestBatch {
-            events,
+            events: batch.events,
+            entries: batch.entries,
             ..IngestBatch::default()
         })
         .await?;

@@ -51,6 +51,9 @@ pub struct EventSpec {
     ///
     /// [`derive::apply`]: crate::indexer::derive::apply
     pub changes_state: bool,
+    /// How many topics the event has: 2 (`[Symbol(name), U64(stream id)]`), or 3 for
+    /// `renewed` (`[Symbol, U64(old id), U64(new id)]`).
+    pub topics: usize,
     payload: Payload,
 }
 
@@ -73,6 +76,30 @@ enum Payload {
 pub const CATALOGUE: &[EventSpec] = &[
     CREATED, WITHDREW, WDRAW_TO, PAUSED, RESUMED, CANCELLED, COMPLETED, CLOSED, TOP_UP, RATE_UPD,
     RATE_DEC, END_EXT, END_SHRT, KP_CNCL, RECP_UPD, CLAIM_OWN, DEL_SHARE, AC_TRIG, HEALTH, DECOMM,
+    CLONED, RENEWED, AC_SET, AC_REVOKE,
+];
+
+/// The contract's events that concern no single stream: global and protocol pauses, admin
+/// rotation, excess sweeps, templates, ID reservations, offers (an offer's id is the stream id it
+/// will take, but the stream only exists once `created` says so), upgrades, and `rate_cap` (which
+/// the contract publishes only inside a call that then fails, so it never reaches `getEvents`).
+/// [`decode`] answers [`Decoded::ContractLevel`] for them: they are stored and change no stream.
+pub const CONTRACT_LEVEL_EVENTS: &[&str] = &[
+    "gl_pause",
+    "gl_resume",
+    "ct_pause",
+    "pr_pause",
+    "pr_resume",
+    "ex_swept",
+    "AdminUpd",
+    "tmpl_def",
+    "res_rel",
+    "offr_crt",
+    "offr_acc",
+    "offr_cxl",
+    "upgraded",
+    "upgrade",
+    "rate_cap",
 ];
 
 // name, changes stream state, payload decoder
@@ -91,16 +118,24 @@ const END_EXT: EventSpec = spec("end_ext", true, Struct(end_ext));
 const END_SHRT: EventSpec = spec("end_shrt", true, Struct(end_shrt));
 const KP_CNCL: EventSpec = spec("kp_cncl", true, Struct(kp_cncl));
 const RECP_UPD: EventSpec = spec("recp_upd", true, Struct(recp_upd));
-const CLAIM_OWN: EventSpec = spec("claim_own", false, Struct(claim_own));
-const DEL_SHARE: EventSpec = spec("del_share", false, Struct(del_share));
+const CLAIM_OWN: EventSpec = spec("claim_own", true, Struct(claim_own));
+const DEL_SHARE: EventSpec = spec("del_share", true, Struct(del_share));
 const AC_TRIG: EventSpec = spec("ac_trig", false, Struct(ac_trig));
-const HEALTH: EventSpec = spec("health", false, Struct(health));
-const DECOMM: EventSpec = spec("decomm", false, Struct(decomm));
+const HEALTH: EventSpec = spec("health", true, Struct(health));
+const DECOMM: EventSpec = spec("decomm", true, Struct(decomm));
+const CLONED: EventSpec = spec("cloned", true, Struct(cloned));
+const RENEWED: EventSpec = EventSpec {
+    topics: 3,
+    ..spec("renewed", true, Struct(renewed))
+};
+const AC_SET: EventSpec = spec("ac_set", true, Struct(ac_set));
+const AC_REVOKE: EventSpec = spec("ac_revoke", true, Struct(ac_revoke));
 
 const fn spec(name: &'static str, changes_state: bool, payload: Payload) -> EventSpec {
     EventSpec {
         name,
         changes_state,
+        topics: 2,
         payload,
     }
 }
@@ -130,6 +165,12 @@ pub enum Decoded {
     Unknown {
         /// The event name (the first topic's Symbol).
         name: String,
+    },
+    /// One of [`CONTRACT_LEVEL_EVENTS`]: recognised, concerning no stream; the payload was not
+    /// examined. The indexer stores it and changes nothing.
+    ContractLevel {
+        /// The event name.
+        name: &'static str,
     },
     /// Undecodable input; the indexer stores the raw event and skips it.
     Invalid(DecodeError),
@@ -178,6 +219,10 @@ pub enum DecodeErrorCode {
     VariantInvalid,
     /// The payload's stream id differs from the topic's.
     StreamIdMismatch,
+    /// A field holds a value the contract can never emit: a negative amount or rate, a zero
+    /// deposit, times out of order (`start < end`, `start ≤ cliff ≤ end`), a share outside
+    /// 1–10 000 basis points. The event is stored, flagged invalid and never applied.
+    FieldValueOutOfRange,
 }
 
 impl DecodeErrorCode {
@@ -201,6 +246,7 @@ impl DecodeErrorCode {
             Self::FieldValueInvalid => "FIELD_VALUE_INVALID",
             Self::VariantInvalid => "VARIANT_INVALID",
             Self::StreamIdMismatch => "STREAM_ID_MISMATCH",
+            Self::FieldValueOutOfRange => "FIELD_VALUE_OUT_OF_RANGE",
         }
     }
 }
@@ -240,7 +286,12 @@ impl DecodeError {
         }
     }
 
-    fn field(code: DecodeErrorCode, event: &str, field: &str, detail: impl fmt::Display) -> Self {
+    pub(in crate::indexer) fn field(
+        code: DecodeErrorCode,
+        event: &str,
+        field: &str,
+        detail: impl fmt::Display,
+    ) -> Self {
         Self::new(
             code,
             Some(event),
@@ -523,6 +574,62 @@ pub struct StreamDecommissioned {
     pub decommissioned: bool,
 }
 
+/// `cloned` (`StreamCloned`): the new stream (the topic's id, already announced by its
+/// `created`) copies the source stream's schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamCloned {
+    /// The new stream's id (the topic's id).
+    pub new_stream_id: u64,
+    /// The stream it was cloned from.
+    pub source_stream_id: u64,
+    /// Funder (`G…`/`C…`).
+    pub sender: String,
+    /// Payee (`G…`/`C…`).
+    pub recipient: String,
+    /// Escrowed total, raw token units.
+    #[serde(serialize_with = "ser_i128")]
+    pub deposit_amount: i128,
+    /// Raw token units per second.
+    #[serde(serialize_with = "ser_i128")]
+    pub rate_per_second: i128,
+    /// Accrual start, unix seconds.
+    pub start_time: u64,
+    /// Cliff, unix seconds.
+    pub cliff_time: u64,
+    /// Accrual end, unix seconds.
+    pub end_time: u64,
+    /// Minimum non-final payout, raw token units.
+    #[serde(serialize_with = "ser_i128")]
+    pub withdraw_dust_threshold: i128,
+}
+
+/// `renewed` (`StreamRenewed`, topics `[renewed, old id, new id]`): a completed stream was renewed
+/// into a new one (announced by its own `created` just before).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamRenewed {
+    /// The completed stream (the second topic).
+    pub old_stream_id: u64,
+    /// The new stream (the third topic).
+    pub new_stream_id: u64,
+}
+
+/// `ac_set` (`AutoClaimSet`): anyone may now push the stream's accrual to `destination` once it
+/// ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AutoClaimSet {
+    /// On-chain stream id.
+    pub stream_id: u64,
+    /// Where auto-claims pay (`G…`/`C…`).
+    pub destination: String,
+}
+
+/// `ac_revoke` (`AutoClaimRevoked`): the auto-claim destination was removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AutoClaimRevoked {
+    /// On-chain stream id.
+    pub stream_id: u64,
+}
+
 /// A decoded Fluxora stream event, one variant per [`CATALOGUE`] entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContractEvent {
@@ -567,6 +674,14 @@ pub enum ContractEvent {
     HealthChanged(StreamHealthChanged),
     /// `decomm`.
     Decommissioned(StreamDecommissioned),
+    /// `cloned`.
+    Cloned(StreamCloned),
+    /// `renewed`.
+    Renewed(StreamRenewed),
+    /// `ac_set`.
+    AutoClaimSet(AutoClaimSet),
+    /// `ac_revoke`.
+    AutoClaimRevoked(AutoClaimRevoked),
 }
 
 impl ContractEvent {
@@ -593,6 +708,10 @@ impl ContractEvent {
             Self::AutoClaimTriggered(_) => &AC_TRIG,
             Self::HealthChanged(_) => &HEALTH,
             Self::Decommissioned(_) => &DECOMM,
+            Self::Cloned(_) => &CLONED,
+            Self::Renewed(_) => &RENEWED,
+            Self::AutoClaimSet(_) => &AC_SET,
+            Self::AutoClaimRevoked(_) => &AC_REVOKE,
         }
     }
 
@@ -606,7 +725,8 @@ impl ContractEvent {
         self.spec().changes_state
     }
 
-    /// The stream the event is about: the topic's stream id (for `del_share`, the parent).
+    /// The stream the event is about: the topic's stream id (for `del_share`, the parent; for
+    /// `renewed`, the old stream; for `cloned`, the new one).
     pub fn stream_id(&self) -> u64 {
         match self {
             Self::Created(e) => e.stream_id,
@@ -628,6 +748,20 @@ impl ContractEvent {
             Self::AutoClaimTriggered(e) => e.stream_id,
             Self::HealthChanged(e) => e.stream_id,
             Self::Decommissioned(e) => e.stream_id,
+            Self::Cloned(e) => e.new_stream_id,
+            Self::Renewed(e) => e.old_stream_id,
+            Self::AutoClaimSet(e) => e.stream_id,
+            Self::AutoClaimRevoked(e) => e.stream_id,
+        }
+    }
+
+    /// The other stream the event changes, if any: the child a `del_share` creates, the new
+    /// stream a `renewed` links to its predecessor.
+    pub fn related_stream_id(&self) -> Option<u64> {
+        match self {
+            Self::ShareDelegated(e) => Some(e.child_stream_id),
+            Self::Renewed(e) => Some(e.new_stream_id),
+            _ => None,
         }
     }
 
@@ -662,6 +796,10 @@ impl ContractEvent {
             Self::AutoClaimTriggered(e) => obj(e),
             Self::HealthChanged(e) => obj(e),
             Self::Decommissioned(e) => obj(e),
+            Self::Cloned(e) => obj(e),
+            Self::Renewed(e) => obj(e),
+            Self::AutoClaimSet(e) => obj(e),
+            Self::AutoClaimRevoked(e) => obj(e),
         }
     }
 }
@@ -716,16 +854,25 @@ fn decode_inner(topic: &[String], value: &str) -> Result<Decoded, DecodeError> {
         }
     };
     let Some(spec) = event_spec(&name) else {
+        if let Some(name) = CONTRACT_LEVEL_EVENTS.iter().find(|known| **known == name) {
+            return Ok(Decoded::ContractLevel { name });
+        }
         return Ok(Decoded::Unknown { name });
     };
     let event = spec.name;
-    if topic.len() != 2 {
+    if topic.len() != spec.topics {
         return Err(DecodeError::new(
             DecodeErrorCode::TopicCountInvalid,
             Some(event),
             Some("topic"),
             format!(
-                "{event}: expected 2 topics [Symbol, U64(stream_id)], got {}",
+                "{event}: expected {} topics [Symbol, U64(stream_id){}], got {}",
+                spec.topics,
+                if spec.topics == 3 {
+                    ", U64(new stream id)"
+                } else {
+                    ""
+                },
                 topic.len()
             ),
         ));
@@ -758,6 +905,26 @@ fn decode_inner(topic: &[String], value: &str) -> Result<Decoded, DecodeError> {
     };
     let payload = parse_xdr(value, Part::Value, Some(event))?;
     let decoded = spec.decode(&payload)?;
+    if let ContractEvent::Renewed(renewed) = &decoded {
+        match topic
+            .get(2)
+            .map(|t| parse_xdr(t, Part::Topic(2), Some(event)))
+        {
+            Some(Ok(ScVal::U64(id))) if id == renewed.new_stream_id => {}
+            Some(Err(error)) => return Err(error),
+            _ => {
+                return Err(DecodeError::new(
+                    DecodeErrorCode::StreamIdMismatch,
+                    Some(event),
+                    Some("topic[2]"),
+                    format!(
+                        "{event}: the third topic must be U64({}), the payload's new_stream_id",
+                        renewed.new_stream_id
+                    ),
+                ))
+            }
+        }
+    }
     if decoded.stream_id() != topic_id {
         let field = if matches!(decoded, ContractEvent::ShareDelegated(_)) {
             "parent_stream_id"
@@ -852,18 +1019,57 @@ fn symbol_text(bytes: &[u8]) -> Option<String> {
 // Payload decoders of the struct events, one per event, named after it (see [`CATALOGUE`]).
 
 fn created(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
-    Ok(E::Created(StreamCreated {
+    let created = StreamCreated {
         stream_id: s.u64("stream_id")?,
         sender: s.address("sender")?,
         recipient: s.address("recipient")?,
-        deposit_amount: s.i128("deposit_amount")?,
-        rate_per_second: s.i128("rate_per_second")?,
+        deposit_amount: s.positive("deposit_amount")?,
+        rate_per_second: s.amount("rate_per_second")?,
         start_time: s.u64("start_time")?,
         cliff_time: s.u64("cliff_time")?,
         end_time: s.u64("end_time")?,
-        withdraw_dust_threshold: s.i128("withdraw_dust_threshold")?,
+        withdraw_dust_threshold: s.amount("withdraw_dust_threshold")?,
         memo: s.opt_bytes("memo")?,
         metadata: s.opt_bytes_map("metadata")?,
+    };
+    s.schedule(created.start_time, created.cliff_time, created.end_time)?;
+    Ok(E::Created(created))
+}
+
+fn cloned(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    let cloned = StreamCloned {
+        new_stream_id: s.u64("new_stream_id")?,
+        source_stream_id: s.u64("source_stream_id")?,
+        sender: s.address("sender")?,
+        recipient: s.address("recipient")?,
+        deposit_amount: s.positive("deposit_amount")?,
+        rate_per_second: s.amount("rate_per_second")?,
+        start_time: s.u64("start_time")?,
+        cliff_time: s.u64("cliff_time")?,
+        end_time: s.u64("end_time")?,
+        withdraw_dust_threshold: s.amount("withdraw_dust_threshold")?,
+    };
+    s.schedule(cloned.start_time, cloned.cliff_time, cloned.end_time)?;
+    Ok(E::Cloned(cloned))
+}
+
+fn renewed(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::Renewed(StreamRenewed {
+        old_stream_id: s.u64("old_stream_id")?,
+        new_stream_id: s.u64("new_stream_id")?,
+    }))
+}
+
+fn ac_set(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::AutoClaimSet(AutoClaimSet {
+        stream_id: s.u64("stream_id")?,
+        destination: s.address("destination")?,
+    }))
+}
+
+fn ac_revoke(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
+    Ok(E::AutoClaimRevoked(AutoClaimRevoked {
+        stream_id: s.u64("stream_id")?,
     }))
 }
 
@@ -871,7 +1077,7 @@ fn withdrew(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
     Ok(E::Withdrew(Withdrawal {
         stream_id: s.u64("stream_id")?,
         recipient: s.address("recipient")?,
-        amount: s.i128("amount")?,
+        amount: s.amount("amount")?,
     }))
 }
 
@@ -880,7 +1086,7 @@ fn wdraw_to(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
         stream_id: s.u64("stream_id")?,
         recipient: s.address("recipient")?,
         destination: s.address("destination")?,
-        amount: s.i128("amount")?,
+        amount: s.amount("amount")?,
     }))
 }
 
@@ -894,8 +1100,8 @@ fn paused(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
 fn top_up(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
     Ok(E::ToppedUp(StreamToppedUp {
         stream_id: s.u64("stream_id")?,
-        top_up_amount: s.i128("top_up_amount")?,
-        new_deposit_amount: s.i128("new_deposit_amount")?,
+        top_up_amount: s.amount("top_up_amount")?,
+        new_deposit_amount: s.amount("new_deposit_amount")?,
         new_end_time: s.u64("new_end_time")?,
     }))
 }
@@ -903,8 +1109,8 @@ fn top_up(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
 fn rate_upd(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
     Ok(E::RateUpdated(RateUpdated {
         stream_id: s.u64("stream_id")?,
-        old_rate_per_second: s.i128("old_rate_per_second")?,
-        new_rate_per_second: s.i128("new_rate_per_second")?,
+        old_rate_per_second: s.amount("old_rate_per_second")?,
+        new_rate_per_second: s.amount("new_rate_per_second")?,
         effective_time: s.u64("effective_time")?,
     }))
 }
@@ -912,10 +1118,10 @@ fn rate_upd(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
 fn rate_dec(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
     Ok(E::RateDecreased(RateDecreased {
         stream_id: s.u64("stream_id")?,
-        old_rate_per_second: s.i128("old_rate_per_second")?,
-        new_rate_per_second: s.i128("new_rate_per_second")?,
-        checkpointed_amount: s.i128("checkpointed_amount")?,
-        refund_amount: s.i128("refund_amount")?,
+        old_rate_per_second: s.amount("old_rate_per_second")?,
+        new_rate_per_second: s.amount("new_rate_per_second")?,
+        checkpointed_amount: s.amount("checkpointed_amount")?,
+        refund_amount: s.amount("refund_amount")?,
         effective_time: s.u64("effective_time")?,
     }))
 }
@@ -933,7 +1139,7 @@ fn end_shrt(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
         stream_id: s.u64("stream_id")?,
         old_end_time: s.u64("old_end_time")?,
         new_end_time: s.u64("new_end_time")?,
-        refund_amount: s.i128("refund_amount")?,
+        refund_amount: s.amount("refund_amount")?,
     }))
 }
 
@@ -941,9 +1147,9 @@ fn kp_cncl(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
     Ok(E::KeeperCancelled(KeeperCancelled {
         stream_id: s.u64("stream_id")?,
         keeper: s.address("keeper")?,
-        keeper_fee: s.i128("keeper_fee")?,
-        recipient_amount: s.i128("recipient_amount")?,
-        sender_refund: s.i128("sender_refund")?,
+        keeper_fee: s.amount("keeper_fee")?,
+        recipient_amount: s.amount("recipient_amount")?,
+        sender_refund: s.amount("sender_refund")?,
     }))
 }
 
@@ -969,9 +1175,9 @@ fn del_share(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
         child_stream_id: s.u64("child_stream_id")?,
         delegator: s.address("delegator")?,
         delegatee: s.address("delegatee")?,
-        share_bps: s.u32("share_bps")?,
-        child_rate: s.i128("child_rate")?,
-        new_parent_rate: s.i128("new_parent_rate")?,
+        share_bps: s.share_bps("share_bps")?,
+        child_rate: s.amount("child_rate")?,
+        new_parent_rate: s.amount("new_parent_rate")?,
     }))
 }
 
@@ -979,7 +1185,7 @@ fn ac_trig(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
     Ok(E::AutoClaimTriggered(AutoClaimTriggered {
         stream_id: s.u64("stream_id")?,
         destination: s.address("destination")?,
-        amount: s.i128("amount")?,
+        amount: s.amount("amount")?,
     }))
 }
 
@@ -987,7 +1193,7 @@ fn health(s: &Fields<'_>) -> Result<ContractEvent, DecodeError> {
     Ok(E::HealthChanged(StreamHealthChanged {
         stream_id: s.u64("stream_id")?,
         is_underfunded: s.bool("is_underfunded")?,
-        remaining_balance: s.i128("remaining_balance")?,
+        remaining_balance: s.amount("remaining_balance")?,
         seconds_remaining: s.u64("seconds_remaining")?,
     }))
 }
@@ -1056,13 +1262,18 @@ fn enum_payload(event: &str, variant: &str, v: &ScVal) -> Result<StreamRef, Deco
 }
 
 /// A `#[contracttype]` struct payload indexed by field name.
-struct Fields<'a> {
+/// A `#[contracttype]` struct's `ScMap`, read by field name (also the stream storage entries of
+/// [`crate::indexer::entry`]).
+pub(in crate::indexer) struct Fields<'a> {
     event: &'static str,
     map: BTreeMap<&'a [u8], &'a ScVal>,
 }
 
 impl<'a> Fields<'a> {
-    fn parse(event: &'static str, v: &'a ScVal) -> Result<Self, DecodeError> {
+    pub(in crate::indexer) fn parse(
+        event: &'static str,
+        v: &'a ScVal,
+    ) -> Result<Self, DecodeError> {
         let ScVal::Map(Some(entries)) = v else {
             return Err(DecodeError::new(
                 DecodeErrorCode::PayloadTypeInvalid,
@@ -1120,21 +1331,21 @@ impl<'a> Fields<'a> {
         )
     }
 
-    fn u64(&self, field: &str) -> Result<u64, DecodeError> {
+    pub(in crate::indexer) fn u64(&self, field: &str) -> Result<u64, DecodeError> {
         match self.get(field)? {
             ScVal::U64(n) => Ok(*n),
             other => Err(self.wrong_type(field, "U64", other)),
         }
     }
 
-    fn u32(&self, field: &str) -> Result<u32, DecodeError> {
+    pub(in crate::indexer) fn u32(&self, field: &str) -> Result<u32, DecodeError> {
         match self.get(field)? {
             ScVal::U32(n) => Ok(*n),
             other => Err(self.wrong_type(field, "U32", other)),
         }
     }
 
-    fn bool(&self, field: &str) -> Result<bool, DecodeError> {
+    pub(in crate::indexer) fn bool(&self, field: &str) -> Result<bool, DecodeError> {
         match self.get(field)? {
             ScVal::Bool(b) => Ok(*b),
             other => Err(self.wrong_type(field, "Bool", other)),
@@ -1142,14 +1353,65 @@ impl<'a> Fields<'a> {
     }
 
     /// `I128 {hi, lo}` → exact `i128`.
-    fn i128(&self, field: &str) -> Result<i128, DecodeError> {
+    pub(in crate::indexer) fn i128(&self, field: &str) -> Result<i128, DecodeError> {
         match self.get(field)? {
             ScVal::I128(parts) => Ok((i128::from(parts.hi) << 64) | i128::from(parts.lo)),
             other => Err(self.wrong_type(field, "I128", other)),
         }
     }
 
-    fn string(&self, field: &str) -> Result<String, DecodeError> {
+    /// An `I128` amount or rate that the contract never makes negative.
+    pub(in crate::indexer) fn amount(&self, field: &str) -> Result<i128, DecodeError> {
+        let value = self.i128(field)?;
+        if value < 0 {
+            return Err(self.out_of_range(field, "must not be negative"));
+        }
+        Ok(value)
+    }
+
+    /// An `I128` amount the contract requires above zero (a deposit).
+    fn positive(&self, field: &str) -> Result<i128, DecodeError> {
+        let value = self.i128(field)?;
+        if value <= 0 {
+            return Err(self.out_of_range(field, "must be greater than 0"));
+        }
+        Ok(value)
+    }
+
+    /// A share in basis points: 1–10 000.
+    fn share_bps(&self, field: &str) -> Result<u32, DecodeError> {
+        let value = self.u32(field)?;
+        if !(1..=10_000).contains(&value) {
+            return Err(self.out_of_range(field, "must be 1–10000 basis points"));
+        }
+        Ok(value)
+    }
+
+    /// The contract's schedule rule: `start < end` and `start ≤ cliff ≤ end`, within the times
+    /// the service stores (`crate::streams::MAX_UNIX_TIME`).
+    fn schedule(&self, start: u64, cliff: u64, end: u64) -> Result<(), DecodeError> {
+        if end > crate::streams::MAX_UNIX_TIME {
+            return Err(self.out_of_range("end_time", "exceeds i64::MAX seconds"));
+        }
+        if start >= end {
+            return Err(self.out_of_range("end_time", "must be after start_time"));
+        }
+        if cliff < start || cliff > end {
+            return Err(self.out_of_range("cliff_time", "must be between start_time and end_time"));
+        }
+        Ok(())
+    }
+
+    fn out_of_range(&self, field: &str, rule: &str) -> DecodeError {
+        DecodeError::field(
+            DecodeErrorCode::FieldValueOutOfRange,
+            self.event,
+            field,
+            rule,
+        )
+    }
+
+    pub(in crate::indexer) fn string(&self, field: &str) -> Result<String, DecodeError> {
         match self.get(field)? {
             ScVal::String(s) => String::from_utf8(s.as_vec().clone()).map_err(|_| {
                 DecodeError::field(
@@ -1163,7 +1425,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn address(&self, field: &str) -> Result<String, DecodeError> {
+    pub(in crate::indexer) fn address(&self, field: &str) -> Result<String, DecodeError> {
         match self.get(field)? {
             ScVal::Address(address) => strkey(address).map_err(|kind| {
                 DecodeError::field(
@@ -1179,7 +1441,10 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn opt_address(&self, field: &str) -> Result<Option<String>, DecodeError> {
+    pub(in crate::indexer) fn opt_address(
+        &self,
+        field: &str,
+    ) -> Result<Option<String>, DecodeError> {
         match self.get(field)? {
             ScVal::Void => Ok(None),
             ScVal::Address(_) => self.address(field).map(Some),
@@ -1187,7 +1452,26 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn opt_bytes(&self, field: &str) -> Result<Option<Vec<u8>>, DecodeError> {
+    pub(in crate::indexer) fn opt_u64(&self, field: &str) -> Result<Option<u64>, DecodeError> {
+        match self.get(field)? {
+            ScVal::Void => Ok(None),
+            ScVal::U64(n) => Ok(Some(*n)),
+            other => Err(self.wrong_type(field, "U64 or Void", other)),
+        }
+    }
+
+    pub(in crate::indexer) fn opt_bool(&self, field: &str) -> Result<Option<bool>, DecodeError> {
+        match self.get(field)? {
+            ScVal::Void => Ok(None),
+            ScVal::Bool(b) => Ok(Some(*b)),
+            other => Err(self.wrong_type(field, "Bool or Void", other)),
+        }
+    }
+
+    pub(in crate::indexer) fn opt_bytes(
+        &self,
+        field: &str,
+    ) -> Result<Option<Vec<u8>>, DecodeError> {
         match self.get(field)? {
             ScVal::Void => Ok(None),
             ScVal::Bytes(bytes) => Ok(Some(bytes.as_vec().clone())),
@@ -1195,7 +1479,10 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn opt_bytes_map(&self, field: &str) -> Result<Option<Vec<MetadataEntry>>, DecodeError> {
+    pub(in crate::indexer) fn opt_bytes_map(
+        &self,
+        field: &str,
+    ) -> Result<Option<Vec<MetadataEntry>>, DecodeError> {
         match self.get(field)? {
             ScVal::Void => Ok(None),
             ScVal::Map(Some(entries)) => entries

@@ -6,10 +6,16 @@
 //! result to the stroop. Timestamps come from ledger close times, never from the wall clock, so a
 //! replay is byte-for-byte identical.
 
+use std::collections::BTreeMap;
+
 use crate::address::StellarAddress;
 use crate::amount::Amount;
 use crate::indexer::decode::ContractEvent;
-use crate::streams::{ChainRef, Stream, StreamSource, StreamStatus};
+use crate::indexer::entry::StreamEntry;
+use crate::streams::{
+    ChainDetails, ChainRef, ContractBytes, MetadataItem, Stream, StreamKind, StreamSource,
+    StreamStatus,
+};
 
 /// Where an event happened.
 #[derive(Debug, Clone, Copy)]
@@ -24,13 +30,28 @@ pub struct EventContext<'a> {
     pub tx_hash: &'a str,
 }
 
-/// What an event did to its stream.
+/// What an event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    /// The stream's new state.
-    Applied(Box<Stream>),
+    /// The new state of the event's stream, and of the second stream it changes, if any (the
+    /// child a `del_share` creates, the successor a `renewed` links).
+    Applied {
+        /// The event's own stream ([`ContractEvent::stream_id`]).
+        stream: Box<Stream>,
+        /// The related stream ([`ContractEvent::related_stream_id`]).
+        related: Option<Box<Stream>>,
+    },
     /// Nothing changed; the reason is logged at WARN and stored with the event.
     Skipped(String),
+}
+
+impl Effect {
+    fn one(stream: Stream) -> Self {
+        Effect::Applied {
+            stream: Box::new(stream),
+            related: None,
+        }
+    }
 }
 
 /// The public id of a chain stream: `{contract id}-{on-chain stream id}`, stable across
@@ -43,111 +64,191 @@ fn skipped(reason: impl Into<String>) -> Effect {
     Effect::Skipped(reason.into())
 }
 
-/// Applies one decoded event to the current state of its stream (`None` if not indexed yet).
-/// Returns the new state, or why the event changes nothing we model.
-///
-/// Rules: `created` → active with checkpoint (0, start); `withdrew`/`wdraw_to` add to
-/// `withdrawnAmount`; `paused`/`resumed`; `cancelled` at the ledger's close time; `completed`;
-/// `closed` keeps the record, marked closed; `top_up` sets the deposit; `rate_upd` checkpoints
-/// at its effective time with the old rate (the contract's `update_rate_per_second`); `rate_dec`
-/// takes the contract's checkpoint and refund; `end_ext`/`end_shrt` move the end (the latter
-/// refunds); `kp_cncl` cancels and counts the recipient's payout as withdrawn; `recp_upd` changes
-/// the recipient. Events that change no stream state ([`ContractEvent::changes_state`] is
-/// false) are skipped with their reason: `ac_trig` because the `wdraw_to` that follows carries the
-/// same money, `del_share` because delegated child streams are not modelled yet.
-pub fn apply(current: Option<&Stream>, event: &ContractEvent, ctx: &EventContext<'_>) -> Effect {
-    let at_ms = i64::try_from(ctx.ledger_closed_at)
+/// Unix ms of a ledger close time (the record's `updated_at`).
+fn millis(ctx: &EventContext<'_>) -> i64 {
+    i64::try_from(ctx.ledger_closed_at)
         .unwrap_or(i64::MAX / 1000)
-        .saturating_mul(1000);
+        .saturating_mul(1000)
+}
+
+/// A new chain stream as the contract stores it at creation: active, nothing withdrawn,
+/// checkpoint (0, start). The kind is CliffOnly when the rate is 0 (the contract forces it to
+/// 0 for that kind only), else Linear: the `created` event does not say whether it is Linear or
+/// CliffSlope (`docs/indexer.md`, "Known limits").
+#[allow(clippy::too_many_arguments)]
+fn new_stream(
+    ctx: &EventContext<'_>,
+    stream_id: u64,
+    sender: StellarAddress,
+    recipient: StellarAddress,
+    deposit: i128,
+    rate: i128,
+    (start_time, cliff_time, end_time): (u64, u64, u64),
+    details: ChainDetails,
+) -> Stream {
+    let at_ms = millis(ctx);
+    Stream {
+        id: chain_stream_id(ctx.contract_id, stream_id),
+        sender,
+        recipient,
+        deposit_amount: Amount::from_stroops(deposit),
+        rate_per_second: Amount::from_stroops(rate),
+        kind: if rate == 0 {
+            StreamKind::CliffOnly
+        } else {
+            StreamKind::Linear
+        },
+        start_time,
+        cliff_time,
+        end_time,
+        status: StreamStatus::Active,
+        withdrawn_amount: Amount::ZERO,
+        checkpoint_amount: Amount::ZERO,
+        checkpoint_at: start_time,
+        cancelled_at: None,
+        source: StreamSource::Chain,
+        chain: Some(ChainRef {
+            contract_id: ctx.contract_id.to_string(),
+            stream_id,
+            created_ledger: ctx.ledger,
+            tx_hash: ctx.tx_hash.to_string(),
+            closed: false,
+            entry_pending: true,
+            details,
+        }),
+        created_at: at_ms,
+        updated_at: at_ms,
+        version: 0,
+    }
+}
+
+fn address(text: &str, what: &str) -> Result<StellarAddress, String> {
+    StellarAddress::parse(text).map_err(|_| format!("{what} is not a G… or C… address"))
+}
+
+/// Applies one decoded event to the streams it concerns: `current` is the state of its stream
+/// ([`ContractEvent::stream_id`]) and `related` that of its second stream
+/// ([`ContractEvent::related_stream_id`]), each `None` when not indexed (yet). Returns the new
+/// states, or why the event changes nothing we model.
+///
+/// The rules are the contract's (`docs/indexer.md`, "How chain streams are derived"): `created`
+/// makes an active stream with checkpoint (0, start); `withdrew`/`wdraw_to` add to
+/// `withdrawnAmount` and to `paidOutAmount`; `paused`/`resumed`; `cancelled` at the ledger's
+/// close time, refunding `deposit − accrued`; `completed`; `closed` keeps the record, marked
+/// closed; `top_up` sets the deposit and end; `rate_upd` checkpoints at its effective time (the
+/// contract's `update_rate_per_second`); `rate_dec` takes the contract's checkpoint and refund;
+/// `end_ext`/`end_shrt` move the end (the latter refunds); `kp_cncl` cancels, pays the
+/// recipient without counting it as withdrawn (as the contract does) and records the keeper's
+/// fee and the refund; `recp_upd` changes the recipient, `claim_own` the claim owner;
+/// `del_share` re-plans the parent from its accrual now and creates the child; `cloned` and
+/// `renewed` link streams; `ac_set`/`ac_revoke`, `decomm` and `health` set their flags.
+/// `ac_trig` changes nothing: the `wdraw_to` that follows carries the same money.
+pub fn apply(
+    current: Option<&Stream>,
+    related: Option<&Stream>,
+    event: &ContractEvent,
+    ctx: &EventContext<'_>,
+) -> Effect {
+    match apply_inner(current, related, event, ctx) {
+        Ok(effect) => effect,
+        Err(reason) => Effect::Skipped(reason),
+    }
+}
+
+fn apply_inner(
+    current: Option<&Stream>,
+    related: Option<&Stream>,
+    event: &ContractEvent,
+    ctx: &EventContext<'_>,
+) -> Result<Effect, String> {
+    let name = event.name();
     if let ContractEvent::Created(created) = event {
         if current.is_some() {
-            return skipped("stream already indexed");
+            return Ok(skipped("stream already indexed"));
         }
-        let (Ok(sender), Ok(recipient)) = (
-            StellarAddress::parse(&created.sender),
-            StellarAddress::parse(&created.recipient),
-        ) else {
-            return skipped("created: sender or recipient is not a G… or C… address");
+        let details = ChainDetails {
+            memo: created.memo.as_deref().map(ContractBytes::of),
+            metadata: created
+                .metadata
+                .iter()
+                .flatten()
+                .map(|entry| MetadataItem {
+                    key: ContractBytes::of(&entry.key),
+                    value: ContractBytes::of(&entry.val),
+                })
+                .collect(),
+            withdraw_dust_threshold: Amount::from_stroops(created.withdraw_dust_threshold),
+            ..ChainDetails::default()
         };
-        let times_ok = created.start_time < created.end_time
-            && created.start_time <= created.cliff_time
-            && created.cliff_time <= created.end_time
-            && created.end_time <= crate::streams::MAX_UNIX_TIME;
-        if !times_ok {
-            return skipped("created: times break start ≤ cliff ≤ end, start < end");
-        }
-        return Effect::Applied(Box::new(Stream {
-            id: chain_stream_id(ctx.contract_id, created.stream_id),
-            sender,
-            recipient,
-            deposit_amount: Amount::from_stroops(created.deposit_amount),
-            rate_per_second: Amount::from_stroops(created.rate_per_second),
-            start_time: created.start_time,
-            cliff_time: created.cliff_time,
-            end_time: created.end_time,
-            status: StreamStatus::Active,
-            withdrawn_amount: Amount::ZERO,
-            checkpoint_amount: Amount::ZERO,
-            checkpoint_at: created.start_time,
-            cancelled_at: None,
-            source: StreamSource::Chain,
-            chain: Some(ChainRef {
-                contract_id: ctx.contract_id.to_string(),
-                stream_id: created.stream_id,
-                created_ledger: ctx.ledger,
-                tx_hash: ctx.tx_hash.to_string(),
-                closed: false,
-            }),
-            created_at: at_ms,
-            updated_at: at_ms,
-            version: 0,
-        }));
+        return Ok(Effect::one(new_stream(
+            ctx,
+            created.stream_id,
+            address(&created.sender, "created: sender")?,
+            address(&created.recipient, "created: recipient")?,
+            created.deposit_amount,
+            created.rate_per_second,
+            (created.start_time, created.cliff_time, created.end_time),
+            details,
+        )));
     }
 
     let Some(current) = current else {
-        return skipped(format!(
-            "{}: stream {} is not indexed (created before the indexer's start ledger?)",
-            event.name(),
+        return Err(format!(
+            "{name}: stream {} is not indexed (created before the indexer's start ledger?)",
             event.stream_id()
         ));
     };
     if !event.changes_state() {
-        return skipped(match event {
+        return Err(match event {
             ContractEvent::AutoClaimTriggered(_) => {
                 "ac_trig: counted by the wdraw_to that follows it".to_owned()
             }
-            ContractEvent::ShareDelegated(_) => {
-                "del_share: delegated child streams are not modelled yet".to_owned()
-            }
-            _ => format!("{}: no field of the stream resource changes", event.name()),
+            _ => format!("{name}: no field of the stream resource changes"),
         });
     }
     let mut next = current.clone();
-    let add = |amount: Amount, delta: i128| amount.checked_add(Amount::from_stroops(delta));
-    let sub = |amount: Amount, delta: i128| amount.checked_sub(Amount::from_stroops(delta));
+    let mut related_next: Option<Stream> = None;
+    let overflow = || format!("{name}: an amount overflows i128");
+    let add = |amount: Amount, delta: i128| {
+        amount
+            .checked_add(Amount::from_stroops(delta))
+            .ok_or_else(overflow)
+    };
+    let sub = |amount: Amount, delta: i128| {
+        amount
+            .checked_sub(Amount::from_stroops(delta))
+            .filter(|left| !left.is_negative())
+            .ok_or_else(|| format!("{name}: an amount would go below zero"))
+    };
+    let Some(chain) = next.chain.as_mut() else {
+        return Err(format!("{name}: not a chain stream"));
+    };
+    let details = &mut chain.details;
     match event {
-        ContractEvent::Created(_) => return skipped("unreachable"),
-        ContractEvent::Withdrew(w) => match add(next.withdrawn_amount, w.amount) {
-            Some(total) => next.withdrawn_amount = total,
-            None => return skipped("withdrew: withdrawn amount overflows i128"),
-        },
-        ContractEvent::WithdrewTo(w) => match add(next.withdrawn_amount, w.amount) {
-            Some(total) => next.withdrawn_amount = total,
-            None => return skipped("wdraw_to: withdrawn amount overflows i128"),
-        },
+        ContractEvent::Created(_) => return Err("unreachable".to_owned()),
+        ContractEvent::Withdrew(w) => {
+            next.withdrawn_amount = add(next.withdrawn_amount, w.amount)?;
+            details.paid_out_amount = add(details.paid_out_amount, w.amount)?;
+            // A delegated withdrawal reports the net amount; the state has the gross.
+            chain.entry_pending = true;
+        }
+        ContractEvent::WithdrewTo(w) => {
+            next.withdrawn_amount = add(next.withdrawn_amount, w.amount)?;
+            details.paid_out_amount = add(details.paid_out_amount, w.amount)?;
+        }
         ContractEvent::Paused(_) => next.status = StreamStatus::Paused,
         ContractEvent::Resumed(_) => next.status = StreamStatus::Active,
         ContractEvent::Cancelled(_) => {
+            let accrued = current.streamed_at(ctx.ledger_closed_at);
+            details.refund_amount = Some(sub(current.deposit_amount, accrued.stroops())?);
             next.status = StreamStatus::Cancelled;
             next.cancelled_at = Some(ctx.ledger_closed_at);
         }
         ContractEvent::Completed(_) => next.status = StreamStatus::Completed,
-        ContractEvent::Closed(_) => match next.chain.as_mut() {
-            Some(chain) => chain.closed = true,
-            None => return skipped("closed: not a chain stream"),
-        },
+        ContractEvent::Closed(_) => chain.closed = true,
         ContractEvent::ToppedUp(t) => {
             next.deposit_amount = Amount::from_stroops(t.new_deposit_amount);
+            next.end_time = t.new_end_time;
         }
         ContractEvent::RateUpdated(r) => {
             let schedule = current
@@ -156,69 +257,170 @@ pub fn apply(current: Option<&Stream>, event: &ContractEvent, ctx: &EventContext
             next.rate_per_second = Amount::from_stroops(schedule.rate_per_second);
             next.checkpoint_amount = Amount::from_stroops(schedule.checkpoint_amount);
             next.checkpoint_at = schedule.checkpoint_at;
+            // `update_rate` emits the same event without checkpointing: the state tells.
+            chain.entry_pending = true;
         }
         ContractEvent::RateDecreased(r) => {
-            let Some(deposit) = sub(next.deposit_amount, r.refund_amount) else {
-                return skipped("rate_dec: refund exceeds the deposit range");
-            };
-            next.deposit_amount = deposit;
+            next.deposit_amount = sub(next.deposit_amount, r.refund_amount)?;
             next.rate_per_second = Amount::from_stroops(r.new_rate_per_second);
             next.checkpoint_amount = Amount::from_stroops(r.checkpointed_amount);
             next.checkpoint_at = r.effective_time;
         }
         ContractEvent::EndExtended(e) => next.end_time = e.new_end_time,
         ContractEvent::EndShortened(e) => {
-            let Some(deposit) = sub(next.deposit_amount, e.refund_amount) else {
-                return skipped("end_shrt: refund exceeds the deposit range");
-            };
+            next.deposit_amount = sub(next.deposit_amount, e.refund_amount)?;
             next.end_time = e.new_end_time;
-            next.deposit_amount = deposit;
         }
         ContractEvent::KeeperCancelled(k) => {
-            // The contract pays the recipient but leaves withdrawn_amount unchanged; the money
-            // did leave the stream, so it is counted as withdrawn.
+            // The contract pays the recipient's share but leaves withdrawn_amount unchanged:
+            // the resource follows its state, and shows the money in paidOutAmount.
             next.status = StreamStatus::Cancelled;
             next.cancelled_at = Some(ctx.ledger_closed_at);
-            match add(next.withdrawn_amount, k.recipient_amount) {
-                Some(total) => next.withdrawn_amount = total,
-                None => return skipped("kp_cncl: withdrawn amount overflows i128"),
-            }
+            details.paid_out_amount = add(details.paid_out_amount, k.recipient_amount)?;
+            details.refund_amount = Some(Amount::from_stroops(k.sender_refund));
+            details.keeper_fee = Some(Amount::from_stroops(k.keeper_fee));
         }
-        ContractEvent::RecipientUpdated(r) => match StellarAddress::parse(&r.new_recipient) {
-            Ok(recipient) => next.recipient = recipient,
-            Err(_) => return skipped("recp_upd: new recipient is not a G… or C… address"),
-        },
+        ContractEvent::RecipientUpdated(r) => {
+            next.recipient = address(&r.new_recipient, "recp_upd: new_recipient")?;
+        }
+        ContractEvent::ClaimOwnershipTransferred(c) => {
+            address(&c.new_owner, "claim_own: new_owner")?;
+            details.claim_owner = Some(c.new_owner.clone());
+        }
+        ContractEvent::AutoClaimSet(a) => {
+            address(&a.destination, "ac_set: destination")?;
+            details.auto_claim_destination = Some(a.destination.clone());
+        }
+        ContractEvent::AutoClaimRevoked(_) => details.auto_claim_destination = None,
+        ContractEvent::Decommissioned(d) => details.decommissioned = d.decommissioned,
+        ContractEvent::HealthChanged(h) => details.underfunded = Some(h.is_underfunded),
+        ContractEvent::Cloned(c) => details.cloned_from = Some(c.source_stream_id),
+        ContractEvent::Renewed(r) => {
+            details.renewed_by = Some(r.new_stream_id);
+            let Some(successor) = related else {
+                return Err(format!(
+                    "renewed: the new stream {} is not indexed",
+                    r.new_stream_id
+                ));
+            };
+            let mut successor = successor.clone();
+            if let Some(chain) = successor.chain.as_mut() {
+                chain.details.renewed_from = Some(r.old_stream_id);
+            }
+            related_next = Some(successor);
+        }
+        ContractEvent::ShareDelegated(d) => {
+            if related.is_some() {
+                return Err(format!(
+                    "del_share: the child stream {} is already indexed",
+                    d.child_stream_id
+                ));
+            }
+            // The contract's delegate_recipient_share, at the ledger's close time `now`:
+            // the parent keeps a = accrued(now) and continues at the new rate until its end,
+            // with deposit a + new_rate × (end − now); the child gets the rest of the deposit,
+            // at the child rate from now, cliff max(cliff, now), same end and sender.
+            let now = ctx.ledger_closed_at;
+            if now >= current.end_time {
+                return Err("del_share: after the parent's end".to_owned());
+            }
+            let accrued = current.streamed_at(now).stroops();
+            let remaining = i128::from(current.end_time - now);
+            let parent_deposit = d
+                .new_parent_rate
+                .checked_mul(remaining)
+                .and_then(|future| future.checked_add(accrued))
+                .ok_or_else(overflow)?;
+            let child_deposit = current
+                .deposit_amount
+                .stroops()
+                .checked_sub(parent_deposit)
+                .filter(|deposit| *deposit > 0)
+                .ok_or_else(|| "del_share: the child's deposit would not be positive".to_owned())?;
+            next.deposit_amount = Amount::from_stroops(parent_deposit);
+            next.rate_per_second = Amount::from_stroops(d.new_parent_rate);
+            next.checkpoint_amount = Amount::from_stroops(accrued);
+            next.checkpoint_at = now;
+            details.child_stream_ids.push(d.child_stream_id);
+            chain.entry_pending = true;
+            let child_details = ChainDetails {
+                parent_stream_id: Some(d.parent_stream_id),
+                delegation_depth: details.delegation_depth.saturating_add(1),
+                withdraw_dust_threshold: details.withdraw_dust_threshold,
+                ..ChainDetails::default()
+            };
+            let child = new_stream(
+                ctx,
+                d.child_stream_id,
+                current.sender.clone(),
+                address(&d.delegatee, "del_share: delegatee")?,
+                child_deposit,
+                d.child_rate,
+                (now, current.cliff_time.max(now), current.end_time),
+                child_details,
+            );
+            related_next = Some(child);
+        }
         // Events whose catalogue entry says they change no state returned above.
-        _ => {
-            return skipped(format!(
-                "{}: changes stream state but has no rule here",
-                event.name()
-            ))
+        ContractEvent::AutoClaimTriggered(_) => {
+            return Err(format!("{name}: changes stream state but has no rule here"))
         }
     }
     if next.end_time < next.cliff_time || next.end_time <= next.start_time {
-        return skipped(format!(
-            "{}: would leave end before cliff or start",
-            event.name()
-        ));
+        return Err(format!("{name}: would leave end before cliff or start"));
     }
     next.version = current.version.saturating_add(1);
-    next.updated_at = at_ms;
-    Effect::Applied(Box::new(next))
+    next.updated_at = millis(ctx);
+    Ok(Effect::Applied {
+        stream: Box::new(next),
+        related: related_next.map(Box::new),
+    })
 }
 
-/// Replays stored events of one stream from nothing, in chain order, returning the final state
-/// (`None` if no `created` is among them).
-pub fn replay<'a>(
-    events: impl IntoIterator<Item = (&'a ContractEvent, EventContext<'a>)>,
-) -> Option<Stream> {
-    let mut state: Option<Stream> = None;
-    for (event, ctx) in events {
-        if let Effect::Applied(next) = apply(state.as_ref(), event, &ctx) {
-            state = Some(*next);
+/// One step of a replay: an event, or the contract's storage entry of a stream as of the ledger
+/// it was last modified in (it goes after every event of that ledger).
+#[derive(Debug, Clone, Copy)]
+pub enum ReplayStep<'a> {
+    /// A decoded event and where it happened.
+    Event(&'a ContractEvent, EventContext<'a>),
+    /// A storage entry, its `lastModifiedLedgerSeq`, and the unix ms to stamp a change with.
+    Entry(&'a StreamEntry, u32, i64),
+}
+
+/// Replays stored events and storage entries of one contract from nothing, in chain order,
+/// returning the final state of every stream they create or change, by on-chain stream id. The
+/// steps of a stream and of its relatives (delegation parents and children, renewals) must all
+/// be given: a child is derived from its parent's state at the split.
+pub fn replay<'a>(steps: impl IntoIterator<Item = ReplayStep<'a>>) -> BTreeMap<u64, Stream> {
+    let mut states: BTreeMap<u64, Stream> = BTreeMap::new();
+    for step in steps {
+        match step {
+            ReplayStep::Event(event, ctx) => {
+                let id = event.stream_id();
+                let related_id = event.related_stream_id();
+                let effect = apply(
+                    states.get(&id),
+                    related_id.and_then(|related| states.get(&related)),
+                    event,
+                    &ctx,
+                );
+                if let Effect::Applied { stream, related } = effect {
+                    states.insert(id, *stream);
+                    if let (Some(related_id), Some(related)) = (related_id, related) {
+                        states.insert(related_id, *related);
+                    }
+                }
+            }
+            ReplayStep::Entry(entry, ledger, at_ms) => {
+                if let Some(current) = states.get(&entry.stream_id) {
+                    let mut next = entry.apply(current, ledger, at_ms);
+                    next.version = current.version.saturating_add(1);
+                    states.insert(entry.stream_id, next);
+                }
+            }
         }
     }
-    state
+    states
 }
 
 #[cfg(test)]
@@ -245,7 +447,7 @@ mod tests {
 
     fn applied(effect: Effect) -> Stream {
         match effect {
-            Effect::Applied(stream) => *stream,
+            Effect::Applied { stream, .. } => *stream,
             Effect::Skipped(reason) => panic!("skipped: {reason}"),
         }
     }
@@ -254,6 +456,7 @@ mod tests {
     /// (`tests/rate_decrease_after_withdraw.rs`): deposit 1000, rate 10, 0..100.
     fn created() -> Stream {
         applied(apply(
+            None,
             None,
             &ContractEvent::Created(StreamCreated {
                 stream_id: 7,
@@ -288,6 +491,7 @@ mod tests {
         // 550, refund 450.
         let next = applied(apply(
             Some(&created()),
+            None,
             &ContractEvent::RateDecreased(RateDecreased {
                 stream_id: 7,
                 old_rate_per_second: 10,
@@ -320,11 +524,12 @@ mod tests {
                 amount: 200,
             }),
         ] {
-            stream = applied(apply(Some(&stream), &event, &ctx(50)));
+            stream = applied(apply(Some(&stream), None, &event, &ctx(50)));
         }
         assert_eq!(stream.withdrawn_amount.stroops(), 500);
         let shortened = applied(apply(
             Some(&stream),
+            None,
             &ContractEvent::EndShortened(StreamEndShortened {
                 stream_id: 7,
                 old_end_time: 100,
@@ -339,6 +544,7 @@ mod tests {
         );
         let cancelled = applied(apply(
             Some(&shortened),
+            None,
             &ContractEvent::KeeperCancelled(KeeperCancelled {
                 stream_id: 7,
                 keeper: G1.into(),
@@ -352,14 +558,22 @@ mod tests {
         assert_eq!(cancelled.cancelled_at, Some(700_000));
         assert_eq!(
             cancelled.withdrawn_amount.stroops(),
-            800,
-            "keeper payout counted"
+            500,
+            "as in the contract's state: the keeper payout is not counted as withdrawn"
         );
+        let details = &cancelled.chain.as_ref().unwrap().details;
+        assert_eq!(
+            details.paid_out_amount.stroops(),
+            800,
+            "but it was paid out"
+        );
+        assert_eq!(cancelled.refund().map(Amount::stroops), Some(0));
     }
 
     #[test]
     fn events_for_unknown_streams_and_duplicates_are_skipped() {
         let orphan = apply(
+            None,
             None,
             &ContractEvent::Cancelled(StreamRef { stream_id: 9 }),
             &ctx(1),
@@ -368,12 +582,14 @@ mod tests {
         let stream = created();
         let again = apply(
             Some(&stream),
+            None,
             &ContractEvent::Completed(StreamRef { stream_id: 7 }),
             &ctx(1),
         );
         assert_eq!(applied(again).status, StreamStatus::Completed);
         let cancelled_at_close = applied(apply(
             Some(&stream),
+            None,
             &ContractEvent::Cancelled(StreamRef { stream_id: 7 }),
             &ctx(42),
         ));
@@ -386,60 +602,95 @@ mod tests {
     }
 
     #[test]
-    fn events_that_change_no_state_are_skipped_with_their_reason() {
+    fn auto_claim_triggers_are_counted_by_their_withdrawal() {
         let stream = created();
-        let cases = [
-            (
-                ContractEvent::AutoClaimTriggered(AutoClaimTriggered {
-                    stream_id: 7,
-                    destination: G1.into(),
-                    amount: 5,
-                }),
-                "ac_trig: counted by the wdraw_to that follows it",
-            ),
-            (
-                ContractEvent::ShareDelegated(RecipientShareDelegated {
-                    parent_stream_id: 7,
-                    child_stream_id: 8,
-                    delegator: G2.into(),
-                    delegatee: G1.into(),
-                    share_bps: 2500,
-                    child_rate: 2,
-                    new_parent_rate: 8,
-                }),
-                "del_share: delegated child streams are not modelled yet",
-            ),
-            (
-                ContractEvent::ClaimOwnershipTransferred(ClaimOwnershipTransferred {
-                    stream_id: 7,
-                    old_owner: None,
-                    new_owner: G1.into(),
-                }),
-                "claim_own: no field of the stream resource changes",
-            ),
-            (
-                ContractEvent::HealthChanged(StreamHealthChanged {
-                    stream_id: 7,
-                    is_underfunded: true,
-                    remaining_balance: 0,
-                    seconds_remaining: 0,
-                }),
-                "health: no field of the stream resource changes",
-            ),
-            (
-                ContractEvent::Decommissioned(StreamDecommissioned {
-                    stream_id: 7,
-                    decommissioned: true,
-                }),
-                "decomm: no field of the stream resource changes",
-            ),
-        ];
-        for (event, reason) in cases {
-            assert!(!event.changes_state(), "{}", event.name());
-            assert_eq!(
-                apply(Some(&stream), &event, &ctx(5)),
-                Effect::Skipped(reason.to_owned())
-            );
+        let event = ContractEvent::AutoClaimTriggered(AutoClaimTriggered {
+            stream_id: 7,
+            destination: G1.into(),
+            amount: 5,
+        });
+        assert!(!event.changes_state());
+        assert_eq!(
+            apply(Some(&stream), None, &event, &ctx(5)),
+            Effect::Skipped("ac_trig: counted by the wdraw_to that follows it".to_owned())
+        );
+    }
+
+    #[test]
+    fn flags_and_owners_follow_their_events() {
+        let mut stream = created();
+        for event in [
+            ContractEvent::ClaimOwnershipTransferred(ClaimOwnershipTransferred {
+                stream_id: 7,
+                old_owner: None,
+                new_owner: G1.into(),
+            }),
+            ContractEvent::HealthChanged(StreamHealthChanged {
+                stream_id: 7,
+                is_underfunded: true,
+                remaining_balance: 0,
+                seconds_remaining: 0,
+            }),
+            ContractEvent::Decommissioned(StreamDecommissioned {
+                stream_id: 7,
+                decommissioned: true,
+            }),
+        ] {
+            stream = applied(apply(Some(&stream), None, &event, &ctx(5)));
         }
+        let details = &stream.chain.as_ref().unwrap().details;
+        assert_eq!(details.claim_owner.as_deref(), Some(G1));
+        assert_eq!(details.underfunded, Some(true));
+        assert!(details.decommissioned);
+        assert_eq!(stream.version, 3);
+    }
+
+    /// The contract's delegate_recipient_share (its test vector: 2 500 bps of rate 3 858 gives
+    /// the child 964 and leaves the parent 2 894).
+    #[test]
+    fn a_delegation_replans_the_parent_and_creates_the_child() {
+        let parent = created(); // deposit 1000, rate 10, 0..100
+        let event = ContractEvent::ShareDelegated(RecipientShareDelegated {
+            parent_stream_id: 7,
+            child_stream_id: 8,
+            delegator: G2.into(),
+            delegatee: G1.into(),
+            share_bps: 3000,
+            child_rate: 3,
+            new_parent_rate: 7,
+        });
+        let Effect::Applied { stream, related } = apply(Some(&parent), None, &event, &ctx(40))
+        else {
+            panic!("skipped")
+        };
+        // Parent at t = 40: accrued 400, then 7/s for 60 s: deposit 820, checkpoint (400, 40).
+        assert_eq!(stream.deposit_amount.stroops(), 820);
+        assert_eq!(stream.rate_per_second.stroops(), 7);
+        assert_eq!(
+            (stream.checkpoint_amount.stroops(), stream.checkpoint_at),
+            (400, 40)
+        );
+        assert_eq!(stream.streamed_at(100).stroops(), 820);
+        let child = related.expect("the child");
+        assert_eq!(child.id, format!("{CONTRACT}-8"));
+        assert_eq!(child.deposit_amount.stroops(), 180);
+        assert_eq!(child.rate_per_second.stroops(), 3);
+        assert_eq!(
+            (child.start_time, child.cliff_time, child.end_time),
+            (40, 40, 100)
+        );
+        assert_eq!(child.streamed_at(100).stroops(), 180);
+        assert_eq!(child.recipient.as_str(), G1);
+        let details = &child.chain.as_ref().unwrap().details;
+        assert_eq!(
+            (details.parent_stream_id, details.delegation_depth),
+            (Some(7), 1)
+        );
+        assert_eq!(stream.chain.as_ref().unwrap().details.child_stream_ids, [8]);
+        // A second delegation to the same child id is refused.
+        assert!(matches!(
+            apply(Some(&stream), Some(&child), &event, &ctx(41)),
+            Effect::Skipped(_)
+        ));
     }
 }

@@ -27,6 +27,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use super::decode::{self, Decoded};
+use super::entry::EntryRead;
 use crate::fields::{
     json_type, Array, BodySpec, FieldReader, FieldSpec, Format, Integer, Mismatch, Shape, Text,
     UnknownFields,
@@ -46,7 +47,8 @@ pub mod codes {
     pub const EVENT_ID_LEDGER_MISMATCH: &str = "EVENT_ID_LEDGER_MISMATCH";
     /// `ledger` is missing, not a JSON integer, zero, or above `u32::MAX`.
     pub const LEDGER_INVALID: &str = "LEDGER_INVALID";
-    /// `ledgerClosedAt` is missing, not a string, not RFC 3339, or before the unix epoch.
+    /// `ledgerClosedAt` is missing, not a string, not RFC 3339 in UTC (`Z`), or before the unix
+    /// epoch.
     pub const LEDGER_CLOSED_AT_INVALID: &str = "LEDGER_CLOSED_AT_INVALID";
     /// `contractId` is missing, not a string, or not a canonical `C…` contract StrKey.
     pub const CONTRACT_ID_INVALID: &str = "CONTRACT_ID_INVALID";
@@ -70,6 +72,9 @@ pub mod codes {
     pub const IN_SUCCESSFUL_CONTRACT_CALL_INVALID: &str = "IN_SUCCESSFUL_CONTRACT_CALL_INVALID";
     /// A push-ingest body's `events` is missing or not an array.
     pub const EVENTS_INVALID: &str = "EVENTS_INVALID";
+    /// A `ledgerEntries` item's `xdr` or `key` is not a string, or (from the ingest core) not a
+    /// stream storage entry.
+    pub const LEDGER_ENTRY_INVALID: &str = "LEDGER_ENTRY_INVALID";
     /// A push-ingest body carries more than [`super::MAX_PUSH_BATCH`] events.
     pub const BATCH_TOO_LARGE: &str = "BATCH_TOO_LARGE";
 }
@@ -228,6 +233,16 @@ impl ValidEvent {
 }
 
 const HEX_64: &str = "^[0-9a-fA-F]{64}$";
+/// What `date-time` cannot say of a ledger close time: UTC (`Z`, as RPC writes it) and a year from
+/// 1970, so that the time is never before the unix epoch.
+const CLOSE_TIME_PATTERN: &str = "^(?:19[7-9][0-9]|[2-9][0-9]{3})-.*[Zz]$";
+/// An event id: a 19-digit TOID, `-`, and a 10-digit event index of at most `u32::MAX`
+/// (4294967295), written digit by digit.
+const EVENT_ID_PATTERN: &str = concat!(
+    "^[0-9]{19}-(?:[0-3][0-9]{9}|4[01][0-9]{8}|42[0-8][0-9]{7}|429[0-3][0-9]{6}",
+    "|4294[0-8][0-9]{5}|42949[0-5][0-9]{4}|429496[0-6][0-9]{3}|4294967[01][0-9]{2}",
+    "|42949672[0-8][0-9]|429496729[0-5])$"
+);
 /// An unsigned 32-bit integer field; ledgers start at 1.
 const LEDGER_SEQUENCE: Shape = Shape::Integer(Integer::range(1, u32::MAX as i64, Format::Int32));
 const INDEX: Shape = Shape::Integer(Integer::range(0, u32::MAX as i64, Format::Int32));
@@ -246,8 +261,12 @@ const LEDGER_FIELD: FieldSpec = FieldSpec::required(
 .example("1204012");
 const LEDGER_CLOSED_AT_FIELD: FieldSpec = FieldSpec::required(
     "ledgerClosedAt",
-    Shape::String(Text::ANY.format(Format::DateTime)),
-    "Ledger close time, RFC 3339 UTC.",
+    Shape::String(
+        Text::ANY
+            .format(Format::DateTime)
+            .pattern(CLOSE_TIME_PATTERN),
+    ),
+    "Ledger close time, RFC 3339 in UTC (`Z`), from 1970 on.",
 )
 .example("\"2025-06-14T12:00:59Z\"");
 const CONTRACT_ID_FIELD: FieldSpec = FieldSpec::required(
@@ -258,7 +277,7 @@ const CONTRACT_ID_FIELD: FieldSpec = FieldSpec::required(
 .example("\"CD2BJ2TNXVV3KY6VMQ4PTUN2BXE7IUKMI3KR7XVMRBWUL2DZ7MGNICV4\"");
 const ID_FIELD: FieldSpec = FieldSpec::required(
     "id",
-    Shape::String(Text::ANY.pattern("^[0-9]{19}-[0-9]{10}$")),
+    Shape::String(Text::ANY.pattern(EVENT_ID_PATTERN)),
     "Event id, `%019d-%010d` (TOID, event index); the TOID encodes `ledger`.",
 )
 .example("\"0005171192164024320-0000000001\"");
@@ -374,20 +393,137 @@ pub const PUSHED_EVENT: BodySpec = BodySpec {
 /// document shows.
 pub const PUSH_BATCH: BodySpec = BodySpec {
     name: "IngestBatchRequest",
-    description: "The push-ingest body: at most 100 events, ingested in one transaction. Every \
-                  failing field of every event is reported; nothing is applied then.",
-    fields: &[FieldSpec::required(
-        "events",
-        Shape::Array(Array::of(&Shape::Object(&PUSHED_EVENT)).count(None, Some(MAX_PUSH_BATCH))),
-        "At most 100 events.",
-    )],
+    description: "The push-ingest body: at most 100 events, and the contract's storage entries \
+                  of streams the worker read, ingested in one transaction. Every failing field \
+                  is reported; nothing is applied then.",
+    fields: &[
+        FieldSpec::required(
+            "events",
+            Shape::Array(
+                Array::of(&Shape::Object(&PUSHED_EVENT)).count(None, Some(MAX_PUSH_BATCH)),
+            ),
+            "At most 100 events.",
+        ),
+        FieldSpec::optional(
+            "ledgerEntries",
+            Shape::Array(
+                Array::of(&Shape::Object(&PUSHED_ENTRY)).count(None, Some(MAX_PUSH_ENTRIES)),
+            ),
+            "At most 200 stream storage entries, each as `getLedgerEntries` returns it (its \
+             `key` may be left out). An entry is applied once the ledger it was last modified \
+             in is ingested, after that ledger's events (`docs/indexer.md`, \"Reading the \
+             contract's storage\").",
+        )
+        .nullable(),
+    ],
     unknown: UnknownFields::Refuse {
-        message: "unknown field; the body is {\"events\":[…]}",
+        message: "unknown field; the body is {\"events\":[…], \"ledgerEntries\":[…]}",
         list_names: false,
         mark_cut: false,
     },
     not_object: "expected a JSON object",
 };
+
+/// Most storage entries one push batch may carry (`getLedgerEntries` answers at most 200 keys).
+pub const MAX_PUSH_ENTRIES: usize = 200;
+
+/// A stream's entry (stream 2 of `fixtures/chain/full-contract/ledgerEntries.json`).
+const ENTRY_XDR_EXAMPLE: &str = "\"AAAABgAAAAAAAAABb/1gS/w4H6C2e1Ftclm8UCmgKOd8P6dcCBmIvmUvarcAAAAQAAAAAQAAAAIAAAAPAAAABlN0cmVhbQAAAAAABQAAAAAAAAACAAAAAQAAABEAAAABAAAAHQAAAA8AAAAMY2FuY2VsbGVkX2F0AAAAAQAAAA8AAAATY2hlY2twb2ludGVkX2Ftb3VudAAAAAAKAAAAAAAAAAAAAAAAAAAAAAAAAA8AAAAPY2hlY2twb2ludGVkX2F0AAAAAAUAAAAAaFTX9AAAAA8AAAALY2xhaW1fb3duZXIAAAAAAQAAAA8AAAAKY2xpZmZfdGltZQAAAAAABQAAAABoVNf0AAAADwAAABpjdW11bGF0aXZlX3BhdXNlZF9kdXJhdGlvbgAAAAAABQAAAAAAAAnOAAAADwAAAA5kZWNvbW1pc3Npb25lZAAAAAAAAQAAAA8AAAAQZGVsZWdhdGlvbl9kZXB0aAAAAAMAAAAAAAAADwAAAA5kZXBvc2l0X2Ftb3VudAAAAAAACgAAAAAAAAAAAAAAAAeLfpgAAAAPAAAACGVuZF90aW1lAAAABQAAAABoVOdVAAAADwAAAAtpcnJldm9jYWJsZQAAAAABAAAADwAAAAlpc19wb29sZWQAAAAAAAABAAAADwAAAARraW5kAAAAAwAAAAAAAAAPAAAAGGxhc3RfcGF1c2VfdG9nZ2xlX2xlZGdlcgAAAAMAE9tYAAAADwAAABdsYXN0X3JhdGVfY2hhbmdlX2xlZGdlcgAAAAADAAAAAAAAAA8AAAAUbGFzdF93aXRoZHJhd19sZWRnZXIAAAADABPqLgAAAA8AAAAEbWVtbwAAAAEAAAAPAAAACG1ldGFkYXRhAAAAAQAAAA8AAAAQcGFyZW50X3N0cmVhbV9pZAAAAAEAAAAPAAAAE3BhdXNlZF9hdF90aW1lc3RhbXAAAAAABQAAAAAAAAAAAAAADwAAAA9yYXRlX3Blcl9zZWNvbmQAAAAACgAAAAAAAAAAAAAAAAAAfZgAAAAPAAAACXJlY2lwaWVudAAAAAAAABIAAAAAAAAAAIMatq2cbk644F6xifIVfM5TpBg+TidEVQf2d0xT5rYpAAAADwAAAAZzZW5kZXIAAAAAABIAAAAAAAAAAG5H30ae9iJC30xUZk/Ad4PeBUYq+TPX2QxUDThmmHotAAAADwAAAApzdGFydF90aW1lAAAAAAAFAAAAAGhU1/QAAAAPAAAABnN0YXR1cwAAAAAAAwAAAAIAAAAPAAAACXN0cmVhbV9pZAAAAAAAAAUAAAAAAAAAAgAAAA8AAAAXd2l0aGRyYXdfZHVzdF90aHJlc2hvbGQAAAAACgAAAAAAAAAAAAAAAANTrsAAAAAPAAAAEHdpdGhkcmF3bl9hbW91bnQAAAAKAAAAAAAAAAAAAAAAB4t+mAAAAA8AAAAHd2l0bmVzcwAAAAASAAAAAAAAAADVIzOVV+ljUSAH1psjQ7Xw4aFgk965i9TDBFv4YEuDIA==\"";
+/// Its key.
+const ENTRY_KEY_EXAMPLE: &str = "\"AAAABgAAAAFv/WBL/DgfoLZ7UW1yWbxQKaAo53w/p1wIGYi+ZS9qtwAAABAAAAABAAAAAgAAAA8AAAAGU3RyZWFtAAAAAAAFAAAAAAAAAAIAAAAB\"";
+
+/// One `ledgerEntries` item of a push batch: a `getLedgerEntries` entry.
+pub const PUSHED_ENTRY: BodySpec = BodySpec {
+    name: "PushedLedgerEntry",
+    description: "A stream's storage entry as Stellar RPC `getLedgerEntries` returns it.",
+    fields: &[
+        FieldSpec::required(
+            "xdr",
+            Shape::String(Text::ANY.length(Some(1), None)),
+            "Base64 XDR `LedgerEntryData`: the contract's persistent `ContractData` entry under \
+             `[Symbol(\"Stream\"), U64(id)]`.",
+        )
+        .example(ENTRY_XDR_EXAMPLE),
+        FieldSpec::required(
+            "lastModifiedLedgerSeq",
+            LEDGER_SEQUENCE,
+            "The ledger of the entry's last change.",
+        )
+        .example("1417830"),
+        FieldSpec::optional(
+            "liveUntilLedgerSeq",
+            Shape::Integer(Integer::range(0, u32::MAX as i64, Format::Int32)),
+            "Until which ledger the entry lives.",
+        )
+        .nullable()
+        .example("1538794"),
+        FieldSpec::optional(
+            "key",
+            Shape::String(Text::ANY),
+            "The base64 `LedgerKey` (not needed: the entry names its stream).",
+        )
+        .nullable()
+        .example(ENTRY_KEY_EXAMPLE),
+    ],
+    unknown: UnknownFields::Ignore,
+    not_object: "each ledger entry must be a JSON object",
+};
+
+/// Reads one `ledgerEntries` item.
+fn parse_pushed_entry(item: &Value) -> Result<EntryRead, Vec<FieldError>> {
+    let mut fields = FieldReader::body(&PUSHED_ENTRY, item).map_err(|errors| errors.0)?;
+    let xdr = fields
+        .string("xdr", |_| {
+            FieldError::new("xdr", codes::LEDGER_ENTRY_INVALID, "must be base64 XDR")
+        })
+        .flatten();
+    let last_modified = fields
+        .unsigned::<u32>("lastModifiedLedgerSeq", |_| {
+            FieldError::new(
+                "lastModifiedLedgerSeq",
+                codes::LEDGER_INVALID,
+                "must be a ledger sequence (1 to 4294967295)",
+            )
+        })
+        .flatten();
+    let live_until = fields
+        .unsigned::<u32>("liveUntilLedgerSeq", |_| {
+            FieldError::new(
+                "liveUntilLedgerSeq",
+                codes::LEDGER_INVALID,
+                "must be a ledger sequence (0 to 4294967295)",
+            )
+        })
+        .flatten();
+    let _key = fields.string("key", |_| {
+        FieldError::new("key", codes::LEDGER_ENTRY_INVALID, "must be base64 XDR")
+    });
+    let errors = fields.into_errors().0;
+    match (xdr, last_modified) {
+        (Some(xdr), Some(last_modified)) if errors.is_empty() && last_modified > 0 => {
+            Ok(EntryRead {
+                xdr: xdr.to_owned(),
+                last_modified_ledger: last_modified,
+                live_until_ledger: live_until,
+            })
+        }
+        (_, Some(0)) if errors.is_empty() => Err(vec![FieldError::new(
+            "lastModifiedLedgerSeq",
+            codes::LEDGER_INVALID,
+            "must be a ledger sequence ≥ 1",
+        )]),
+        _ => Err(errors),
+    }
+}
+
+/// A valid push-ingest body.
+#[derive(Debug, Clone, Default)]
+pub struct PushBatch {
+    /// The events.
+    pub events: Vec<ValidEvent>,
+    /// The storage entries (decoded and checked by the ingest core).
+    pub entries: Vec<EntryRead>,
+}
 
 impl RpcEvent {
     /// Checks every field and returns the parsed event, or all problems found (not just the
@@ -631,7 +767,7 @@ impl PushBodyError {
 ///
 /// # Errors
 /// [`PushBodyError`]: the first stage that failed, with every failing field of that stage.
-pub fn parse_push_body(body: &Value) -> Result<Vec<ValidEvent>, PushBodyError> {
+pub fn parse_push_body(body: &Value) -> Result<PushBatch, PushBodyError> {
     let mut fields = FieldReader::body(&PUSH_BATCH, body).map_err(PushBodyError::NotObject)?;
     let events = fields
         .array("events", |_| {
@@ -655,9 +791,52 @@ pub fn parse_push_body(body: &Value) -> Result<Vec<ValidEvent>, PushBodyError> {
             ),
         ));
     }
+    let entries = fields
+        .array("ledgerEntries", |_| {
+            FieldError::new(
+                "ledgerEntries",
+                codes::LEDGER_ENTRY_INVALID,
+                "ledgerEntries must be an array of getLedgerEntries entries",
+            )
+        })
+        .flatten()
+        .unwrap_or_default();
+    if entries.len() > MAX_PUSH_ENTRIES {
+        fields.push(FieldError::new(
+            "ledgerEntries",
+            codes::BATCH_TOO_LARGE,
+            format!(
+                "at most {MAX_PUSH_ENTRIES} ledger entries per batch, got {}",
+                entries.len()
+            ),
+        ));
+    }
     fields.finish().map_err(PushBodyError::Body)?;
-    parse_event_batch(events, true)
-        .map_err(|details| PushBodyError::Events(ValidationErrors(details)))
+    let mut problems = Vec::new();
+    let events = match parse_event_batch(events, true) {
+        Ok(events) => events,
+        Err(found) => {
+            problems.extend(found);
+            Vec::new()
+        }
+    };
+    let mut reads = Vec::with_capacity(entries.len());
+    for (index, item) in entries.iter().enumerate() {
+        match parse_pushed_entry(item) {
+            Ok(read) => reads.push(read),
+            Err(found) => {
+                let parent = format!("ledgerEntries[{index}]");
+                problems.extend(found.into_iter().map(|p| p.within(&parent)));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(PushBodyError::Events(ValidationErrors(problems)));
+    }
+    Ok(PushBatch {
+        events,
+        entries: reads,
+    })
 }
 
 /// The `result` of a Stellar RPC `getEvents` call (stellar-rpc ≥ v23).
@@ -842,9 +1021,13 @@ fn read_topic(fields: &mut FieldReader<'_>) -> Option<Vec<String>> {
     Some(topics)
 }
 
+/// An RFC 3339 time in UTC (`…Z`), as unix seconds (fraction dropped); refused before 1970.
 fn parse_close_time(text: &str) -> Result<u64, String> {
-    let parsed = chrono::DateTime::parse_from_rfc3339(text)
-        .map_err(|_| "must be an RFC 3339 timestamp such as 2025-06-14T12:00:59Z".to_owned())?;
+    const EXPECTED: &str = "must be an RFC 3339 UTC timestamp such as 2025-06-14T12:00:59Z";
+    if !text.ends_with(['Z', 'z']) {
+        return Err(EXPECTED.to_owned());
+    }
+    let parsed = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| EXPECTED.to_owned())?;
     u64::try_from(parsed.timestamp()).map_err(|_| "must not be before 1970-01-01".to_owned())
 }
 
@@ -1142,6 +1325,78 @@ mod tests {
         );
     }
 
+    /// The documented patterns of `id` and `ledgerClosedAt` accept exactly what the parser
+    /// accepts, at the edges (the event index at u32::MAX, the epoch, offsets).
+    #[test]
+    fn the_documented_patterns_are_the_parsers() {
+        let id = jsonschema::validator_for(&json!({"type": "string", "pattern": EVENT_ID_PATTERN}))
+            .unwrap();
+        for index in [
+            0_u64,
+            9,
+            999_999_999,
+            1_000_000_000,
+            3_999_999_999,
+            4_099_999_999,
+            4_289_999_999,
+            4_294_899_999,
+            4_294_959_999,
+            4_294_966_999,
+            4_294_967_199,
+            4_294_967_289,
+            4_294_967_295,
+            4_294_967_296,
+            4_294_967_299,
+            4_294_967_300,
+            4_294_968_000,
+            4_295_000_000,
+            4_300_000_000,
+            5_000_000_000,
+            9_999_999_999,
+        ] {
+            let text = format!("0005171192164024320-{index:010}");
+            assert_eq!(
+                id.is_valid(&json!(text)),
+                EventOrderKey::parse(&text).is_ok(),
+                "{text}"
+            );
+        }
+        let time =
+            jsonschema::validator_for(&json!({"type": "string", "pattern": CLOSE_TIME_PATTERN}))
+                .unwrap();
+        for text in [
+            "2025-06-14T12:00:59Z",
+            "2025-06-14T12:00:59.5z",
+            "1970-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "1969-12-31T23:59:59Z",
+            "1970-01-01T00:00:00+01:00",
+            "2025-06-14T12:00:59+00:00",
+            "2025-06-14T12:00:59-05:00",
+            "0001-01-01T00:00:00Z",
+        ] {
+            assert_eq!(
+                time.is_valid(&json!(text)),
+                parse_close_time(text).is_ok(),
+                "{text}"
+            );
+        }
+    }
+
+    /// A number whose value is an integer is one, as in JSON Schema: `81.0` reads as 81.
+    #[test]
+    fn integral_numbers_are_integers() {
+        let ledger = good_json()["ledger"].as_u64().unwrap() as f64;
+        let event = with(good_json(), "ledger", json!(ledger));
+        assert!(event["ledger"].is_f64());
+        assert!(problems_for(&event, false).is_empty());
+        let event = with(good_json(), "ledger", json!(ledger + 0.5));
+        assert_eq!(
+            problems_for(&event, false),
+            [("ledger".to_owned(), codes::LEDGER_INVALID)]
+        );
+    }
+
     #[test]
     fn every_required_field_reports_missing() {
         for (key, code) in [
@@ -1279,8 +1534,9 @@ mod tests {
             json!("2025-06-14T14:00:59+02:00"),
         );
         assert_eq!(
-            parse_event_json(&offset, false).unwrap().ledger_closed_at,
-            1_749_902_459
+            problems_for(&offset, false),
+            [("ledgerClosedAt".to_owned(), codes::LEDGER_CLOSED_AT_INVALID)],
+            "RPC writes UTC; another offset is refused"
         );
         for bad in ["2025-06-14 12:00", "1969-12-31T23:59:59Z", "1749902459", ""] {
             let event = with(base.clone(), "ledgerClosedAt", json!(bad));

@@ -9,15 +9,16 @@
 //! Batches are serialized within a process; across replicas, writes are optimistic (unique event
 //! ids, stream versions) and a batch that loses a race is recomputed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::clock::now_millis;
 use crate::indexer::decode::{decode, ContractEvent, Decoded};
-use crate::indexer::derive::{apply, chain_stream_id, replay, Effect, EventContext};
+use crate::indexer::derive::{apply, chain_stream_id, replay, Effect, EventContext, ReplayStep};
+use crate::indexer::entry::{EntryRead, StreamEntry};
 use crate::indexer::event::ValidEvent;
 use crate::indexer::repo::{
     ChainBatchWrite, ChainCommit, ChainEventKind, ChainRepository, ChainStreamWrite,
-    IndexerCheckpoint, StoredChainEvent,
+    IndexerCheckpoint, StoredChainEvent, StoredEntry,
 };
 use crate::indexer::state::IndexerState;
 use crate::store::StoreError;
@@ -57,6 +58,13 @@ pub struct IngestBatch {
     /// everything from the fork on is rolled back, and [`IngestReport::rescan_from`] tells the
     /// caller to re-read from there.
     pub parents: Vec<(u32, String)>,
+    /// The contract's storage entries of streams, read after the events (`getLedgerEntries`, or
+    /// sent by a trusted worker). Each is applied once its `lastModifiedLedgerSeq` is ingested
+    /// (by this batch or before); an entry of a later ledger is left for a later read.
+    pub entries: Vec<EntryRead>,
+    /// Streams whose entry was asked for and does not exist (closed, or archived): they are no
+    /// longer pending a read.
+    pub entries_missing: Vec<u64>,
 }
 
 /// A detected reorg.
@@ -89,6 +97,10 @@ pub struct IngestReport {
     pub unknown: usize,
     /// Undecodable events (stored and skipped).
     pub invalid: usize,
+    /// Storage entries applied (the streams now equal the contract's state).
+    pub entries_applied: usize,
+    /// Storage entries modified in a ledger not ingested yet, left for a later read.
+    pub entries_deferred: usize,
     /// The reorg this batch rolled back, if any.
     pub reorg: Option<Reorg>,
     /// Highest ingested ledger after the batch.
@@ -107,6 +119,22 @@ pub enum IngestError {
     /// The database failed (503 on the push path; retried by the poller).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A storage entry that does not decode as a stream entry.
+    #[error("ledger entry {index} is not a stream entry: {error}")]
+    InvalidEntry {
+        /// Index in the batch's entries.
+        index: usize,
+        /// Why.
+        error: crate::indexer::decode::DecodeError,
+    },
+    /// A storage entry of another contract than the indexed one.
+    #[error("ledger entry {index} belongs to contract {contract_id}, not the indexed contract")]
+    EntryOfWrongContract {
+        /// Index in the batch's entries.
+        index: usize,
+        /// Its contract.
+        contract_id: String,
+    },
     /// An event of another contract than `FLUXORA_CONTRACT_ID`.
     #[error("event {index} belongs to contract {contract_id}, not the indexed contract")]
     WrongContract {
@@ -298,6 +326,35 @@ impl IngestCore {
         Err(IngestError::Contended)
     }
 
+    /// The stored events (before `fork`) of the streams `touched` and of all their relatives, in
+    /// chain order, with the ids of every stream among them: a delegation child is derived from
+    /// its parent's state at the split and a renewal links two streams, so a stream is rebuilt
+    /// together with the streams its events name. Grows the set until no event names a new one.
+    ///
+    /// Errors: [`StoreError`].
+    async fn family_events(
+        &self,
+        contract_id: &str,
+        mut stream_ids: BTreeSet<u64>,
+        fork: u32,
+    ) -> Result<(Vec<u64>, Vec<StoredChainEvent>), StoreError> {
+        loop {
+            let ids: Vec<u64> = stream_ids.iter().copied().collect();
+            let events = self
+                .chain
+                .events_of_streams(contract_id, &ids, fork)
+                .await?;
+            let before = stream_ids.len();
+            for event in &events {
+                stream_ids.extend(event.stream_id);
+                stream_ids.extend(event.related_stream_id);
+            }
+            if stream_ids.len() == before {
+                return Ok((ids, events));
+            }
+        }
+    }
+
     /// One attempt; `Ok(None)` when an optimistic check failed and the batch must be recomputed.
     async fn try_ingest(
         &self,
@@ -386,11 +443,15 @@ impl IngestCore {
         // remaining events of all the streams it rebuilds with one query per contract.
         let mut working: HashMap<String, Working> = HashMap::new();
         if let Some(fork) = fork {
-            let mut by_contract: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+            let mut by_contract: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
             for (contract_id, stream_id) in self.chain.streams_touched_from(fork).await? {
-                by_contract.entry(contract_id).or_default().push(stream_id);
+                by_contract
+                    .entry(contract_id)
+                    .or_default()
+                    .insert(stream_id);
             }
-            for (contract_id, stream_ids) in by_contract {
+            for (contract_id, touched) in by_contract {
+                let (stream_ids, kept) = self.family_events(&contract_id, touched, fork).await?;
                 let ids: Vec<String> = stream_ids
                     .iter()
                     .map(|s| chain_stream_id(&contract_id, *s))
@@ -402,29 +463,30 @@ impl IngestCore {
                     .into_iter()
                     .map(|s| (s.id.clone(), s))
                     .collect();
-                let kept = self
+                let decoded: Vec<(ContractEvent, &StoredChainEvent)> = kept
+                    .iter()
+                    .filter_map(|event| match decode(&event.topic, &event.value) {
+                        Decoded::Event(contract_event) => Some((contract_event, event)),
+                        _ => None,
+                    })
+                    .collect();
+                let stored_entries = self
                     .chain
-                    .events_of_streams(&contract_id, &stream_ids, fork)
+                    .entries_of_streams(&contract_id, &stream_ids, fork)
                     .await?;
-                let mut decoded: HashMap<u64, Vec<(ContractEvent, &StoredChainEvent)>> =
-                    HashMap::new();
-                for event in &kept {
-                    if let (Some(stream_id), Decoded::Event(contract_event)) =
-                        (event.stream_id, decode(&event.topic, &event.value))
-                    {
-                        decoded
-                            .entry(stream_id)
-                            .or_default()
-                            .push((contract_event, event));
-                    }
-                }
+                let entries: Vec<(StreamEntry, &StoredEntry)> = stored_entries
+                    .iter()
+                    .filter_map(|stored| match StreamEntry::decode(&stored.xdr) {
+                        Ok(entry) => Some((entry, stored)),
+                        Err(error) => {
+                            tracing::warn!(stream_id = stored.stream_id, %error, "stored storage entry no longer decodes; left out of the replay");
+                            None
+                        }
+                    })
+                    .collect();
+                let mut states = replay(replay_steps(&decoded, &entries));
                 for (stream_id, id) in stream_ids.iter().zip(ids) {
-                    let events = decoded.remove(stream_id).unwrap_or_default();
-                    let state = replay(
-                        events
-                            .iter()
-                            .map(|(decoded, event)| (decoded, event_context(event))),
-                    );
+                    let state = states.remove(stream_id);
                     let stored = stored.remove(&id);
                     working.insert(id, Working { stored, state });
                 }
@@ -434,15 +496,45 @@ impl IngestCore {
         // Decode the new events once, then load every stream they touch that is not loaded yet.
         let decoded_events: Vec<(&ValidEvent, Decoded)> =
             new_events.into_iter().map(|e| (e, e.decode())).collect();
+        let mut entries: Vec<(StreamEntry, &EntryRead)> = Vec::with_capacity(batch.entries.len());
+        for (index, read) in batch.entries.iter().enumerate() {
+            let entry = StreamEntry::decode(&read.xdr)
+                .map_err(|error| IngestError::InvalidEntry { index, error })?;
+            if self
+                .contract_id
+                .as_deref()
+                .is_some_and(|contract| contract != entry.contract_id)
+            {
+                return Err(IngestError::EntryOfWrongContract {
+                    index,
+                    contract_id: entry.contract_id,
+                });
+            }
+            entries.push((entry, read));
+        }
+        let entry_contract = self
+            .contract_id
+            .clone()
+            .or_else(|| entries.first().map(|(entry, _)| entry.contract_id.clone()));
+        let entry_ids = entries
+            .iter()
+            .map(|(entry, _)| chain_stream_id(&entry.contract_id, entry.stream_id))
+            .chain(entry_contract.iter().flat_map(|contract| {
+                batch
+                    .entries_missing
+                    .iter()
+                    .map(|stream_id| chain_stream_id(contract, *stream_id))
+            }));
         let missing: Vec<String> = decoded_events
             .iter()
-            .filter_map(|(event, decoded)| match decoded {
-                Decoded::Event(contract_event) => Some(chain_stream_id(
-                    &event.contract_id,
-                    contract_event.stream_id(),
-                )),
-                _ => None,
+            .flat_map(|(event, decoded)| match decoded {
+                Decoded::Event(contract_event) => std::iter::once(contract_event.stream_id())
+                    .chain(contract_event.related_stream_id())
+                    .map(|stream_id| chain_stream_id(&event.contract_id, stream_id))
+                    .collect::<Vec<_>>(),
+                _ => Vec::new(),
             })
+            .chain(entry_ids)
             .filter(|id| !working.contains_key(id))
             .collect::<HashSet<String>>()
             .into_iter()
@@ -517,6 +609,7 @@ impl IngestCore {
                 tx_hash: event.tx_hash.clone(),
                 name: String::new(),
                 stream_id: None,
+                related_stream_id: None,
                 kind: ChainEventKind::Applied,
                 topic: event.topic.clone(),
                 value: event.value.clone(),
@@ -527,6 +620,7 @@ impl IngestCore {
                 Decoded::Event(contract_event) => {
                     stored.name = contract_event.name().to_string();
                     stored.stream_id = Some(contract_event.stream_id());
+                    stored.related_stream_id = contract_event.related_stream_id();
                     let effect = apply_to_working(&mut working, contract_event, &stored);
                     match effect {
                         None => {
@@ -536,19 +630,30 @@ impl IngestCore {
                             let wanted = endpoints_enabled
                                 || last_safe.is_none_or(|safe| event.ledger > safe);
                             outbox_omitted |= !wanted;
-                            if let (true, Some(Some(state))) =
-                                (wanted, working.get(&id).map(|w| w.state.as_ref()))
-                            {
-                                let view = state.view(crate::clock::now_unix(), None);
-                                outbox.push((
-                                    OutboxEvent::new(
-                                        webhook_type(contract_event),
-                                        Some(id),
-                                        crate::webhooks::event_data(&view),
-                                        now,
-                                    ),
-                                    event.ledger,
-                                ));
+                            let related = contract_event.related_stream_id().map(|related| {
+                                let kind = match contract_event {
+                                    ContractEvent::ShareDelegated(_) => "stream.created",
+                                    _ => "stream.updated",
+                                };
+                                (chain_stream_id(&stored.contract_id, related), kind)
+                            });
+                            let changed =
+                                std::iter::once((id, webhook_type(contract_event))).chain(related);
+                            for (id, kind) in changed {
+                                if let (true, Some(Some(state))) =
+                                    (wanted, working.get(&id).map(|w| w.state.as_ref()))
+                                {
+                                    let view = state.view(crate::clock::now_unix(), None);
+                                    outbox.push((
+                                        OutboxEvent::new(
+                                            kind,
+                                            Some(id),
+                                            crate::webhooks::event_data(&view),
+                                            now,
+                                        ),
+                                        event.ledger,
+                                    ));
+                                }
                             }
                         }
                         Some(reason) => {
@@ -558,6 +663,14 @@ impl IngestCore {
                             report.skipped += 1;
                         }
                     }
+                }
+                Decoded::ContractLevel { name } => {
+                    tracing::debug!(event_id = %event.id, event = %name, "contract-level event stored");
+                    stored.name = (*name).to_owned();
+                    stored.kind = ChainEventKind::Skipped;
+                    stored.error =
+                        Some(format!("{name}: a contract-level event; no stream changes"));
+                    report.skipped += 1;
                 }
                 Decoded::Unknown { name } => {
                     tracing::warn!(event_id = %event.id, event = %name, "unknown contract event stored and skipped");
@@ -577,6 +690,48 @@ impl IngestCore {
             stored_events.push(stored);
         }
         report.inserted = stored_events.len();
+
+        // Storage entries, after every event: an entry is the state as of its last modification.
+        let mut stored_entries = Vec::new();
+        for (entry, read) in &entries {
+            if last_ingested.is_none_or(|ingested| read.last_modified_ledger > ingested) {
+                report.entries_deferred += 1;
+                continue;
+            }
+            let id = chain_stream_id(&entry.contract_id, entry.stream_id);
+            let Some(current) = working.get(&id).and_then(|w| w.state.as_ref()) else {
+                tracing::warn!(
+                    stream_id = entry.stream_id,
+                    "storage entry of a stream that is not indexed; ignored"
+                );
+                continue;
+            };
+            let next = entry.apply(current, read.last_modified_ledger, now);
+            if let Some(slot) = working.get_mut(&id) {
+                slot.state = Some(next);
+            }
+            stored_entries.push(StoredEntry {
+                contract_id: entry.contract_id.clone(),
+                stream_id: entry.stream_id,
+                last_modified_ledger: read.last_modified_ledger,
+                xdr: read.xdr.clone(),
+                read_at: now,
+            });
+            report.entries_applied += 1;
+        }
+        if let Some(contract) = &entry_contract {
+            for stream_id in &batch.entries_missing {
+                let id = chain_stream_id(contract, *stream_id);
+                if let Some(Some(state)) = working.get_mut(&id).map(|w| w.state.as_mut()) {
+                    if let Some(chain) = state.chain.as_mut() {
+                        if !chain.closed {
+                            tracing::warn!(stream_id, "the contract's storage has no entry for an open stream (archived?); left as its events make it");
+                        }
+                        chain.entry_pending = false;
+                    }
+                }
+            }
+        }
 
         let cursor = match (&batch.cursor, fork) {
             (Some(cursor), _) => Some(cursor.clone()),
@@ -599,6 +754,7 @@ impl IngestCore {
             },
             outbox,
             outbox_omitted,
+            entries: stored_entries,
             ..ChainBatchWrite::default()
         };
         for (id, item) in working {
@@ -651,7 +807,34 @@ impl IngestCore {
     }
 }
 
-/// Applies one event to the working state of its stream (loaded beforehand: absent means the
+/// The steps of a replay in chain order: events by id; an entry after every event of the ledger
+/// it was last modified in. Entries are stamped with their read time.
+fn replay_steps<'a>(
+    events: &'a [(ContractEvent, &'a StoredChainEvent)],
+    entries: &'a [(StreamEntry, &'a StoredEntry)],
+) -> Vec<ReplayStep<'a>> {
+    // (ledger, events before entries, event id, stream id): chain order.
+    type Position<'a> = (u32, u8, &'a str, u64);
+    let mut keyed: Vec<(Position<'a>, ReplayStep<'a>)> = events
+        .iter()
+        .map(|(event, stored)| {
+            (
+                (stored.ledger, 0, stored.id.as_str(), 0),
+                ReplayStep::Event(event, event_context(stored)),
+            )
+        })
+        .chain(entries.iter().map(|(entry, stored)| {
+            (
+                (stored.last_modified_ledger, 1, "", entry.stream_id),
+                ReplayStep::Entry(entry, stored.last_modified_ledger, stored.read_at),
+            )
+        }))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.into_iter().map(|(_, step)| step).collect()
+}
+
+/// Applies one event to the working state of its streams (loaded beforehand: absent means the
 /// stream does not exist yet); `None` when applied, else why it was skipped.
 fn apply_to_working(
     working: &mut HashMap<String, Working>,
@@ -659,13 +842,28 @@ fn apply_to_working(
     stored: &StoredChainEvent,
 ) -> Option<String> {
     let id = chain_stream_id(&stored.contract_id, event.stream_id());
-    let item = working.entry(id).or_insert(Working {
-        stored: None,
-        state: None,
-    });
-    match apply(item.state.as_ref(), event, &event_context(stored)) {
-        Effect::Applied(next) => {
-            item.state = Some(*next);
+    let related_id = event
+        .related_stream_id()
+        .map(|related| chain_stream_id(&stored.contract_id, related));
+    let current = working.get(&id).and_then(|w| w.state.as_ref());
+    let related = related_id
+        .as_ref()
+        .and_then(|related| working.get(related))
+        .and_then(|w| w.state.as_ref());
+    match apply(current, related, event, &event_context(stored)) {
+        Effect::Applied { stream, related } => {
+            let slot = working.entry(id).or_insert(Working {
+                stored: None,
+                state: None,
+            });
+            slot.state = Some(*stream);
+            if let (Some(related_id), Some(related)) = (related_id, related) {
+                let slot = working.entry(related_id).or_insert(Working {
+                    stored: None,
+                    state: None,
+                });
+                slot.state = Some(*related);
+            }
             None
         }
         Effect::Skipped(reason) => Some(reason),

@@ -7,16 +7,22 @@
 //! | [`rpc`] | the Stellar RPC client |
 //! | [`event`] | the RPC event shape and its validation |
 //! | [`decode`] | XDR `ScVal` → typed contract events |
-//! | [`derive`](mod@derive) | chain stream state as a fold of its events |
+//! | [`entry`] | the contract's storage entry of a stream (`getLedgerEntries`) |
+//! | [`derive`](mod@derive) | chain stream state as a fold of its events and storage entries |
 //! | [`ingest`] | the one ingest core both the poller and push ingest use: dedup, reorgs, one transaction per batch |
 //! | [`poller`] | the supervised RPC polling loop |
 //! | [`state`] | live state for `/health` |
 
 pub mod decode;
 pub mod derive;
+pub mod entry;
 pub mod event;
 pub mod ingest;
 pub mod poller;
 pub mod repo;
 pub mod rpc;
 pub mod state;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod corpus_tests;

@@ -9,10 +9,13 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_millis;
+use crate::indexer::entry::{stream_key, EntryRead};
 use crate::indexer::event::{GetEventsPage, ValidEvent};
 use crate::indexer::ingest::{IngestBatch, IngestCore, IngestError, IngestReport, Reorg};
 use crate::indexer::repo::Leadership;
-use crate::indexer::rpc::{EventsStart, LedgerInfo, RpcClient, RpcError, EVENTS_PAGE_LIMIT};
+use crate::indexer::rpc::{
+    EventsStart, LedgerInfo, RpcClient, RpcError, EVENTS_PAGE_LIMIT, MAX_LEDGER_ENTRY_KEYS,
+};
 use crate::indexer::state::IndexerProblem;
 use crate::store::StoreError;
 
@@ -92,6 +95,12 @@ pub struct CatchUp {
     pub malformed: u64,
     /// Reorgs rolled back (hash mismatch or previous-hash discontinuity).
     pub reorgs: u64,
+    /// Stream storage entries read with `getLedgerEntries`.
+    pub entries_read: u64,
+    /// Storage entries applied (those streams now equal the contract's state).
+    pub entries_applied: u64,
+    /// `getLedgerEntries` calls made.
+    pub entry_calls: u32,
     /// Highest ingested ledger afterwards.
     pub last_ingested_ledger: Option<u32>,
     /// Highest safe ledger afterwards.
@@ -110,6 +119,7 @@ impl CatchUp {
         self.skipped += count(report.skipped);
         self.unknown += count(report.unknown);
         self.invalid += count(report.invalid);
+        self.entries_applied += count(report.entries_applied);
         if report.reorg.is_some() {
             self.reorgs += 1;
         }
@@ -322,6 +332,7 @@ impl Poller {
                     cursor,
                     scanned_to: Some(scanned_to),
                     parents,
+                    ..IngestBatch::default()
                 })
                 .await?;
             // Each stored page is progress: a long catch-up is not a stall.
@@ -367,7 +378,79 @@ impl Poller {
             totals.last_ingested_ledger = report.last_ingested_ledger;
             totals.last_safe_ledger = report.last_safe_ledger;
         }
+        self.read_pending_entries(&mut totals).await?;
         Ok(totals)
+    }
+
+    /// Reads the storage entries of the streams that wait for one (what events cannot tell:
+    /// `docs/indexer.md`, "Reading the contract's storage"), [`MAX_LEDGER_ENTRY_KEYS`] per
+    /// `getLedgerEntries` call, and ingests them. Entries modified after the ingested ledger are
+    /// left pending for the next cycle; streams without an entry (closed, archived) stop
+    /// waiting.
+    async fn read_pending_entries(&self, totals: &mut CatchUp) -> Result<(), CycleError> {
+        let contract = &self.config.contract_id;
+        // Past this many streams a cycle leaves the rest to the next one.
+        const MAX_CALLS_PER_CYCLE: u32 = 50;
+        let mut after: Option<u64> = None;
+        for _ in 0..MAX_CALLS_PER_CYCLE {
+            let pending: Vec<u64> = self
+                .core
+                .chain()
+                .entry_pending_streams(contract, after, MAX_LEDGER_ENTRY_KEYS as u32)
+                .await?;
+            let Some(last) = pending.last().copied() else {
+                break;
+            };
+            after = Some(last);
+            let mut by_key = std::collections::HashMap::with_capacity(pending.len());
+            for stream_id in &pending {
+                if let Some(key) = stream_key(contract, *stream_id) {
+                    by_key.insert(key, *stream_id);
+                }
+            }
+            let keys: Vec<String> = by_key.keys().cloned().collect();
+            let page = self.rpc.get_ledger_entries(&keys).await?;
+            totals.entry_calls += 1;
+            totals.entries_read += page.entries.len() as u64;
+            let mut found = BTreeSet::new();
+            let mut entries = Vec::with_capacity(page.entries.len());
+            for entry in page.entries {
+                let Some(stream_id) = by_key.get(&entry.key) else {
+                    tracing::warn!("getLedgerEntries answered a key it was not asked; ignored");
+                    continue;
+                };
+                found.insert(*stream_id);
+                entries.push(EntryRead {
+                    xdr: entry.xdr,
+                    last_modified_ledger: entry.last_modified_ledger_seq,
+                    live_until_ledger: entry.live_until_ledger_seq,
+                });
+            }
+            let entries_missing: Vec<u64> = by_key
+                .values()
+                .filter(|id| !found.contains(*id))
+                .copied()
+                .collect();
+            let report = self
+                .core
+                .ingest(&IngestBatch {
+                    entries,
+                    entries_missing,
+                    ..IngestBatch::default()
+                })
+                .await
+                .map_err(|error| match error {
+                    IngestError::InvalidEntry { index, error } => {
+                        CycleError::Protocol(format!("getLedgerEntries entry {index}: {error}"))
+                    }
+                    other => other.into(),
+                })?;
+            totals.add(&report);
+            if pending.len() < MAX_LEDGER_ENTRY_KEYS {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// The RPC's entry for `sequence` (hash, header), if the node still has it.

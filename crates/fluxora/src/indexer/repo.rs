@@ -79,6 +79,9 @@ pub struct StoredChainEvent {
     pub name: String,
     /// The on-chain stream id the event concerns, if any.
     pub stream_id: Option<u64>,
+    /// The second stream it changes, if any: the child of a `del_share`, the successor of a
+    /// `renewed` ([`crate::indexer::decode::ContractEvent::related_stream_id`]).
+    pub related_stream_id: Option<u64>,
     /// How it was handled.
     pub kind: ChainEventKind,
     /// Topics as received (base64 XDR `ScVal`s).
@@ -141,6 +144,24 @@ pub struct ChainBatchWrite {
     /// enabled endpoint exists at commit time, the commit is a [`ChainCommit::Conflict`], so the
     /// batch is recomputed with its webhook events and no endpoint misses one.
     pub outbox_omitted: bool,
+    /// Storage entries applied by this batch, stored for replays (an entry already stored is
+    /// left as it is).
+    pub entries: Vec<StoredEntry>,
+}
+
+/// A stream's storage entry as stored in `chain_stream_entries`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// The contract (C… StrKey).
+    pub contract_id: String,
+    /// The contract's stream id.
+    pub stream_id: u64,
+    /// The entry's `lastModifiedLedgerSeq`.
+    pub last_modified_ledger: u32,
+    /// Base64 `LedgerEntryData`, as read.
+    pub xdr: String,
+    /// When it was read, unix ms.
+    pub read_at: i64,
 }
 
 /// Result of [`ChainRepository::commit_batch`].
@@ -191,7 +212,7 @@ const INDEXER_LOCK_KEY: i64 = 0x0000_666c_7869_6478;
 
 /// Columns of `chain_events`, in insert order.
 const CHAIN_EVENT_COLUMNS: &str = "id, ledger, ledger_hash, ledger_closed_at, contract_id, \
-     tx_hash, name, stream_id, kind, topic, value, error, ingested_at";
+     tx_hash, name, stream_id, kind, topic, value, error, ingested_at, related_stream_id";
 
 /// Contract events, ledgers, progress and leadership in the service's database.
 #[derive(Debug, Clone)]
@@ -315,14 +336,19 @@ impl ChainRepository {
                 .bind(contract_id)
                 .push(" AND ledger < ")
                 .bind(i64::from(before_ledger))
-                .push(" AND stream_id IN (");
-            for (i, id) in chunk.iter().enumerate() {
-                if i > 0 {
-                    select.push(", ");
-                }
-                select.bind(to_i64(*id, "stream_id")?);
-            }
-            select.push(") ORDER BY id");
+                .push(" AND (stream_id IN (");
+            let ids = chunk
+                .iter()
+                .map(|id| to_i64(*id, "stream_id"))
+                .collect::<Result<Vec<i64>, StoreError>>()?;
+            select.list(&ids, ", ", |q, id| {
+                q.bind(*id);
+            });
+            select.push(") OR related_stream_id IN (");
+            select.list(&ids, ", ", |q, id| {
+                q.bind(*id);
+            });
+            select.push(")) ORDER BY id");
             let rows = select.build().persistent(false).fetch_all(&self.db).await?;
             for row in &rows {
                 events.push(chain_event_from_row(row)?);
@@ -333,7 +359,83 @@ impl ChainRepository {
         Ok(events)
     }
 
-    /// `(contract id, stream id)` of every stream with a stored event at or after `ledger`.
+    /// The stored storage entries of the given streams of `contract_id` last modified before
+    /// `before_ledger`, oldest first (for a replay after a rollback).
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn entries_of_streams(
+        &self,
+        contract_id: &str,
+        stream_ids: &[u64],
+        before_ledger: u32,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let mut entries = Vec::new();
+        for chunk in stream_ids.chunks(ROWS_PER_STATEMENT) {
+            let ids = chunk
+                .iter()
+                .map(|id| to_i64(*id, "stream_id"))
+                .collect::<Result<Vec<i64>, StoreError>>()?;
+            let mut select = QueryBuilder::new(
+                self.db.dialect(),
+                "SELECT contract_id, stream_id, last_modified_ledger, xdr, read_at \
+                 FROM chain_stream_entries WHERE contract_id = ",
+            );
+            select
+                .bind(contract_id)
+                .push(" AND last_modified_ledger < ")
+                .bind(i64::from(before_ledger))
+                .push(" AND stream_id IN (");
+            select.list(&ids, ", ", |q, id| {
+                q.bind(*id);
+            });
+            select.push(")");
+            for row in &select.build().persistent(false).fetch_all(&self.db).await? {
+                entries.push(StoredEntry {
+                    contract_id: row.text("contract_id")?,
+                    stream_id: to_u64(row.int("stream_id")?, "stream_id")?,
+                    last_modified_ledger: to_u32(
+                        row.int("last_modified_ledger")?,
+                        "last_modified_ledger",
+                    )?,
+                    xdr: row.text("xdr")?,
+                    read_at: row.int("read_at")?,
+                });
+            }
+        }
+        entries.sort_by_key(|e| (e.last_modified_ledger, e.stream_id));
+        Ok(entries)
+    }
+
+    /// Up to `limit` on-chain ids of streams of `contract_id` whose storage entry should be read
+    /// ([`crate::streams::ChainRef::entry_pending`]), above `after` when given, lowest first.
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn entry_pending_streams(
+        &self,
+        contract_id: &str,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<u64>, StoreError> {
+        let after = match after {
+            Some(id) => to_i64(id, "stream_id")?,
+            None => -1,
+        };
+        let rows = Query::new(
+            "SELECT chain_stream_id FROM streams WHERE chain_contract_id = $1 \
+             AND chain_entry_pending AND chain_stream_id > $2 ORDER BY chain_stream_id LIMIT $3",
+        )
+        .bind(contract_id)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter()
+            .map(|row| to_u64(row.int("chain_stream_id")?, "chain_stream_id"))
+            .collect()
+    }
+
+    /// `(contract id, stream id)` of every stream with a stored event at or after `ledger`, as
+    /// the event's stream or as its related stream.
     ///
     /// Errors: [`StoreError`].
     pub async fn streams_touched_from(
@@ -343,7 +445,7 @@ impl ChainRepository {
         // No DISTINCT (deduplicated here): with it SQLite walks the whole
         // (contract_id, stream_id) index instead of the ledger range.
         let rows = Query::new(
-            "SELECT contract_id, stream_id FROM chain_events \
+            "SELECT contract_id, stream_id, related_stream_id FROM chain_events \
              WHERE ledger >= $1 AND stream_id IS NOT NULL",
         )
         .bind(i64::from(ledger))
@@ -352,10 +454,19 @@ impl ChainRepository {
         let touched = rows
             .iter()
             .map(|row| {
+                let contract_id = row.text("contract_id")?;
                 let id = to_u64(row.int("stream_id")?, "stream_id")?;
-                Ok((row.text("contract_id")?, id))
+                let related = row
+                    .opt_int("related_stream_id")?
+                    .map(|id| to_u64(id, "related_stream_id"))
+                    .transpose()?;
+                Ok(std::iter::once((contract_id.clone(), id))
+                    .chain(related.map(|related| (contract_id, related))))
             })
-            .collect::<Result<BTreeSet<(String, u64)>, StoreError>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()?
+            .into_iter()
+            .flatten()
+            .collect::<BTreeSet<(String, u64)>>();
         Ok(touched.into_iter().collect())
     }
 
@@ -369,6 +480,7 @@ impl ChainRepository {
             for statement in [
                 "DELETE FROM chain_events WHERE ledger >= $1",
                 "DELETE FROM chain_ledgers WHERE sequence >= $1",
+                "DELETE FROM chain_stream_entries WHERE last_modified_ledger >= $1",
             ] {
                 Query::new(statement)
                     .bind(i64::from(ledger))
@@ -411,6 +523,11 @@ impl ChainRepository {
                     event.value.as_str().into(),
                     event.error.as_deref().into(),
                     event.ingested_at.into(),
+                    event
+                        .related_stream_id
+                        .map(|id| to_i64(id, "related_stream_id"))
+                        .transpose()?
+                        .into(),
                 ]);
             }
             insert.push(" ON CONFLICT (id) DO NOTHING");
@@ -422,6 +539,31 @@ impl ChainRepository {
             if inserted != chunk.len() as u64 {
                 return Ok(ChainCommit::Conflict);
             }
+        }
+        for chunk in batch.entries.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = QueryBuilder::new(
+                dialect,
+                "INSERT INTO chain_stream_entries \
+                 (contract_id, stream_id, last_modified_ledger, xdr, read_at) VALUES ",
+            );
+            for (i, entry) in chunk.iter().enumerate() {
+                if i > 0 {
+                    insert.push(", ");
+                }
+                insert.row([
+                    entry.contract_id.as_str().into(),
+                    to_i64(entry.stream_id, "stream_id")?.into(),
+                    i64::from(entry.last_modified_ledger).into(),
+                    entry.xdr.as_str().into(),
+                    entry.read_at.into(),
+                ]);
+            }
+            insert.push(" ON CONFLICT (contract_id, stream_id, last_modified_ledger) DO NOTHING");
+            insert
+                .build()
+                .persistent(chunk.len() == ROWS_PER_STATEMENT)
+                .execute(&mut tx)
+                .await?;
         }
         let new_streams: Vec<&Stream> = batch
             .streams
@@ -523,6 +665,10 @@ fn chain_event_from_row(row: &impl Columns) -> Result<StoredChainEvent, StoreErr
         stream_id: row
             .opt_int("stream_id")?
             .map(|id| to_u64(id, "stream_id"))
+            .transpose()?,
+        related_stream_id: row
+            .opt_int("related_stream_id")?
+            .map(|id| to_u64(id, "related_stream_id"))
             .transpose()?,
         kind,
         topic,

@@ -148,6 +148,41 @@ pub struct LedgersPage {
     pub oldest_ledger: u32,
 }
 
+/// Most keys one `getLedgerEntries` call takes (stellar-rpc's limit).
+pub const MAX_LEDGER_ENTRY_KEYS: usize = 200;
+
+/// `getLedgerEntries` result: the entries that exist (keys without an entry are left out).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntriesPage {
+    /// The entries found (`null` is read as none).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub entries: Vec<LedgerEntryResult>,
+    /// Latest ledger the server knows.
+    pub latest_ledger: u32,
+}
+
+/// One `getLedgerEntries` entry.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntryResult {
+    /// The base64 `LedgerKey` asked for.
+    pub key: String,
+    /// The base64 `LedgerEntryData`.
+    pub xdr: String,
+    /// The ledger of the entry's last change.
+    pub last_modified_ledger_seq: u32,
+    /// Until which ledger the entry lives (absent for entries without a TTL).
+    #[serde(default)]
+    pub live_until_ledger_seq: Option<u32>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// Where a `getEvents` page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventsStart {
@@ -296,6 +331,16 @@ impl RpcClient {
             }),
         };
         self.call("getEvents", params).await
+    }
+
+    /// `getLedgerEntries` for at most [`MAX_LEDGER_ENTRY_KEYS`] base64 `LedgerKey`s (more are
+    /// refused by the server; the caller splits).
+    pub async fn get_ledger_entries(&self, keys: &[String]) -> Result<LedgerEntriesPage, RpcError> {
+        self.call(
+            "getLedgerEntries",
+            json!({"keys": keys, "xdrFormat": "base64"}),
+        )
+        .await
     }
 
     /// `getHealth`: `Ok` when the node reports `healthy`.

@@ -52,13 +52,16 @@ pub struct AccrualSchedule {
 }
 
 /// The contract's stream kinds (`StreamKind`, u32 on chain: Linear 0, CliffOnly 1, CliffSlope 2),
-/// for [`AccrualSchedule::accrued_at_kind`].
+/// for [`AccrualSchedule::accrued_at_kind`]; the resource's `kind` (`linear`, `cliffOnly`,
+/// `cliffSlope`). Streams created through the API are linear.
 ///
 /// The `created` event does not carry the kind: a rate of 0 means CliffOnly, while Linear and
 /// CliffSlope can only be told apart by reading the stream's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AccrualKind {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum StreamKind {
     /// Linear from the checkpoint (the default; [`AccrualSchedule::accrued_at`]).
+    #[default]
     Linear,
     /// The whole deposit at the cliff, nothing before.
     CliffOnly,
@@ -66,24 +69,45 @@ pub enum AccrualKind {
     CliffSlope,
 }
 
-impl AccrualKind {
+impl StreamKind {
     /// The kind for the contract's u32 code (0 Linear, 1 CliffOnly, 2 CliffSlope); `None` for any
     /// other value.
     pub fn from_code(code: u32) -> Option<Self> {
         match code {
-            0 => Some(AccrualKind::Linear),
-            1 => Some(AccrualKind::CliffOnly),
-            2 => Some(AccrualKind::CliffSlope),
+            0 => Some(StreamKind::Linear),
+            1 => Some(StreamKind::CliffOnly),
+            2 => Some(StreamKind::CliffSlope),
             _ => None,
         }
+    }
+
+    /// Every kind, by contract code.
+    pub const ALL: [StreamKind; 3] = [
+        StreamKind::Linear,
+        StreamKind::CliffOnly,
+        StreamKind::CliffSlope,
+    ];
+
+    /// The wire and storage name: `linear`, `cliffOnly`, `cliffSlope`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamKind::Linear => "linear",
+            StreamKind::CliffOnly => "cliffOnly",
+            StreamKind::CliffSlope => "cliffSlope",
+        }
+    }
+
+    /// Parses the wire name; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == s)
     }
 
     /// The contract's u32 code of this kind.
     pub fn code(self) -> u32 {
         match self {
-            AccrualKind::Linear => 0,
-            AccrualKind::CliffOnly => 1,
-            AccrualKind::CliffSlope => 2,
+            StreamKind::Linear => 0,
+            StreamKind::CliffOnly => 1,
+            StreamKind::CliffSlope => 2,
         }
     }
 }
@@ -140,14 +164,14 @@ impl AccrualSchedule {
     /// it: Linear is [`AccrualSchedule::accrued_at`]; CliffOnly is the whole deposit from the cliff
     /// on; CliffSlope is `clamp(saturating (min(t, end) - cliff) * rate, 0, deposit)` from the
     /// cliff on, ignoring checkpoints. 0 before the cliff or when `deposit <= 0`. Never panics.
-    pub fn accrued_at_kind(&self, kind: AccrualKind, t: u64) -> i128 {
+    pub fn accrued_at_kind(&self, kind: StreamKind, t: u64) -> i128 {
         if t < self.cliff_time || self.deposit <= 0 {
             return 0;
         }
         match kind {
-            AccrualKind::Linear => self.accrued_at(t),
-            AccrualKind::CliffOnly => self.deposit,
-            AccrualKind::CliffSlope => {
+            StreamKind::Linear => self.accrued_at(t),
+            StreamKind::CliffOnly => self.deposit,
+            StreamKind::CliffSlope => {
                 let elapsed = i128::from(t.min(self.end_time).saturating_sub(self.cliff_time));
                 elapsed
                     .saturating_mul(self.rate_per_second)

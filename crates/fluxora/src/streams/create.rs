@@ -27,9 +27,16 @@ pub const TIME_OUT_OF_RANGE: &str = "TIME_OUT_OF_RANGE";
 /// `VALIDATION_ERROR`, with a message naming the rule.
 pub const SEMANTIC: &str = "VALIDATION_ERROR";
 
-/// The amount strings a create body accepts: digits, optionally a point and 1–7 fractional
-/// digits (what [`Amount::parse`] accepts, short of its i128 range).
-pub const AMOUNT_INPUT_PATTERN: &str = r"^[0-9]+(\.[0-9]{1,7})?$";
+/// The amount strings a create body accepts: a positive decimal with 1–7 fractional digits
+/// (`"1"`, `"0.5"`, `"0.0000001"`, `"007"`), i.e. what [`Amount::parse`] accepts that is above
+/// zero: the integer part has a non-zero digit, or the fraction has one within its 7 digits.
+/// Only the i128 range (at most `17014118346046923173168730371588.4105727`) is left to the
+/// parser and the field descriptions: a pattern would have to spell it digit by digit.
+pub const AMOUNT_INPUT_PATTERN: &str = concat!(
+    r"^(?:0*[1-9][0-9]*(?:\.[0-9]{1,7})?",
+    r"|0+\.(?:[1-9][0-9]{0,6}|0[1-9][0-9]{0,5}|00[1-9][0-9]{0,4}|000[1-9][0-9]{0,3}",
+    r"|0000[1-9][0-9]{0,2}|00000[1-9][0-9]?|000000[1-9]))$"
+);
 
 /// A time field: unix seconds from 0 to [`MAX_UNIX_TIME`] (i64::MAX).
 const TIME: Shape = Shape::Integer(Integer::range(0, i64::MAX, Format::Int64));
@@ -292,11 +299,12 @@ fn amount_field(value: Option<&Value>, field: &str) -> Result<Amount, FieldError
 }
 
 /// An optional time field: absent or `null` → `None`; otherwise a non-negative JSON integer of
-/// unix seconds no larger than [`MAX_UNIX_TIME`].
+/// unix seconds no larger than [`MAX_UNIX_TIME`] (`1700000000.0` counts as an integer, as in
+/// JSON Schema).
 fn time_field(value: Option<&Value>, field: &str) -> Result<Option<u64>, FieldError> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => match number.as_u64() {
+        Some(Value::Number(number)) => match crate::fields::unsigned_integer(number) {
             Some(value) if value <= MAX_UNIX_TIME => Ok(Some(value)),
             Some(_) => Err(FieldError::new(
                 field,
@@ -346,14 +354,30 @@ mod tests {
         }
     }
 
-    /// What the documented amount pattern refuses, `Amount::parse` refuses; what it accepts
-    /// parses (within the i128 range, which no pattern states).
+    /// What the documented amount pattern refuses, the create body refuses (as a format error or
+    /// the > 0 rule); what it accepts is a valid create amount, within the i128 range the pattern
+    /// leaves to the parser.
     #[test]
     fn the_amount_pattern_is_the_amount_format() {
         let schema = json!({"type": "string", "pattern": AMOUNT_INPUT_PATTERN});
         let validator = jsonschema::validator_for(&schema).unwrap();
+        let digits_31 = "9".repeat(31);
+        let digits_31_padded = format!("000{digits_31}.5");
+        let i128_max_units = "17014118346046923173168730371588.4105727";
         for text in [
             "0",
+            "0.0",
+            "00",
+            "0.0000000",
+            "000.0000001",
+            "0.0000010",
+            "0.1000000",
+            "0.00000001",
+            "007",
+            "10",
+            digits_31.as_str(),
+            digits_31_padded.as_str(),
+            i128_max_units,
             "1",
             "100",
             "0.5",
@@ -375,12 +399,36 @@ mod tests {
             "",
             "1.2.3",
         ] {
-            assert_eq!(
-                validator.is_valid(&json!(text)),
-                Amount::parse(text).is_ok(),
-                "{text:?}"
-            );
+            let accepted =
+                amount_field(Some(&json!(text)), "depositAmount").is_ok_and(Amount::is_positive);
+            assert_eq!(validator.is_valid(&json!(text)), accepted, "{text:?}");
         }
+    }
+
+    /// An integral number is an integer (JSON Schema's rule): `1700000000.0` is a time.
+    #[test]
+    fn integral_numbers_are_times() {
+        let body = json!({"sender": G1, "recipient": G2, "depositAmount": "100",
+            "ratePerSecond": "1", "startTime": 1_000.0, "endTime": 1e3 + 100.0});
+        let stream = parse_new_stream(&body, 0).unwrap();
+        assert_eq!((stream.start_time, stream.end_time), (1_000, 1_100));
+        // Parsed from text as a request body is: exact, even where the float is near 2^53.
+        let body: Value = serde_json::from_str(&format!(
+            r#"{{"sender": "{G1}", "recipient": "{G2}", "depositAmount": "100",
+                "ratePerSecond": "1", "startTime": 1000, "cliffTime": 2224769355031569.0}}"#
+        ))
+        .unwrap();
+        assert_eq!(
+            codes(parse_new_stream(&body, 0)),
+            [("cliffTime".to_string(), SEMANTIC)],
+            "an integer, after the end: refused by the cross-field rule only"
+        );
+        let body = json!({"sender": G1, "recipient": G2, "depositAmount": "100",
+            "ratePerSecond": "1", "startTime": 1_000.5});
+        assert_eq!(
+            codes(parse_new_stream(&body, 0)),
+            [("startTime".to_string(), TIME_INVALID)]
+        );
     }
 
     #[test]

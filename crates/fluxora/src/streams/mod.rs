@@ -18,6 +18,7 @@ use crate::address::StellarAddress;
 use crate::amount::Amount;
 use crate::clock::format_millis;
 use accrual::AccrualSchedule;
+pub use accrual::StreamKind;
 
 /// Largest unix time (seconds) the service accepts or stores: `i64::MAX`, so times fit the
 /// databases' signed 64-bit integer columns. The contract's own type is `u64`.
@@ -118,6 +119,115 @@ pub struct ChainRef {
     pub tx_hash: String,
     /// Whether the contract closed (deleted) the stream; the record is kept.
     pub closed: bool,
+    /// Whether the contract's storage entry should be read: something the events cannot tell
+    /// may differ (`docs/indexer.md`, "Reading the contract's storage"). Not part of the
+    /// resource.
+    #[serde(skip)]
+    pub entry_pending: bool,
+    /// What the contract's events say beyond the schedule (claim owner, delegation links,
+    /// memo, money paid, flags).
+    #[serde(flatten)]
+    pub details: ChainDetails,
+}
+
+/// Bytes from the contract (a memo, a metadata key or value), as text when they are UTF-8 and
+/// as base64 otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContractBytes {
+    /// `text` (the bytes are UTF-8) or `base64`.
+    #[schema(pattern = "^(text|base64)$")]
+    pub encoding: String,
+    /// The bytes in that encoding.
+    pub value: String,
+}
+
+impl ContractBytes {
+    /// `bytes` as text when they are UTF-8 without control characters, else as base64.
+    pub fn of(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) if !text.chars().any(char::is_control) => ContractBytes {
+                encoding: "text".to_owned(),
+                value: text.to_owned(),
+            },
+            _ => {
+                use base64::Engine as _;
+                ContractBytes {
+                    encoding: "base64".to_owned(),
+                    value: base64::engine::general_purpose::STANDARD.encode(bytes),
+                }
+            }
+        }
+    }
+}
+
+/// One entry of a stream's on-chain metadata map.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetadataItem {
+    /// The key.
+    pub key: ContractBytes,
+    /// The value.
+    pub value: ContractBytes,
+}
+
+/// The contract's facts about a chain stream beyond its schedule, derived from its events (the
+/// rules: `docs/indexer.md`, "How chain streams are derived"). Stored as one JSON document per
+/// chain stream: nothing filters on these fields.
+///
+/// Amounts are [`Amount`]s (i128 stroops); stream ids are the contract's u64 ids.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ChainDetails {
+    /// Who may withdraw instead of the recipient (`claim_own`), when someone does.
+    #[schema(value_type = Option<StellarAddress>)]
+    pub claim_owner: Option<String>,
+    /// The stream this one was split from by a delegation (`del_share`), if any.
+    pub parent_stream_id: Option<u64>,
+    /// Streams split off this one by delegations, in order.
+    pub child_stream_ids: Vec<u64>,
+    /// 0 for a root stream, the parent's depth + 1 for a delegated child (the contract allows 3).
+    pub delegation_depth: u32,
+    /// The stream this one was cloned from (`cloned`), if any.
+    pub cloned_from: Option<u64>,
+    /// The completed stream this one renews (`renewed`), if any.
+    pub renewed_from: Option<u64>,
+    /// The stream that renews this one, if any.
+    pub renewed_by: Option<u64>,
+    /// The creation memo, if any.
+    pub memo: Option<ContractBytes>,
+    /// The creation metadata, in on-chain order.
+    pub metadata: Vec<MetadataItem>,
+    /// The smallest non-final payout the contract makes.
+    pub withdraw_dust_threshold: Amount,
+    /// Everything the contract paid out of the stream towards the recipient, as its events
+    /// report it: withdrawals (net of a relayer's fee), and the recipient's share of a keeper
+    /// cancel, which the contract pays without counting it in `withdrawnAmount`.
+    pub paid_out_amount: Amount,
+    /// The sender's refund when the stream was cancelled (`deposit − accrued(cancelledAt)`; for a
+    /// keeper cancel, what the keeper's event says the sender got).
+    pub refund_amount: Option<Amount>,
+    /// The keeper's fee, for a keeper cancel.
+    pub keeper_fee: Option<Amount>,
+    /// Where anyone may push the stream's accrual once it ends (`ac_set`), while set.
+    #[schema(value_type = Option<StellarAddress>)]
+    pub auto_claim_destination: Option<String>,
+    /// Set by the sender (`decomm`): no rate changes, extensions or top-ups.
+    pub decommissioned: bool,
+    /// The funding flag of the contract's `health` event, once one was emitted.
+    pub underfunded: Option<bool>,
+    /// Whether cancels are refused; known once the contract's storage was read (null before).
+    pub irrevocable: Option<bool>,
+    /// Who may cancel with a signed attestation, if anyone; known once the storage was read.
+    #[schema(value_type = Option<StellarAddress>)]
+    pub witness: Option<String>,
+    /// Whether this is a pooled multi-recipient stream; known once the storage was read.
+    pub pooled: Option<bool>,
+    /// The ledger of the contract's storage entry this state was last made equal to (its
+    /// `lastModifiedLedgerSeq`), null while only events made it.
+    pub state_checked_ledger: Option<u32>,
 }
 
 /// A stream as stored: the contract's parameters plus lifecycle state and bookkeeping.
@@ -136,6 +246,8 @@ pub struct Stream {
     pub deposit_amount: Amount,
     /// Accrual per second.
     pub rate_per_second: Amount,
+    /// How the deposit accrues (API streams: linear).
+    pub kind: StreamKind,
     /// Accrual start (unix seconds).
     pub start_time: u64,
     /// Nothing is visible before the cliff (unix seconds; start ≤ cliff ≤ end).
@@ -257,7 +369,40 @@ impl Stream {
             Some(cancelled_at) if self.status == StreamStatus::Cancelled => t.min(cancelled_at),
             _ => t,
         };
-        Amount::from_stroops(self.schedule().accrued_at(t))
+        Amount::from_stroops(self.schedule().accrued_at_kind(self.kind, t))
+    }
+
+    /// What the recipient could withdraw at unix time `t`, as the contract's `get_withdrawable`
+    /// computes it: `streamed_at(t) − withdrawn`, never below zero; 0 for a paused stream (even
+    /// past its end, although the contract's `withdraw` would pay then) and for a completed one;
+    /// a cancelled stream keeps what accrued until its cancel time. Not modelled: the contract's
+    /// optional lookback window and its token balance, which can only lower the figure.
+    pub fn withdrawable_at(&self, t: u64) -> Amount {
+        match self.status {
+            StreamStatus::Paused | StreamStatus::Completed => Amount::ZERO,
+            StreamStatus::Active | StreamStatus::Cancelled => {
+                let accrued = self.streamed_at(t);
+                accrued
+                    .checked_sub(self.withdrawn_amount)
+                    .filter(|left| !left.is_negative())
+                    .unwrap_or(Amount::ZERO)
+            }
+        }
+    }
+
+    /// The sender's refund of a cancelled stream: what the contract's events reported for a chain
+    /// stream, else `deposit − accrued(cancelledAt)` (the contract's rule); `None` unless
+    /// cancelled.
+    pub fn refund(&self) -> Option<Amount> {
+        let cancelled_at = self
+            .cancelled_at
+            .filter(|_| self.status == StreamStatus::Cancelled)?;
+        if let Some(refund) = self.chain.as_ref().and_then(|c| c.details.refund_amount) {
+            return Some(refund);
+        }
+        self.deposit_amount
+            .checked_sub(self.streamed_at(cancelled_at))
+            .filter(|left| !left.is_negative())
     }
 
     /// Applies a lifecycle action at unix time `now` and returns the new state, or why it is
@@ -305,7 +450,8 @@ impl Stream {
     /// The API representation at unix time `now`, with amounts computed at `at` (defaults to
     /// `now`; the `?at=` query of the read routes).
     pub fn view(&self, now: u64, at: Option<u64>) -> StreamView {
-        let streamed = self.streamed_at(at.unwrap_or(now));
+        let t = at.unwrap_or(now);
+        let streamed = self.streamed_at(t);
         let remaining = self
             .deposit_amount
             .checked_sub(streamed)
@@ -316,6 +462,7 @@ impl Stream {
             recipient: self.recipient.to_string(),
             deposit_amount: self.deposit_amount,
             rate_per_second: self.rate_per_second,
+            kind: self.kind,
             start_time: self.start_time,
             cliff_time: self.cliff_time,
             end_time: self.end_time,
@@ -323,6 +470,8 @@ impl Stream {
             withdrawn_amount: self.withdrawn_amount,
             streamed_amount: streamed,
             remaining_amount: remaining,
+            withdrawable_amount: self.withdrawable_at(t),
+            refund_amount: self.refund(),
             cancelled_at: self.cancelled_at,
             source: self.source,
             chain: self.chain.clone(),
@@ -350,6 +499,9 @@ pub struct StreamView {
     pub deposit_amount: Amount,
     /// Accrual per second.
     pub rate_per_second: Amount,
+    /// How the deposit accrues: `linear` (from the start, or the last rate change), `cliffOnly`
+    /// (all of it at the cliff) or `cliffSlope` (linearly from the cliff).
+    pub kind: StreamKind,
     /// Accrual start (unix seconds).
     pub start_time: u64,
     /// Cliff (unix seconds).
@@ -364,6 +516,13 @@ pub struct StreamView {
     pub streamed_amount: Amount,
     /// Deposit minus accrued at the evaluation instant.
     pub remaining_amount: Amount,
+    /// What the recipient could withdraw at the evaluation instant, as the contract's
+    /// `get_withdrawable`: accrued − withdrawn; 0 while paused and once completed; a cancelled
+    /// stream keeps what accrued until its cancel time (`docs/api.md`, "Status and accrual").
+    pub withdrawable_amount: Amount,
+    /// The sender's refund of a cancelled stream (deposit − accrued at the cancel time; for a
+    /// keeper cancel, what the contract refunded), else null.
+    pub refund_amount: Option<Amount>,
     /// Cancel time (unix seconds) or null.
     pub cancelled_at: Option<u64>,
     /// `api` or `chain`.
@@ -395,6 +554,7 @@ mod tests {
             .unwrap(),
             deposit_amount: Amount::from_stroops(1000),
             rate_per_second: Amount::from_stroops(1),
+            kind: StreamKind::Linear,
             start_time: 0,
             cliff_time: 0,
             end_time: 1000,

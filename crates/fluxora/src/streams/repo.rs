@@ -23,7 +23,7 @@ use crate::store::{
     to_i64, to_u32, to_u64, Arg, Columns, Database, Page, Query, QueryBuilder, StoreError, Tx,
     ROWS_PER_STATEMENT,
 };
-use crate::streams::{ChainRef, Stream, StreamSource, StreamStatus};
+use crate::streams::{ChainDetails, ChainRef, Stream, StreamKind, StreamSource, StreamStatus};
 use crate::webhooks::OutboxEvent;
 
 /// Filters of `GET /api/streams`. `status` is the status as reported at the page's `now`.
@@ -98,7 +98,7 @@ pub enum ClaimOutcome {
 
 /// The columns every stream SELECT returns, in this order (the direct readers read them by
 /// position, [`stream_column_index`]).
-const STREAM_COLUMN_NAMES: [&str; 23] = [
+const STREAM_COLUMN_NAMES: [&str; 26] = [
     "position",
     "id",
     "sender",
@@ -119,6 +119,9 @@ const STREAM_COLUMN_NAMES: [&str; 23] = [
     "chain_created_ledger",
     "chain_tx_hash",
     "chain_closed",
+    "kind",
+    "chain_details",
+    "chain_entry_pending",
     "created_at",
     "updated_at",
     "version",
@@ -131,7 +134,7 @@ const STREAM_COLUMNS: &str = "position, id, sender, recipient, \
      start_time, cliff_time, end_time, status, withdrawn_amount::text AS withdrawn_amount, \
      checkpoint_amount::text AS checkpoint_amount, checkpoint_at, cancelled_at, source, \
      chain_contract_id, chain_stream_id, chain_created_ledger, chain_tx_hash, chain_closed, \
-     created_at, updated_at, version";
+     kind, chain_details, chain_entry_pending, created_at, updated_at, version";
 
 /// One stream by id (also the direct readers' statement).
 const SELECT_STREAM: &str = "SELECT position, id, sender, recipient, \
@@ -139,20 +142,24 @@ const SELECT_STREAM: &str = "SELECT position, id, sender, recipient, \
      start_time, cliff_time, end_time, status, withdrawn_amount::text AS withdrawn_amount, \
      checkpoint_amount::text AS checkpoint_amount, checkpoint_at, cancelled_at, source, \
      chain_contract_id, chain_stream_id, chain_created_ledger, chain_tx_hash, chain_closed, \
-     created_at, updated_at, version FROM streams WHERE id = $1";
+     kind, chain_details, chain_entry_pending, created_at, updated_at, version \
+     FROM streams WHERE id = $1";
 
 /// The columns an insert writes, in the order of [`insert_values`].
 const INSERT_STREAM: &str = "INSERT INTO streams (id, sender, recipient, deposit_amount, \
      rate_per_second, start_time, cliff_time, end_time, status, withdrawn_amount, \
      checkpoint_amount, checkpoint_at, cancelled_at, source, chain_contract_id, chain_stream_id, \
-     chain_created_ledger, chain_tx_hash, chain_closed, created_at, updated_at, version) VALUES ";
+     chain_created_ledger, chain_tx_hash, chain_closed, kind, chain_details, \
+     chain_entry_pending, created_at, updated_at, version) VALUES ";
 
-/// The optimistic-concurrency update: a stream's mutable state, only while it is still at the
-/// expected version.
+/// The optimistic-concurrency update: a stream's mutable state (everything but its id, sender,
+/// source and chain identity), only while it is still at the expected version.
 const UPDATE_STREAM: &str = "UPDATE streams SET status = $1, withdrawn_amount = $2::numeric, \
      deposit_amount = $3::numeric, rate_per_second = $4::numeric, end_time = $5, \
      checkpoint_amount = $6::numeric, checkpoint_at = $7, cancelled_at = $8, chain_closed = $9, \
-     updated_at = $10, version = $11 WHERE id = $12 AND version = $13";
+     updated_at = $10, version = $11, recipient = $12, start_time = $13, cliff_time = $14, \
+     kind = $15, chain_details = $16, chain_entry_pending = $17 \
+     WHERE id = $18 AND version = $19";
 
 /// Streams and idempotency keys in the service's database.
 #[derive(Debug, Clone)]
@@ -499,6 +506,12 @@ pub async fn update_in(
         .bind(stream.chain.as_ref().is_some_and(|c| c.closed))
         .bind(stream.updated_at)
         .bind(stream.version)
+        .bind(stream.recipient.as_str())
+        .bind(to_i64(stream.start_time, "start_time")?)
+        .bind(to_i64(stream.cliff_time, "cliff_time")?)
+        .bind(stream.kind.as_str())
+        .bind(chain_details_json(stream)?)
+        .bind(stream.chain.as_ref().is_some_and(|c| c.entry_pending))
         .bind(stream.id.as_str())
         .bind(expected_version)
         .execute(&mut *tx)
@@ -532,8 +545,21 @@ pub async fn delete_in(tx: &mut Tx, streams: &[(String, i64)]) -> Result<u64, St
     Ok(deleted)
 }
 
-/// A stream's 22 insert values in [`INSERT_STREAM`] order (amounts as exact decimal text).
-fn insert_values(stream: &Stream) -> Result<[Arg<'_>; 22], StoreError> {
+/// The `chain_details` column of a stream: its [`crate::streams::ChainDetails`] as JSON, `NULL`
+/// for API streams.
+fn chain_details_json(stream: &Stream) -> Result<Option<String>, StoreError> {
+    stream
+        .chain
+        .as_ref()
+        .map(|chain| {
+            serde_json::to_string(&chain.details)
+                .map_err(|error| StoreError::Corrupt(format!("chain_details: {error}")))
+        })
+        .transpose()
+}
+
+/// A stream's 25 insert values in [`INSERT_STREAM`] order (amounts as exact decimal text).
+fn insert_values(stream: &Stream) -> Result<[Arg<'_>; 25], StoreError> {
     let chain = stream.chain.as_ref();
     Ok([
         stream.id.as_str().into(),
@@ -555,6 +581,9 @@ fn insert_values(stream: &Stream) -> Result<[Arg<'_>; 22], StoreError> {
         chain.map(|c| i64::from(c.created_ledger)).into(),
         chain.map(|c| c.tx_hash.as_str()).into(),
         chain.is_some_and(|c| c.closed).into(),
+        stream.kind.as_str().into(),
+        chain_details_json(stream)?.into(),
+        chain.is_some_and(|c| c.entry_pending).into(),
         stream.created_at.into(),
         stream.updated_at.into(),
         stream.version.into(),
@@ -613,14 +642,25 @@ fn stream_from_row(row: &impl Columns) -> Result<(i64, Stream), StoreError> {
             )?,
             tx_hash: row.opt_text("chain_tx_hash")?.unwrap_or_default(),
             closed: row.flag("chain_closed")?,
+            entry_pending: row.flag("chain_entry_pending")?,
+            details: match row.opt_text("chain_details")? {
+                Some(json) => serde_json::from_str(&json).map_err(|error| {
+                    StoreError::Corrupt(format!("chain_details is not valid: {error}"))
+                })?,
+                None => ChainDetails::default(),
+            },
         }),
     };
+    let kind_text = row.text("kind")?;
+    let kind = StreamKind::parse(&kind_text)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown kind '{kind_text}'")))?;
     let stream = Stream {
         id: row.text("id")?,
         sender: address(row, "sender")?,
         recipient: address(row, "recipient")?,
         deposit_amount: amount(row, "deposit_amount")?,
         rate_per_second: amount(row, "rate_per_second")?,
+        kind,
         start_time: time(row, "start_time")?,
         cliff_time: time(row, "cliff_time")?,
         end_time: time(row, "end_time")?,

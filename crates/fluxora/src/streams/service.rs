@@ -158,6 +158,7 @@ impl StreamService {
             recipient: new.recipient,
             deposit_amount: new.deposit_amount,
             rate_per_second: new.rate_per_second,
+            kind: crate::streams::StreamKind::Linear,
             start_time: new.start_time,
             cliff_time: new.cliff_time,
             end_time: new.end_time,

@@ -33,6 +33,7 @@ fn parser_specs() -> Vec<&'static BodySpec> {
         &fluxora::apikeys::NEW_KEY,
         &fluxora::indexer::event::PUSH_BATCH,
         &fluxora::indexer::event::PUSHED_EVENT,
+        &fluxora::indexer::event::PUSHED_ENTRY,
     ]
 }
 

@@ -11,6 +11,7 @@ mod e2e_auth;
 mod e2e_contract;
 mod e2e_conventions;
 mod e2e_durability;
+mod e2e_full_contract;
 mod e2e_hardening;
 mod e2e_index_cli;
 mod e2e_indexer;

@@ -78,9 +78,77 @@ struct Node {
 pub struct FixtureRpc {
     pub url: String,
     node: Arc<Mutex<Node>>,
+    /// The contract whose events and storage the node serves.
+    pub contract_id: Arc<String>,
     main_events: Arc<Vec<Value>>,
     reorg_events: Arc<Vec<Value>>,
     ledgers: Arc<Value>,
+    /// `getLedgerEntries` answers of the main branch: `{key, xdr, lastModifiedLedgerSeq,
+    /// liveUntilLedgerSeq}` per stream still stored at the tip.
+    entries: Arc<Vec<Value>>,
+}
+
+/// The full-contract corpus' contract (`fixtures/chain/full-contract/`).
+pub const FULL_CONTRACT_ID: &str = "CBX72YCL7Q4B7IFWPNIW24SZXRICTIBI456D7J24BAMYRPTFF5VLOYPM";
+/// The full-contract corpus' latest ledger.
+pub const FULL_CONTRACT_LATEST: u32 = 1_417_834;
+/// The full-contract corpus' first ledger (deployment).
+pub const FULL_CONTRACT_START: u32 = 1_300_000;
+
+/// The storage entries of the first scenario's streams still stored at its end, as
+/// `getLedgerEntries` returns them: the contract's own final state of each (`stateXdr` of
+/// `fluxora-scenario.decoded.json`) in a persistent `ContractData` entry under
+/// `[Symbol("Stream"), U64(id)]`, last modified in the ledger of the stream's last event.
+fn scenario_entries() -> Vec<Value> {
+    use stellar_xdr::{
+        ContractDataDurability, ContractDataEntry, ContractId, ExtensionPoint, LedgerEntryData,
+        LedgerKey, LedgerKeyContractData, Limits, ReadXdr, ScAddress, ScVal, WriteXdr,
+    };
+    let decoded = fixture("fluxora-scenario.decoded.json");
+    let contract = stellar_strkey::Contract::from_string(CONTRACT_ID).unwrap();
+    let mut entries = Vec::new();
+    for (id, state) in decoded["finalStreamStates"].as_object().unwrap() {
+        let Some(state_xdr) = state["stateXdr"].as_str() else {
+            continue;
+        };
+        let stream_id: u64 = id.parse().unwrap();
+        let last_modified = decoded["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["streamId"].as_u64() == Some(stream_id))
+            .filter_map(|e| e["ledger"].as_u64())
+            .max()
+            .unwrap();
+        let key_val = ScVal::Vec(Some(
+            vec![
+                ScVal::Symbol("Stream".try_into().unwrap()),
+                ScVal::U64(stream_id),
+            ]
+            .try_into()
+            .unwrap(),
+        ));
+        let address = ScAddress::Contract(ContractId(stellar_xdr::Hash(contract.0)));
+        let key = LedgerKey::ContractData(LedgerKeyContractData {
+            contract: address.clone(),
+            key: key_val.clone(),
+            durability: ContractDataDurability::Persistent,
+        });
+        let data = LedgerEntryData::ContractData(ContractDataEntry {
+            ext: ExtensionPoint::V0,
+            contract: address,
+            key: key_val,
+            durability: ContractDataDurability::Persistent,
+            val: ScVal::from_xdr_base64(state_xdr, Limits::none()).unwrap(),
+        });
+        entries.push(json!({
+            "key": key.to_xdr_base64(Limits::none()).unwrap(),
+            "xdr": data.to_xdr_base64(Limits::none()).unwrap(),
+            "lastModifiedLedgerSeq": last_modified,
+            "liveUntilLedgerSeq": last_modified + 120_960,
+        }));
+    }
+    entries
 }
 
 fn events_of(file: &str) -> Vec<Value> {
@@ -128,10 +196,53 @@ impl FixtureRpc {
                 fail_next: 0,
                 calls: Vec::new(),
             })),
+            contract_id: Arc::new(CONTRACT_ID.to_string()),
             main_events: Arc::new(events_of("fluxora-scenario.getEvents.json")),
             reorg_events: Arc::new(events_of("reorg-variant.getEvents.json")),
             ledgers: Arc::new(fixture("ledgers.json")),
+            entries: Arc::new(scenario_entries()),
         };
+        rpc.serve(listener).await
+    }
+
+    /// Starts a node serving the full-contract corpus (`fixtures/chain/full-contract/`): its
+    /// events, ledger hashes and the storage entries of the streams still stored at its tip
+    /// (`getLedgerEntries`). It has no reorg branch.
+    pub async fn start_full_contract() -> FixtureRpc {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let entries = fixture("full-contract/ledgerEntries.json")["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                json!({"key": e["key"], "xdr": e["xdr"],
+                       "lastModifiedLedgerSeq": e["lastModifiedLedgerSeq"],
+                       "liveUntilLedgerSeq": e["liveUntilLedgerSeq"]})
+            })
+            .collect();
+        let rpc = FixtureRpc {
+            url,
+            node: Arc::new(Mutex::new(Node {
+                branch: Branch::Main,
+                switch_on: None,
+                headers: true,
+                passphrase: TESTNET.to_string(),
+                latest: FULL_CONTRACT_LATEST,
+                fail_next: 0,
+                calls: Vec::new(),
+            })),
+            contract_id: Arc::new(FULL_CONTRACT_ID.to_string()),
+            main_events: Arc::new(events_of("full-contract/events.getEvents.json")),
+            reorg_events: Arc::new(Vec::new()),
+            ledgers: Arc::new(fixture("full-contract/ledgers.json")),
+            entries: Arc::new(entries),
+        };
+        rpc.serve(listener).await
+    }
+
+    async fn serve(self, listener: tokio::net::TcpListener) -> FixtureRpc {
+        let rpc = self;
         rpc.check_listed_chain();
         let app = Router::new()
             .route("/", post(handle))
@@ -366,7 +477,9 @@ async fn handle(State(rpc): State<FixtureRpc>, Json(request): Json<Value>) -> Re
                     } else {
                         event_id > bound.as_str()
                     };
-                    after_start && ledger < window_end && e["contractId"] == CONTRACT_ID
+                    after_start
+                        && ledger < window_end
+                        && e["contractId"] == rpc.contract_id.as_str()
                 })
                 .take(limit)
                 .cloned()
@@ -385,6 +498,23 @@ async fn handle(State(rpc): State<FixtureRpc>, Json(request): Json<Value>) -> Re
             };
             json!({"events": page, "cursor": cursor, "latestLedger": latest, "oldestLedger": oldest,
                    "latestLedgerCloseTime": "0", "oldestLedgerCloseTime": "0"})
+        }
+        "getLedgerEntries" => {
+            let Some(keys) = params["keys"].as_array() else {
+                return rpc_error(&id, -32602, "keys required");
+            };
+            if keys.len() > 200 {
+                return rpc_error(&id, -32602, "key count exceeds the maximum of 200");
+            }
+            // The reorg branch's storage is not in the fixtures: nothing is found there.
+            let found: Vec<Value> = match branch {
+                Branch::Main => keys
+                    .iter()
+                    .filter_map(|key| rpc.entries.iter().find(|e| e["key"] == *key).cloned())
+                    .collect(),
+                Branch::Reorg => Vec::new(),
+            };
+            json!({"entries": found, "latestLedger": latest})
         }
         other => return rpc_error(&id, -32601, &format!("method not found: {other}")),
     };

@@ -523,14 +523,14 @@ fn built_events() -> Vec<(&'static str, u64, ScVal, ContractEvent)> {
             "ac_trig",
             5,
             sdk_map(vec![
-                ("amount", i128v(-1)),
+                ("amount", i128v(1)),
                 ("destination", account(SENDER)),
                 ("stream_id", ScVal::U64(5)),
             ]),
             ContractEvent::AutoClaimTriggered(AutoClaimTriggered {
                 stream_id: 5,
                 destination: SENDER.into(),
-                amount: -1,
+                amount: 1,
             }),
         ),
         (
@@ -538,14 +538,14 @@ fn built_events() -> Vec<(&'static str, u64, ScVal, ContractEvent)> {
             6,
             sdk_map(vec![
                 ("is_underfunded", ScVal::Bool(true)),
-                ("remaining_balance", i128v(i128::MIN)),
+                ("remaining_balance", i128v(i128::MAX)),
                 ("seconds_remaining", ScVal::U64(0)),
                 ("stream_id", ScVal::U64(6)),
             ]),
             ContractEvent::HealthChanged(StreamHealthChanged {
                 stream_id: 6,
                 is_underfunded: true,
-                remaining_balance: i128::MIN,
+                remaining_balance: i128::MAX,
                 seconds_remaining: 0,
             }),
         ),
@@ -598,9 +598,15 @@ fn unexercised_events_decode_sorted_and_shuffled() {
     for required in ["wdraw_to", "rate_dec", "end_shrt", "kp_cncl"] {
         assert!(seen.contains(&required), "{required}");
     }
-    // Together with the scenario, every handled name has a decoding test.
-    for raw in page_events("fluxora-scenario.getEvents.json") {
-        seen.push(event_of(decode_rpc(&raw)).name());
+    // Together with the scenario and the full-contract corpus, every handled name has a
+    // decoding test.
+    for raw in page_events("fluxora-scenario.getEvents.json")
+        .into_iter()
+        .chain(page_events("full-contract/events.getEvents.json"))
+    {
+        if let Decoded::Event(event) = decode_rpc(&raw) {
+            seen.push(event.name());
+        }
     }
     seen.sort_unstable();
     seen.dedup();
@@ -612,6 +618,37 @@ fn unexercised_events_decode_sorted_and_shuffled() {
     assert_eq!(b64(&sym("rate_dec")), "AAAADwAAAAhyYXRlX2RlYw==");
     assert_eq!(b64(&sym("end_shrt")), "AAAADwAAAAhlbmRfc2hydA==");
     assert_eq!(b64(&sym("kp_cncl")), "AAAADwAAAAdrcF9jbmNsAA==");
+}
+
+/// Every event of the full-contract corpus (the contract's own code over every stream path)
+/// decodes: stream events field by field as `decoded.json` renders them, the others as
+/// contract-level events; none is unknown or invalid.
+#[test]
+fn the_full_contract_corpus_decodes_entirely() {
+    let decoded = fixture("full-contract/decoded.json");
+    let expected: std::collections::HashMap<&str, &Value> = decoded["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["id"].as_str().unwrap(), e))
+        .collect();
+    let (mut stream_events, mut contract_level) = (0, 0);
+    for raw in page_events("full-contract/events.getEvents.json") {
+        let id = raw["id"].as_str().unwrap();
+        match decode_rpc(&raw) {
+            Decoded::Event(event) => {
+                assert_matches_expected(id, &event, expected[id]);
+                stream_events += 1;
+            }
+            Decoded::ContractLevel { name } => {
+                assert_eq!(expected[id]["name"], name, "{id}");
+                assert_ne!(expected[id]["category"], "stream", "{id}");
+                contract_level += 1;
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+    assert_eq!((stream_events, contract_level), (1540, 30));
 }
 
 /// Catalogue names are Symbols as `symbol_short!` makes them (1–9 characters of `[A-Za-z0-9_]`)
@@ -892,19 +929,23 @@ fn topic_errors() {
             "{error}"
         );
     }
-    // Names we do not handle are Unknown whatever their topic count or payload.
-    for (name, extra) in [
-        ("gl_pause", 0),
-        ("offr_crt", 1),
-        ("renewed", 2),
-        ("frozen", 1),
-    ] {
+    // Names we do not know are Unknown, the contract's own events about no stream are
+    // ContractLevel, whatever their topic count or payload.
+    for (name, extra) in [("frozen", 1), ("sndr_xfr", 1)] {
         let mut topic = vec![b64(&sym(name))];
         topic.extend(std::iter::repeat_n(b64(&ScVal::U64(1)), extra));
         assert_eq!(
             decode(&topic, "not even base64!"),
             Decoded::Unknown { name: name.into() }
         );
+    }
+    for (name, extra) in [("gl_pause", 0), ("offr_crt", 1), ("AdminUpd", 0)] {
+        let mut topic = vec![b64(&sym(name))];
+        topic.extend(std::iter::repeat_n(b64(&ScVal::U64(1)), extra));
+        assert!(matches!(
+            decode(&topic, "not even base64!"),
+            Decoded::ContractLevel { name: known } if known == name
+        ));
     }
 }
 
@@ -1077,16 +1118,22 @@ fn nesting_and_size_limits_are_enforced() {
         invalid_of(decode(&topics, &raw_b64(&bytes))).code,
         DecodeErrorCode::ValueXdrInvalid
     );
-    // I128 parts decode exactly at the extremes.
-    for n in [
-        i128::MIN,
-        i128::MIN + 1,
-        -1,
-        0,
-        1,
-        i128::from(u64::MAX),
-        i128::MAX,
-    ] {
+    // I128 parts decode exactly at the extremes; a negative amount is refused as impossible,
+    // naming the event and the field.
+    for n in [i128::MIN, i128::MIN + 1, -1] {
+        let payload = sdk_map(vec![
+            ("amount", i128v(n)),
+            ("recipient", account(R1)),
+            ("stream_id", ScVal::U64(0)),
+        ]);
+        let error = invalid_of(decode(&topic("withdrew", 0), &b64(&payload)));
+        assert_eq!(error.code, DecodeErrorCode::FieldValueOutOfRange);
+        assert_eq!(
+            (error.event.as_deref(), error.field.as_deref()),
+            (Some("withdrew"), Some("amount"))
+        );
+    }
+    for n in [0, 1, i128::from(u64::MAX), i128::MAX] {
         let ScVal::I128(Int128Parts { hi, lo }) = i128v(n) else {
             unreachable!()
         };

@@ -251,30 +251,30 @@ fn withdraw_walkthrough_and_clock_vectors() {
 #[test]
 fn cliff_only_and_cliff_slope_vectors() {
     let only = lin(1000, 1600, 2000, 0, 1000);
-    assert_eq!(only.accrued_at_kind(AccrualKind::CliffOnly, 1599), 0);
-    assert_eq!(only.accrued_at_kind(AccrualKind::CliffOnly, 1750), 1000);
+    assert_eq!(only.accrued_at_kind(StreamKind::CliffOnly, 1599), 0);
+    assert_eq!(only.accrued_at_kind(StreamKind::CliffOnly, 1750), 1000);
     assert_eq!(
         only.accrued_at(1750),
         0,
         "the Linear rule at rate 0 accrues nothing"
     );
     let slope = lin(0, 400, 1000, 1, 600);
-    assert_eq!(slope.accrued_at_kind(AccrualKind::CliffSlope, 399), 0);
-    assert_eq!(slope.accrued_at_kind(AccrualKind::CliffSlope, 700), 300);
-    assert_eq!(slope.accrued_at_kind(AccrualKind::CliffSlope, 5000), 600);
+    assert_eq!(slope.accrued_at_kind(StreamKind::CliffSlope, 399), 0);
+    assert_eq!(slope.accrued_at_kind(StreamKind::CliffSlope, 700), 300);
+    assert_eq!(slope.accrued_at_kind(StreamKind::CliffSlope, 5000), 600);
     assert_eq!(
-        slope.accrued_at_kind(AccrualKind::Linear, 700),
+        slope.accrued_at_kind(StreamKind::Linear, 700),
         slope.accrued_at(700)
     );
     assert_eq!(slope.accrued_at(700), 600, "Linear counts from the start");
     for kind in [
-        AccrualKind::Linear,
-        AccrualKind::CliffOnly,
-        AccrualKind::CliffSlope,
+        StreamKind::Linear,
+        StreamKind::CliffOnly,
+        StreamKind::CliffSlope,
     ] {
-        assert_eq!(AccrualKind::from_code(kind.code()), Some(kind));
+        assert_eq!(StreamKind::from_code(kind.code()), Some(kind));
     }
-    assert_eq!(AccrualKind::from_code(3), None);
+    assert_eq!(StreamKind::from_code(3), None);
 }
 
 #[test]
@@ -1030,7 +1030,7 @@ fn never_panics_on_extreme_inputs() {
                                 let _ = s.remaining_at(t);
                                 let _ = s.with_rate_change(t, rate).accrued_at(t);
                                 let _ = s.with_rate_decrease(t, rate / 2);
-                                for kind in [AccrualKind::CliffOnly, AccrualKind::CliffSlope] {
+                                for kind in [StreamKind::CliffOnly, StreamKind::CliffSlope] {
                                     let other = s.accrued_at_kind(kind, t);
                                     assert!((0..=deposit.max(0)).contains(&other));
                                 }
