@@ -23,6 +23,10 @@ fails the run. The rules:
   which a pattern could state only digit by digit; a larger amount of that format is refused with
   DECIMAL_OUT_OF_RANGE (docs/api.md, "Field codes"). Only values of 32 or more integer digits are
   covered here.
+- POST /internal/indexer/events takes the contract's storage entries as base64 XDR: the schema
+  says "base64", not "a `LedgerEntryData` of a stream of this contract", so base64 that is not one
+  is refused with LEDGER_ENTRY_INVALID (docs/indexer.md, "Push ingest"). Only base64 values are
+  covered here.
 - POST /internal/indexer/events compares a pushed event's fields with its `id` (docs/indexer.md):
   the ledger and the transaction and operation indexes the id encodes must be the event's
   `ledger`, `transactionIndex` and `operationIndex` (EVENT_ID_LEDGER_MISMATCH; the index codes
@@ -40,6 +44,8 @@ STRKEY_SHAPE = re.compile(r"^[GC][A-Z2-7]{55}$")
 CONTRACT_SHAPE = re.compile(r"^C[A-Z2-7]{55}$")
 EVENT_FIELD = re.compile(r"^events\[(\d+)\]\.(\w+)$")
 # A decimal whose integer part has 32 or more significant digits (at or above 10^31 units).
+BASE64 = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$")
+ENTRY_FIELD = re.compile(r"^ledgerEntries\[(\d+)\]\.(\w+)$")
 HUGE_DECIMAL = re.compile(r"^0*[1-9][0-9]{31,}(\.[0-9]{1,7})?$")
 
 # (field, code, words of the message) of POST /api/streams' cross-field rules.
@@ -83,6 +89,19 @@ def _sent(case, field):
     return body.get(field)
 
 
+def _entry_field(case, field):
+    """The value a pushed batch sent for `ledgerEntries[i].name`."""
+    match = ENTRY_FIELD.match(field or "")
+    body = case.body
+    if not match or not isinstance(body, dict):
+        return None
+    entries = body.get("ledgerEntries")
+    index = int(match.group(1))
+    if isinstance(entries, list) and index < len(entries) and isinstance(entries[index], dict):
+        return entries[index].get(match.group(2))
+    return None
+
+
 def _inexpressible(operation, case, detail):
     field, code = detail.get("field"), detail.get("code")
     message = detail.get("message") or ""
@@ -103,6 +122,9 @@ def _inexpressible(operation, case, detail):
         if code == "CONTRACT_ID_INVALID":
             value = _sent(case, field)
             return isinstance(value, str) and CONTRACT_SHAPE.match(value) is not None
+        if code == "LEDGER_ENTRY_INVALID":
+            value = _entry_field(case, field)
+            return isinstance(value, str) and BASE64.match(value) is not None
         if code == "EVENT_ID_LEDGER_MISMATCH":
             return True
         if code in {"OPERATION_INDEX_INVALID", "TRANSACTION_INDEX_INVALID"}:

@@ -121,6 +121,7 @@ impl Application {
                     passphrase: config.network_passphrase.clone(),
                     start_ledger: config.indexer.start_ledger,
                     poll_interval: config.indexer.poll_interval,
+                    verify_interval: config.indexer.verify_interval,
                 },
             }),
             _ => None,

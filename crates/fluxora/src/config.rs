@@ -136,6 +136,9 @@ pub struct IndexerConfig {
     pub stall_threshold_ms: u64,
     /// Ledgers below the ingested tip considered safe (`INDEXER_SAFETY_MARGIN_LEDGERS`, default 1).
     pub safety_margin_ledgers: u32,
+    /// How often the poller reconciles every open chain stream with the contract's storage
+    /// (`INDEXER_VERIFY_INTERVAL_MS`, default 3600000 ms; `0` turns it off).
+    pub verify_interval: Option<Duration>,
     /// Token trusted workers present to `POST /internal/indexer/events`
     /// (`INDEXER_WORKER_TOKEN`); unset disables push ingest. Never logged.
     pub worker_token: Option<Secret>,
@@ -151,6 +154,7 @@ impl Default for IndexerConfig {
             poll_interval: Duration::from_millis(2000),
             stall_threshold_ms: 300_000,
             safety_margin_ledgers: 1,
+            verify_interval: Some(Duration::from_millis(3_600_000)),
             worker_token: None,
         }
     }
@@ -785,6 +789,13 @@ fn read_indexer(r: &mut Reader<'_>) -> IndexerConfig {
         d.safety_margin_ledgers,
         "a whole number of ledgers",
     );
+    let verify_ms = r.parse::<u64>(
+        "INDEXER_VERIFY_INTERVAL_MS",
+        d.verify_interval
+            .map_or(0, |i| u64::try_from(i.as_millis()).unwrap_or(u64::MAX)),
+        "a whole number of milliseconds (0: off)",
+    );
+    let verify_interval = (verify_ms > 0).then(|| Duration::from_millis(verify_ms));
     let worker_token = r.token("INDEXER_WORKER_TOKEN");
     if rpc_url.is_some() && contract_id.is_none() && !r.has_problem("FLUXORA_CONTRACT_ID") {
         r.problem(
@@ -799,6 +810,7 @@ fn read_indexer(r: &mut Reader<'_>) -> IndexerConfig {
         poll_interval,
         stall_threshold_ms,
         safety_margin_ledgers,
+        verify_interval,
         worker_token,
     }
 }

@@ -67,6 +67,13 @@ pub struct IndexerHealth {
     pub last_safe_ledger: Option<u32>,
     /// Whether a reorg rollback is in progress.
     pub reorg_detected: bool,
+    /// RFC 3339 time of the last reconciliation with the contract's storage
+    /// (`INDEXER_VERIFY_INTERVAL_MS`), null before the first.
+    #[schema(format = DateTime)]
+    pub last_verified_at: Option<String>,
+    /// Open chain streams that differed from the contract's storage at that reconciliation (then
+    /// repaired); null before the first.
+    pub drifted_streams: Option<usize>,
     /// One sentence for humans.
     pub summary: String,
     /// What API clients experience: `none`, or a sentence.
@@ -142,6 +149,8 @@ pub fn indexer_health(snapshot: &IndexerSnapshot, now: i64, threshold_ms: u64) -
         last_ingested_ledger: snapshot.last_ingested_ledger,
         last_safe_ledger: snapshot.last_safe_ledger,
         reorg_detected: snapshot.reorg_in_progress,
+        last_verified_at: snapshot.verification.map(|v| format_millis(v.at_ms)),
+        drifted_streams: snapshot.verification.map(|v| v.drifted),
         summary,
         client_impact,
         operator_action,

@@ -58,6 +58,10 @@ enum ServiceCommand {
     /// Catch up on the contract's events once (same ingest as the service's indexer), print a
     /// summary and exit.
     Index(cli::index::IndexArgs),
+    /// Reconcile the indexed chain streams with the contract's storage, rebuild them from the
+    /// stored events, or drop the chain data (`docs/indexer.md`).
+    #[command(subcommand)]
+    Chain(cli::chain::ChainCommand),
 }
 
 fn main() -> ExitCode {
@@ -86,7 +90,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if matches!(command, ServiceCommand::Keys(_) | ServiceCommand::Index(_)) {
+    if matches!(
+        command,
+        ServiceCommand::Keys(_) | ServiceCommand::Index(_) | ServiceCommand::Chain(_)
+    ) {
         // stdout is the command's output (the key, the summary): logs go to stderr.
         fluxora::telemetry::init_stderr(&config.log_level, config.log_format);
     } else {
@@ -114,6 +121,7 @@ fn main() -> ExitCode {
             ServiceCommand::Serve => serve(config).await,
             ServiceCommand::Migrate => migrate(config).await,
             ServiceCommand::Keys(command) => Ok(cli::keys::run(command, &config).await),
+            ServiceCommand::Chain(command) => Ok(cli::chain::run(config, command).await),
             ServiceCommand::Index(args) => match cli::index::run(config, args).await {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(error) => {

@@ -51,7 +51,7 @@ pub struct IndexArgs {
     json: bool,
 }
 
-fn parse_rpc_url(raw: &str) -> Result<String, String> {
+pub(crate) fn parse_rpc_url(raw: &str) -> Result<String, String> {
     match url::Url::parse(raw) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
             Ok(raw.to_string())
@@ -60,7 +60,7 @@ fn parse_rpc_url(raw: &str) -> Result<String, String> {
     }
 }
 
-fn parse_contract(raw: &str) -> Result<String, String> {
+pub(crate) fn parse_contract(raw: &str) -> Result<String, String> {
     match StellarAddress::parse(raw) {
         Ok(address) if address.kind() == AddressKind::Contract => Ok(address.as_str().to_string()),
         _ => Err("expected a C… contract StrKey".into()),
@@ -138,6 +138,7 @@ async fn index(
             passphrase: config.network_passphrase.clone(),
             start_ledger: config.indexer.start_ledger,
             poll_interval: Duration::ZERO,
+            verify_interval: None,
         },
     );
     let bounds = ScanBounds {
@@ -260,6 +261,10 @@ fn print_summary(totals: &CatchUp, elapsed: Duration, json: bool) {
         totals.unknown, totals.invalid, totals.malformed, totals.skipped
     );
     println!("  reorgs rolled back   {}", totals.reorgs);
+    println!(
+        "  storage entries      {} read in {} getLedgerEntries calls, {} applied",
+        totals.entries_read, totals.entry_calls, totals.entries_applied
+    );
     println!("  elapsed              {seconds:.2} s");
     println!("  throughput           {events_per_second} events/s");
     println!(

@@ -6,7 +6,10 @@
 //! - [`keys`]: `fluxora keys create|list|revoke`, API key management on `DATABASE_URL`.
 //! - [`index`]: `fluxora index`, a one-shot catch-up of the contract's events (`docs/indexer.md`),
 //!   with the service configuration.
+//! - [`chain`]: `fluxora chain verify|rederive|reset`, reconciliation and maintenance of the
+//!   indexed chain data (`docs/indexer.md`).
 
+pub mod chain;
 pub mod healthcheck;
 pub mod index;
 pub mod keys;

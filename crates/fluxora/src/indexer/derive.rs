@@ -370,7 +370,8 @@ fn apply_inner(
         return Err(format!("{name}: would leave end before cliff or start"));
     }
     next.version = current.version.saturating_add(1);
-    next.updated_at = millis(ctx);
+    // Never backwards: a storage read may have stamped a later time.
+    next.updated_at = millis(ctx).max(current.updated_at);
     Ok(Effect::Applied {
         stream: Box::new(next),
         related: related_next.map(Box::new),

@@ -297,11 +297,28 @@ impl StreamEntry {
             details.state_checked_ledger = Some(last_modified_ledger);
             chain.entry_pending = false;
         }
-        if next != *current {
+        if changes_resource(current, &next) {
             next.updated_at = at_ms.max(current.updated_at);
         }
         next
     }
+}
+
+/// Whether `next` differs from `current` in what the stream resource shows, beyond the
+/// bookkeeping of a storage read (the ledger it was checked at, the pending flag, the version and
+/// `updatedAt`): such a read is announced like an event's change.
+pub fn changes_resource(current: &Stream, next: &Stream) -> bool {
+    fn normalized(stream: &Stream) -> Stream {
+        let mut stream = stream.clone();
+        stream.updated_at = 0;
+        stream.version = 0;
+        if let Some(chain) = stream.chain.as_mut() {
+            chain.entry_pending = false;
+            chain.details.state_checked_ledger = None;
+        }
+        stream
+    }
+    normalized(current) != normalized(next)
 }
 
 #[cfg(test)]

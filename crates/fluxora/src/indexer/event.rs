@@ -427,6 +427,9 @@ pub const PUSH_BATCH: BodySpec = BodySpec {
 /// Most storage entries one push batch may carry (`getLedgerEntries` answers at most 200 keys).
 pub const MAX_PUSH_ENTRIES: usize = 200;
 
+/// Standard base64 with padding, at least one group (what XDR in RPC answers is).
+const BASE64_PATTERN: &str =
+    "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$";
 /// A stream's entry (stream 2 of `fixtures/chain/full-contract/ledgerEntries.json`).
 const ENTRY_XDR_EXAMPLE: &str = "\"AAAABgAAAAAAAAABb/1gS/w4H6C2e1Ftclm8UCmgKOd8P6dcCBmIvmUvarcAAAAQAAAAAQAAAAIAAAAPAAAABlN0cmVhbQAAAAAABQAAAAAAAAACAAAAAQAAABEAAAABAAAAHQAAAA8AAAAMY2FuY2VsbGVkX2F0AAAAAQAAAA8AAAATY2hlY2twb2ludGVkX2Ftb3VudAAAAAAKAAAAAAAAAAAAAAAAAAAAAAAAAA8AAAAPY2hlY2twb2ludGVkX2F0AAAAAAUAAAAAaFTX9AAAAA8AAAALY2xhaW1fb3duZXIAAAAAAQAAAA8AAAAKY2xpZmZfdGltZQAAAAAABQAAAABoVNf0AAAADwAAABpjdW11bGF0aXZlX3BhdXNlZF9kdXJhdGlvbgAAAAAABQAAAAAAAAnOAAAADwAAAA5kZWNvbW1pc3Npb25lZAAAAAAAAQAAAA8AAAAQZGVsZWdhdGlvbl9kZXB0aAAAAAMAAAAAAAAADwAAAA5kZXBvc2l0X2Ftb3VudAAAAAAACgAAAAAAAAAAAAAAAAeLfpgAAAAPAAAACGVuZF90aW1lAAAABQAAAABoVOdVAAAADwAAAAtpcnJldm9jYWJsZQAAAAABAAAADwAAAAlpc19wb29sZWQAAAAAAAABAAAADwAAAARraW5kAAAAAwAAAAAAAAAPAAAAGGxhc3RfcGF1c2VfdG9nZ2xlX2xlZGdlcgAAAAMAE9tYAAAADwAAABdsYXN0X3JhdGVfY2hhbmdlX2xlZGdlcgAAAAADAAAAAAAAAA8AAAAUbGFzdF93aXRoZHJhd19sZWRnZXIAAAADABPqLgAAAA8AAAAEbWVtbwAAAAEAAAAPAAAACG1ldGFkYXRhAAAAAQAAAA8AAAAQcGFyZW50X3N0cmVhbV9pZAAAAAEAAAAPAAAAE3BhdXNlZF9hdF90aW1lc3RhbXAAAAAABQAAAAAAAAAAAAAADwAAAA9yYXRlX3Blcl9zZWNvbmQAAAAACgAAAAAAAAAAAAAAAAAAfZgAAAAPAAAACXJlY2lwaWVudAAAAAAAABIAAAAAAAAAAIMatq2cbk644F6xifIVfM5TpBg+TidEVQf2d0xT5rYpAAAADwAAAAZzZW5kZXIAAAAAABIAAAAAAAAAAG5H30ae9iJC30xUZk/Ad4PeBUYq+TPX2QxUDThmmHotAAAADwAAAApzdGFydF90aW1lAAAAAAAFAAAAAGhU1/QAAAAPAAAABnN0YXR1cwAAAAAAAwAAAAIAAAAPAAAACXN0cmVhbV9pZAAAAAAAAAUAAAAAAAAAAgAAAA8AAAAXd2l0aGRyYXdfZHVzdF90aHJlc2hvbGQAAAAACgAAAAAAAAAAAAAAAANTrsAAAAAPAAAAEHdpdGhkcmF3bl9hbW91bnQAAAAKAAAAAAAAAAAAAAAAB4t+mAAAAA8AAAAHd2l0bmVzcwAAAAASAAAAAAAAAADVIzOVV+ljUSAH1psjQ7Xw4aFgk965i9TDBFv4YEuDIA==\"";
 /// Its key.
@@ -439,7 +442,7 @@ pub const PUSHED_ENTRY: BodySpec = BodySpec {
     fields: &[
         FieldSpec::required(
             "xdr",
-            Shape::String(Text::ANY.length(Some(1), None)),
+            Shape::String(Text::ANY.pattern(BASE64_PATTERN)),
             "Base64 XDR `LedgerEntryData`: the contract's persistent `ContractData` entry under \
              `[Symbol(\"Stream\"), U64(id)]`.",
         )
@@ -459,7 +462,7 @@ pub const PUSHED_ENTRY: BodySpec = BodySpec {
         .example("1538794"),
         FieldSpec::optional(
             "key",
-            Shape::String(Text::ANY),
+            Shape::String(Text::ANY.pattern(BASE64_PATTERN)),
             "The base64 `LedgerKey` (not needed: the entry names its stream).",
         )
         .nullable()
@@ -495,9 +498,19 @@ fn parse_pushed_entry(item: &Value) -> Result<EntryRead, Vec<FieldError>> {
             )
         })
         .flatten();
-    let _key = fields.string("key", |_| {
-        FieldError::new("key", codes::LEDGER_ENTRY_INVALID, "must be base64 XDR")
-    });
+    let key = fields
+        .string("key", |_| {
+            FieldError::new("key", codes::LEDGER_ENTRY_INVALID, "must be base64 XDR")
+        })
+        .flatten();
+    // Not used (the entry names its stream), but never accepted malformed.
+    if key.is_some_and(|key| !is_base64(key)) {
+        fields.push(FieldError::new(
+            "key",
+            codes::LEDGER_ENTRY_INVALID,
+            "must be base64 XDR",
+        ));
+    }
     let errors = fields.into_errors().0;
     match (xdr, last_modified) {
         (Some(xdr), Some(last_modified)) if errors.is_empty() && last_modified > 0 => {
@@ -514,6 +527,15 @@ fn parse_pushed_entry(item: &Value) -> Result<EntryRead, Vec<FieldError>> {
         )]),
         _ => Err(errors),
     }
+}
+
+/// Whether `text` is non-empty standard base64 with padding ([`BASE64_PATTERN`]).
+fn is_base64(text: &str) -> bool {
+    use base64::Engine as _;
+    !text.is_empty()
+        && base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .is_ok()
 }
 
 /// A valid push-ingest body.

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use crate::clock::now_millis;
 use crate::indexer::decode::{decode, ContractEvent, Decoded};
 use crate::indexer::derive::{apply, chain_stream_id, replay, Effect, EventContext, ReplayStep};
-use crate::indexer::entry::{EntryRead, StreamEntry};
+use crate::indexer::entry::{changes_resource, EntryRead, StreamEntry};
 use crate::indexer::event::ValidEvent;
 use crate::indexer::repo::{
     ChainBatchWrite, ChainCommit, ChainEventKind, ChainRepository, ChainStreamWrite,
@@ -113,6 +113,18 @@ pub struct IngestReport {
     pub rescan_from: Option<u32>,
 }
 
+/// What [`IngestCore::rederive`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RederiveReport {
+    /// Chain streams the stored events make.
+    pub streams: usize,
+    /// Streams written because they differed (or were missing).
+    pub changed: usize,
+    /// Stored streams no stored event creates any more, deleted.
+    pub deleted: usize,
+}
+
 /// Errors of the ingest core.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -206,6 +218,11 @@ impl IngestCore {
     /// The shared indexer state.
     pub fn state(&self) -> &IndexerState {
         &self.state
+    }
+
+    /// The stream repository the core writes chain streams to.
+    pub fn streams(&self) -> &StreamRepository {
+        &self.streams
     }
 
     /// The chain repository (events, ledgers, progress, leadership).
@@ -324,6 +341,118 @@ impl IngestCore {
             }
         }
         Err(IngestError::Contended)
+    }
+
+    /// Rebuilds every chain stream from the stored events and storage entries alone, without the
+    /// RPC (after an upgrade of the derivation rules): each contract's streams are replayed from
+    /// nothing and written where they differ; a stored stream no event creates any more is
+    /// deleted. Progress is unchanged and no webhook is sent (nothing happened on chain).
+    ///
+    /// Errors: [`IngestError::Store`]; [`IngestError::Contended`] when another writer kept
+    /// changing the same streams.
+    pub async fn rederive(&self) -> Result<RederiveReport, IngestError> {
+        let _serialized = self.lock.lock().await;
+        let mut report = RederiveReport::default();
+        for contract_id in self.chain.event_contracts().await? {
+            for attempt in 0..MAX_ATTEMPTS {
+                match self.rederive_contract(&contract_id).await? {
+                    Some(done) => {
+                        report.streams += done.streams;
+                        report.changed += done.changed;
+                        report.deleted += done.deleted;
+                        break;
+                    }
+                    None if attempt + 1 == MAX_ATTEMPTS => return Err(IngestError::Contended),
+                    None => {}
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn rederive_contract(
+        &self,
+        contract_id: &str,
+    ) -> Result<Option<RederiveReport>, IngestError> {
+        let checkpoint = self.chain.checkpoint().await?;
+        let stored_versions = self.chain.chain_stream_versions(contract_id).await?;
+        let all: BTreeSet<u64> = self
+            .chain
+            .events_of_streams_all(contract_id)
+            .await?
+            .into_iter()
+            .chain(stored_versions.iter().map(|(id, _)| *id))
+            .collect();
+        let (stream_ids, events) = self.family_events(contract_id, all, u32::MAX).await?;
+        let decoded: Vec<(ContractEvent, &StoredChainEvent)> = events
+            .iter()
+            .filter_map(|event| match decode(&event.topic, &event.value) {
+                Decoded::Event(contract_event) => Some((contract_event, event)),
+                _ => None,
+            })
+            .collect();
+        let stored_entries = self
+            .chain
+            .entries_of_streams(contract_id, &stream_ids, u32::MAX)
+            .await?;
+        let entries: Vec<(StreamEntry, &StoredEntry)> = stored_entries
+            .iter()
+            .filter_map(|stored| StreamEntry::decode(&stored.xdr).ok().map(|e| (e, stored)))
+            .collect();
+        let mut states = replay(replay_steps(&decoded, &entries));
+        let ids: Vec<String> = stream_ids
+            .iter()
+            .map(|id| chain_stream_id(contract_id, *id))
+            .collect();
+        let mut stored: HashMap<String, Stream> = self
+            .streams
+            .get_many(&ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
+        let mut report = RederiveReport {
+            streams: states.len(),
+            ..RederiveReport::default()
+        };
+        let mut write = ChainBatchWrite {
+            checkpoint: checkpoint.clone(),
+            ..ChainBatchWrite::default()
+        };
+        for (stream_id, id) in stream_ids.iter().zip(ids) {
+            match (stored.remove(&id), states.remove(stream_id)) {
+                (Some(old), None) => {
+                    write.deleted_streams.push((id, old.version));
+                    report.deleted += 1;
+                }
+                (old, Some(mut state)) => {
+                    if let Some(old) = &old {
+                        // Bookkeeping of the record, not of the chain.
+                        state.created_at = old.created_at;
+                        if *old
+                            == (Stream {
+                                version: old.version,
+                                ..state.clone()
+                            })
+                        {
+                            continue;
+                        }
+                    }
+                    let expected_version = old.as_ref().map(|s| s.version);
+                    state.version = expected_version.map_or(0, |v| v.saturating_add(1));
+                    write.streams.push(ChainStreamWrite {
+                        stream: state,
+                        expected_version,
+                    });
+                    report.changed += 1;
+                }
+                (None, None) => {}
+            }
+        }
+        match self.chain.commit_batch(&write).await? {
+            ChainCommit::Conflict => Ok(None),
+            ChainCommit::Committed => Ok(Some(report)),
+        }
     }
 
     /// The stored events (before `fork`) of the streams `touched` and of all their relatives, in
@@ -707,6 +836,25 @@ impl IngestCore {
                 continue;
             };
             let next = entry.apply(current, read.last_modified_ledger, now);
+            // What the storage corrected is announced like an event's change, once its ledger
+            // is safe.
+            let wanted =
+                endpoints_enabled || last_safe.is_none_or(|safe| read.last_modified_ledger > safe);
+            if changes_resource(current, &next) {
+                outbox_omitted |= !wanted;
+                if wanted {
+                    let view = next.view(crate::clock::now_unix(), None);
+                    outbox.push((
+                        OutboxEvent::new(
+                            "stream.updated",
+                            Some(id.clone()),
+                            crate::webhooks::event_data(&view),
+                            now,
+                        ),
+                        read.last_modified_ledger,
+                    ));
+                }
+            }
             if let Some(slot) = working.get_mut(&id) {
                 slot.state = Some(next);
             }

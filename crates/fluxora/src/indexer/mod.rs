@@ -12,6 +12,7 @@
 //! | [`ingest`] | the one ingest core both the poller and push ingest use: dedup, reorgs, one transaction per batch |
 //! | [`poller`] | the supervised RPC polling loop |
 //! | [`state`] | live state for `/health` |
+//! | [`verify`] | reconciliation of chain streams with the contract's storage |
 
 pub mod decode;
 pub mod derive;
@@ -22,6 +23,7 @@ pub mod poller;
 pub mod repo;
 pub mod rpc;
 pub mod state;
+pub mod verify;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

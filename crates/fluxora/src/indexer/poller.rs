@@ -16,7 +16,7 @@ use crate::indexer::repo::Leadership;
 use crate::indexer::rpc::{
     EventsStart, LedgerInfo, RpcClient, RpcError, EVENTS_PAGE_LIMIT, MAX_LEDGER_ENTRY_KEYS,
 };
-use crate::indexer::state::IndexerProblem;
+use crate::indexer::state::{IndexerProblem, Verification};
 use crate::store::StoreError;
 
 /// How many of the newest stored ledgers are re-checked against the RPC each cycle.
@@ -137,6 +137,9 @@ pub struct PollerConfig {
     pub start_ledger: Option<u32>,
     /// Pause between cycles once caught up.
     pub poll_interval: Duration,
+    /// How often to reconcile every open chain stream with the contract's storage (`None`:
+    /// never); the first runs after the first successful cycle.
+    pub verify_interval: Option<Duration>,
 }
 
 /// The RPC poller.
@@ -169,6 +172,7 @@ impl Poller {
         };
         tracing::info!(contract_id = %self.config.contract_id, "indexer leading: following the contract");
         let mut failures: u32 = 0;
+        let mut verified_at: Option<tokio::time::Instant> = None;
         loop {
             if !leadership.still_leader().await {
                 return Err("lost indexer leadership".into());
@@ -180,6 +184,15 @@ impl Poller {
             let pause = match cycle {
                 Ok(()) => {
                     failures = 0;
+                    if let Some(interval) = self.config.verify_interval {
+                        if verified_at.is_none_or(|at| at.elapsed() >= interval) {
+                            verified_at = Some(tokio::time::Instant::now());
+                            tokio::select! {
+                                () = shutdown.cancelled() => return Ok(()),
+                                () = self.reconcile() => {}
+                            }
+                        }
+                    }
                     self.config.poll_interval
                 }
                 Err(CycleError::Stopped(problem)) => {
@@ -200,6 +213,34 @@ impl Poller {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Reconciles every open chain stream with the contract's storage and repairs what differs
+    /// ([`crate::indexer::verify::verify`]); the outcome goes to `/health` and the metrics. A
+    /// failure is logged and retried at the next interval.
+    async fn reconcile(&self) {
+        match crate::indexer::verify::verify(&self.core, &self.rpc, &self.config.contract_id, true)
+            .await
+        {
+            Ok(report) => {
+                for stream in &report.drifted {
+                    let fields: Vec<&str> = stream.fields.iter().map(|f| f.field).collect();
+                    tracing::warn!(stream_id = %stream.id, fields = ?fields, missing = stream.missing, "chain stream differed from the contract's storage; repaired");
+                }
+                crate::telemetry::metrics::record_verification(report.drifted.len());
+                let verification = Verification {
+                    at_ms: now_millis(),
+                    checked: report.checked,
+                    drifted: report.drifted.len(),
+                };
+                self.core
+                    .state()
+                    .update(|s| s.verification = Some(verification));
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "reconciliation with the contract's storage failed; retried at the next interval");
             }
         }
     }

@@ -434,6 +434,109 @@ impl ChainRepository {
             .collect()
     }
 
+    /// The on-chain ids of every stream `contract_id`'s stored events name (as their stream or
+    /// their related stream).
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn events_of_streams_all(&self, contract_id: &str) -> Result<Vec<u64>, StoreError> {
+        let rows = Query::new(
+            "SELECT DISTINCT stream_id FROM chain_events WHERE contract_id = $1 \
+             AND stream_id IS NOT NULL \
+             UNION SELECT DISTINCT related_stream_id FROM chain_events WHERE contract_id = $1 \
+             AND related_stream_id IS NOT NULL",
+        )
+        .bind(contract_id)
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter()
+            .map(|row| to_u64(row.int("stream_id")?, "stream_id"))
+            .collect()
+    }
+
+    /// Every contract with stored events.
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn event_contracts(&self) -> Result<Vec<String>, StoreError> {
+        let rows = Query::new("SELECT DISTINCT contract_id FROM chain_events ORDER BY contract_id")
+            .fetch_all(&self.db)
+            .await?;
+        rows.iter().map(|row| row.text("contract_id")).collect()
+    }
+
+    /// The public ids and versions of every stored chain stream of `contract_id`.
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn chain_stream_versions(
+        &self,
+        contract_id: &str,
+    ) -> Result<Vec<(u64, i64)>, StoreError> {
+        let rows =
+            Query::new("SELECT chain_stream_id, version FROM streams WHERE chain_contract_id = $1")
+                .bind(contract_id)
+                .fetch_all(&self.db)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    to_u64(row.int("chain_stream_id")?, "chain_stream_id")?,
+                    row.int("version")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Drops everything the indexer derived from the chain — events, ledger hashes, storage
+    /// entries, progress, chain streams and their webhook events still held — in one
+    /// transaction, keeping API streams, API keys, webhook endpoints and the deliveries already
+    /// made. Returns how many chain streams were dropped.
+    ///
+    /// Errors: [`StoreError`]; nothing is dropped then.
+    pub async fn reset(&self) -> Result<u64, StoreError> {
+        let mut tx = self.db.begin().await?;
+        webhooks_repo::drop_held_from_in(&mut tx, 0).await?;
+        for statement in [
+            "DELETE FROM chain_events",
+            "DELETE FROM chain_ledgers",
+            "DELETE FROM chain_stream_entries",
+            "DELETE FROM indexer_state",
+        ] {
+            Query::new(statement).execute(&mut tx).await?;
+        }
+        let dropped = Query::new("DELETE FROM streams WHERE source = 'chain'")
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(dropped)
+    }
+
+    /// Up to `limit` on-chain ids of the chain streams of `contract_id` the contract has not
+    /// closed, above `after` when given, lowest first (reconciliation walks them).
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn open_chain_streams(
+        &self,
+        contract_id: &str,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<u64>, StoreError> {
+        let after = match after {
+            Some(id) => to_i64(id, "stream_id")?,
+            None => -1,
+        };
+        let rows = Query::new(
+            "SELECT chain_stream_id FROM streams WHERE chain_contract_id = $1 \
+             AND NOT chain_closed AND chain_stream_id > $2 ORDER BY chain_stream_id LIMIT $3",
+        )
+        .bind(contract_id)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter()
+            .map(|row| to_u64(row.int("chain_stream_id")?, "chain_stream_id"))
+            .collect()
+    }
+
     /// `(contract id, stream id)` of every stream with a stored event at or after `ledger`, as
     /// the event's stream or as its related stream.
     ///

@@ -48,6 +48,19 @@ pub struct IndexerSnapshot {
     pub reorg_fork_ledger: Option<u32>,
     /// What currently blocks indexing, if anything.
     pub problem: Option<IndexerProblem>,
+    /// The last reconciliation with the contract's storage, if one ran.
+    pub verification: Option<Verification>,
+}
+
+/// A reconciliation's outcome, for `/health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    /// When it ran, unix ms.
+    pub at_ms: i64,
+    /// Open chain streams compared.
+    pub checked: usize,
+    /// Streams that differed (then repaired).
+    pub drifted: usize,
 }
 
 /// Shared, cheaply clonable handle to the indexer's state.

@@ -37,6 +37,11 @@ pub const INDEXER_STATUS: &str = "fluxora_indexer_status";
 pub const INDEXER_REORG_IN_PROGRESS: &str = "fluxora_indexer_reorg_in_progress";
 /// Reorgs detected and rolled back: counter.
 pub const INDEXER_REORGS: &str = "fluxora_indexer_reorgs_total";
+/// Open chain streams that differed from the contract's storage at the last reconciliation
+/// (then repaired): gauge.
+pub const INDEXER_DRIFTED_STREAMS: &str = "fluxora_indexer_drifted_streams";
+/// Streams found drifted by reconciliations: counter.
+pub const INDEXER_DRIFT: &str = "fluxora_indexer_drift_total";
 /// Contract events seen by the ingest core: counter, label `result` (`ingested`, `duplicate`,
 /// `skipped` for unknown or undecodable events stored and skipped).
 pub const INDEXER_EVENTS: &str = "fluxora_indexer_events_total";
@@ -300,6 +305,13 @@ pub fn record_ingested(ingested: u64, duplicates: u64, skipped: u64) {
 /// Records one reorg rollback.
 pub fn record_reorg() {
     ::metrics::counter!(INDEXER_REORGS).increment(1);
+}
+
+/// Records a reconciliation that found `drifted` streams differing from the contract's storage.
+pub fn record_verification(drifted: usize) {
+    let drifted = u64::try_from(drifted).unwrap_or(u64::MAX);
+    ::metrics::gauge!(INDEXER_DRIFTED_STREAMS).set(drifted as f64);
+    ::metrics::counter!(INDEXER_DRIFT).increment(drifted);
 }
 
 /// Records one request refused by a rate limiter (`ip` or `key`).

@@ -249,3 +249,137 @@ async fn push_ingest_with_storage_entries_serves_every_stream_as_the_contract_ho
     );
     app.stop().await;
 }
+
+/// Runs `fluxora <args>` on `db`; (exit code, stdout, stderr).
+async fn fluxora(db: &TestDb, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = command(&db.url())
+        .env("NETWORK_PASSPHRASE", "Test SDF Network ; September 2015")
+        .args(args)
+        .output()
+        .await
+        .expect("run fluxora");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// From events alone (push ingest without storage entries) the streams differ from the
+/// contract's storage exactly where events cannot tell; `fluxora chain verify` names each drift
+/// and exits 3, `--repair` applies the storage, and then nothing drifts. `rederive` rebuilds the
+/// same streams from what is stored, without the RPC; `reset` drops the chain data and keeps the
+/// API's.
+#[tokio::test]
+async fn chain_verify_rederive_and_reset() {
+    let rpc = FixtureRpc::start_full_contract().await;
+    let db = TestDb::new().await;
+    let app = TestApp::spawn_env(
+        &db,
+        &[
+            ("INDEXER_WORKER_TOKEN", WORKER),
+            ("FLUXORA_CONTRACT_ID", FULL_CONTRACT_ID),
+        ],
+    )
+    .await;
+    for chunk in rpc.push_events(Branch::Main).chunks(100) {
+        let response = app
+            .client
+            .post(app.url("/internal/indexer/events"))
+            .header("x-indexer-worker-token", WORKER)
+            .json(&json!({"events": chunk}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let api_stream = app
+        .post_json(
+            "/api/streams",
+            &json!({"sender": "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5",
+                    "recipient": "GA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJVSGZ",
+                    "depositAmount": "100", "ratePerSecond": "1"}),
+        )
+        .await;
+    assert_eq!(api_stream.status(), 201);
+    let api_id = api_stream.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.stop().await;
+
+    let verify = [
+        "chain",
+        "verify",
+        "--rpc-url",
+        &rpc.url,
+        "--contract",
+        FULL_CONTRACT_ID,
+    ];
+    let (code, stdout, stderr) = fluxora(&db, &[&verify[..], &["--json"]].concat()).await;
+    assert_eq!(code, Some(3), "drift: {stdout} {stderr}");
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["checked"], 157, "{report}");
+    let drifted = report["drifted"].as_array().unwrap();
+    let mut fields: Vec<&str> = drifted
+        .iter()
+        .flat_map(|d| d["fields"].as_array().unwrap())
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    fields.sort_unstable();
+    fields.dedup();
+    assert_eq!(
+        fields,
+        [
+            "checkpointed_amount",
+            "checkpointed_at",
+            "kind",
+            "withdrawn_amount"
+        ],
+        "only what events cannot tell: {report}"
+    );
+    assert!(drifted.iter().all(|d| d["missing"] == false));
+    // Text output: one line per drifted field, then the summary.
+    let (code, text, _) = fluxora(&db, &verify).await;
+    assert_eq!(code, Some(3));
+    assert!(
+        text.contains(&format!("{FULL_CONTRACT_ID}-"))
+            && text.contains(" kind indexed linear contract cliffSlope"),
+        "{text}"
+    );
+
+    let (code, stdout, _) = fluxora(&db, &[&verify[..], &["--repair", "--json"]].concat()).await;
+    assert_eq!(code, Some(3), "the drift found before repairing: {stdout}");
+    let repaired: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(repaired["repaired"], drifted.len(), "{repaired}");
+    let (code, stdout, _) = fluxora(&db, &[&verify[..], &["--json"]].concat()).await;
+    assert_eq!(code, Some(0), "{stdout}");
+
+    let (code, stdout, stderr) = fluxora(&db, &["chain", "rederive"]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("242 chain streams") && stdout.contains("0 rewritten"),
+        "{stdout} {stderr}"
+    );
+    let app = TestApp::spawn_with(&db).await;
+    assert_served_as_the_contract_holds_them(&app).await;
+    app.stop().await;
+
+    let (code, _, stderr) = fluxora(&db, &["chain", "reset"]).await;
+    assert_eq!(code, Some(2), "needs --yes: {stderr}");
+    let (code, stdout, stderr) = fluxora(&db, &["chain", "reset", "--yes"]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("dropped 242 chain streams"), "{stdout}");
+    let app = TestApp::spawn_with(&db).await;
+    let chain = app.get_json("/api/streams?source=chain").await;
+    assert_eq!(chain["streams"].as_array().unwrap().len(), 0, "{chain}");
+    let kept = app.get(&format!("/api/streams/{api_id}")).await;
+    assert_eq!(kept.status(), 200, "API streams are kept");
+    let health = app.get_json("/health").await;
+    assert_eq!(
+        health["indexer"]["lastIngestedLedger"],
+        Value::Null,
+        "{health}"
+    );
+    app.stop().await;
+}

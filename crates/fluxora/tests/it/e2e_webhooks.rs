@@ -826,6 +826,53 @@ async fn chain_events_are_delivered_once_their_ledger_is_safe() {
     );
 }
 
+/// A storage read that changes what the resource shows is announced as `stream.updated`, once
+/// its ledger is safe; reading the same storage again announces nothing.
+#[tokio::test]
+async fn a_storage_read_that_changes_a_stream_is_announced_once() {
+    use crate::rpc_fixture::{Branch, FixtureRpc};
+    let token = "worker-token-0123456789abcdef";
+    let (app, _db) = spawn(&[("INDEXER_WORKER_TOKEN", token)]).await;
+    let receiver = Receiver::start().await;
+    endpoint(&app, &receiver, json!({})).await;
+    let rpc = FixtureRpc::start().await;
+    push(&app, token, rpc.push_events(Branch::Main)).await;
+    receiver.wait_processed(17).await;
+    let entries = rpc.entries();
+    assert_eq!(entries.len(), 2, "streams 0 and 1 are still stored");
+    let send_entries = || async {
+        let response = app
+            .client
+            .post(app.url("/internal/indexer/events"))
+            .header("x-indexer-worker-token", token)
+            .json(&json!({"events": [], "ledgerEntries": entries}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.unwrap()
+    };
+    let report = send_entries().await;
+    assert_eq!(report["entriesApplied"], 2, "{report}");
+    // The storage confirms the events and adds what they cannot tell (irrevocable, witness,
+    // pooled): one stream.updated each.
+    let processed = receiver.wait_processed(19).await;
+    for update in &processed[17..] {
+        assert_eq!(update.event, "stream.updated");
+        let chain = &update.body["data"]["chain"];
+        assert_eq!(chain["irrevocable"], false, "{chain}");
+        assert!(chain["stateCheckedLedger"].is_u64(), "{chain}");
+    }
+    let report = send_entries().await;
+    assert_eq!(report["entriesApplied"], 2, "{report}");
+    let listed = deliveries(&app).await;
+    assert_eq!(
+        listed["deliveries"].as_array().unwrap().len(),
+        19,
+        "the same storage again changes nothing visible: {listed}"
+    );
+}
+
 /// With no endpoint enabled, the webhook events of safe ledgers are not written (nothing would
 /// deliver them); events still held are, so an endpoint created before their release gets them.
 #[tokio::test]

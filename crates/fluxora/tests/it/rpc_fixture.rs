@@ -315,6 +315,12 @@ impl FixtureRpc {
             .collect()
     }
 
+    /// The `getLedgerEntries` entries the node serves on the main branch (the storage of the
+    /// streams still stored at its tip).
+    pub fn entries(&self) -> Vec<Value> {
+        self.entries.as_ref().clone()
+    }
+
     /// The hash of `sequence` on `branch`, if the fixture lists it.
     pub fn ledger_hash(&self, branch: Branch, sequence: u32) -> Option<String> {
         let key = match branch {
