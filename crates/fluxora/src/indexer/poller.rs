@@ -44,6 +44,9 @@ pub enum CycleError {
     Protocol(String),
 }
 
+/// Ledgers per `getLedgers` call (the RPC's maximum).
+const LEDGERS_PAGE_LIMIT: u32 = 200;
+
 /// `(sequence, hash, close time)` of ledgers and `(ledger, previous ledger's hash)` from headers.
 type LedgerHashes = (Vec<(u32, String, Option<u64>)>, Vec<(u32, String)>);
 
@@ -515,28 +518,67 @@ impl Poller {
 
     /// Hashes of the ledgers holding `events`, from `getLedgers`, and the previous-ledger hashes
     /// their headers name (where the RPC sends headers; an undecodable header is logged and
-    /// skipped, leaving the hash comparison).
+    /// skipped, leaving the hash comparison). Ledgers are fetched by range: each call starts at
+    /// the lowest ledger still needed and reaches the last needed one within the RPC's page of
+    /// 200 — the fewest calls the page limit allows, without ledgers past the last one needed.
     async fn ledger_hashes(&self, events: &[ValidEvent]) -> Result<LedgerHashes, RpcError> {
-        let ledgers: BTreeSet<(u32, u64)> = events
+        let needed: Vec<(u32, u64)> = events
             .iter()
             .map(|e| (e.ledger, e.ledger_closed_at))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
             .collect();
-        let mut hashes = Vec::with_capacity(ledgers.len());
+        let mut hashes = Vec::with_capacity(needed.len());
         let mut parents = Vec::new();
-        for (sequence, closed_at) in ledgers {
-            let Some(ledger) = self.rpc_ledger(sequence).await? else {
-                continue;
+        let mut next = 0;
+        while let Some(&(start, _)) = needed.get(next) {
+            // As many ledgers as reach the last needed one within a page, not more: each comes
+            // with its (large) metadata.
+            let window_end = start.saturating_add(LEDGERS_PAGE_LIMIT - 1);
+            let last = needed[next..]
+                .iter()
+                .map(|(sequence, _)| *sequence)
+                .take_while(|sequence| *sequence <= window_end)
+                .last()
+                .unwrap_or(start);
+            let limit = last - start + 1;
+            let page = match self.rpc.get_ledgers(start, limit).await {
+                Ok(page) => page,
+                // Outside the node's retention window: unknown, not a mismatch.
+                Err(RpcError::JsonRpc { code: -32600, .. }) => {
+                    next += 1;
+                    continue;
+                }
+                Err(error) => return Err(error),
             };
-            match ledger.previous_hash() {
-                Ok(Some(previous)) => parents.push((sequence, previous)),
-                Ok(None) => {}
-                Err(problem) => tracing::warn!(
-                    ledger = sequence,
-                    problem = %problem,
-                    "unusable ledger header; previous-hash continuity not checked for it"
-                ),
+            let covered_to = page
+                .ledgers
+                .iter()
+                .map(|l| l.sequence)
+                .max()
+                .unwrap_or(start)
+                .max(start);
+            let by_sequence: std::collections::HashMap<u32, &LedgerInfo> =
+                page.ledgers.iter().map(|l| (l.sequence, l)).collect();
+            while let Some(&(sequence, closed_at)) = needed.get(next) {
+                if sequence > covered_to {
+                    break;
+                }
+                next += 1;
+                let Some(ledger) = by_sequence.get(&sequence) else {
+                    continue;
+                };
+                match ledger.previous_hash() {
+                    Ok(Some(previous)) => parents.push((sequence, previous)),
+                    Ok(None) => {}
+                    Err(problem) => tracing::warn!(
+                        ledger = sequence,
+                        problem = %problem,
+                        "unusable ledger header; previous-hash continuity not checked for it"
+                    ),
+                }
+                hashes.push((sequence, ledger.hash.to_ascii_lowercase(), Some(closed_at)));
             }
-            hashes.push((sequence, ledger.hash.to_ascii_lowercase(), Some(closed_at)));
         }
         Ok((hashes, parents))
     }

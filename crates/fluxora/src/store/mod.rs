@@ -92,13 +92,15 @@ pub struct PoolStats {
 ///
 /// Errors: [`StoreError`] when the database cannot be opened or migrated.
 pub async fn open(config: &DatabaseConfig) -> Result<Database, StoreError> {
-    let database = if is_postgres_url(&config.url) {
-        Database::Postgres(postgres::PostgresDatabase::connect(config).await?)
+    if is_postgres_url(&config.url) {
+        let database = Database::Postgres(postgres::PostgresDatabase::connect(config).await?);
+        database.migrate().await?;
+        Ok(database)
     } else {
-        Database::Sqlite(sqlite::SqliteDatabase::connect(config).await?)
-    };
-    database.migrate().await?;
-    Ok(database)
+        Ok(Database::Sqlite(
+            sqlite::SqliteDatabase::open_migrated(config).await?,
+        ))
+    }
 }
 
 /// A connection pool to the service's database. Cloning is cheap (the pool is shared).

@@ -132,6 +132,28 @@ impl SqliteDatabase {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
+
+    /// [`SqliteDatabase::connect`] then the migrations, both under the migration lock of
+    /// [`SqliteDatabase::migrate`]: several processes starting on a new file at once would
+    /// otherwise race to create it and switch it to WAL while another one migrates it, and the
+    /// loser's journal-mode change fails with `database is locked` instead of waiting.
+    ///
+    /// Errors: [`StoreError`] when the file cannot be opened, created or migrated.
+    pub async fn open_migrated(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        let file = SqliteConnectOptions::from_str(&config.url)
+            .map_err(StoreError::from_sqlx)?
+            .get_filename()
+            .to_path_buf();
+        let in_memory = config.url.contains(":memory:") || config.url.contains("mode=memory");
+        let _lock = if in_memory {
+            None
+        } else {
+            Some(lock_exclusively(file).await?)
+        };
+        let database = Self::connect(config).await?;
+        MIGRATOR.run(&database.pool).await?;
+        Ok(database)
+    }
 }
 
 impl SqliteDatabase {

@@ -919,6 +919,8 @@ async fn health_has_the_exact_report_shape() {
             "lastIngestedLedger",
             "lastSafeLedger",
             "reorgDetected",
+            "lastVerifiedAt",
+            "driftedStreams",
             "summary",
             "clientImpact",
             "operatorAction",
@@ -931,6 +933,8 @@ async fn health_has_the_exact_report_shape() {
         "lagMs",
         "lastIngestedLedger",
         "lastSafeLedger",
+        "lastVerifiedAt",
+        "driftedStreams",
     ] {
         assert!(indexer[field].is_null(), "{field} is null: {body}");
     }

@@ -165,6 +165,19 @@ async fn the_poller_serves_every_stream_as_the_contract_holds_it() {
             .count(),
         2
     );
+    // Ledger hashes by range: far fewer calls than ledgers holding events (398 for 1 278; the
+    // corpus' event ledgers are ~90 apart, so a 200-ledger page covers about three).
+    let ledgers_with_events: std::collections::BTreeSet<u64> = rpc
+        .push_events(Branch::Main)
+        .iter()
+        .filter_map(|e| e["ledger"].as_u64())
+        .collect();
+    let get_ledgers = rpc.calls().iter().filter(|c| *c == "getLedgers").count();
+    assert!(
+        get_ledgers * 3 < ledgers_with_events.len(),
+        "{get_ledgers} getLedgers calls for {} ledgers",
+        ledgers_with_events.len()
+    );
 
     let app = TestApp::spawn_with(&db).await;
     assert_served_as_the_contract_holds_them(&app).await;
@@ -381,5 +394,82 @@ async fn chain_verify_rederive_and_reset() {
         Value::Null,
         "{health}"
     );
+    app.stop().await;
+}
+
+/// The service's indexer follows the corpus through the poller, reads the storage where events
+/// cannot tell, and reconciles in the background (`INDEXER_VERIFY_INTERVAL_MS`): a stream
+/// changed behind its back (here, directly in the database) is found, reported on `/health` and
+/// `/metrics`, and repaired.
+#[tokio::test]
+async fn the_service_reconciles_in_the_background() {
+    let rpc = FixtureRpc::start_full_contract().await;
+    let db = TestDb::new().await;
+    let start = FULL_CONTRACT_START.to_string();
+    let app = TestApp::spawn_env(
+        &db,
+        &[
+            ("STELLAR_RPC_URL", rpc.url.as_str()),
+            ("FLUXORA_CONTRACT_ID", FULL_CONTRACT_ID),
+            ("NETWORK_PASSPHRASE", "Test SDF Network ; September 2015"),
+            ("INDEXER_START_LEDGER", start.as_str()),
+            ("INDEXER_POLL_INTERVAL_MS", "50"),
+            ("INDEXER_VERIFY_INTERVAL_MS", "200"),
+        ],
+    )
+    .await;
+    // The first reconciliation after the catch-up finds nothing: the storage was read.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let health = loop {
+        let health = app.get_json("/health").await;
+        if health["indexer"]["lastVerifiedAt"].is_string() {
+            break health;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reconciliation: {health}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(health["indexer"]["driftedStreams"], 0, "{health}");
+    assert_served_as_the_contract_holds_them(&app).await;
+
+    // Someone changes a stream behind the indexer's back.
+    let database = fluxora::store::open(&fluxora::config::Config::for_database(db.url()).database)
+        .await
+        .unwrap();
+    let id = format!("{FULL_CONTRACT_ID}-2");
+    fluxora::store::Query::new("UPDATE streams SET withdrawn_amount = '1' WHERE id = $1")
+        .bind(id.as_str())
+        .execute(&database)
+        .await
+        .unwrap();
+    database.close().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let health = loop {
+        let health = app.get_json("/health").await;
+        if health["indexer"]["driftedStreams"] == 1 {
+            break health;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "drift not found: {health}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(health["indexer"]["driftedStreams"], 1, "{health}");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("fluxora_indexer_drift_total 1"),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("drift"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // Repaired: the stream is the contract's again.
+    let repaired = app.get_json(&format!("/api/streams/{id}")).await;
+    assert_eq!(repaired["withdrawnAmount"], "12.6582424", "{repaired}");
     app.stop().await;
 }

@@ -386,7 +386,12 @@ async fn handle(State(rpc): State<FixtureRpc>, Json(request): Json<Value>) -> Re
     };
     let oldest = latest.saturating_sub(RETENTION - 1);
     let ledgers = rpc.ledgers_of(branch);
-    let listed = |sequence: u32| ledgers.iter().position(|l| l["sequence"] == sequence);
+    let index: std::collections::HashMap<u64, usize> = ledgers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| l["sequence"].as_u64().map(|sequence| (sequence, i)))
+        .collect();
+    let listed = |sequence: u32| index.get(&u64::from(sequence)).copied();
     let hash_of = |sequence: u32| {
         listed(sequence).and_then(|i| ledgers[i]["hash"].as_str().map(str::to_string))
     };
