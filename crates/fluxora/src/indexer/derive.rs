@@ -245,7 +245,11 @@ fn apply_inner(
             next.cancelled_at = Some(ctx.ledger_closed_at);
         }
         ContractEvent::Completed(_) => next.status = StreamStatus::Completed,
-        ContractEvent::Closed(_) => chain.closed = true,
+        ContractEvent::Closed(_) => {
+            // The contract deleted the entry: there is nothing left to read.
+            chain.closed = true;
+            chain.entry_pending = false;
+        }
         ContractEvent::ToppedUp(t) => {
             next.deposit_amount = Amount::from_stroops(t.new_deposit_amount);
             next.end_time = t.new_end_time;

@@ -52,8 +52,12 @@ async fn wait_for_health(app: &TestApp, what: &str, done: impl Fn(&Value) -> boo
 }
 
 async fn wait_caught_up(app: &TestApp) -> Value {
+    // A whole cycle: the tip reached, the storage entries read, then the first reconciliation
+    // (which runs right after the first successful cycle).
     wait_for_health(app, "the indexer to reach the tip", |indexer| {
-        indexer["lastIngestedLedger"] == LATEST_LEDGER && indexer["status"] == "healthy"
+        indexer["lastIngestedLedger"] == LATEST_LEDGER
+            && indexer["status"] == "healthy"
+            && indexer["lastVerifiedAt"].is_string()
     })
     .await
 }
