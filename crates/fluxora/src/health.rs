@@ -74,6 +74,12 @@ pub struct IndexerHealth {
     /// Open chain streams that differed from the contract's storage at that reconciliation (then
     /// repaired); null before the first.
     pub drifted_streams: Option<usize>,
+    /// RFC 3339 time of the last reconciliation that found drift (a later one finds none once
+    /// it is repaired); null if none ever did.
+    #[schema(format = DateTime)]
+    pub last_drift_at: Option<String>,
+    /// How many streams that reconciliation found drifted; null if none ever did.
+    pub last_drifted_streams: Option<usize>,
     /// One sentence for humans.
     pub summary: String,
     /// What API clients experience: `none`, or a sentence.
@@ -151,6 +157,8 @@ pub fn indexer_health(snapshot: &IndexerSnapshot, now: i64, threshold_ms: u64) -
         reorg_detected: snapshot.reorg_in_progress,
         last_verified_at: snapshot.verification.map(|v| format_millis(v.at_ms)),
         drifted_streams: snapshot.verification.map(|v| v.drifted),
+        last_drift_at: snapshot.last_drift.map(|v| format_millis(v.at_ms)),
+        last_drifted_streams: snapshot.last_drift.map(|v| v.drifted),
         summary,
         client_impact,
         operator_action,

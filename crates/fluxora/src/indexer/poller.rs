@@ -238,9 +238,12 @@ impl Poller {
                     checked: report.checked,
                     drifted: report.drifted.len(),
                 };
-                self.core
-                    .state()
-                    .update(|s| s.verification = Some(verification));
+                self.core.state().update(|s| {
+                    s.verification = Some(verification);
+                    if verification.drifted > 0 {
+                        s.last_drift = Some(verification);
+                    }
+                });
             }
             Err(error) => {
                 tracing::warn!(error = %error, "reconciliation with the contract's storage failed; retried at the next interval");

@@ -50,6 +50,8 @@ pub struct IndexerSnapshot {
     pub problem: Option<IndexerProblem>,
     /// The last reconciliation with the contract's storage, if one ran.
     pub verification: Option<Verification>,
+    /// The last reconciliation that found drift, if one did.
+    pub last_drift: Option<Verification>,
 }
 
 /// A reconciliation's outcome, for `/health`.

@@ -921,6 +921,8 @@ async fn health_has_the_exact_report_shape() {
             "reorgDetected",
             "lastVerifiedAt",
             "driftedStreams",
+            "lastDriftAt",
+            "lastDriftedStreams",
             "summary",
             "clientImpact",
             "operatorAction",
@@ -935,6 +937,8 @@ async fn health_has_the_exact_report_shape() {
         "lastSafeLedger",
         "lastVerifiedAt",
         "driftedStreams",
+        "lastDriftAt",
+        "lastDriftedStreams",
     ] {
         assert!(indexer[field].is_null(), "{field} is null: {body}");
     }
