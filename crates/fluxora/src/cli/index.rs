@@ -96,6 +96,8 @@ struct Summary<'a> {
     elapsed_ms: u64,
     /// Events received per second of wall time.
     events_per_second: f64,
+    /// Ledgers scanned per second of wall time.
+    ledgers_per_second: f64,
 }
 
 /// Runs `fluxora index` with the service configuration (`DATABASE_URL`, `NETWORK_PASSPHRASE`,
@@ -159,8 +161,14 @@ async fn index(
             .map_or(0, |s| u64::from(s).saturating_add(1))
             .saturating_sub(u64::from(totals.first_ledger));
         bar.set_position(done.min(length));
+        let seconds = started.elapsed().as_secs_f64();
+        let events_per_second = if seconds > 0.0 {
+            totals.events as f64 / seconds
+        } else {
+            0.0
+        };
         bar.set_message(format!(
-            "{} events, {} new, {} duplicates",
+            "{} events ({events_per_second:.0}/s), {} new, {} duplicates",
             totals.events, totals.inserted, totals.duplicates
         ));
         last = totals.clone();
@@ -192,7 +200,7 @@ fn progress_bar() -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(
-        "{elapsed_precise} [{wide_bar}] {pos}/{len} ledgers · {msg} · eta {eta}",
+        "{elapsed_precise} [{wide_bar}] {pos}/{len} ledgers ({per_sec}) · {msg} · eta {eta}",
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
@@ -224,16 +232,21 @@ fn describe(error: CycleError) -> String {
 
 fn print_summary(totals: &CatchUp, elapsed: Duration, json: bool) {
     let seconds = elapsed.as_secs_f64();
-    let events_per_second = if seconds > 0.0 {
-        (totals.events as f64 / seconds * 10.0).round() / 10.0
-    } else {
-        0.0
+    let per_second = |count: u64| {
+        if seconds > 0.0 {
+            (count as f64 / seconds * 10.0).round() / 10.0
+        } else {
+            0.0
+        }
     };
+    let events_per_second = per_second(totals.events);
+    let ledgers_per_second = per_second(totals.ledgers_scanned);
     if json {
         let summary = Summary {
             totals,
             elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
             events_per_second,
+            ledgers_per_second,
         };
         match serde_json::to_string(&summary) {
             Ok(line) => println!("{line}"),
@@ -266,7 +279,7 @@ fn print_summary(totals: &CatchUp, elapsed: Duration, json: bool) {
         totals.entries_read, totals.entry_calls, totals.entries_applied
     );
     println!("  elapsed              {seconds:.2} s");
-    println!("  throughput           {events_per_second} events/s");
+    println!("  throughput           {events_per_second} events/s, {ledgers_per_second} ledgers/s");
     println!(
         "  last ingested/safe   {} / {}",
         ledger(totals.last_ingested_ledger),

@@ -154,6 +154,14 @@ async fn the_poller_serves_every_stream_as_the_contract_holds_it() {
     assert_eq!(summary["invalid"], 0, "{summary}");
     assert_eq!(summary["unknown"], 0, "{summary}");
     assert_eq!(summary["lastIngestedLedger"], FULL_CONTRACT_LATEST - 1);
+    assert!(
+        summary["ledgersPerSecond"].as_f64().unwrap() > 0.0,
+        "{summary}"
+    );
+    assert!(
+        summary["eventsPerSecond"].as_f64().unwrap() > 0.0,
+        "{summary}"
+    );
     // Every stream still stored was read once, in calls of at most 200 keys.
     assert_eq!(summary["entriesRead"], 157, "{summary}");
     assert_eq!(summary["entriesApplied"], 157, "{summary}");
