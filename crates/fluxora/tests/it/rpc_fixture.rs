@@ -71,6 +71,8 @@ struct Node {
     latest: u32,
     fail_next: u32,
     calls: Vec<String>,
+    /// Added before every answer (a remote RPC's round trip; benchmarks).
+    latency: std::time::Duration,
 }
 
 /// A running fixture RPC server.
@@ -195,6 +197,7 @@ impl FixtureRpc {
                 latest: LATEST_LEDGER,
                 fail_next: 0,
                 calls: Vec::new(),
+                latency: std::time::Duration::ZERO,
             })),
             contract_id: Arc::new(CONTRACT_ID.to_string()),
             main_events: Arc::new(events_of("fluxora-scenario.getEvents.json")),
@@ -231,6 +234,7 @@ impl FixtureRpc {
                 latest: FULL_CONTRACT_LATEST,
                 fail_next: 0,
                 calls: Vec::new(),
+                latency: std::time::Duration::ZERO,
             })),
             contract_id: Arc::new(FULL_CONTRACT_ID.to_string()),
             main_events: Arc::new(events_of("full-contract/events.getEvents.json")),
@@ -251,6 +255,12 @@ impl FixtureRpc {
             axum::serve(listener, app).await.unwrap();
         });
         rpc
+    }
+
+    /// Adds `latency` before every answer from now on.
+    #[allow(dead_code)]
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.node.lock().unwrap().latency = latency;
     }
 
     /// Serves `branch` from now on.
@@ -365,7 +375,7 @@ async fn handle(State(rpc): State<FixtureRpc>, Json(request): Json<Value>) -> Re
     let id = request["id"].clone();
     let method = request["method"].as_str().unwrap_or("").to_string();
     let params = request["params"].clone();
-    let (branch, headers, passphrase, latest) = {
+    let (branch, headers, passphrase, latest, latency) = {
         let mut node = rpc.node.lock().unwrap();
         node.calls.push(method.clone());
         if node.fail_next > 0 {
@@ -382,8 +392,12 @@ async fn handle(State(rpc): State<FixtureRpc>, Json(request): Json<Value>) -> Re
             node.headers,
             node.passphrase.clone(),
             node.latest,
+            node.latency,
         )
     };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let oldest = latest.saturating_sub(RETENTION - 1);
     let ledgers = rpc.ledgers_of(branch);
     let index: std::collections::HashMap<u64, usize> = ledgers
