@@ -12,7 +12,8 @@ fails the run. The rules:
 - A StrKey's checksum (CRC16-XModem over its base32 payload): the schema gives its shape,
   `^[GC][A-Z2-7]{55}$`, so a value of that shape with a wrong checksum is refused with
   STRKEY_INVALID (docs/api.md, "Field codes"). Only values of that shape are covered here.
-  The same for a pushed event's `contractId` (CONTRACT_ID_INVALID, shape `^C[A-Z2-7]{55}$`).
+  The same for the `contractId` of a pushed event or lookback window (CONTRACT_ID_INVALID, shape
+  `^C[A-Z2-7]{55}$`).
 - POST /api/streams compares fields with each other (docs/api.md, "Create rules"): sender and
   recipient differ, endTime after startTime, cliffTime within them, the deposit covers
   rate x (end - start), a default end time within range. Each is reported on its field with
@@ -42,7 +43,7 @@ CREATE_STREAM = ("POST", "/api/streams")
 PUSH_INGEST = ("POST", "/internal/indexer/events")
 STRKEY_SHAPE = re.compile(r"^[GC][A-Z2-7]{55}$")
 CONTRACT_SHAPE = re.compile(r"^C[A-Z2-7]{55}$")
-EVENT_FIELD = re.compile(r"^events\[(\d+)\]\.(\w+)$")
+EVENT_FIELD = re.compile(r"^(events|lookbackWindows)\[(\d+)\]\.(\w+)$")
 # A decimal whose integer part has 32 or more significant digits (at or above 10^31 units).
 BASE64 = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$")
 ENTRY_FIELD = re.compile(r"^ledgerEntries\[(\d+)\]\.(\w+)$")
@@ -72,7 +73,7 @@ def _details(response):
 
 def _sent(case, field):
     """The value the request sent for `field`: a query parameter, a top-level body field, or
-    `events[i].name` of a pushed batch."""
+    `events[i].name` / `lookbackWindows[i].name` of a pushed batch."""
     query = case.query or {}
     if field in query:
         return query[field]
@@ -81,10 +82,10 @@ def _sent(case, field):
         return None
     pushed = EVENT_FIELD.match(field or "")
     if pushed:
-        events = body.get("events")
-        index = int(pushed.group(1))
-        if isinstance(events, list) and index < len(events) and isinstance(events[index], dict):
-            return events[index].get(pushed.group(2))
+        items = body.get(pushed.group(1))
+        index = int(pushed.group(2))
+        if isinstance(items, list) and index < len(items) and isinstance(items[index], dict):
+            return items[index].get(pushed.group(3))
         return None
     return body.get(field)
 

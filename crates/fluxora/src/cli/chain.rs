@@ -188,12 +188,14 @@ fn print_verify(report: &VerifyReport, json: bool) {
     }
     println!(
         "fluxora chain verify: {} streams compared, {} drifted, {} changed after the last \
-         ingested ledger (not compared), {} repaired; {} getLedgerEntries calls",
+         ingested ledger (not compared), {} repaired; {} getLedgerEntries and {} \
+         simulateTransaction calls",
         report.checked,
         report.drifted.len(),
         report.ahead,
         report.repaired,
-        report.calls
+        report.calls,
+        report.view_calls
     );
 }
 

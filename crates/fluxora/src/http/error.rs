@@ -221,6 +221,14 @@ impl From<crate::indexer::ingest::IngestError> for ApiError {
                     "not an entry of the contract this service indexes (FLUXORA_CONTRACT_ID)",
                 )],
             },
+            IngestError::LookbackOfWrongContract { index, .. } => ApiError::Validation {
+                message,
+                details: vec![FieldError::new(
+                    format!("lookbackWindows[{index}].contractId"),
+                    "CONTRACT_ID_MISMATCH",
+                    "not the contract this service indexes (FLUXORA_CONTRACT_ID)",
+                )],
+            },
             IngestError::Contended => ApiError::Conflict(message),
         }
     }

@@ -2,7 +2,7 @@
 //! ingest").
 //!
 //! Needs `x-indexer-worker-token` equal to `INDEXER_WORKER_TOKEN` (compared in constant time);
-//! without a configured token the route answers 404. Body: `{"events":[…], "ledgerEntries":[…]}`
+//! without a configured token the route answers 404. Body: `{"events":[…], "ledgerEntries":[…], "lookbackWindows":[…]}`
 //! with at most 100 events, each exactly a `getEvents` event plus `ledgerHash`, and at most 200
 //! stream storage entries as `getLedgerEntries` returns them. Shares the ingest core with the RPC
 //! poller: one transaction per batch, duplicates are no-ops, a changed ledger hash is a reorg.
@@ -114,6 +114,7 @@ async fn push_events(
         .ingest(&IngestBatch {
             events: batch.events,
             entries: batch.entries,
+            lookbacks: batch.lookbacks,
             ..IngestBatch::default()
         })
         .await?;

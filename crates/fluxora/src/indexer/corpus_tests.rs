@@ -11,7 +11,7 @@ use crate::indexer::decode::{ContractEvent, Decoded};
 use crate::indexer::derive::{self, EventContext, ReplayStep};
 use crate::indexer::entry::StreamEntry;
 use crate::indexer::event::{parse_event_json, ValidEvent};
-use crate::streams::{Stream, StreamStatus};
+use crate::streams::{Stream, StreamKind, StreamStatus};
 
 fn fixture(name: &str) -> Value {
     let dir = std::env::var_os("FLUXORA_FIXTURES_DIR").map_or_else(
@@ -185,11 +185,13 @@ fn with_its_storage_every_stream_is_the_contracts() {
     let views_per_stream = &corpus.decoded["finalPerStreamViews"];
     let (mut instants, mut capped) = (0, Vec::new());
     for (id, views) in withdrawable.as_object().unwrap() {
-        let stream = &states[&id.parse::<u64>().unwrap()];
-        // A lookback window (`create_stream_with_lookback`, `set_lookback_window`) caps what the
-        // contract lets a recipient withdraw; no event and not the stream's entry says it
-        // (docs/indexer.md, "Known limits"), so such a stream can only read higher.
-        let lookback = !views_per_stream[id]["get_lookback_window"].is_null();
+        let mut stream = states[&id.parse::<u64>().unwrap()].clone();
+        // The lookback window, as the contract's view reports it (docs/indexer.md, "Reading the
+        // contract's views"); without it such a stream would read higher than the contract.
+        let lookback = views_per_stream[id]["get_lookback_window"]
+            .as_u64()
+            .map(|ledgers| u32::try_from(ledgers).unwrap());
+        stream.chain.as_mut().unwrap().details.lookback_ledgers = lookback;
         for view in views.as_array().unwrap() {
             let t = view["timestamp"].as_u64().unwrap();
             let want = |field: &str| view[field].as_str().unwrap().parse::<i128>().unwrap();
@@ -198,12 +200,19 @@ fn with_its_storage_every_stream_is_the_contracts() {
                 want("calculate_accrued"),
                 "{id} at {t}"
             );
-            let ours = stream.withdrawable_at(t).stroops();
-            if lookback {
-                assert!(ours >= want("get_withdrawable"), "{id} at {t}");
+            assert_eq!(
+                stream.withdrawable_at(t).stroops(),
+                want("get_withdrawable"),
+                "{id} at {t}"
+            );
+            if lookback.is_some() {
+                let mut uncapped = stream.clone();
+                uncapped.chain.as_mut().unwrap().details.lookback_ledgers = None;
+                assert!(
+                    uncapped.withdrawable_at(t).stroops() > want("get_withdrawable"),
+                    "the window matters for {id} at {t}"
+                );
                 capped.push(id.as_str());
-            } else {
-                assert_eq!(ours, want("get_withdrawable"), "{id} at {t}");
             }
             instants += 1;
         }
@@ -211,6 +220,50 @@ fn with_its_storage_every_stream_is_the_contracts() {
     assert_eq!(instants, 157 * 5);
     capped.dedup();
     assert_eq!(capped, ["101", "176", "184"]);
+}
+
+/// The lookback cap by the contract's rule, on a stream built here: a window of `L` ledgers caps
+/// the due amount at what accrued in the last `5·L` seconds before `min(t, end)` (at a cancelled
+/// stream's cancel time), never below 0; a CliffOnly stream that has accrued is exempt.
+#[test]
+fn a_lookback_window_caps_the_withdrawable_amount() {
+    let corpus = corpus();
+    let states = replay(&corpus, true);
+    let mut stream = states[&184].clone();
+    // Linear, rate 3290/s from 1750825312 to 1750965997, 82908000 withdrawn.
+    let set = |stream: &mut Stream, ledgers: Option<u32>| {
+        stream.chain.as_mut().unwrap().details.lookback_ledgers = ledgers;
+    };
+    let t = stream.start_time + 100_000;
+    set(&mut stream, None);
+    let due = stream.withdrawable_at(t).stroops();
+    assert_eq!(due, 100_000 * 3290 - 82_908_000);
+    set(&mut stream, Some(720));
+    assert_eq!(stream.withdrawable_at(t).stroops(), 3600 * 3290);
+    // A window wider than the time accrued so far caps nothing.
+    set(&mut stream, Some(1_000_000));
+    assert_eq!(stream.withdrawable_at(t).stroops(), due);
+    // Past the end the window ends at the end.
+    set(&mut stream, Some(1));
+    assert_eq!(
+        stream.withdrawable_at(stream.end_time + 500).stroops(),
+        5 * 3290
+    );
+    // Paused: 0 whatever the window.
+    stream.status = StreamStatus::Paused;
+    assert_eq!(stream.withdrawable_at(t).stroops(), 0);
+    // A cancelled stream: the window ends at its cancel time.
+    stream.status = StreamStatus::Cancelled;
+    stream.cancelled_at = Some(t);
+    assert_eq!(stream.withdrawable_at(t + 9_999).stroops(), 5 * 3290);
+    // CliffOnly with something accrued is not capped.
+    stream.status = StreamStatus::Active;
+    stream.cancelled_at = None;
+    stream.kind = StreamKind::CliffOnly;
+    assert_eq!(
+        stream.withdrawable_at(t).stroops(),
+        stream.deposit_amount.stroops() - 82_908_000
+    );
 }
 
 /// From events alone, every stream the corpus creates exists (delegation children included),

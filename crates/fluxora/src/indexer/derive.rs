@@ -114,6 +114,7 @@ fn new_stream(
             tx_hash: ctx.tx_hash.to_string(),
             closed: false,
             entry_pending: true,
+            token_contract_id: None,
             details,
         }),
         created_at: at_ms,
@@ -390,6 +391,24 @@ pub enum ReplayStep<'a> {
     Event(&'a ContractEvent, EventContext<'a>),
     /// A storage entry, its `lastModifiedLedgerSeq`, and the unix ms to stamp a change with.
     Entry(&'a StreamEntry, u32, i64),
+}
+
+/// Keeps on `state`, rebuilt by a replay, what was read from the contract's views rather than
+/// derived from its events and entries (the token, the lookback window), as `stored` holds it:
+/// a replay does not know them. `updatedAt` never goes back (a view read stamps it too).
+pub fn keep_view_reads(stored: Option<&Stream>, state: Option<&mut Stream>) {
+    let (Some(stored), Some(state)) = (stored, state) else {
+        return;
+    };
+    let (Some(stored_chain), Some(chain)) = (stored.chain.as_ref(), state.chain.as_mut()) else {
+        return;
+    };
+    chain
+        .token_contract_id
+        .clone_from(&stored_chain.token_contract_id);
+    chain.details.lookback_ledgers = stored_chain.details.lookback_ledgers;
+    chain.details.lookback_read_ledger = stored_chain.details.lookback_read_ledger;
+    state.updated_at = state.updated_at.max(stored.updated_at);
 }
 
 /// Replays stored events and storage entries of one contract from nothing, in chain order,

@@ -305,8 +305,8 @@ impl StreamEntry {
 }
 
 /// Whether `next` differs from `current` in what the stream resource shows, beyond the
-/// bookkeeping of a storage read (the ledger it was checked at, the pending flag, the version and
-/// `updatedAt`): such a read is announced like an event's change.
+/// bookkeeping of a storage or view read (the ledger it was checked or read at, the pending flag,
+/// the version and `updatedAt`): such a read is announced like an event's change.
 pub fn changes_resource(current: &Stream, next: &Stream) -> bool {
     fn normalized(stream: &Stream) -> Stream {
         let mut stream = stream.clone();
@@ -315,6 +315,7 @@ pub fn changes_resource(current: &Stream, next: &Stream) -> bool {
         if let Some(chain) = stream.chain.as_mut() {
             chain.entry_pending = false;
             chain.details.state_checked_ledger = None;
+            chain.details.lookback_read_ledger = None;
         }
         stream
     }

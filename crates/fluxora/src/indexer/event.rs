@@ -28,6 +28,7 @@ use serde_json::Value;
 
 use super::decode::{self, Decoded};
 use super::entry::EntryRead;
+use super::views::LookbackRead;
 use crate::fields::{
     json_type, Array, BodySpec, FieldReader, FieldSpec, Format, Integer, Mismatch, Shape, Text,
     UnknownFields,
@@ -77,6 +78,12 @@ pub mod codes {
     pub const LEDGER_ENTRY_INVALID: &str = "LEDGER_ENTRY_INVALID";
     /// A push-ingest body carries more than [`super::MAX_PUSH_BATCH`] events.
     pub const BATCH_TOO_LARGE: &str = "BATCH_TOO_LARGE";
+    /// A `lookbackWindows` item's `streamId` is not a stream id (an integer from 0 to
+    /// 9223372036854775807).
+    pub const STREAM_ID_INVALID: &str = "STREAM_ID_INVALID";
+    /// A `lookbackWindows` item's `lookbackLedgers` is neither `null` nor an integer from 0 to
+    /// 4294967295.
+    pub const LOOKBACK_INVALID: &str = "LOOKBACK_INVALID";
 }
 
 /// Most events one `POST /internal/indexer/events` batch may carry; [`parse_push_body`] rejects
@@ -415,9 +422,20 @@ pub const PUSH_BATCH: BodySpec = BodySpec {
              contract's storage\").",
         )
         .nullable(),
+        FieldSpec::optional(
+            "lookbackWindows",
+            Shape::Array(
+                Array::of(&Shape::Object(&PUSHED_LOOKBACK)).count(None, Some(MAX_PUSH_ENTRIES)),
+            ),
+            "At most 200 lookback windows, each what the contract's `get_lookback_window` view \
+             returned for a stream (`docs/indexer.md`, \"Reading the contract's views\"). \
+             Applied at once to streams already indexed.",
+        )
+        .nullable(),
     ],
     unknown: UnknownFields::Refuse {
-        message: "unknown field; the body is {\"events\":[…], \"ledgerEntries\":[…]}",
+        message: "unknown field; the body is {\"events\":[…], \"ledgerEntries\":[…], \
+                  \"lookbackWindows\":[…]}",
         list_names: false,
         mark_cut: false,
     },
@@ -471,6 +489,107 @@ pub const PUSHED_ENTRY: BodySpec = BodySpec {
     unknown: UnknownFields::Ignore,
     not_object: "each ledger entry must be a JSON object",
 };
+
+/// One `lookbackWindows` item of a push batch.
+pub const PUSHED_LOOKBACK: BodySpec = BodySpec {
+    name: "PushedLookbackWindow",
+    description: "A stream's lookback window as the contract's `get_lookback_window` view \
+                  returned it, simulated at `readLedger`.",
+    fields: &[
+        CONTRACT_ID_FIELD,
+        FieldSpec::required(
+            "streamId",
+            Shape::Integer(Integer::range(0, i64::MAX, Format::Int64)),
+            "The contract's stream id.",
+        )
+        .example("101"),
+        FieldSpec::required(
+            "lookbackLedgers",
+            Shape::Integer(Integer::range(0, u32::MAX as i64, Format::Int32)),
+            "The window in ledgers of 5 s; `null`: the stream has none.",
+        )
+        .nullable()
+        .example("720"),
+        FieldSpec::required(
+            "readLedger",
+            LEDGER_SEQUENCE,
+            "The ledger the view was simulated at (`simulateTransaction`'s `latestLedger`); \
+             a read older than the one a stream holds is ignored.",
+        )
+        .example("1417830"),
+    ],
+    unknown: UnknownFields::Ignore,
+    not_object: "each lookback window must be a JSON object",
+};
+
+/// Reads one `lookbackWindows` item.
+fn parse_pushed_lookback(item: &Value) -> Result<LookbackRead, Vec<FieldError>> {
+    let mut fields = FieldReader::body(&PUSHED_LOOKBACK, item).map_err(|errors| errors.0)?;
+    let contract_id = fields
+        .string("contractId", |_| {
+            FieldError::new(
+                "contractId",
+                codes::CONTRACT_ID_INVALID,
+                "must be a C… contract StrKey",
+            )
+        })
+        .flatten();
+    if contract_id.is_some_and(|id| stellar_strkey::Contract::from_string(id).is_err()) {
+        fields.push(FieldError::new(
+            "contractId",
+            codes::CONTRACT_ID_INVALID,
+            "must be a C… contract StrKey",
+        ));
+    }
+    // i64: the stores keep stream ids in signed 64-bit columns.
+    let stream_id = fields
+        .unsigned::<i64>("streamId", |_| {
+            FieldError::new(
+                "streamId",
+                codes::STREAM_ID_INVALID,
+                "must be a stream id (0 to 9223372036854775807)",
+            )
+        })
+        .flatten()
+        .and_then(|id| u64::try_from(id).ok());
+    let ledgers = fields.unsigned::<u32>("lookbackLedgers", |_| {
+        FieldError::new(
+            "lookbackLedgers",
+            codes::LOOKBACK_INVALID,
+            "must be null or a number of ledgers (0 to 4294967295)",
+        )
+    });
+    let read_ledger = fields
+        .unsigned::<u32>("readLedger", |_| {
+            FieldError::new(
+                "readLedger",
+                codes::LEDGER_INVALID,
+                "must be a ledger sequence (1 to 4294967295)",
+            )
+        })
+        .flatten();
+    if read_ledger == Some(0) {
+        fields.push(FieldError::new(
+            "readLedger",
+            codes::LEDGER_INVALID,
+            "must be a ledger sequence ≥ 1",
+        ));
+    }
+    let errors = fields.into_errors().0;
+    match (contract_id, stream_id, ledgers, read_ledger) {
+        (Some(contract_id), Some(stream_id), Some(ledgers), Some(read_ledger))
+            if errors.is_empty() =>
+        {
+            Ok(LookbackRead {
+                contract_id: contract_id.to_owned(),
+                stream_id,
+                ledgers,
+                read_ledger,
+            })
+        }
+        _ => Err(errors),
+    }
+}
 
 /// Reads one `ledgerEntries` item.
 fn parse_pushed_entry(item: &Value) -> Result<EntryRead, Vec<FieldError>> {
@@ -545,6 +664,8 @@ pub struct PushBatch {
     pub events: Vec<ValidEvent>,
     /// The storage entries (decoded and checked by the ingest core).
     pub entries: Vec<EntryRead>,
+    /// The lookback windows (their contract is checked by the ingest core).
+    pub lookbacks: Vec<LookbackRead>,
 }
 
 impl RpcEvent {
@@ -833,6 +954,26 @@ pub fn parse_push_body(body: &Value) -> Result<PushBatch, PushBodyError> {
             ),
         ));
     }
+    let lookbacks = fields
+        .array("lookbackWindows", |_| {
+            FieldError::new(
+                "lookbackWindows",
+                codes::LOOKBACK_INVALID,
+                "lookbackWindows must be an array of lookback windows",
+            )
+        })
+        .flatten()
+        .unwrap_or_default();
+    if lookbacks.len() > MAX_PUSH_ENTRIES {
+        fields.push(FieldError::new(
+            "lookbackWindows",
+            codes::BATCH_TOO_LARGE,
+            format!(
+                "at most {MAX_PUSH_ENTRIES} lookback windows per batch, got {}",
+                lookbacks.len()
+            ),
+        ));
+    }
     fields.finish().map_err(PushBodyError::Body)?;
     let mut problems = Vec::new();
     let events = match parse_event_batch(events, true) {
@@ -852,12 +993,23 @@ pub fn parse_push_body(body: &Value) -> Result<PushBatch, PushBodyError> {
             }
         }
     }
+    let mut windows = Vec::with_capacity(lookbacks.len());
+    for (index, item) in lookbacks.iter().enumerate() {
+        match parse_pushed_lookback(item) {
+            Ok(read) => windows.push(read),
+            Err(found) => {
+                let parent = format!("lookbackWindows[{index}]");
+                problems.extend(found.into_iter().map(|p| p.within(&parent)));
+            }
+        }
+    }
     if !problems.is_empty() {
         return Err(PushBodyError::Events(ValidationErrors(problems)));
     }
     Ok(PushBatch {
         events,
         entries: reads,
+        lookbacks: windows,
     })
 }
 

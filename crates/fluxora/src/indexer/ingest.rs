@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::clock::now_millis;
 use crate::indexer::decode::{decode, ContractEvent, Decoded};
-use crate::indexer::derive::{apply, chain_stream_id, replay, Effect, EventContext, ReplayStep};
+use crate::indexer::derive::{
+    apply, chain_stream_id, keep_view_reads, replay, Effect, EventContext, ReplayStep,
+};
 use crate::indexer::entry::{changes_resource, EntryRead, StreamEntry};
 use crate::indexer::event::ValidEvent;
 use crate::indexer::repo::{
@@ -21,6 +23,7 @@ use crate::indexer::repo::{
     IndexerCheckpoint, StoredChainEvent, StoredEntry,
 };
 use crate::indexer::state::IndexerState;
+use crate::indexer::views::{ContractConfig, LookbackRead};
 use crate::store::StoreError;
 use crate::streams::repo::StreamRepository;
 use crate::streams::Stream;
@@ -65,6 +68,9 @@ pub struct IngestBatch {
     /// Streams whose entry was asked for and does not exist (closed, or archived): they are no
     /// longer pending a read.
     pub entries_missing: Vec<u64>,
+    /// Lookback windows read with the contract's `get_lookback_window` view. Applied at once (no
+    /// event reports them); a read older than the one a stream holds is ignored.
+    pub lookbacks: Vec<LookbackRead>,
 }
 
 /// A detected reorg.
@@ -101,6 +107,8 @@ pub struct IngestReport {
     pub entries_applied: usize,
     /// Storage entries modified in a ledger not ingested yet, left for a later read.
     pub entries_deferred: usize,
+    /// Lookback windows applied (read newer than the stream's last read).
+    pub lookbacks_applied: usize,
     /// The reorg this batch rolled back, if any.
     pub reorg: Option<Reorg>,
     /// Highest ingested ledger after the batch.
@@ -147,6 +155,14 @@ pub enum IngestError {
         /// Its contract.
         contract_id: String,
     },
+    /// A lookback window of another contract than the indexed one.
+    #[error("lookback window {index} belongs to contract {contract_id}, not the indexed contract")]
+    LookbackOfWrongContract {
+        /// Index in the batch's lookback windows.
+        index: usize,
+        /// Its contract.
+        contract_id: String,
+    },
     /// An event of another contract than `FLUXORA_CONTRACT_ID`.
     #[error("event {index} belongs to contract {contract_id}, not the indexed contract")]
     WrongContract {
@@ -175,6 +191,9 @@ pub struct IngestCore {
     contract_id: Option<String>,
     safety_margin: u32,
     lock: tokio::sync::Mutex<()>,
+    /// Token contract ids by contract id, as `chain_contracts` holds them (set once per
+    /// contract: a contract's token never changes).
+    tokens: std::sync::Mutex<HashMap<String, String>>,
 }
 
 struct Working {
@@ -212,7 +231,74 @@ impl IngestCore {
             contract_id,
             safety_margin,
             lock: tokio::sync::Mutex::new(()),
+            tokens: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The token contract `contract_id` streams, once its configuration was read (cached after
+    /// the first hit).
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn token_of(&self, contract_id: &str) -> Result<Option<String>, StoreError> {
+        if let Some(token) = self.cached_token(contract_id) {
+            return Ok(Some(token));
+        }
+        let Some(config) = self.chain.contract_config(contract_id).await? else {
+            return Ok(None);
+        };
+        self.cache_token(contract_id, &config.token);
+        Ok(Some(config.token))
+    }
+
+    /// Stores the contract's configuration as its `get_config` view returned it; its streams
+    /// then show the token.
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn record_config(
+        &self,
+        contract_id: &str,
+        config: &ContractConfig,
+    ) -> Result<(), StoreError> {
+        self.chain.save_contract_config(contract_id, config).await?;
+        self.cache_token(contract_id, &config.token);
+        Ok(())
+    }
+
+    fn cached_token(&self, contract_id: &str) -> Option<String> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(contract_id)
+            .cloned()
+    }
+
+    fn cache_token(&self, contract_id: &str, token: &str) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(contract_id.to_owned(), token.to_owned());
+    }
+
+    /// Shows the known token on every chain stream of `states` that does not show one yet.
+    async fn stamp_tokens<'a>(
+        &self,
+        states: impl Iterator<Item = &'a mut Stream>,
+    ) -> Result<(), StoreError> {
+        let mut known: HashMap<String, Option<String>> = HashMap::new();
+        for state in states {
+            let Some(chain) = state.chain.as_mut() else {
+                continue;
+            };
+            if chain.token_contract_id.is_some() {
+                continue;
+            }
+            if !known.contains_key(&chain.contract_id) {
+                let token = self.token_of(&chain.contract_id).await?;
+                known.insert(chain.contract_id.clone(), token);
+            }
+            chain.token_contract_id = known.get(&chain.contract_id).cloned().flatten();
+        }
+        Ok(())
     }
 
     /// The shared indexer state.
@@ -426,6 +512,8 @@ impl IngestCore {
                     report.deleted += 1;
                 }
                 (old, Some(mut state)) => {
+                    keep_view_reads(old.as_ref(), Some(&mut state));
+                    self.stamp_tokens(std::iter::once(&mut state)).await?;
                     if let Some(old) = &old {
                         // Bookkeeping of the record, not of the chain.
                         state.created_at = old.created_at;
@@ -615,8 +703,9 @@ impl IngestCore {
                     .collect();
                 let mut states = replay(replay_steps(&decoded, &entries));
                 for (stream_id, id) in stream_ids.iter().zip(ids) {
-                    let state = states.remove(stream_id);
+                    let mut state = states.remove(stream_id);
                     let stored = stored.remove(&id);
+                    keep_view_reads(stored.as_ref(), state.as_mut());
                     working.insert(id, Working { stored, state });
                 }
             }
@@ -641,6 +730,16 @@ impl IngestCore {
             }
             entries.push((entry, read));
         }
+        for (index, read) in batch.lookbacks.iter().enumerate() {
+            if let Some(contract) = self.contract_id.as_deref() {
+                if contract != read.contract_id {
+                    return Err(IngestError::LookbackOfWrongContract {
+                        index,
+                        contract_id: read.contract_id.clone(),
+                    });
+                }
+            }
+        }
         let entry_contract = self
             .contract_id
             .clone()
@@ -653,7 +752,13 @@ impl IngestCore {
                     .entries_missing
                     .iter()
                     .map(|stream_id| chain_stream_id(contract, *stream_id))
-            }));
+            }))
+            .chain(
+                batch
+                    .lookbacks
+                    .iter()
+                    .map(|read| chain_stream_id(&read.contract_id, read.stream_id)),
+            );
         let missing: Vec<String> = decoded_events
             .iter()
             .flat_map(|(event, decoded)| match decoded {
@@ -880,6 +985,57 @@ impl IngestCore {
                 }
             }
         }
+
+        // Lookback windows: the contract's view, applied at once (no event orders them).
+        for read in &batch.lookbacks {
+            let id = chain_stream_id(&read.contract_id, read.stream_id);
+            let Some(current) = working.get(&id).and_then(|w| w.state.as_ref()) else {
+                tracing::warn!(
+                    stream_id = read.stream_id,
+                    "lookback window of a stream that is not indexed; ignored"
+                );
+                continue;
+            };
+            let Some(chain) = current.chain.as_ref() else {
+                continue;
+            };
+            if chain
+                .details
+                .lookback_read_ledger
+                .is_some_and(|known| known > read.read_ledger)
+            {
+                continue;
+            }
+            let mut next = current.clone();
+            if let Some(chain) = next.chain.as_mut() {
+                chain.details.lookback_ledgers = read.ledgers;
+                chain.details.lookback_read_ledger = Some(read.read_ledger);
+            }
+            let ledger = last_ingested.map_or(read.read_ledger, |l| l.min(read.read_ledger));
+            if changes_resource(current, &next) {
+                next.updated_at = now.max(current.updated_at);
+                let wanted = endpoints_enabled || last_safe.is_none_or(|safe| ledger > safe);
+                outbox_omitted |= !wanted;
+                if wanted {
+                    let view = next.view(crate::clock::now_unix(), None);
+                    outbox.push((
+                        OutboxEvent::new(
+                            "stream.updated",
+                            Some(id.clone()),
+                            crate::webhooks::event_data(&view),
+                            now,
+                        ),
+                        ledger,
+                    ));
+                }
+            }
+            if let Some(slot) = working.get_mut(&id) {
+                slot.state = Some(next);
+            }
+            report.lookbacks_applied += 1;
+        }
+        self.stamp_tokens(working.values_mut().filter_map(|w| w.state.as_mut()))
+            .await?;
 
         let cursor = match (&batch.cursor, fork) {
             (Some(cursor), _) => Some(cursor.clone()),

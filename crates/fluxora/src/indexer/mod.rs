@@ -8,6 +8,7 @@
 //! | [`event`] | the RPC event shape and its validation |
 //! | [`decode`] | XDR `ScVal` → typed contract events |
 //! | [`entry`] | the contract's storage entry of a stream (`getLedgerEntries`) |
+//! | [`views`] | the contract's read-only views (`simulateTransaction`): lookback windows, the token |
 //! | [`derive`](mod@derive) | chain stream state as a fold of its events and storage entries |
 //! | [`ingest`] | the one ingest core both the poller and push ingest use: dedup, reorgs, one transaction per batch |
 //! | [`poller`] | the supervised RPC polling loop |
@@ -24,6 +25,7 @@ pub mod repo;
 pub mod rpc;
 pub mod state;
 pub mod verify;
+pub mod views;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

@@ -17,6 +17,7 @@ use crate::indexer::rpc::{
     EventsStart, LedgerInfo, RpcClient, RpcError, EVENTS_PAGE_LIMIT, MAX_LEDGER_ENTRY_KEYS,
 };
 use crate::indexer::state::{IndexerProblem, Verification};
+use crate::indexer::views::{self, ViewError};
 use crate::store::StoreError;
 
 /// How many of the newest stored ledgers are re-checked against the RPC each cycle.
@@ -104,6 +105,11 @@ pub struct CatchUp {
     pub entries_applied: u64,
     /// `getLedgerEntries` calls made.
     pub entry_calls: u32,
+    /// Lookback windows applied (read with the contract's `get_lookback_window` view).
+    pub lookbacks_applied: u64,
+    /// `simulateTransaction` calls made (contract views: one per stream read, one for the
+    /// contract's configuration).
+    pub view_calls: u32,
     /// Highest ingested ledger afterwards.
     pub last_ingested_ledger: Option<u32>,
     /// Highest safe ledger afterwards.
@@ -123,6 +129,7 @@ impl CatchUp {
         self.unknown += count(report.unknown);
         self.invalid += count(report.invalid);
         self.entries_applied += count(report.entries_applied);
+        self.lookbacks_applied += count(report.lookbacks_applied);
         if report.reorg.is_some() {
             self.reorgs += 1;
         }
@@ -436,6 +443,16 @@ impl Poller {
     /// waiting.
     async fn read_pending_entries(&self, totals: &mut CatchUp) -> Result<(), CycleError> {
         let contract = &self.config.contract_id;
+        if self.core.token_of(contract).await?.is_none() {
+            totals.view_calls += 1;
+            match views::config(&self.rpc, contract).await {
+                Ok(config) => self.core.record_config(contract, &config).await?,
+                Err(ViewError::Rpc(error)) => return Err(error.into()),
+                Err(error) => {
+                    tracing::warn!(error = %error, "could not read the contract's configuration; its token stays unknown");
+                }
+            }
+        }
         // Past this many streams a cycle leaves the rest to the next one.
         const MAX_CALLS_PER_CYCLE: u32 = 50;
         let mut after: Option<u64> = None;
@@ -478,11 +495,17 @@ impl Poller {
                 .filter(|id| !found.contains(*id))
                 .copied()
                 .collect();
+            let existing: Vec<u64> = found.iter().copied().collect();
+            totals.view_calls += u32::try_from(existing.len()).unwrap_or(u32::MAX);
+            let lookbacks =
+                views::lookback_windows(&self.rpc, contract, &existing, views::VIEW_CONCURRENCY)
+                    .await?;
             let report = self
                 .core
                 .ingest(&IngestBatch {
                     entries,
                     entries_missing,
+                    lookbacks,
                     ..IngestBatch::default()
                 })
                 .await

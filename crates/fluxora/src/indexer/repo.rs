@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashSet};
 use async_trait::async_trait;
 
 use crate::clock::now_millis;
+use crate::indexer::views::ContractConfig;
 use crate::store::{
     to_i64, to_u32, to_u64, Columns, Database, Query, QueryBuilder, StoreError, ROWS_PER_STATEMENT,
 };
@@ -485,8 +486,54 @@ impl ChainRepository {
             .collect()
     }
 
+    /// The configuration of `contract_id` as last read (`None` before the first read).
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn contract_config(
+        &self,
+        contract_id: &str,
+    ) -> Result<Option<ContractConfig>, StoreError> {
+        let row = Query::new(
+            "SELECT token_contract_id, admin FROM chain_contracts WHERE contract_id = $1",
+        )
+        .bind(contract_id)
+        .fetch_optional(&self.db)
+        .await?;
+        row.map(|row| {
+            Ok(ContractConfig {
+                token: row.text("token_contract_id")?,
+                admin: row.text("admin")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Stores the configuration of `contract_id` as its `get_config` view returned it.
+    ///
+    /// Errors: [`StoreError`].
+    pub async fn save_contract_config(
+        &self,
+        contract_id: &str,
+        config: &ContractConfig,
+    ) -> Result<(), StoreError> {
+        Query::new(
+            "INSERT INTO chain_contracts (contract_id, token_contract_id, admin, read_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (contract_id) DO UPDATE SET \
+               token_contract_id = excluded.token_contract_id, admin = excluded.admin, \
+               read_at = excluded.read_at",
+        )
+        .bind(contract_id)
+        .bind(config.token.as_str())
+        .bind(config.admin.as_str())
+        .bind(now_millis())
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
     /// Drops everything the indexer derived from the chain — events, ledger hashes, storage
-    /// entries, progress, chain streams and their webhook events still held — in one
+    /// entries, the contract's configuration, progress, chain streams and their webhook events still held — in one
     /// transaction, keeping API streams, API keys, webhook endpoints and the deliveries already
     /// made. Returns how many chain streams were dropped.
     ///
@@ -498,6 +545,7 @@ impl ChainRepository {
             "DELETE FROM chain_events",
             "DELETE FROM chain_ledgers",
             "DELETE FROM chain_stream_entries",
+            "DELETE FROM chain_contracts",
             "DELETE FROM indexer_state",
         ] {
             Query::new(statement).execute(&mut tx).await?;

@@ -1,5 +1,6 @@
 //! A Stellar RPC (JSON-RPC 2.0 over HTTP POST) client for the methods the indexer needs:
-//! `getNetwork`, `getLatestLedger`, `getLedgers`, `getEvents` and `getHealth`
+//! `getNetwork`, `getLatestLedger`, `getLedgers`, `getEvents`, `getLedgerEntries`,
+//! `simulateTransaction` and `getHealth`
 //! (stellar-rpc ≥ v23 shapes; `docs/indexer.md` says how the poller uses them).
 //!
 //! Every call has a timeout and retries transport failures, HTTP 429/5xx and the JSON-RPC
@@ -183,6 +184,28 @@ fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// `simulateTransaction` result, as far as a read-only view call needs it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Simulation {
+    /// The ledger the simulation ran at.
+    pub latest_ledger: u32,
+    /// Set when the invocation failed (the host's or the contract's error, as text).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// One result per invocation (a view call has one); absent when `error` is set.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub results: Vec<SimulationResult>,
+}
+
+/// One `simulateTransaction` result.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SimulationResult {
+    /// The return value: base64 XDR `ScVal`.
+    pub xdr: String,
+}
+
 /// Where a `getEvents` page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventsStart {
@@ -339,6 +362,16 @@ impl RpcClient {
         self.call(
             "getLedgerEntries",
             json!({"keys": keys, "xdrFormat": "base64"}),
+        )
+        .await
+    }
+
+    /// `simulateTransaction` of a base64 `TransactionEnvelope` (nothing is submitted): how the
+    /// contract's read-only views are called ([`crate::indexer::views`]).
+    pub async fn simulate_transaction(&self, transaction: &str) -> Result<Simulation, RpcError> {
+        self.call(
+            "simulateTransaction",
+            json!({"transaction": transaction, "xdrFormat": "base64"}),
         )
         .await
     }

@@ -1,5 +1,5 @@
 //! Reconciliation: every open chain stream compared with the contract's storage entry, field by
-//! field (`docs/indexer.md`, "Reconciliation"). `fluxora chain verify` prints the drift;
+//! field, and with its lookback window (`docs/indexer.md`, "Reconciliation"). `fluxora chain verify` prints the drift;
 //! the poller runs the same check at `INDEXER_VERIFY_INTERVAL_MS`, reports it on `/health` and
 //! as a metric, and repairs it by ingesting the entries it read.
 
@@ -11,6 +11,7 @@ use crate::indexer::derive::chain_stream_id;
 use crate::indexer::entry::{stream_key, EntryRead, StreamEntry};
 use crate::indexer::ingest::{IngestBatch, IngestCore, IngestError};
 use crate::indexer::rpc::{RpcClient, RpcError, MAX_LEDGER_ENTRY_KEYS};
+use crate::indexer::views::VIEW_CONCURRENCY;
 use crate::store::StoreError;
 use crate::streams::Stream;
 
@@ -57,6 +58,8 @@ pub struct VerifyReport {
     pub repaired: usize,
     /// `getLedgerEntries` calls made.
     pub calls: u32,
+    /// `simulateTransaction` calls made (each stream's lookback window).
+    pub view_calls: u32,
 }
 
 /// Why a reconciliation failed.
@@ -201,8 +204,10 @@ pub fn drift(stream: &Stream, entry: &StreamEntry) -> Vec<FieldDrift> {
 }
 
 /// Compares every open chain stream of `contract_id` with its storage entry, read with
-/// `getLedgerEntries` ([`MAX_LEDGER_ENTRY_KEYS`] a call). With `repair`, the entries that differ
-/// are ingested (the streams then equal the contract's state, and the change is announced).
+/// `getLedgerEntries` ([`MAX_LEDGER_ENTRY_KEYS`] a call), and with its lookback window (the
+/// `get_lookback_window` view, [`VIEW_CONCURRENCY`] simulations at a time). With `repair`, what
+/// was read is ingested (the streams then equal the contract's state, and a change is
+/// announced), and the contract's configuration is read if it is not known yet (its token).
 ///
 /// Errors: [`VerifyError`].
 pub async fn verify(
@@ -212,6 +217,16 @@ pub async fn verify(
     repair: bool,
 ) -> Result<VerifyReport, VerifyError> {
     let mut report = VerifyReport::default();
+    if repair && core.token_of(contract_id).await?.is_none() {
+        report.view_calls += 1;
+        match crate::indexer::views::config(rpc, contract_id).await {
+            Ok(config) => core.record_config(contract_id, &config).await?,
+            Err(crate::indexer::views::ViewError::Rpc(error)) => return Err(error.into()),
+            Err(error) => {
+                tracing::warn!(error = %error, "could not read the contract's configuration; its token stays unknown");
+            }
+        }
+    }
     let last_ingested = core.chain().checkpoint().await?.last_ingested_ledger;
     let mut after = None;
     loop {
@@ -297,6 +312,55 @@ pub async fn verify(
             })
             .await?;
             report.repaired += drifted_here;
+        }
+        // The lookback window lives outside the entry and no event reports a change of it.
+        let present: Vec<u64> = found.iter().copied().collect();
+        report.view_calls += u32::try_from(present.len()).unwrap_or(u32::MAX);
+        let lookbacks =
+            crate::indexer::views::lookback_windows(rpc, contract_id, &present, VIEW_CONCURRENCY)
+                .await?;
+        let mut lookback_repairs = Vec::new();
+        for read in lookbacks {
+            let Some(stream) = streams.get(&read.stream_id) else {
+                continue;
+            };
+            let indexed = stream
+                .chain
+                .as_ref()
+                .and_then(|chain| chain.details.lookback_ledgers);
+            if indexed != read.ledgers {
+                let field = FieldDrift {
+                    field: "lookback_ledgers",
+                    indexed: format!("{indexed:?}"),
+                    contract: format!("{:?}", read.ledgers),
+                };
+                match report
+                    .drifted
+                    .iter_mut()
+                    .find(|d| d.stream_id == read.stream_id)
+                {
+                    Some(drifted) => drifted.fields.push(field),
+                    None => {
+                        report.drifted.push(StreamDrift {
+                            stream_id: read.stream_id,
+                            id: stream.id.clone(),
+                            fields: vec![field],
+                            missing: false,
+                        });
+                        if repair {
+                            report.repaired += 1;
+                        }
+                    }
+                }
+            }
+            lookback_repairs.push(read);
+        }
+        if repair && !lookback_repairs.is_empty() {
+            core.ingest(&IngestBatch {
+                lookbacks: lookback_repairs,
+                ..IngestBatch::default()
+            })
+            .await?;
         }
         if ids.len() < MAX_LEDGER_ENTRY_KEYS {
             break;

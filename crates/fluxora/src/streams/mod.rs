@@ -119,6 +119,10 @@ pub struct ChainRef {
     pub tx_hash: String,
     /// Whether the contract closed (deleted) the stream; the record is kept.
     pub closed: bool,
+    /// The SEP-41 token the contract streams (C… StrKey), once the indexer has read the
+    /// contract's configuration (`get_config`); null before.
+    #[schema(pattern = "^C[A-Z2-7]{55}$")]
+    pub token_contract_id: Option<String>,
     /// Whether the contract's storage entry should be read: something the events cannot tell
     /// may differ (`docs/indexer.md`, "Reading the contract's storage"). Not part of the
     /// resource.
@@ -228,7 +232,17 @@ pub struct ChainDetails {
     /// The ledger of the contract's storage entry this state was last made equal to (its
     /// `lastModifiedLedgerSeq`), null while only events made it.
     pub state_checked_ledger: Option<u32>,
+    /// The stream's lookback window in ledgers of 5 s (the contract's `get_lookback_window`):
+    /// a withdrawal pays at most what accrued in the last `lookbackLedgers × 5` seconds before
+    /// `min(now, endTime)`, and `withdrawableAmount` is capped the same way. Null when the
+    /// stream has none, or before it was read (`lookbackReadLedger` null).
+    pub lookback_ledgers: Option<u32>,
+    /// The ledger at which the lookback window was last read, null before the first read.
+    pub lookback_read_ledger: Option<u32>,
 }
+
+/// Seconds per ledger in the contract's lookback arithmetic (its `SECONDS_PER_LEDGER`).
+pub const LOOKBACK_SECONDS_PER_LEDGER: u64 = 5;
 
 /// A stream as stored: the contract's parameters plus lifecycle state and bookkeeping.
 ///
@@ -375,19 +389,41 @@ impl Stream {
     /// What the recipient could withdraw at unix time `t`, as the contract's `get_withdrawable`
     /// computes it: `streamed_at(t) − withdrawn`, never below zero; 0 for a paused stream (even
     /// past its end, although the contract's `withdraw` would pay then) and for a completed one;
-    /// a cancelled stream keeps what accrued until its cancel time. Not modelled: the contract's
-    /// optional lookback window and its token balance, which can only lower the figure.
+    /// a cancelled stream keeps what accrued until its cancel time. With a lookback window of
+    /// `L` ledgers the result is at most `accrued(u) − accrued(u − 5·L)` where
+    /// `u = min(t', end)` and `t'` is `t` or the cancel time (a CliffOnly stream that has
+    /// accrued is not capped). Not modelled: the contract's token balance, which lowers the
+    /// figure only when the contract holds less than one stream's due.
     pub fn withdrawable_at(&self, t: u64) -> Amount {
-        match self.status {
-            StreamStatus::Paused | StreamStatus::Completed => Amount::ZERO,
-            StreamStatus::Active | StreamStatus::Cancelled => {
-                let accrued = self.streamed_at(t);
-                accrued
-                    .checked_sub(self.withdrawn_amount)
-                    .filter(|left| !left.is_negative())
-                    .unwrap_or(Amount::ZERO)
+        if matches!(self.status, StreamStatus::Paused | StreamStatus::Completed) {
+            return Amount::ZERO;
+        }
+        let accrued = self.streamed_at(t);
+        let mut due = accrued
+            .checked_sub(self.withdrawn_amount)
+            .filter(|left| !left.is_negative())
+            .unwrap_or(Amount::ZERO);
+        let lookback = self.chain.as_ref().and_then(|c| c.details.lookback_ledgers);
+        if let Some(ledgers) = lookback {
+            let bypass = self.kind == StreamKind::CliffOnly && accrued.stroops() > 0;
+            if !bypass {
+                let t = match self.cancelled_at {
+                    Some(cancelled_at) if self.status == StreamStatus::Cancelled => cancelled_at,
+                    _ => t,
+                };
+                let until = t.min(self.end_time);
+                let window = u64::from(ledgers).saturating_mul(LOOKBACK_SECONDS_PER_LEDGER);
+                let schedule = self.schedule();
+                let cap = schedule
+                    .accrued_at_kind(self.kind, until)
+                    .saturating_sub(
+                        schedule.accrued_at_kind(self.kind, until.saturating_sub(window)),
+                    )
+                    .max(0);
+                due = Amount::from_stroops(due.stroops().min(cap));
             }
         }
+        due
     }
 
     /// The sender's refund of a cancelled stream: what the contract's events reported for a chain

@@ -98,7 +98,7 @@ pub enum ClaimOutcome {
 
 /// The columns every stream SELECT returns, in this order (the direct readers read them by
 /// position, [`stream_column_index`]).
-const STREAM_COLUMN_NAMES: [&str; 26] = [
+const STREAM_COLUMN_NAMES: [&str; 27] = [
     "position",
     "id",
     "sender",
@@ -122,6 +122,7 @@ const STREAM_COLUMN_NAMES: [&str; 26] = [
     "kind",
     "chain_details",
     "chain_entry_pending",
+    "chain_token_contract_id",
     "created_at",
     "updated_at",
     "version",
@@ -134,7 +135,10 @@ const STREAM_COLUMNS: &str = "position, id, sender, recipient, \
      start_time, cliff_time, end_time, status, withdrawn_amount::text AS withdrawn_amount, \
      checkpoint_amount::text AS checkpoint_amount, checkpoint_at, cancelled_at, source, \
      chain_contract_id, chain_stream_id, chain_created_ledger, chain_tx_hash, chain_closed, \
-     kind, chain_details, chain_entry_pending, created_at, updated_at, version";
+     kind, chain_details, chain_entry_pending, \
+     (SELECT token_contract_id FROM chain_contracts \
+      WHERE chain_contracts.contract_id = streams.chain_contract_id) AS chain_token_contract_id, \
+     created_at, updated_at, version";
 
 /// One stream by id (also the direct readers' statement).
 const SELECT_STREAM: &str = "SELECT position, id, sender, recipient, \
@@ -142,7 +146,10 @@ const SELECT_STREAM: &str = "SELECT position, id, sender, recipient, \
      start_time, cliff_time, end_time, status, withdrawn_amount::text AS withdrawn_amount, \
      checkpoint_amount::text AS checkpoint_amount, checkpoint_at, cancelled_at, source, \
      chain_contract_id, chain_stream_id, chain_created_ledger, chain_tx_hash, chain_closed, \
-     kind, chain_details, chain_entry_pending, created_at, updated_at, version \
+     kind, chain_details, chain_entry_pending, \
+     (SELECT token_contract_id FROM chain_contracts \
+      WHERE chain_contracts.contract_id = streams.chain_contract_id) AS chain_token_contract_id, \
+     created_at, updated_at, version \
      FROM streams WHERE id = $1";
 
 /// The columns an insert writes, in the order of [`insert_values`].
@@ -643,6 +650,7 @@ fn stream_from_row(row: &impl Columns) -> Result<(i64, Stream), StoreError> {
             tx_hash: row.opt_text("chain_tx_hash")?.unwrap_or_default(),
             closed: row.flag("chain_closed")?,
             entry_pending: row.flag("chain_entry_pending")?,
+            token_contract_id: row.opt_text("chain_token_contract_id")?,
             details: match row.opt_text("chain_details")? {
                 Some(json) => serde_json::from_str(&json).map_err(|error| {
                     StoreError::Corrupt(format!("chain_details is not valid: {error}"))
@@ -772,9 +780,8 @@ mod tests {
         for select in [STREAM_COLUMNS.to_string(), SELECT_STREAM.to_string()] {
             let listed: Vec<&str> = select
                 .trim_start_matches("SELECT ")
-                .split(" FROM ")
-                .next()
-                .unwrap_or_default()
+                .rsplit_once(" FROM streams")
+                .map_or(select.as_str(), |(list, _)| list)
                 .split(", ")
                 .map(|column| column.rsplit(" AS ").next().unwrap_or(column))
                 .collect();
@@ -790,6 +797,12 @@ mod tests {
                     .iter()
                     .map(|c| if c.ends_with("amount") || *c == "rate_per_second" {
                         format!("{c} AS {c}")
+                    } else if *c == "chain_token_contract_id" {
+                        format!(
+                            "(SELECT token_contract_id FROM chain_contracts \
+                             WHERE chain_contracts.contract_id = streams.chain_contract_id) \
+                             AS {c}"
+                        )
                     } else {
                         (*c).to_string()
                     })

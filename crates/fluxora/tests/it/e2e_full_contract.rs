@@ -40,8 +40,9 @@ fn kind_name(code: u64) -> &'static str {
 }
 
 /// Every stream of the corpus as the service serves it, against the contract's final state and
-/// views; streams the contract closed are served as closed.
-async fn assert_served_as_the_contract_holds_them(app: &TestApp) {
+/// views; streams the contract closed are served as closed. `token`: whether the contract's
+/// configuration was read (else the token is shown as unknown).
+async fn assert_served_as_the_contract_holds_them(app: &TestApp, token: bool) {
     let decoded = fixture("full-contract/decoded.json");
     let finals = decoded["finalStreamStates"].as_object().unwrap();
     let origins = decoded["streamOrigins"].as_object().unwrap();
@@ -95,6 +96,17 @@ async fn assert_served_as_the_contract_holds_them(app: &TestApp) {
         );
         let chain = &resource["chain"];
         assert_eq!(chain["closed"], false, "{id}");
+        assert_eq!(
+            chain["lookbackLedgers"], lookback[id]["get_lookback_window"],
+            "{id}"
+        );
+        assert!(chain["lookbackReadLedger"].is_u64(), "{id}: {chain}");
+        let want_token = if token {
+            decoded["finalContractViews"]["get_config"]["token"].clone()
+        } else {
+            Value::Null
+        };
+        assert_eq!(chain["tokenContractId"], want_token, "{id}");
         assert_eq!(chain["claimOwner"], want["claim_owner"], "{id}");
         assert_eq!(chain["witness"], want["witness"], "{id}");
         assert_eq!(chain["parentStreamId"], want["parent_stream_id"], "{id}");
@@ -120,14 +132,11 @@ async fn assert_served_as_the_contract_holds_them(app: &TestApp) {
                 contract("calculate_accrued"),
                 "{id} at {t}"
             );
-            // A lookback window caps the contract's figure; nothing we can read says it
-            // (docs/indexer.md, "Known limits").
-            let ours = stroops(&at["withdrawableAmount"]);
-            if lookback[id]["get_lookback_window"].is_null() {
-                assert_eq!(ours, contract("get_withdrawable"), "{id} at {t}");
-            } else {
-                assert!(ours >= contract("get_withdrawable"), "{id} at {t}");
-            }
+            assert_eq!(
+                stroops(&at["withdrawableAmount"]),
+                contract("get_withdrawable"),
+                "{id} at {t}"
+            );
         }
     }
     assert_eq!(served, 242);
@@ -190,8 +199,20 @@ async fn the_poller_serves_every_stream_as_the_contract_holds_it() {
         ledgers_with_events.len()
     );
 
+    // One simulation per stream still stored (its lookback window) and one for the contract's
+    // configuration.
+    assert_eq!(summary["lookbacksApplied"], 157, "{summary}");
+    assert_eq!(summary["viewCalls"], 158, "{summary}");
+    assert_eq!(
+        rpc.calls()
+            .iter()
+            .filter(|c| *c == "simulateTransaction")
+            .count(),
+        158
+    );
+
     let app = TestApp::spawn_with(&db).await;
-    assert_served_as_the_contract_holds_them(&app).await;
+    assert_served_as_the_contract_holds_them(&app, true).await;
     app.stop().await;
 }
 
@@ -243,7 +264,54 @@ async fn push_ingest_with_storage_entries_serves_every_stream_as_the_contract_ho
         assert_eq!(report["entriesDeferred"], 0, "{report}");
     }
     assert_eq!(applied, 157);
-    assert_served_as_the_contract_holds_them(&app).await;
+    // And the lookback windows it read with the contract's view.
+    let lookbacks: Vec<Value> = fixture("full-contract/decoded.json")["finalPerStreamViews"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(id, views)| {
+            json!({"contractId": FULL_CONTRACT_ID, "streamId": id.parse::<u64>().unwrap(),
+                   "lookbackLedgers": views["get_lookback_window"],
+                   "readLedger": FULL_CONTRACT_LATEST})
+        })
+        .collect();
+    let mut applied = 0;
+    for chunk in lookbacks.chunks(200) {
+        let report = push(json!({"events": [], "lookbackWindows": chunk})).await;
+        applied += report["lookbacksApplied"].as_u64().unwrap();
+    }
+    assert_eq!(applied, 157);
+    assert_served_as_the_contract_holds_them(&app, false).await;
+
+    // A read older than the one a stream holds changes nothing; one of another contract is
+    // refused with the field named.
+    let stale = json!({"events": [], "lookbackWindows": [{"contractId": FULL_CONTRACT_ID,
+        "streamId": 101, "lookbackLedgers": null, "readLedger": FULL_CONTRACT_LATEST - 1}]});
+    assert_eq!(push(stale).await["lookbacksApplied"], 0);
+    let resource = app
+        .get_json(&format!("/api/streams/{FULL_CONTRACT_ID}-101"))
+        .await;
+    assert_eq!(resource["chain"]["lookbackLedgers"], 720, "{resource}");
+    let response = app
+        .client
+        .post(app.url("/internal/indexer/events"))
+        .header("x-indexer-worker-token", WORKER)
+        .json(&json!({"events": [], "lookbackWindows": [{
+            "contractId": "CD2BJ2TNXVV3KY6VMQ4PTUN2BXE7IUKMI3KR7XVMRBWUL2DZ7MGNICV4",
+            "streamId": 101, "lookbackLedgers": 5, "readLedger": FULL_CONTRACT_LATEST}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["error"]["details"][0]["field"], "lookbackWindows[0].contractId",
+        "{body}"
+    );
+    assert_eq!(
+        body["error"]["details"][0]["code"], "CONTRACT_ID_MISMATCH",
+        "{body}"
+    );
 
     // An entry of a ledger not ingested yet waits; one that is not a stream entry is refused
     // with the field named, and nothing is applied.
@@ -358,6 +426,7 @@ async fn chain_verify_rederive_and_reset() {
             "checkpointed_amount",
             "checkpointed_at",
             "kind",
+            "lookback_ledgers",
             "withdrawn_amount"
         ],
         "only what events cannot tell: {report}"
@@ -386,7 +455,7 @@ async fn chain_verify_rederive_and_reset() {
         "{stdout} {stderr}"
     );
     let app = TestApp::spawn_with(&db).await;
-    assert_served_as_the_contract_holds_them(&app).await;
+    assert_served_as_the_contract_holds_them(&app, true).await;
     app.stop().await;
 
     let (code, _, stderr) = fluxora(&db, &["chain", "reset"]).await;
@@ -450,7 +519,7 @@ async fn the_service_reconciles_in_the_background() {
     };
     assert_eq!(health["indexer"]["driftedStreams"], 0, "{health}");
     assert_eq!(health["indexer"]["lastDriftAt"], Value::Null, "{health}");
-    assert_served_as_the_contract_holds_them(&app).await;
+    assert_served_as_the_contract_holds_them(&app, true).await;
 
     let drift_before = drift_total(&app).await;
     // Someone changes a stream behind the indexer's back, while it is down (a change racing a

@@ -34,6 +34,7 @@ fn parser_specs() -> Vec<&'static BodySpec> {
         &fluxora::indexer::event::PUSH_BATCH,
         &fluxora::indexer::event::PUSHED_EVENT,
         &fluxora::indexer::event::PUSHED_ENTRY,
+        &fluxora::indexer::event::PUSHED_LOOKBACK,
     ]
 }
 

@@ -88,6 +88,10 @@ pub struct FixtureRpc {
     /// `getLedgerEntries` answers of the main branch: `{key, xdr, lastModifiedLedgerSeq,
     /// liveUntilLedgerSeq}` per stream still stored at the tip.
     entries: Arc<Vec<Value>>,
+    /// What the contract's views return at the tip (`simulateTransaction`):
+    /// `{"config": {admin, token} | null, "lookback": {"<stream id>": ledgers | null}}`; a view
+    /// the fixtures do not know fails like the contract would (`StreamNotFound`).
+    views: Arc<Value>,
 }
 
 /// The full-contract corpus' contract (`fixtures/chain/full-contract/`).
@@ -204,6 +208,8 @@ impl FixtureRpc {
             reorg_events: Arc::new(events_of("reorg-variant.getEvents.json")),
             ledgers: Arc::new(fixture("ledgers.json")),
             entries: Arc::new(scenario_entries()),
+            // The first scenario records no view results.
+            views: Arc::new(json!({"config": null, "lookback": {}})),
         };
         rpc.serve(listener).await
     }
@@ -241,6 +247,7 @@ impl FixtureRpc {
             reorg_events: Arc::new(Vec::new()),
             ledgers: Arc::new(fixture("full-contract/ledgers.json")),
             entries: Arc::new(entries),
+            views: Arc::new(full_contract_views()),
         };
         rpc.serve(listener).await
     }
@@ -541,9 +548,103 @@ async fn handle(State(rpc): State<FixtureRpc>, Json(request): Json<Value>) -> Re
             };
             json!({"entries": found, "latestLedger": latest})
         }
+        "simulateTransaction" => match simulate(&rpc, &params, latest) {
+            Ok(result) => result,
+            Err(message) => return rpc_error(&id, -32602, &message),
+        },
         other => return rpc_error(&id, -32601, &format!("method not found: {other}")),
     };
     Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response()
+}
+
+/// The full-contract corpus' views at its tip (`decoded.json`: `finalContractViews.get_config`,
+/// `finalPerStreamViews[id].get_lookback_window`).
+fn full_contract_views() -> Value {
+    let decoded = fixture("full-contract/decoded.json");
+    let lookback: serde_json::Map<String, Value> = decoded["finalPerStreamViews"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(id, views)| (id.clone(), views["get_lookback_window"].clone()))
+        .collect();
+    json!({
+        "config": decoded["finalContractViews"]["get_config"],
+        "lookback": lookback,
+    })
+}
+
+/// Answers a `simulateTransaction` of one of the contract's views from the fixtures: the
+/// envelope is decoded here with stellar-xdr (not with the service's own code).
+fn simulate(rpc: &FixtureRpc, params: &Value, latest: u32) -> Result<Value, String> {
+    use stellar_xdr::{
+        HostFunction, Limits, OperationBody, ReadXdr, ScMap, ScMapEntry, ScSymbol, ScVal,
+        TransactionEnvelope, WriteXdr,
+    };
+    let envelope = params["transaction"]
+        .as_str()
+        .ok_or("transaction required")?;
+    let TransactionEnvelope::Tx(envelope) =
+        TransactionEnvelope::from_xdr_base64(envelope, Limits::none())
+            .map_err(|e| format!("invalid transaction: {e}"))?
+    else {
+        return Err("expected a v1 transaction".into());
+    };
+    let [operation] = envelope.tx.operations.as_slice() else {
+        return Err("expected one operation".into());
+    };
+    let OperationBody::InvokeHostFunction(op) = &operation.body else {
+        return Err("expected InvokeHostFunction".into());
+    };
+    let HostFunction::InvokeContract(call) = &op.host_function else {
+        return Err("expected InvokeContract".into());
+    };
+    let stellar_xdr::ScAddress::Contract(stellar_xdr::ContractId(stellar_xdr::Hash(contract))) =
+        &call.contract_address
+    else {
+        return Err("expected a contract address".into());
+    };
+    let failed = |message: &str| Ok(json!({"error": message, "latestLedger": latest}));
+    if stellar_strkey::Contract(*contract).to_string().as_str() != rpc.contract_id.as_str() {
+        return failed("HostError: Error(Storage, MissingValue) (no such contract)");
+    }
+    let function = String::from_utf8(call.function_name.to_vec()).unwrap_or_default();
+    let value = match (function.as_str(), call.args.as_slice()) {
+        ("get_lookback_window", [ScVal::U64(stream_id)]) => {
+            match rpc.views["lookback"].get(stream_id.to_string()) {
+                Some(Value::Null) => ScVal::Void,
+                Some(ledgers) => ScVal::U32(ledgers.as_u64().unwrap() as u32),
+                None => return failed("HostError: Error(Contract, #1)"),
+            }
+        }
+        ("get_config", []) => {
+            let config = &rpc.views["config"];
+            if config.is_null() {
+                return failed("HostError: Error(Storage, MissingValue)");
+            }
+            let address =
+                |text: &str| ScVal::Address(text.parse::<stellar_xdr::ScAddress>().unwrap());
+            let entry = |key: &str, val: ScVal| ScMapEntry {
+                key: ScVal::Symbol(ScSymbol(key.as_bytes().to_vec().try_into().unwrap())),
+                val,
+            };
+            ScVal::Map(Some(ScMap(
+                vec![
+                    entry("admin", address(config["admin"].as_str().unwrap())),
+                    entry("token", address(config["token"].as_str().unwrap())),
+                ]
+                .try_into()
+                .unwrap(),
+            )))
+        }
+        _ => return failed("HostError: Error(WasmVm, MissingValue) (no such function)"),
+    };
+    let xdr = value.to_xdr_base64(Limits::none()).unwrap();
+    Ok(json!({
+        "results": [{"auth": [], "xdr": xdr}],
+        "transactionData": "",
+        "minResourceFee": "0",
+        "latestLedger": latest,
+    }))
 }
 
 fn hash32(hex_text: &str) -> stellar_xdr::Hash {
