@@ -1011,7 +1011,8 @@ impl IngestCore {
                 chain.details.lookback_ledgers = read.ledgers;
                 chain.details.lookback_read_ledger = Some(read.read_ledger);
             }
-            let ledger = last_ingested.map_or(read.read_ledger, |l| l.min(read.read_ledger));
+            // No rollback undoes a view read: its announcement is not held for a safe ledger.
+            let ledger = last_safe.map_or(read.read_ledger, |l| l.min(read.read_ledger));
             if changes_resource(current, &next) {
                 next.updated_at = now.max(current.updated_at);
                 let wanted = endpoints_enabled || last_safe.is_none_or(|safe| ledger > safe);

@@ -873,6 +873,60 @@ async fn a_storage_read_that_changes_a_stream_is_announced_once() {
     );
 }
 
+/// A lookback window read with the contract's view changes what the recipient can withdraw: a
+/// new window is announced as `stream.updated` once; the same window again, or an older read,
+/// announces nothing.
+#[tokio::test]
+async fn a_lookback_window_that_changes_a_stream_is_announced_once() {
+    use crate::rpc_fixture::{Branch, FixtureRpc, CONTRACT_ID};
+    let token = "worker-token-0123456789abcdef";
+    let (app, _db) = spawn(&[("INDEXER_WORKER_TOKEN", token)]).await;
+    let receiver = Receiver::start().await;
+    endpoint(&app, &receiver, json!({})).await;
+    let rpc = FixtureRpc::start().await;
+    push(&app, token, rpc.push_events(Branch::Main)).await;
+    receiver.wait_processed(17).await;
+    let send = |ledgers: Value, read_ledger: u32| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .post(app.url("/internal/indexer/events"))
+                .header("x-indexer-worker-token", token)
+                .json(
+                    &json!({"events": [], "lookbackWindows": [{"contractId": CONTRACT_ID,
+                    "streamId": 1, "lookbackLedgers": ledgers, "readLedger": read_ledger}]}),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let report = send(json!(60), 1_216_504).await;
+    assert_eq!(report["lookbacksApplied"], 1, "{report}");
+    let processed = receiver.wait_processed(18).await;
+    let update = &processed[17];
+    assert_eq!(update.event, "stream.updated");
+    assert_eq!(update.body["data"]["chain"]["lookbackLedgers"], 60);
+    assert_eq!(
+        update.body["data"]["chain"]["lookbackReadLedger"],
+        1_216_504
+    );
+    // The same window read again: recorded, not announced. An older read: ignored.
+    assert_eq!(send(json!(60), 1_216_505).await["lookbacksApplied"], 1);
+    assert_eq!(send(Value::Null, 1_216_000).await["lookbacksApplied"], 0);
+    let listed = deliveries(&app).await;
+    assert_eq!(
+        listed["deliveries"].as_array().unwrap().len(),
+        18,
+        "{listed}"
+    );
+    let stream = app.get_json(&format!("/api/streams/{CONTRACT_ID}-1")).await;
+    assert_eq!(stream["chain"]["lookbackLedgers"], 60, "{stream}");
+}
+
 /// With no endpoint enabled, the webhook events of safe ledgers are not written (nothing would
 /// deliver them); events still held are, so an endpoint created before their release gets them.
 #[tokio::test]
