@@ -948,16 +948,7 @@ impl IngestCore {
             if changes_resource(current, &next) {
                 outbox_omitted |= !wanted;
                 if wanted {
-                    let view = next.view(crate::clock::now_unix(), None);
-                    outbox.push((
-                        OutboxEvent::new(
-                            "stream.updated",
-                            Some(id.clone()),
-                            crate::webhooks::event_data(&view),
-                            now,
-                        ),
-                        read.last_modified_ledger,
-                    ));
+                    outbox.push((update_event(&next, now), read.last_modified_ledger));
                 }
             }
             if let Some(slot) = working.get_mut(&id) {
@@ -1018,16 +1009,7 @@ impl IngestCore {
                 let wanted = endpoints_enabled || last_safe.is_none_or(|safe| ledger > safe);
                 outbox_omitted |= !wanted;
                 if wanted {
-                    let view = next.view(crate::clock::now_unix(), None);
-                    outbox.push((
-                        OutboxEvent::new(
-                            "stream.updated",
-                            Some(id.clone()),
-                            crate::webhooks::event_data(&view),
-                            now,
-                        ),
-                        ledger,
-                    ));
+                    outbox.push((update_event(&next, now), ledger));
                 }
             }
             if let Some(slot) = working.get_mut(&id) {
@@ -1110,6 +1092,18 @@ impl IngestCore {
         });
         Ok(Some(report))
     }
+}
+
+/// The `stream.updated` webhook event of a change a read made (a storage entry, a view), stamped
+/// `now` (unix ms).
+fn update_event(stream: &Stream, now: i64) -> OutboxEvent {
+    let view = stream.view(crate::clock::now_unix(), None);
+    OutboxEvent::new(
+        "stream.updated",
+        Some(stream.id.clone()),
+        crate::webhooks::event_data(&view),
+        now,
+    )
 }
 
 /// The steps of a replay in chain order: events by id; an entry after every event of the ledger

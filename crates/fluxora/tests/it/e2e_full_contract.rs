@@ -292,26 +292,16 @@ async fn push_ingest_with_storage_entries_serves_every_stream_as_the_contract_ho
         .get_json(&format!("/api/streams/{FULL_CONTRACT_ID}-101"))
         .await;
     assert_eq!(resource["chain"]["lookbackLedgers"], 720, "{resource}");
-    let response = app
-        .client
-        .post(app.url("/internal/indexer/events"))
-        .header("x-indexer-worker-token", WORKER)
-        .json(&json!({"events": [], "lookbackWindows": [{
-            "contractId": "CD2BJ2TNXVV3KY6VMQ4PTUN2BXE7IUKMI3KR7XVMRBWUL2DZ7MGNICV4",
-            "streamId": 101, "lookbackLedgers": 5, "readLedger": FULL_CONTRACT_LATEST}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        body["error"]["details"][0]["field"], "lookbackWindows[0].contractId",
-        "{body}"
-    );
-    assert_eq!(
-        body["error"]["details"][0]["code"], "CONTRACT_ID_MISMATCH",
-        "{body}"
-    );
+    let foreign = json!({"events": [], "lookbackWindows": [{
+        "contractId": "CD2BJ2TNXVV3KY6VMQ4PTUN2BXE7IUKMI3KR7XVMRBWUL2DZ7MGNICV4",
+        "streamId": 101, "lookbackLedgers": 5, "readLedger": FULL_CONTRACT_LATEST}]});
+    assert_refused(
+        &app,
+        foreign,
+        "lookbackWindows[0].contractId",
+        "CONTRACT_ID_MISMATCH",
+    )
+    .await;
 
     // An entry of a ledger not ingested yet waits; one that is not a stream entry is refused
     // with the field named, and nothing is applied.
@@ -319,27 +309,32 @@ async fn push_ingest_with_storage_entries_serves_every_stream_as_the_contract_ho
     later["lastModifiedLedgerSeq"] = json!(FULL_CONTRACT_LATEST + 10);
     let report = push(json!({"events": [], "ledgerEntries": [later]})).await;
     assert_eq!(report["entriesDeferred"], 1, "{report}");
+    let not_an_entry =
+        json!({"events": [], "ledgerEntries": [{"xdr": "AAAA", "lastModifiedLedgerSeq": 5}]});
+    assert_refused(
+        &app,
+        not_an_entry,
+        "ledgerEntries[0].xdr",
+        "LEDGER_ENTRY_INVALID",
+    )
+    .await;
+    app.stop().await;
+}
+
+/// Pushes `body` and expects a 400 whose first detail names `field` with `code`.
+async fn assert_refused(app: &TestApp, body: Value, field: &str, code: &str) {
     let response = app
         .client
         .post(app.url("/internal/indexer/events"))
         .header("x-indexer-worker-token", WORKER)
-        .json(
-            &json!({"events": [], "ledgerEntries": [{"xdr": "AAAA", "lastModifiedLedgerSeq": 5}]}),
-        )
+        .json(&body)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        body["error"]["details"][0]["field"], "ledgerEntries[0].xdr",
-        "{body}"
-    );
-    assert_eq!(
-        body["error"]["details"][0]["code"], "LEDGER_ENTRY_INVALID",
-        "{body}"
-    );
-    app.stop().await;
+    assert_eq!(body["error"]["details"][0]["field"], field, "{body}");
+    assert_eq!(body["error"]["details"][0]["code"], code, "{body}");
 }
 
 /// Runs `fluxora <args>` on `db`; (exit code, stdout, stderr).
