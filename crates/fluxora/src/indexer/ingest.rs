@@ -819,9 +819,14 @@ impl IngestCore {
         // transaction; those above it are held. With no endpoint enabled, the released ones would
         // never be delivered, so they are not built (the commit re-checks, and a batch that raced
         // an endpoint's creation is recomputed).
-        let endpoints_enabled = self.webhooks.any_enabled_endpoint().await?;
-        let mut outbox_omitted = false;
         let now = now_millis();
+        let mut outbox = BatchOutbox {
+            events: Vec::new(),
+            omitted: false,
+            endpoints_enabled: self.webhooks.any_enabled_endpoint().await?,
+            last_safe,
+            now,
+        };
         let mut report = IngestReport {
             received: batch.events.len(),
             duplicates,
@@ -829,7 +834,6 @@ impl IngestCore {
             ..IngestReport::default()
         };
         let mut stored_events = Vec::with_capacity(decoded_events.len());
-        let mut outbox = Vec::new();
         for (event, decoded) in decoded_events {
             let mut stored = StoredChainEvent {
                 id: event.id.clone(),
@@ -861,9 +865,7 @@ impl IngestCore {
                             report.applied += 1;
                             let id =
                                 chain_stream_id(&stored.contract_id, contract_event.stream_id());
-                            let wanted = endpoints_enabled
-                                || last_safe.is_none_or(|safe| event.ledger > safe);
-                            outbox_omitted |= !wanted;
+                            let wanted = outbox.wants(event.ledger);
                             let related = contract_event.related_stream_id().map(|related| {
                                 let kind = match contract_event {
                                     ContractEvent::ShareDelegated(_) => "stream.created",
@@ -877,16 +879,7 @@ impl IngestCore {
                                 if let (true, Some(Some(state))) =
                                     (wanted, working.get(&id).map(|w| w.state.as_ref()))
                                 {
-                                    let view = state.view(crate::clock::now_unix(), None);
-                                    outbox.push((
-                                        OutboxEvent::new(
-                                            kind,
-                                            Some(id),
-                                            crate::webhooks::event_data(&view),
-                                            now,
-                                        ),
-                                        event.ledger,
-                                    ));
+                                    outbox.push(kind, state, event.ledger);
                                 }
                             }
                         }
@@ -943,13 +936,8 @@ impl IngestCore {
             let next = entry.apply(current, read.last_modified_ledger, now);
             // What the storage corrected is announced like an event's change, once its ledger
             // is safe.
-            let wanted =
-                endpoints_enabled || last_safe.is_none_or(|safe| read.last_modified_ledger > safe);
-            if changes_resource(current, &next) {
-                outbox_omitted |= !wanted;
-                if wanted {
-                    outbox.push((update_event(&next, now), read.last_modified_ledger));
-                }
+            if changes_resource(current, &next) && outbox.wants(read.last_modified_ledger) {
+                outbox.push("stream.updated", &next, read.last_modified_ledger);
             }
             if let Some(slot) = working.get_mut(&id) {
                 slot.state = Some(next);
@@ -1006,10 +994,8 @@ impl IngestCore {
             let ledger = last_safe.map_or(read.read_ledger, |l| l.min(read.read_ledger));
             if changes_resource(current, &next) {
                 next.updated_at = now.max(current.updated_at);
-                let wanted = endpoints_enabled || last_safe.is_none_or(|safe| ledger > safe);
-                outbox_omitted |= !wanted;
-                if wanted {
-                    outbox.push((update_event(&next, now), ledger));
+                if outbox.wants(ledger) {
+                    outbox.push("stream.updated", &next, ledger);
                 }
             }
             if let Some(slot) = working.get_mut(&id) {
@@ -1039,8 +1025,8 @@ impl IngestCore {
                 last_ingested_ledger: last_ingested,
                 last_safe_ledger: last_safe,
             },
-            outbox,
-            outbox_omitted,
+            outbox: outbox.events,
+            outbox_omitted: outbox.omitted,
             entries: stored_entries,
             ..ChainBatchWrite::default()
         };
@@ -1094,16 +1080,43 @@ impl IngestCore {
     }
 }
 
-/// The `stream.updated` webhook event of a change a read made (a storage entry, a view), stamped
-/// `now` (unix ms).
-fn update_event(stream: &Stream, now: i64) -> OutboxEvent {
-    let view = stream.view(crate::clock::now_unix(), None);
-    OutboxEvent::new(
-        "stream.updated",
-        Some(stream.id.clone()),
-        crate::webhooks::event_data(&view),
-        now,
-    )
+/// The webhook events a batch writes with the ledger each belongs to. An event of a ledger at or
+/// below the safe ledger is written ready to send, one above it held until its ledger is safe; with
+/// no endpoint enabled the ready ones would never be delivered, so they are left out and the batch
+/// says so (its commit recomputes it if an endpoint appeared meanwhile).
+struct BatchOutbox {
+    /// `(event, ledger)` in the order the changes happened.
+    events: Vec<(OutboxEvent, u32)>,
+    /// Whether an event was left out because no endpoint was enabled.
+    omitted: bool,
+    endpoints_enabled: bool,
+    last_safe: Option<u32>,
+    /// Stamps the events (unix ms).
+    now: i64,
+}
+
+impl BatchOutbox {
+    /// Whether the event of a change at `ledger` is written; records one left out.
+    fn wants(&mut self, ledger: u32) -> bool {
+        let wanted = self.endpoints_enabled || self.last_safe.is_none_or(|safe| ledger > safe);
+        self.omitted |= !wanted;
+        wanted
+    }
+
+    /// Queues a `kind` event (`stream.created`, `stream.updated`, …) carrying `stream` as the
+    /// resource shows it now, at `ledger`.
+    fn push(&mut self, kind: &'static str, stream: &Stream, ledger: u32) {
+        let view = stream.view(crate::clock::now_unix(), None);
+        self.events.push((
+            OutboxEvent::new(
+                kind,
+                Some(stream.id.clone()),
+                crate::webhooks::event_data(&view),
+                self.now,
+            ),
+            ledger,
+        ));
+    }
 }
 
 /// The steps of a replay in chain order: events by id; an entry after every event of the ledger

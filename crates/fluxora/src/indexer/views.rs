@@ -127,37 +127,6 @@ pub fn invocation(contract_id: &str, function: &str, args: Vec<ScVal>) -> Option
     .ok()
 }
 
-/// The contract call a `simulateTransaction` envelope makes: (contract id, function, args).
-/// For RPC stand-ins in tests and tools; `None` for anything but one `InvokeContract` operation.
-pub fn invoked(envelope: &str) -> Option<(String, String, Vec<ScVal>)> {
-    let limits = Limits {
-        depth: MAX_XDR_DEPTH,
-        len: MAX_XDR_BYTES,
-    };
-    let TransactionEnvelope::Tx(envelope) =
-        TransactionEnvelope::from_xdr_base64(envelope, limits).ok()?
-    else {
-        return None;
-    };
-    let [operation] = envelope.tx.operations.as_slice() else {
-        return None;
-    };
-    let OperationBody::InvokeHostFunction(op) = &operation.body else {
-        return None;
-    };
-    let HostFunction::InvokeContract(call) = &op.host_function else {
-        return None;
-    };
-    let ScAddress::Contract(ContractId(Hash(contract))) = &call.contract_address else {
-        return None;
-    };
-    Some((
-        stellar_strkey::Contract(*contract).to_string().to_string(),
-        String::from_utf8(call.function_name.to_vec()).ok()?,
-        call.args.to_vec(),
-    ))
-}
-
 /// Decodes a simulation's base64 `ScVal` result.
 ///
 /// # Errors
@@ -318,6 +287,37 @@ mod tests {
     use super::*;
 
     const CONTRACT: &str = "CBX72YCL7Q4B7IFWPNIW24SZXRICTIBI456D7J24BAMYRPTFF5VLOYPM";
+
+    /// The contract call an envelope makes: (contract id, function, args); `None` for anything
+    /// but one `InvokeContract` operation.
+    fn invoked(envelope: &str) -> Option<(String, String, Vec<ScVal>)> {
+        let limits = Limits {
+            depth: MAX_XDR_DEPTH,
+            len: MAX_XDR_BYTES,
+        };
+        let TransactionEnvelope::Tx(envelope) =
+            TransactionEnvelope::from_xdr_base64(envelope, limits).ok()?
+        else {
+            return None;
+        };
+        let [operation] = envelope.tx.operations.as_slice() else {
+            return None;
+        };
+        let OperationBody::InvokeHostFunction(op) = &operation.body else {
+            return None;
+        };
+        let HostFunction::InvokeContract(call) = &op.host_function else {
+            return None;
+        };
+        let ScAddress::Contract(ContractId(Hash(contract))) = &call.contract_address else {
+            return None;
+        };
+        Some((
+            stellar_strkey::Contract(*contract).to_string().to_string(),
+            String::from_utf8(call.function_name.to_vec()).ok()?,
+            call.args.to_vec(),
+        ))
+    }
 
     #[test]
     fn an_invocation_names_its_contract_function_and_arguments() {

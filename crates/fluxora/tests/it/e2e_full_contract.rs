@@ -228,23 +228,7 @@ async fn push_ingest_with_storage_entries_serves_every_stream_as_the_contract_ho
         ],
     )
     .await;
-    let push = |body: Value| {
-        let app = &app;
-        async move {
-            let response = app
-                .client
-                .post(app.url("/internal/indexer/events"))
-                .header("x-indexer-worker-token", WORKER)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = response.status();
-            let report: Value = response.json().await.unwrap();
-            assert_eq!(status, 200, "{report}");
-            report
-        }
-    };
+    let push = |body: Value| crate::e2e_webhooks::push_body(&app, WORKER, body);
     let events = rpc.push_events(Branch::Main);
     assert_eq!(events.len(), 1570);
     for chunk in events.chunks(100) {

@@ -738,16 +738,43 @@ async fn two_replicas_on_postgres_deliver_every_event_exactly_once() {
 
 /// Pushes `events` to `POST /internal/indexer/events` with the worker `token`; the report.
 async fn push(app: &TestApp, token: &str, events: Vec<Value>) -> Value {
+    push_body(app, token, json!({"events": events})).await
+}
+
+/// Pushes a whole batch `body` (events, ledger entries, lookback windows) with the worker
+/// `token`, expects 200, and returns the ingest report.
+pub(crate) async fn push_body(app: &TestApp, token: &str, body: Value) -> Value {
     let response = app
         .client
         .post(app.url("/internal/indexer/events"))
         .header("x-indexer-worker-token", token)
-        .json(&json!({"events": events}))
+        .json(&body)
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    let status = response.status();
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{report}");
+    report
+}
+
+/// A service with push ingest on and a webhook endpoint at a fresh receiver, into which the first
+/// scenario's events were pushed and whose 17 webhook events were delivered.
+async fn indexed_scenario(
+    token: &str,
+) -> (TestApp, TestDb, Receiver, crate::rpc_fixture::FixtureRpc) {
+    let (app, db) = spawn(&[("INDEXER_WORKER_TOKEN", token)]).await;
+    let receiver = Receiver::start().await;
+    endpoint(&app, &receiver, json!({})).await;
+    let rpc = crate::rpc_fixture::FixtureRpc::start().await;
+    push(
+        &app,
+        token,
+        rpc.push_events(crate::rpc_fixture::Branch::Main),
+    )
+    .await;
+    receiver.wait_processed(17).await;
+    (app, db, receiver, rpc)
 }
 
 /// An event (an unknown name, stored and skipped) of a ledger after the scenario's last: pushed,
@@ -830,28 +857,11 @@ async fn chain_events_are_delivered_once_their_ledger_is_safe() {
 /// its ledger is safe; reading the same storage again announces nothing.
 #[tokio::test]
 async fn a_storage_read_that_changes_a_stream_is_announced_once() {
-    use crate::rpc_fixture::{Branch, FixtureRpc};
     let token = "worker-token-0123456789abcdef";
-    let (app, _db) = spawn(&[("INDEXER_WORKER_TOKEN", token)]).await;
-    let receiver = Receiver::start().await;
-    endpoint(&app, &receiver, json!({})).await;
-    let rpc = FixtureRpc::start().await;
-    push(&app, token, rpc.push_events(Branch::Main)).await;
-    receiver.wait_processed(17).await;
+    let (app, _db, receiver, rpc) = indexed_scenario(token).await;
     let entries = rpc.entries();
     assert_eq!(entries.len(), 2, "streams 0 and 1 are still stored");
-    let send_entries = || async {
-        let response = app
-            .client
-            .post(app.url("/internal/indexer/events"))
-            .header("x-indexer-worker-token", token)
-            .json(&json!({"events": [], "ledgerEntries": entries}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        response.json::<Value>().await.unwrap()
-    };
+    let send_entries = || push_body(&app, token, json!({"events": [], "ledgerEntries": entries}));
     let report = send_entries().await;
     assert_eq!(report["entriesApplied"], 2, "{report}");
     // The storage confirms the events and adds what they cannot tell (irrevocable, witness,
@@ -878,31 +888,17 @@ async fn a_storage_read_that_changes_a_stream_is_announced_once() {
 /// announces nothing.
 #[tokio::test]
 async fn a_lookback_window_that_changes_a_stream_is_announced_once() {
-    use crate::rpc_fixture::{Branch, FixtureRpc, CONTRACT_ID};
+    use crate::rpc_fixture::CONTRACT_ID;
     let token = "worker-token-0123456789abcdef";
-    let (app, _db) = spawn(&[("INDEXER_WORKER_TOKEN", token)]).await;
-    let receiver = Receiver::start().await;
-    endpoint(&app, &receiver, json!({})).await;
-    let rpc = FixtureRpc::start().await;
-    push(&app, token, rpc.push_events(Branch::Main)).await;
-    receiver.wait_processed(17).await;
+    let (app, _db, receiver, _rpc) = indexed_scenario(token).await;
     let send = |ledgers: Value, read_ledger: u32| {
-        let app = &app;
-        async move {
-            let response = app
-                .client
-                .post(app.url("/internal/indexer/events"))
-                .header("x-indexer-worker-token", token)
-                .json(
-                    &json!({"events": [], "lookbackWindows": [{"contractId": CONTRACT_ID,
-                    "streamId": 1, "lookbackLedgers": ledgers, "readLedger": read_ledger}]}),
-                )
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-            response.json::<Value>().await.unwrap()
-        }
+        let window = json!({"contractId": CONTRACT_ID, "streamId": 1,
+                            "lookbackLedgers": ledgers, "readLedger": read_ledger});
+        push_body(
+            &app,
+            token,
+            json!({"events": [], "lookbackWindows": [window]}),
+        )
     };
     let report = send(json!(60), 1_216_504).await;
     assert_eq!(report["lookbacksApplied"], 1, "{report}");
