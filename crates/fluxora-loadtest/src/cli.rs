@@ -69,6 +69,17 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub connections: Option<usize>,
 
+    /// An API key (`flx_…`) sent as `Authorization: Bearer` on every request, for a service whose
+    /// stream API needs one (`fluxora keys create --name load --scope streams:read --scope
+    /// streams:write`). Read from FLUXORA_API_KEY when not given; never printed.
+    #[arg(
+        long,
+        env = "FLUXORA_API_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+
     /// Per-request timeout; a request that takes longer counts as an error ("timeout").
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub timeout: Duration,
@@ -235,6 +246,7 @@ async fn try_execute(args: &Args) -> Result<bool, LoadError> {
         seed_streams: args.seed_streams,
         timeout: args.timeout,
         pool_size,
+        api_key: args.api_key.clone(),
     })
     .await?;
     if args.find_peak {

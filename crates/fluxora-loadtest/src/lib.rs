@@ -29,6 +29,7 @@
 //!     seed_streams: 100,
 //!     timeout: Duration::from_secs(10),
 //!     pool_size: 64,
+//!     api_key: None,
 //! })
 //! .await?;
 //! let report = run(&target, &RunConfig {

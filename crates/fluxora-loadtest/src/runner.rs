@@ -113,6 +113,9 @@ pub struct TargetOptions {
     pub timeout: Duration,
     /// Idle connections kept per host: the most concurrent requests of the runs.
     pub pool_size: usize,
+    /// An API key sent as `Authorization: Bearer` on every request (a service with keys refuses
+    /// anonymous writes); `None` sends no credential.
+    pub api_key: Option<String>,
 }
 
 /// A checked service, with its prepared URLs and the ids of the streams to read.
@@ -156,7 +159,17 @@ impl Target {
             base.join(path)
                 .map_err(|e| LoadError::Config(format!("{base_url}{path}: {e}")))
         };
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(key) = &options.api_key {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
+                .map_err(|_| {
+                    LoadError::Config("--api-key must be printable ASCII (flx_…)".into())
+                })?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         let client = Client::builder()
+            .default_headers(headers)
             .pool_max_idle_per_host(options.pool_size.max(1))
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)

@@ -33,8 +33,29 @@ struct Service {
 
 impl Service {
     async fn start() -> Service {
+        Self::start_in(tempfile::tempdir().unwrap()).await
+    }
+
+    /// The service on a database that already holds an API key (so stream writes need one);
+    /// returns the key.
+    async fn start_with_key() -> (Service, String) {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("fluxora.db").display());
+        let config = Config::for_database(Self::url_in(&dir));
+        let database = fluxora::store::open(&config.database).await.unwrap();
+        let keys = fluxora::apikeys::repo::ApiKeyRepository::new(database.clone());
+        let new =
+            fluxora::apikeys::NewKey::parse("load", &["streams:read", "streams:write"]).unwrap();
+        let (issued, _) = fluxora::apikeys::issue(&keys, new).await.unwrap();
+        database.close().await;
+        (Self::start_in(dir).await, issued.key)
+    }
+
+    fn url_in(dir: &tempfile::TempDir) -> String {
+        format!("sqlite://{}", dir.path().join("fluxora.db").display())
+    }
+
+    async fn start_in(dir: tempfile::TempDir) -> Service {
+        let url = Self::url_in(&dir);
         let mut config = Config::for_database(url);
         // The harness measures the service, not its rate limiter.
         config.rate_limit.enabled = false;
@@ -96,6 +117,7 @@ async fn target(base: &str, scenario: Scenario) -> Target {
         seed_streams: 20,
         timeout: Duration::from_secs(10),
         pool_size: 64,
+        api_key: None,
     })
     .await
     .expect("preflight")
@@ -343,6 +365,48 @@ async fn the_command_exits_0_on_a_pass_and_1_on_a_breach() {
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("open loop, 100 req/s"), "{stdout}");
     assert!(stdout.contains("PASS"), "{stdout}");
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_key_option_lets_the_harness_write_where_keys_are_required() {
+    let (service, key) = Service::start_with_key().await;
+    let common = ["--scenario", "create", "--duration", "300ms", "--json"];
+    // Without a key the preflight create is refused (401): exit 2, saying why.
+    let (code, stdout, stderr) = command(argv(&service.base, &common)).await;
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("401"), "{stderr}");
+    // With --api-key every request carries it.
+    let mut with_key = common.to_vec();
+    with_key.extend(["--api-key", key.as_str()]);
+    let (code, stdout, stderr) = command(argv(&service.base, &with_key)).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["errors"], 0);
+    assert!(
+        !stdout.contains(&key) && !stderr.contains(&key),
+        "the key is never printed"
+    );
+    // FLUXORA_API_KEY works the same.
+    let output = tokio::task::spawn_blocking({
+        let args = argv(&service.base, &common);
+        let key = key.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_fluxora-loadtest"))
+                .args(&args)
+                .env("FLUXORA_API_KEY", key)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     service.stop().await;
 }
 

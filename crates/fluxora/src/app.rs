@@ -82,6 +82,18 @@ pub struct Application {
     local_addr: SocketAddr,
     keys: Arc<KeyRegistry>,
     key_refresh: Duration,
+    startup: StartupFacts,
+}
+
+/// What the "fluxora listening" line tells an operator about this process (never a password).
+#[derive(Debug, Clone)]
+struct StartupFacts {
+    /// [`crate::config::DatabaseConfig::location`].
+    database_location: String,
+    /// `off`, `rpc` (the poller), `push` (push ingest), or `rpc+push`.
+    indexer: &'static str,
+    /// Enabled webhook endpoints at start-up (deliveries run whenever there is one).
+    webhook_endpoints: usize,
 }
 
 impl Application {
@@ -91,6 +103,12 @@ impl Application {
     /// Errors: [`AppError::Store`] when the database cannot be opened or migrated,
     /// [`AppError::Listen`] when the address cannot be bound.
     pub async fn build(config: Config) -> Result<Self, AppError> {
+        for setting in &config.ignored_settings {
+            tracing::warn!(
+                setting,
+                "{setting} is set but no longer read: the service reaches the network only through Stellar RPC (STELLAR_RPC_URL); remove it"
+            );
+        }
         let database = store::open(&config.database).await?;
         let streams = StreamRepository::open(database.clone()).await;
         let webhooks = WebhookRepository::new(database.clone());
@@ -125,6 +143,24 @@ impl Application {
                 },
             }),
             _ => None,
+        };
+        let startup = StartupFacts {
+            database_location: config.database.location(),
+            indexer: match (
+                config.indexer.polls_rpc(),
+                config.indexer.worker_token.is_some(),
+            ) {
+                (false, false) => "off",
+                (true, false) => "rpc",
+                (false, true) => "push",
+                (true, true) => "rpc+push",
+            },
+            webhook_endpoints: webhooks
+                .list_endpoints()
+                .await?
+                .iter()
+                .filter(|endpoint| endpoint.enabled)
+                .count(),
         };
         let cursors = CursorCodec::new(cursor_secret);
         let dispatch_now = Arc::new(Notify::new());
@@ -210,6 +246,7 @@ impl Application {
             local_addr,
             keys,
             key_refresh: config.auth.key_refresh_interval,
+            startup,
         })
     }
 
@@ -231,8 +268,12 @@ impl Application {
     /// Errors: [`AppError::Serve`] if the server fails.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), AppError> {
         tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
             address = %self.local_addr,
             database = self.database.backend(),
+            database_location = %self.startup.database_location,
+            indexer = self.startup.indexer,
+            webhook_endpoints = self.startup.webhook_endpoints,
             worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
             "fluxora listening"
         );

@@ -68,16 +68,6 @@ impl StellarNetwork {
             StellarNetwork::Local => None,
         }
     }
-
-    /// Default Horizon endpoint; `None` for `local`.
-    pub fn default_horizon_url(self) -> Option<&'static str> {
-        match self {
-            StellarNetwork::Testnet => Some("https://horizon-testnet.stellar.org"),
-            StellarNetwork::Mainnet => Some("https://horizon.stellar.org"),
-            StellarNetwork::Futurenet => Some("https://horizon-futurenet.stellar.org"),
-            StellarNetwork::Local => None,
-        }
-    }
 }
 
 /// Where state lives (`DATABASE_URL`).
@@ -90,6 +80,31 @@ pub struct DatabaseConfig {
     /// How long a request waits for a pooled connection before answering 503
     /// (`DATABASE_ACQUIRE_TIMEOUT_MS`, default 3000 ms).
     pub acquire_timeout: Duration,
+}
+
+impl DatabaseConfig {
+    /// Where the database is, for logs and error messages, never with credentials: the file
+    /// path of a SQLite URL (`sqlite:///data/fluxora.db` → `/data/fluxora.db`), or
+    /// `host:port/database` of a PostgreSQL URL (`postgres://u:pw@db:5432/x` → `db:5432/x`).
+    pub fn location(&self) -> String {
+        database_location(&self.url)
+    }
+}
+
+/// [`DatabaseConfig::location`] of a `DATABASE_URL`.
+pub fn database_location(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        return path.split('?').next().unwrap_or(path).to_string();
+    }
+    match url::Url::parse(url) {
+        Ok(parsed) => {
+            let host = parsed.host_str().unwrap_or("localhost");
+            let port = parsed.port().unwrap_or(5432);
+            format!("{host}:{port}{}", parsed.path())
+        }
+        Err(_) => "(unparseable DATABASE_URL)".to_string(),
+    }
 }
 
 impl Default for DatabaseConfig {
@@ -196,8 +211,9 @@ pub struct Config {
     pub network: StellarNetwork,
     /// Network passphrase (`NETWORK_PASSPHRASE`, default per network; must match it).
     pub network_passphrase: String,
-    /// Horizon endpoint (`HORIZON_URL`, default per network).
-    pub horizon_url: Option<String>,
+    /// Settings that are set but no longer read (`HORIZON_URL`: the service reaches the network
+    /// only through Stellar RPC); `serve` warns about each at start-up.
+    pub ignored_settings: Vec<&'static str>,
     /// Indexer.
     pub indexer: IndexerConfig,
     /// How long graceful shutdown waits for in-flight requests (`SHUTDOWN_GRACE_MS`, default 10000 ms).
@@ -547,21 +563,21 @@ struct Runtime {
     worker_threads: Option<NonZeroUsize>,
 }
 
-/// The Stellar network: `STELLAR_NETWORK`, `NETWORK_PASSPHRASE`, `HORIZON_URL`.
+/// The Stellar network: `STELLAR_NETWORK`, `NETWORK_PASSPHRASE` (and the retired `HORIZON_URL`).
 struct Network {
     network: StellarNetwork,
     passphrase: String,
-    horizon_url: Option<String>,
+    ignored: Vec<&'static str>,
 }
 
 impl Default for Network {
-    /// The default network with its passphrase and Horizon endpoint.
+    /// The default network with its passphrase.
     fn default() -> Self {
         let network = StellarNetwork::default();
         Self {
             network,
             passphrase: network.default_passphrase().unwrap_or_default().into(),
-            horizon_url: network.default_horizon_url().map(str::to_string),
+            ignored: Vec::new(),
         }
     }
 }
@@ -616,7 +632,7 @@ impl From<Sections> for Config {
             database: s.database,
             network: s.network.network,
             network_passphrase: s.network.passphrase,
-            horizon_url: s.network.horizon_url,
+            ignored_settings: s.network.ignored,
             indexer: s.indexer,
             shutdown_grace: s.shutdown.grace,
             shutdown_drain: s.shutdown.drain,
@@ -751,13 +767,17 @@ fn read_network(r: &mut Reader<'_>) -> Network {
             String::new()
         }
     };
-    let horizon_url = r
-        .url("HORIZON_URL", &["http", "https"])
-        .or_else(|| network.default_horizon_url().map(str::to_string));
+    // Horizon is not used: everything the service reads from the network comes through Stellar
+    // RPC. A value left over from an older configuration is reported, not refused.
+    let ignored = if r.get("HORIZON_URL").is_some() {
+        vec!["HORIZON_URL"]
+    } else {
+        Vec::new()
+    };
     Network {
         network,
         passphrase,
-        horizon_url,
+        ignored,
     }
 }
 

@@ -5,6 +5,10 @@
 //! the same body with reordered keys or different spacing replays instead of conflicting. Records
 //! live [`KEY_TTL_MS`] (24 h); an in-flight claim is held at most [`CLAIM_LOCK_MS`] so a crashed
 //! request does not block its key forever.
+//!
+//! Keys are scoped by credential ([`IdempotencyScope`]): each API key has its own key space and
+//! anonymous requests share one, so two clients choosing the same key never see each other's
+//! streams.
 
 use sha2::{Digest, Sha256};
 
@@ -17,9 +21,37 @@ pub const CLAIM_LOCK_MS: i64 = 60 * 1000;
 /// Maximum key length in characters (a key is 1–128 characters of `[A-Za-z0-9:_-]`).
 pub const MAX_KEY_LEN: usize = 128;
 
-/// A validated idempotency key.
+/// How long a client is told to wait (`Retry-After`, seconds) before retrying a key whose first
+/// request is still in flight: a live request finishes within a second or two, and one that
+/// crashed releases the key when its claim lapses ([`CLAIM_LOCK_MS`]).
+pub const IN_FLIGHT_RETRY_AFTER_SECS: u64 = 1;
+
+/// Whose key space an idempotency key belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey(String);
+pub enum IdempotencyScope {
+    /// Requests without a credential (all of them share one key space).
+    Anonymous,
+    /// Requests made with the API key of this public id (`key_…`, never the secret).
+    ApiKey(String),
+}
+
+impl IdempotencyScope {
+    /// The stored form: `""` for [`IdempotencyScope::Anonymous`], the key id otherwise (ids are
+    /// never empty).
+    pub fn as_str(&self) -> &str {
+        match self {
+            IdempotencyScope::Anonymous => "",
+            IdempotencyScope::ApiKey(id) => id,
+        }
+    }
+}
+
+/// A validated idempotency key, in the scope of the credential that sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    scope: IdempotencyScope,
+    key: String,
+}
 
 /// Why an `Idempotency-Key` header was refused (400 `VALIDATION_ERROR`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -36,10 +68,11 @@ pub enum IdempotencyKeyError {
 }
 
 impl IdempotencyKey {
-    /// Parses a header value (as raw bytes, since header values need not be UTF-8).
+    /// Parses a header value (as raw bytes, since header values need not be UTF-8) sent with
+    /// the credential of `scope`.
     ///
     /// Errors: [`IdempotencyKeyError`].
-    pub fn parse(raw: &[u8]) -> Result<Self, IdempotencyKeyError> {
+    pub fn parse(raw: &[u8], scope: IdempotencyScope) -> Result<Self, IdempotencyKeyError> {
         if raw.is_empty() {
             return Err(IdempotencyKeyError::Empty);
         }
@@ -52,12 +85,20 @@ impl IdempotencyKey {
         {
             return Err(IdempotencyKeyError::InvalidCharacters);
         }
-        Ok(Self(String::from_utf8_lossy(raw).into_owned()))
+        Ok(Self {
+            scope,
+            key: String::from_utf8_lossy(raw).into_owned(),
+        })
     }
 
-    /// The key.
+    /// The key as the client sent it.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.key
+    }
+
+    /// The credential scope it belongs to.
+    pub fn scope(&self) -> &IdempotencyScope {
+        &self.scope
     }
 }
 
@@ -75,18 +116,13 @@ mod tests {
 
     #[test]
     fn key_rules() {
-        assert!(IdempotencyKey::parse(b"abc:DEF_123-x").is_ok());
-        assert!(IdempotencyKey::parse(&[b'a'; 128]).is_ok());
-        assert_eq!(IdempotencyKey::parse(b""), Err(IdempotencyKeyError::Empty));
-        assert_eq!(
-            IdempotencyKey::parse(&[b'a'; 129]),
-            Err(IdempotencyKeyError::TooLong)
-        );
+        let parse = |raw: &[u8]| IdempotencyKey::parse(raw, IdempotencyScope::Anonymous);
+        assert!(parse(b"abc:DEF_123-x").is_ok());
+        assert!(parse(&[b'a'; 128]).is_ok());
+        assert_eq!(parse(b""), Err(IdempotencyKeyError::Empty));
+        assert_eq!(parse(&[b'a'; 129]), Err(IdempotencyKeyError::TooLong));
         for bad in [&b"a b"[..], b"a/b", b"a.b", "é".as_bytes(), b"a\tb"] {
-            assert_eq!(
-                IdempotencyKey::parse(bad),
-                Err(IdempotencyKeyError::InvalidCharacters)
-            );
+            assert_eq!(parse(bad), Err(IdempotencyKeyError::InvalidCharacters));
         }
     }
 

@@ -20,6 +20,11 @@
 //!    the addresses the resolver returned, so the address checked is the address used: DNS
 //!    rebinding (a public answer at creation, a private one at delivery) cannot slip through.
 //!
+//! At creation and update the name is also resolved once ([`SsrfPolicy::check_resolved`]), so a
+//! name that points only at forbidden addresses is refused up front with the address named,
+//! instead of being accepted and then failing every delivery. That check is a courtesy; layer 2
+//! is the guarantee.
+//!
 //! IP-literal URLs never reach a resolver, so layer 1 is the only check for them: the
 //! dispatcher calls [`SsrfPolicy::check_url`] when an endpoint is created or updated **and again
 //! before every delivery attempt** (the policy may have changed since), and sends to the URL it
@@ -36,6 +41,10 @@ use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
+
+/// How long creating or updating an endpoint waits for its host name to resolve
+/// ([`SsrfPolicy::check_resolved`]): 2 s.
+pub const CREATION_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Longest webhook URL accepted, in bytes: 2048.
 pub const MAX_URL_LEN: usize = 2048;
@@ -201,6 +210,30 @@ impl SsrfPolicy {
                 reason,
             }),
             _ => Ok(kept),
+        }
+    }
+
+    /// The creation-time look at a checked URL's host name (see the module docs): resolves it
+    /// (at most [`CREATION_LOOKUP_TIMEOUT`]) and refuses it when every address it resolves to is
+    /// forbidden. IP literals, allow-listed hosts, and names that do not resolve (yet) or time
+    /// out pass: the name may be published later, and every delivery resolves it again through
+    /// [`GuardedResolver`].
+    ///
+    /// # Errors
+    ///
+    /// [`SsrfError::ResolvedAddressForbidden`] naming the first forbidden address and why.
+    pub async fn check_resolved(&self, url: &Url) -> Result<(), SsrfError> {
+        let Some(Host::Domain(name)) = url.host() else {
+            return Ok(());
+        };
+        if self.is_allowlisted(name) {
+            return Ok(());
+        }
+        let lookup =
+            tokio::time::timeout(CREATION_LOOKUP_TIMEOUT, tokio::net::lookup_host((name, 0))).await;
+        match lookup {
+            Ok(Ok(addrs)) => self.filter_resolved(name, addrs).map(drop),
+            Ok(Err(_)) | Err(_) => Ok(()),
         }
     }
 
@@ -523,7 +556,8 @@ pub enum SsrfError {
         /// Which rule, e.g. "private (10.0.0.0/8)".
         reason: &'static str,
     },
-    /// `ADDRESS_FORBIDDEN`: at delivery, every address the host name resolved to was forbidden.
+    /// `ADDRESS_FORBIDDEN`: every address the host name resolved to (at creation or at delivery)
+    /// was forbidden.
     #[error(
         "webhook host {host} resolves only to forbidden addresses (first: {ip}, {reason}); webhooks may only target public addresses"
     )]

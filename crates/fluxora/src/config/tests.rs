@@ -182,10 +182,14 @@ fn database_password_is_redacted() {
 fn the_default_is_the_configuration_of_an_empty_environment() {
     let read = Config::from_vars(&HashMap::new()).unwrap();
     assert_eq!(format!("{read:?}"), format!("{:?}", Config::default()));
-    assert_eq!(
-        Config::default().horizon_url.as_deref(),
-        Some("https://horizon-testnet.stellar.org")
-    );
+}
+
+#[test]
+fn horizon_url_is_reported_as_ignored_not_refused() {
+    let vars = HashMap::from([("HORIZON_URL".to_string(), "not even a url".to_string())]);
+    let read = Config::from_vars(&vars).unwrap();
+    assert_eq!(read.ignored_settings, vec!["HORIZON_URL"]);
+    assert!(Config::default().ignored_settings.is_empty());
 }
 
 #[test]
@@ -217,4 +221,23 @@ fn postgres_urls() {
     assert!(is_postgres_url("postgresql://db/x"));
     assert!(!is_postgres_url("sqlite://fluxora.db"));
     assert!(!is_postgres_url("mysql://x"));
+}
+
+#[test]
+fn database_locations_never_carry_credentials() {
+    for (url, location) in [
+        ("sqlite://fluxora.db", "fluxora.db"),
+        ("sqlite:///data/fluxora.db", "/data/fluxora.db"),
+        ("sqlite:///tmp/x.db?mode=rwc", "/tmp/x.db"),
+        (
+            "postgres://u:hunter2@db.internal:6543/fluxora",
+            "db.internal:6543/fluxora",
+        ),
+        (
+            "postgresql://postgres@127.0.0.1/x?sslmode=require",
+            "127.0.0.1:5432/x",
+        ),
+    ] {
+        assert_eq!(super::database_location(url), location, "{url}");
+    }
 }

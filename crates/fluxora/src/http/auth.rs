@@ -101,6 +101,14 @@ fn bearer_token(value: &[u8]) -> Option<&str> {
     .then_some(token)
 }
 
+/// Whether an `Authorization` value is the Bearer scheme with no token (`Bearer`, `Bearer   `):
+/// what `-H "Authorization: Bearer $TOKEN"` sends when the variable is unset.
+fn is_empty_bearer(value: &[u8]) -> bool {
+    std::str::from_utf8(value)
+        .map(|v| v.trim_matches(' ').eq_ignore_ascii_case("bearer"))
+        .unwrap_or(false)
+}
+
 /// Whether `presented` equals the configured `secret` (`ADMIN_TOKEN`, `METRICS_TOKEN`, the
 /// indexer worker token), compared in constant time over SHA-256 digests so that neither the
 /// content nor the length of the secret shows in the timing. Callers cap what they pass
@@ -135,6 +143,9 @@ fn is_admin_token(state: &AppState, token: &str) -> bool {
 fn principal_of(state: &AppState, value: &[u8]) -> Result<Principal, &'static str> {
     if value.len() > MAX_AUTHORIZATION_LEN {
         return Err("the Authorization header is too long");
+    }
+    if is_empty_bearer(value) {
+        return Err("the bearer token is empty: Authorization: Bearer needs a token after it (an unset shell variable such as $ADMIN_TOKEN expands to nothing)");
     }
     let token = bearer_token(value).ok_or("expected Authorization: Bearer <API key>")?;
     if is_admin_token(state, token) {
@@ -299,6 +310,10 @@ mod tests {
         assert_eq!(bearer_token(b"Bearer "), None);
         assert_eq!(bearer_token(b"Bearer a b"), None);
         assert_eq!(bearer_token(b"Bearer \xff"), None);
+        assert!(is_empty_bearer(b"Bearer"));
+        assert!(is_empty_bearer(b"bearer   "));
+        assert!(!is_empty_bearer(b"Bearer x"));
+        assert!(!is_empty_bearer(b"Basic"));
     }
 
     #[test]

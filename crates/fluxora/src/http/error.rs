@@ -36,6 +36,15 @@ pub enum ApiError {
     /// 409 `CONFLICT`.
     #[error("{0}")]
     Conflict(String),
+    /// 409 `IDEMPOTENCY_KEY_IN_FLIGHT` with `Retry-After`: the same request is still being
+    /// processed; retrying it later replays its response.
+    #[error("{message}")]
+    IdempotencyInFlight {
+        /// Explanation.
+        message: String,
+        /// `Retry-After`, in seconds.
+        retry_after_secs: u64,
+    },
     /// 401 `UNAUTHORIZED`.
     #[error("{0}")]
     Unauthorized(String),
@@ -69,7 +78,7 @@ impl ApiError {
         match self {
             ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::IdempotencyInFlight { .. } => StatusCode::CONFLICT,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -86,6 +95,7 @@ impl ApiError {
             ApiError::Validation { .. } => ErrorCode::ValidationError,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::IdempotencyInFlight { .. } => ErrorCode::IdempotencyKeyInFlight,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::RateLimited(_) => ErrorCode::RateLimited,
@@ -148,8 +158,14 @@ impl From<StreamError> for ApiError {
             StreamError::Validation(errors) => errors.into(),
             StreamError::NotFound(_) => ApiError::NotFound(error.to_string()),
             StreamError::Transition(_)
-            | StreamError::IdempotencyConflict(_)
+            | StreamError::IdempotencyConflict
             | StreamError::Contended(_) => ApiError::Conflict(error.to_string()),
+            StreamError::IdempotencyInFlight { retry_after_secs } => {
+                ApiError::IdempotencyInFlight {
+                    message: error.to_string(),
+                    retry_after_secs,
+                }
+            }
             StreamError::Store(store) => store.into(),
         }
     }
@@ -263,6 +279,12 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited(status) => Some(*status),
             _ => None,
         };
+        let retry_after = match &self {
+            ApiError::IdempotencyInFlight {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let details = match self {
             ApiError::Validation { details, .. } if !details.is_empty() => Some(details),
             _ => None,
@@ -275,6 +297,11 @@ impl IntoResponse for ApiError {
         });
         if let Some(rate_limit) = rate_limit {
             rate_limit.write_headers(response.headers_mut(), true);
+        }
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -293,8 +320,12 @@ pub enum ErrorCode {
     ValidationError,
     /// 404: unknown route or resource (also admin routes while `ADMIN_TOKEN` is unset).
     NotFound,
-    /// 409: illegal transition, chain-owned stream, idempotency conflict or contention.
+    /// 409: illegal transition, chain-owned stream, an `Idempotency-Key` reused with another
+    /// body, or contention.
     Conflict,
+    /// 409: the first request with this `Idempotency-Key` is still in flight; retry the same
+    /// request after `Retry-After` seconds.
+    IdempotencyKeyInFlight,
     /// 401: a credential is missing or wrong.
     Unauthorized,
     /// 403: the credential lacks the scope the route needs.

@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
+use axum::Extension;
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, ToSchema};
@@ -14,11 +15,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::fields;
+use crate::http::auth::Principal;
 use crate::http::body::JsonValue;
 use crate::http::error::{ApiError, ErrorEnvelope};
 use crate::http::openapi::{AuthErrors, BodyErrors, RateLimited, ServerErrors};
 use crate::http::AppState;
-use crate::idempotency::IdempotencyKey;
+use crate::idempotency::{IdempotencyKey, IdempotencyScope};
 use crate::streams::create::NEW_STREAM;
 use crate::streams::query::{parse_get_params, parse_list_params};
 use crate::streams::service::{stream_location, CreateOutcome, StreamListPage};
@@ -98,11 +100,21 @@ pub struct ShowStreamQuery {
     pub at: Option<u64>,
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+/// The request's `Idempotency-Key`, in the key space of the credential that sent it (each API
+/// key has its own; anonymous requests share one).
+fn idempotency_key(
+    headers: &HeaderMap,
+    principal: Option<&Principal>,
+) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
-    IdempotencyKey::parse(value.as_bytes())
+    let scope = match principal {
+        Some(Principal::ApiKey { id, .. }) => IdempotencyScope::ApiKey(id.clone()),
+        // The admin token is not a stream credential (refused before this handler).
+        Some(Principal::Anonymous | Principal::Admin) | None => IdempotencyScope::Anonymous,
+    };
+    IdempotencyKey::parse(value.as_bytes(), scope)
         .map(Some)
         .map_err(|error| ApiError::Validation {
             message: "invalid Idempotency-Key header".into(),
@@ -166,7 +178,8 @@ fn json_response(status: StatusCode, body: Vec<u8>, location: Option<&str>) -> R
                 ("Idempotency-Replayed" = String, description = "`true`, present only when this is the replay of an earlier response")
             )),
         (status = 400, description = "`VALIDATION_ERROR`: malformed JSON, an invalid `Idempotency-Key`, or failing fields listed in `details`", body = ErrorEnvelope),
-        (status = 409, description = "`CONFLICT`: the `Idempotency-Key` was used with another body, or its first request is still in flight", body = ErrorEnvelope),
+        (status = 409, description = "`CONFLICT`: the `Idempotency-Key` was used with another body. `IDEMPOTENCY_KEY_IN_FLIGHT`: its first request is still in flight; retry after `Retry-After` seconds", body = ErrorEnvelope,
+            headers(("Retry-After" = String, description = "Seconds to wait; only with `IDEMPOTENCY_KEY_IN_FLIGHT`"))),
         AuthErrors,
         BodyErrors,
         RateLimited,
@@ -175,10 +188,11 @@ fn json_response(status: StatusCode, body: Vec<u8>, location: Option<&str>) -> R
 )]
 async fn create(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     JsonValue(body): JsonValue,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(&headers)?;
+    let key = idempotency_key(&headers, principal.as_ref().map(|p| &p.0))?;
     match state.streams.create(&body, key.as_ref()).await? {
         CreateOutcome::Created { id, body } => Ok(json_response(
             StatusCode::CREATED,

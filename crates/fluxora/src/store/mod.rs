@@ -38,6 +38,18 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The database could not be opened at start-up: where it is
+    /// ([`DatabaseConfig::location`], never a password) and why.
+    #[error("cannot open the {backend} database at {location}: {source}")]
+    Open {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// The file path or `host:port/database`.
+        location: String,
+        /// The cause (for example "Connection refused (os error 111)").
+        #[source]
+        source: Box<StoreError>,
+    },
 }
 
 impl StoreError {
@@ -90,15 +102,32 @@ pub struct PoolStats {
 
 /// Opens (creating and migrating when needed) the database `DATABASE_URL` names.
 ///
-/// Errors: [`StoreError`] when the database cannot be opened or migrated.
+/// Errors: [`StoreError::Open`] (naming the file or host and the cause) when the database
+/// cannot be reached or opened; [`StoreError`] when migrating fails.
 pub async fn open(config: &DatabaseConfig) -> Result<Database, StoreError> {
+    let opening = |backend: &'static str| {
+        move |source: StoreError| StoreError::Open {
+            backend,
+            location: config.location(),
+            source: Box::new(source),
+        }
+    };
     if is_postgres_url(&config.url) {
-        let database = Database::Postgres(postgres::PostgresDatabase::connect(config).await?);
+        let database = Database::Postgres(
+            postgres::PostgresDatabase::connect(config)
+                .await
+                .map_err(opening("postgres"))?,
+        );
         database.migrate().await?;
         Ok(database)
     } else {
         Ok(Database::Sqlite(
-            sqlite::SqliteDatabase::open_migrated(config).await?,
+            sqlite::SqliteDatabase::open_migrated(config)
+                .await
+                .map_err(|error| match error {
+                    migration @ StoreError::Migration(_) => migration,
+                    other => opening("sqlite")(other),
+                })?,
         ))
     }
 }

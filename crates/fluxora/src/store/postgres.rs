@@ -55,6 +55,16 @@ impl PostgresDatabase {
             // the indexer's batch statements once estimates grew, tens of ms each;
             // docs/benchmarks.md).
             .options([("jit", "off")]);
+        // One connection first, outside the pool: its error (connection refused, authentication,
+        // TLS) is the cause an operator needs, where the pool would retry until its acquire
+        // timeout and report only "pool timed out".
+        {
+            use sqlx::Connection;
+            let first = sqlx::PgConnection::connect_with(&options)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+            let _ = first.close().await;
+        }
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)

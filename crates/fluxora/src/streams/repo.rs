@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use crate::address::StellarAddress;
 use crate::amount::Amount;
+use crate::idempotency::IdempotencyKey;
 use crate::store::{
     to_i64, to_u32, to_u64, Arg, Columns, Database, Page, Query, QueryBuilder, StoreError, Tx,
     ROWS_PER_STATEMENT,
@@ -77,8 +78,8 @@ pub enum IdempotencyRecord {
 /// resource it created.
 #[derive(Debug, Clone)]
 pub struct IdempotencyCompletion {
-    /// The key.
-    pub key: String,
+    /// The key, in its credential scope.
+    pub key: IdempotencyKey,
     /// HTTP status.
     pub status: u16,
     /// Exact body bytes.
@@ -241,11 +242,12 @@ impl StreamRepository {
         if let Some(completion) = completion {
             Query::new(
                 "UPDATE idempotency_keys SET state = 'completed', response_status = $1, \
-                 response_body = $2, location = $3 WHERE key = $4",
+                 response_body = $2, location = $3 WHERE scope = $4 AND key = $5",
             )
             .bind(i64::from(completion.status))
             .bind(completion.body.as_slice())
             .bind(completion.location.as_deref())
+            .bind(completion.key.scope().as_str())
             .bind(completion.key.as_str())
             .execute(&mut tx)
             .await?;
@@ -385,15 +387,16 @@ impl StreamRepository {
     /// Errors: [`StoreError`].
     pub async fn idempotency_get(
         &self,
-        key: &str,
+        key: &IdempotencyKey,
         now: i64,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         let row = Query::new(
             "SELECT state, request_hash, response_status, response_body, location \
-             FROM idempotency_keys WHERE key = $1 AND expires_at > $2 \
-             AND (state = 'completed' OR locked_until > $2)",
+             FROM idempotency_keys WHERE scope = $1 AND key = $2 AND expires_at > $3 \
+             AND (state = 'completed' OR locked_until > $3)",
         )
-        .bind(key)
+        .bind(key.scope().as_str())
+        .bind(key.as_str())
         .bind(now)
         .fetch_optional(&self.db)
         .await?;
@@ -407,7 +410,7 @@ impl StreamRepository {
     /// Errors: [`StoreError`].
     pub async fn idempotency_claim(
         &self,
-        key: &str,
+        key: &IdempotencyKey,
         request_hash: &[u8],
         now: i64,
         lock_until: i64,
@@ -415,9 +418,9 @@ impl StreamRepository {
     ) -> Result<ClaimOutcome, StoreError> {
         let claimed = Query::new(
             "INSERT INTO idempotency_keys \
-               (key, request_hash, state, locked_until, created_at, expires_at) \
-             VALUES ($1, $2, 'in_flight', $3, $4, $5) \
-             ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash, \
+               (scope, key, request_hash, state, locked_until, created_at, expires_at) \
+             VALUES ($1, $2, $3, 'in_flight', $4, $5, $6) \
+             ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, \
                state = 'in_flight', locked_until = excluded.locked_until, \
                created_at = excluded.created_at, expires_at = excluded.expires_at, \
                response_status = NULL, response_body = NULL, location = NULL \
@@ -425,7 +428,8 @@ impl StreamRepository {
                 OR (idempotency_keys.state = 'in_flight' \
                     AND idempotency_keys.locked_until <= excluded.created_at)",
         )
-        .bind(key)
+        .bind(key.scope().as_str())
+        .bind(key.as_str())
         .bind(request_hash)
         .bind(lock_until)
         .bind(now)
@@ -448,12 +452,15 @@ impl StreamRepository {
     /// Drops an in-flight claim (the request failed, so a retry may reuse the key).
     ///
     /// Errors: [`StoreError`].
-    pub async fn idempotency_release(&self, key: &str) -> Result<(), StoreError> {
-        Query::new("DELETE FROM idempotency_keys WHERE key = $1 AND state = 'in_flight'")
-            .bind(key)
-            .execute(&self.db)
-            .await
-            .map(drop)
+    pub async fn idempotency_release(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
+        Query::new(
+            "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in_flight'",
+        )
+        .bind(key.scope().as_str())
+        .bind(key.as_str())
+        .execute(&self.db)
+        .await
+        .map(drop)
     }
 
     /// Deletes idempotency records that expired before unix ms `now`; returns how many.

@@ -40,9 +40,16 @@ pub enum StreamError {
     /// Refused lifecycle action (409 `CONFLICT`).
     #[error(transparent)]
     Transition(#[from] TransitionError),
-    /// Idempotency key reused with a different body, or still in flight (409 `CONFLICT`).
-    #[error("{0}")]
-    IdempotencyConflict(&'static str),
+    /// Idempotency key reused with a different body (409 `CONFLICT`).
+    #[error("Idempotency-Key was already used with a different request body")]
+    IdempotencyConflict,
+    /// The first request with this idempotency key is still in flight (409
+    /// `IDEMPOTENCY_KEY_IN_FLIGHT`): retry the same request after `retry_after_secs` seconds.
+    #[error("a request with this Idempotency-Key is still in progress; retry after {retry_after_secs} s (a claim whose request crashed lapses within {} s)", crate::idempotency::CLAIM_LOCK_MS / 1000)]
+    IdempotencyInFlight {
+        /// Seconds to wait before retrying (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// The stream kept changing under concurrent requests (409 `CONFLICT`; retry).
     #[error("Stream '{0}' is being changed by other requests; retry")]
     Contended(String),
@@ -114,12 +121,14 @@ impl StreamService {
 
     /// Creates a stream from a parsed JSON body, honouring an idempotency key.
     ///
-    /// With a key: a completed record with the same canonical body is replayed; a different body
-    /// or a request still in flight is [`StreamError::IdempotencyConflict`]; invalid bodies are not
-    /// remembered (the client may fix and retry with the same key).
+    /// With a key (scoped to the credential that sent it): a completed record with the same
+    /// canonical body is replayed; a different body is [`StreamError::IdempotencyConflict`]; the
+    /// same body while the first request is still in flight is
+    /// [`StreamError::IdempotencyInFlight`]; invalid bodies are not remembered (the client may fix
+    /// and retry with the same key).
     ///
     /// Errors: [`StreamError::Validation`], [`StreamError::IdempotencyConflict`],
-    /// [`StreamError::Store`].
+    /// [`StreamError::IdempotencyInFlight`], [`StreamError::Store`].
     pub async fn create(
         &self,
         body: &serde_json::Value,
@@ -128,7 +137,7 @@ impl StreamService {
         let now_ms = now_millis();
         let fingerprint = key.map(|_| request_fingerprint(body));
         if let (Some(key), Some(fingerprint)) = (key, &fingerprint) {
-            if let Some(record) = self.store.idempotency_get(key.as_str(), now_ms).await? {
+            if let Some(record) = self.store.idempotency_get(key, now_ms).await? {
                 return replay_or_conflict(record, fingerprint);
             }
         }
@@ -139,7 +148,7 @@ impl StreamService {
             match self
                 .store
                 .idempotency_claim(
-                    key.as_str(),
+                    key,
                     fingerprint,
                     now_ms,
                     now_ms.saturating_add(CLAIM_LOCK_MS),
@@ -178,7 +187,7 @@ impl StreamService {
         let body = data.get().as_bytes().to_vec();
         let location = stream_location(&stream.id);
         let completion = key.map(|key| IdempotencyCompletion {
-            key: key.as_str().to_string(),
+            key: key.clone(),
             status: 201,
             body: body.clone(),
             location: Some(location.clone()),
@@ -191,7 +200,7 @@ impl StreamService {
         {
             if let Some(key) = key {
                 // Best effort: if this fails too, the claim lapses after CLAIM_LOCK_MS.
-                if let Err(release_error) = self.store.idempotency_release(key.as_str()).await {
+                if let Err(release_error) = self.store.idempotency_release(key).await {
                     tracing::warn!(error = %release_error, "could not release an idempotency claim");
                 }
             }
@@ -311,11 +320,16 @@ fn replay_or_conflict(
             body,
             location,
         }),
-        IdempotencyRecord::Completed { .. } => Err(StreamError::IdempotencyConflict(
-            "Idempotency-Key was already used with a different request body",
-        )),
-        IdempotencyRecord::InFlight { .. } => Err(StreamError::IdempotencyConflict(
-            "a request with this Idempotency-Key is still in progress; retry later",
-        )),
+        IdempotencyRecord::Completed { .. } => Err(StreamError::IdempotencyConflict),
+        // An empty hash: the claim vanished between two reads (see `idempotency_claim`); the
+        // retry will tell which case it is.
+        IdempotencyRecord::InFlight { request_hash }
+            if request_hash.is_empty() || request_hash == fingerprint =>
+        {
+            Err(StreamError::IdempotencyInFlight {
+                retry_after_secs: crate::idempotency::IN_FLIGHT_RETRY_AFTER_SECS,
+            })
+        }
+        IdempotencyRecord::InFlight { .. } => Err(StreamError::IdempotencyConflict),
     }
 }

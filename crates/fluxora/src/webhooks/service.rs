@@ -223,7 +223,7 @@ impl WebhookService {
     /// [`WebhookError::Store`].
     pub async fn create_endpoint(&self, body: &Value) -> Result<Endpoint, WebhookError> {
         let mut fields = FieldReader::body(&CREATE_ENDPOINT, body)?;
-        let url = self.read_url(&mut fields);
+        let url = self.read_url(&mut fields).await;
         let event_types = read_event_types(&mut fields);
         let description = read_description(&mut fields);
         let enabled = read_enabled(&mut fields).map(|enabled| enabled.unwrap_or(true));
@@ -282,7 +282,7 @@ impl WebhookService {
     pub async fn update_endpoint(&self, id: &str, body: &Value) -> Result<Endpoint, WebhookError> {
         let mut endpoint = self.get_endpoint(id).await?;
         let mut fields = FieldReader::body(&UPDATE_ENDPOINT, body)?;
-        if let Some(url) = self.read_url(&mut fields) {
+        if let Some(url) = self.read_url(&mut fields).await {
             endpoint.url = url;
         }
         // A `null` event filter or description is a change (to all types, to none), unlike an
@@ -449,9 +449,10 @@ impl WebhookService {
     }
 
     /// The endpoint URL, checked against the SSRF policy (absolute `https`, no credentials, no
-    /// private or loopback address unless allowed): `None` when it failed (recorded) or, where
-    /// the body may omit it, is absent.
-    fn read_url(&self, fields: &mut FieldReader<'_>) -> Option<String> {
+    /// private or loopback address unless allowed, and a host name that does not resolve only
+    /// to such addresses: [`SsrfPolicy::check_resolved`]): `None` when it failed (recorded) or,
+    /// where the body may omit it, is absent.
+    async fn read_url(&self, fields: &mut FieldReader<'_>) -> Option<String> {
         let raw = fields
             .string("url", |_| {
                 FieldError::new(
@@ -461,7 +462,11 @@ impl WebhookService {
                 )
             })
             .flatten()?;
-        match self.ssrf.check_url(raw) {
+        let checked = match self.ssrf.check_url(raw) {
+            Ok(url) => self.ssrf.check_resolved(&url).await.map(|()| url),
+            Err(error) => Err(error),
+        };
+        match checked {
             Ok(url) => Some(url.to_string()),
             Err(error) => {
                 fields.push(FieldError::new("url", error.code(), error.to_string()));

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::binary::{self, Server};
-use crate::helpers::{detail_codes, expect_error, valid_body, TestApp, TestDb};
+use crate::helpers::{detail_codes, execute_sql, expect_error, valid_body, TestApp, TestDb};
 
 pub(crate) const ADMIN: &str = "admin-token-0123456789abcdef";
 /// How long a condition may take to become true (a refresh cycle or a process start).
@@ -315,6 +315,23 @@ async fn key_management_needs_the_admin_token() {
         "the bearer token is neither an active API key nor ADMIN_TOKEN"
     );
     assert!(!error.to_string().contains(&mistyped), "never echoed");
+    // An empty token (`-H "Authorization: Bearer $ADMIN_TOKEN"` with the variable unset) is
+    // told it is empty.
+    let empty = app
+        .client
+        .get(app.url("/api/admin/keys"))
+        .header("authorization", "Bearer ")
+        .send()
+        .await
+        .unwrap();
+    let error = expect_401(empty).await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the bearer token is empty"),
+        "{error}"
+    );
     // A webhooks:admin key cannot manage keys (it could mint itself streams:write keys).
     let webhook_admin = key_of(&create_key(&app, "hooks", &["webhooks:admin"]).await);
     let forbidden = call(
@@ -498,6 +515,41 @@ async fn revoked_and_invalid_credentials_get_401_even_on_public_routes() {
     expect_401(call(&app, Method::GET, "/api/streams", Some(&other), None).await).await;
     let open = call(&app, Method::POST, "/api/streams", None, Some(valid_body())).await;
     assert_eq!(open.status(), 201);
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_scoped_to_the_api_key_that_used_them() {
+    let (app, _db) = spawn(&[]).await;
+    let alice = key_of(&create_key(&app, "alice", &["streams:write"]).await);
+    let bob = key_of(&create_key(&app, "bob", &["streams:write"]).await);
+    let create = |key: &str| {
+        app.client
+            .post(app.url("/api/streams"))
+            .bearer_auth(key)
+            .header("idempotency-key", "order-1")
+            .json(&valid_body())
+            .send()
+    };
+
+    let first = create(&alice).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let alices: Value = first.json().await.unwrap();
+    // The same idempotency key and body from another API key is another request: a new stream,
+    // never Alice's replayed to Bob.
+    let second = create(&bob).await.unwrap();
+    assert_eq!(second.status(), 201);
+    assert!(second.headers().get("idempotency-replayed").is_none());
+    let bobs: Value = second.json().await.unwrap();
+    assert_ne!(alices["id"], bobs["id"]);
+    // Each key still replays its own.
+    for (key, expected) in [(&alice, &alices), (&bob, &bobs)] {
+        let replay = create(key).await.unwrap();
+        assert_eq!(replay.status(), 201);
+        assert_eq!(replay.headers()["idempotency-replayed"], "true");
+        assert_eq!(replay.json::<Value>().await.unwrap()["id"], expected["id"]);
+    }
+    let list: Value = app.get_json("/api/streams").await;
+    assert_eq!(list["streams"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -709,23 +761,7 @@ async fn keys_cli_creates_lists_and_revokes_and_servers_follow_within_the_refres
 
 /// Renames the `api_keys` table (`from` → `to`) behind the service's back.
 async fn rename_keys_table(url: &str, from: &str, to: &str) {
-    use sqlx::Connection;
-    let statement = format!("ALTER TABLE {from} RENAME TO {to}");
-    if url.starts_with("postgres") {
-        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query(&statement)
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        connection.close().await.unwrap();
-    } else {
-        let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query(&statement)
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        connection.close().await.unwrap();
-    }
+    execute_sql(url, &format!("ALTER TABLE {from} RENAME TO {to}")).await;
 }
 
 #[tokio::test]

@@ -62,6 +62,90 @@ async fn worker_threads_size_the_runtime() {
     );
 }
 
+/// The start-up line tells an operator what runs: the version, the database's location (never
+/// its password), the indexer and the webhook endpoints; a retired setting is named in a WARN.
+#[tokio::test]
+async fn the_start_up_line_names_version_database_indexer_and_webhooks() {
+    let db = TestDb::new().await;
+    let server = Server::start_with(
+        &db.url(),
+        &[
+            ("INDEXER_WORKER_TOKEN", "worker-token-0123456789"),
+            ("HORIZON_URL", "https://horizon-testnet.stellar.org"),
+        ],
+    )
+    .await;
+    let line = server.wait_for_log("fluxora listening").await;
+    assert_eq!(line["version"], env!("CARGO_PKG_VERSION"), "{line}");
+    let location = line["database_location"].as_str().unwrap();
+    if db.url().starts_with("postgres") {
+        assert!(
+            location.starts_with("127.0.0.1:5432/fluxora_test_"),
+            "{line}"
+        );
+    } else {
+        assert!(db.url().ends_with(location), "{line}");
+    }
+    assert_eq!(line["indexer"], "push", "{line}");
+    assert_eq!(line["webhook_endpoints"], 0, "{line}");
+    let warning = server
+        .log()
+        .into_iter()
+        .find(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("HORIZON_URL is set but no longer read"))
+        })
+        .unwrap_or_else(|| panic!("no HORIZON_URL warning in {:?}", server.log()));
+    assert_eq!(warning["level"], "WARN", "{warning}");
+    server.terminate().await;
+}
+
+/// A database that cannot be reached or opened at start-up is reported with where it is and
+/// why, and the process exits 1.
+#[tokio::test]
+async fn an_unreachable_database_is_named_with_its_cause() {
+    // A port nothing listens on (just freed).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let missing_dir = dir.path().join("no-such-dir").join("fluxora.db");
+    for (url, expected) in [
+        (
+            format!("postgres://fluxora:hunter2@127.0.0.1:{port}/fluxora"),
+            vec![
+                format!("cannot open the postgres database at 127.0.0.1:{port}/fluxora"),
+                "refused".to_string(),
+            ],
+        ),
+        (
+            format!("sqlite://{}", missing_dir.display()),
+            vec![format!(
+                "cannot open the sqlite database at {}",
+                missing_dir.display()
+            )],
+        ),
+    ] {
+        let output = tokio::time::timeout(PROCESS_TIMEOUT, command(&url).arg("serve").output())
+            .await
+            .expect("exits promptly")
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for part in &expected {
+            assert!(printed.contains(part.as_str()), "{part:?} in {printed}");
+        }
+        assert!(!printed.contains("hunter2"), "{printed}");
+    }
+}
+
 #[tokio::test]
 async fn migrate_prepares_the_database_and_exits() {
     let db = TestDb::new().await;

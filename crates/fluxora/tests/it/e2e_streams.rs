@@ -7,8 +7,8 @@ use fluxora::config::Config;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    expect_error, now, pipelined_reader_count, valid_body, with, TestApp, TestDb, C1, G1, G2,
-    RECIPIENT, SENDER,
+    execute_sql, expect_error, now, pipelined_reader_count, valid_body, with, TestApp, TestDb, C1,
+    G1, G2, RECIPIENT, SENDER,
 };
 
 #[tokio::test]
@@ -670,7 +670,13 @@ async fn concurrent_creates_with_one_key_make_one_stream() {
                         .to_string(),
                 );
             }
-            409 => conflicts += 1,
+            409 => {
+                // Only "still in flight" is possible here (one body), told apart from a
+                // reused key and with a time to come back.
+                assert_eq!(response.headers()["retry-after"], "1");
+                expect_error(response, 409, "IDEMPOTENCY_KEY_IN_FLIGHT").await;
+                conflicts += 1;
+            }
             other => panic!("unexpected status {other}"),
         }
     }
@@ -679,6 +685,60 @@ async fn concurrent_creates_with_one_key_make_one_stream() {
     assert_eq!(ids.len(), 1, "replays carry the same stream");
     let list: Value = app.get_json("/api/streams").await;
     assert_eq!(list["streams"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_key_whose_first_request_is_in_flight_says_when_to_retry() {
+    use sha2::Digest;
+    let db = TestDb::new().await;
+    let app = TestApp::spawn_with(&db).await;
+    let body = valid_body();
+    // What a replica that crashed between claiming the key and committing leaves behind: an
+    // in-flight claim on the key (anonymous scope), locked for another minute.
+    let hash = hex::encode(sha2::Sha256::digest(serde_json::to_vec(&body).unwrap()));
+    let blob = if db.url().starts_with("postgres") {
+        format!("decode('{hash}', 'hex')")
+    } else {
+        format!("X'{hash}'")
+    };
+    let now_ms = now() as i64 * 1000;
+    execute_sql(
+        &db.url(),
+        &format!(
+            "INSERT INTO idempotency_keys \
+               (scope, key, request_hash, state, locked_until, created_at, expires_at) \
+             VALUES ('', 'crashed-1', {blob}, 'in_flight', {}, {now_ms}, {})",
+            now_ms + 60_000,
+            now_ms + 86_400_000
+        ),
+    )
+    .await;
+
+    // The same request: wait and retry (its own code and a Retry-After).
+    let same = app.create_with_key("crashed-1", &body).await;
+    assert_eq!(same.headers()["retry-after"], "1");
+    let error = expect_error(same, 409, "IDEMPOTENCY_KEY_IN_FLIGHT").await;
+    assert!(
+        error["message"].as_str().unwrap().contains("in progress"),
+        "{error}"
+    );
+    // Another body under that key: a permanent conflict, no Retry-After.
+    let other = app
+        .create_with_key(
+            "crashed-1",
+            &with(body.clone(), json!({"depositAmount": "7"})),
+        )
+        .await;
+    assert!(other.headers().get("retry-after").is_none());
+    expect_error(other, 409, "CONFLICT").await;
+
+    // Once the claim lapses the key is free again.
+    execute_sql(
+        &db.url(),
+        &format!("UPDATE idempotency_keys SET locked_until = {now_ms} WHERE key = 'crashed-1'"),
+    )
+    .await;
+    assert_eq!(app.create_with_key("crashed-1", &body).await.status(), 201);
 }
 
 #[tokio::test]

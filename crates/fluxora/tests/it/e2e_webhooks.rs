@@ -570,6 +570,89 @@ async fn a_continuously_failing_endpoint_is_disabled_and_can_be_re_enabled() {
     );
 }
 
+/// This machine's host name and the first address it resolves to, which must be forbidden for
+/// webhooks (machines here map their name to 127.0.0.1 in /etc/hosts, as most hosts do).
+async fn a_name_resolving_to_a_forbidden_address() -> (String, std::net::IpAddr) {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_lowercase();
+    let addresses: Vec<_> = tokio::net::lookup_host((name.as_str(), 0))
+        .await
+        .unwrap_or_else(|e| panic!("this machine's name {name} must resolve: {e}"))
+        .map(|a| a.ip())
+        .collect();
+    let address = addresses
+        .iter()
+        .copied()
+        .find(|ip| fluxora::ssrf::is_forbidden(*ip).is_some())
+        .unwrap_or_else(|| panic!("{name} resolves to no forbidden address: {addresses:?}"));
+    assert!(
+        addresses
+            .iter()
+            .all(|ip| fluxora::ssrf::is_forbidden(*ip).is_some()),
+        "{name} also resolves to a public address: {addresses:?}"
+    );
+    (name, address)
+}
+
+#[tokio::test]
+async fn a_host_name_resolving_only_to_forbidden_addresses_is_refused_at_creation() {
+    // The production policy (no allow-list: an allow-listed IP would be accepted behind a name).
+    let db = TestDb::new().await;
+    let app = TestApp::spawn_env(&db, &[("ADMIN_TOKEN", ADMIN)]).await;
+    // A host name is resolved at creation too: the machine's own name resolves to a loopback
+    // (or private) address here, so it is refused, naming the address; an update to it as well.
+    let (name, address) = a_name_resolving_to_a_forbidden_address().await;
+    let url = format!("https://{name}/hook");
+    let response = admin(
+        &app,
+        reqwest::Method::POST,
+        "/api/webhooks/endpoints",
+        Some(json!({"url": url})),
+    )
+    .await;
+    let error = expect_error(response, 400, "VALIDATION_ERROR").await;
+    assert_eq!(error["details"][0]["code"], "ADDRESS_FORBIDDEN", "{error}");
+    let message = error["details"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&name) && message.contains(&address.to_string()),
+        "{message}"
+    );
+    let created = admin(
+        &app,
+        reqwest::Method::POST,
+        "/api/webhooks/endpoints",
+        Some(json!({"url": "https://receiver.invalid/hook"})),
+    )
+    .await;
+    assert_eq!(
+        created.status(),
+        201,
+        "a name that does not resolve (yet) is accepted"
+    );
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let response = admin(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/webhooks/endpoints/{id}"),
+        Some(json!({"url": url})),
+    )
+    .await;
+    let error = expect_error(response, 400, "VALIDATION_ERROR").await;
+    assert_eq!(error["details"][0]["code"], "ADDRESS_FORBIDDEN", "{error}");
+    admin(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/api/webhooks/endpoints/{id}"),
+        None,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn the_ssrf_guard_refuses_at_creation_and_at_delivery() {
     let (app, db) = spawn(&[]).await;

@@ -92,6 +92,27 @@ impl TestDb {
     }
 }
 
+/// Runs one SQL statement on the database at `url` (SQLite or PostgreSQL) behind the service's
+/// back: for states only a crash or an operator leaves behind.
+pub async fn execute_sql(url: &str, statement: &str) {
+    use sqlx::Connection;
+    if url.starts_with("postgres") {
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(statement)
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+    } else {
+        let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(statement)
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+    }
+}
+
 /// A PostgreSQL backend of the service's pipelined read connections (the fast path of GET by id),
 /// as `pg_stat_activity` shows it.
 #[derive(Debug, Clone, PartialEq)]
