@@ -8,6 +8,8 @@
 # - the rate limit is shared through Redis: with RATE_LIMIT_IP_PER_MINUTE=60 (bursts of 6),
 #   requests alternating between the replicas are refused after one burst in all, not one per
 #   replica, and Redis holds the limiter's keys;
+# - the indexer, configured on both replicas, is led by exactly one (the PostgreSQL advisory
+#   lock); when the leader stops the other takes over;
 # - every replica stops on SIGTERM with exit 0;
 # then removes the project's containers, network and volumes. Not part of .ci/run (about two
 # minutes with the images built, needs root and the Debian packages podman, runc, mmdebstrap,
@@ -27,6 +29,10 @@ source scripts/container-lib.sh
 
 export FLUXORA_1_PORT="${FLUXORA_1_PORT:-3901}" FLUXORA_2_PORT="${FLUXORA_2_PORT:-3902}"
 export RATE_LIMIT_IP_PER_MINUTE=60
+# The indexer is configured on both replicas; its RPC endpoint is a closed port (no network to
+# follow here), so it fails and retries, but leadership is still taken and handed over.
+export STELLAR_RPC_URL=http://127.0.0.1:9
+export FLUXORA_CONTRACT_ID=CBX72YCL7Q4B7IFWPNIW24SZXRICTIBI456D7J24BAMYRPTFF5VLOYPM
 PROJECT="fluxora-smoke-$$"
 R1="http://127.0.0.1:$FLUXORA_1_PORT"
 R2="http://127.0.0.1:$FLUXORA_2_PORT"
@@ -37,6 +43,11 @@ compose() {
   podman-compose -p "$PROJECT" -f compose.yaml -f compose.local.yaml "$@" >>"$COMPOSE_LOG" 2>&1
 }
 cleanup() {
+  local ids
+  # `down` leaves the anonymous /data volumes of the fluxora image's VOLUME: remove them with
+  # their containers first.
+  ids=$(podman ps -a -q --filter "label=com.docker.compose.project=$PROJECT")
+  [ -z "$ids" ] || podman_quiet rm -f -v $ids >/dev/null 2>&1 || true
   compose down -v || true
   podman network rm -f "${PROJECT}_default" >/dev/null 2>&1 || true
   rm -rf "$CONTAINER_WORK"
@@ -126,12 +137,48 @@ keys=$(podman exec "$(container redis)" redis-cli --scan --pattern 'fluxora:rl:*
 [ "$keys" -ge 1 ] || fail "no fluxora:rl:* keys in Redis"
 echo "both replicas refused once the shared burst was spent; Redis holds $keys limiter key(s)"
 
-step "SIGTERM: the replicas stop with exit 0"
-for service in fluxora-1 fluxora-2; do
-  podman stop --time 30 "$(container "$service")" >/dev/null
+# The client address of the connection holding the indexer's advisory lock (docs/indexer.md),
+# empty when none does.
+lock_holder() {
+  podman exec "$(container postgres)" psql -U fluxora -d fluxora -Atc \
+    "SELECT a.client_addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'advisory' AND l.granted" 2>/dev/null
+}
+# The service whose container has this address on the project's network.
+service_at() {
+  local service
+  for service in fluxora-1 fluxora-2; do
+    podman inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' \
+      "$(container "$service")" | grep -qw "$1" && echo "$service"
+  done
+  return 0
+}
+
+step "indexer leadership: exactly one replica holds the advisory lock"
+deadline=$((SECONDS + 20))
+until [ "$(lock_holder | wc -l)" = 1 ]; do
+  [ $SECONDS -lt $deadline ] || fail "advisory locks held: '$(lock_holder)' (expected one)"
+  sleep 1
+done
+leader=$(service_at "$(lock_holder)")
+[ -n "$leader" ] || fail "the lock holder $(lock_holder) is no replica"
+if [ "$leader" = fluxora-1 ]; then standby=fluxora-2; else standby=fluxora-1; fi
+echo "$leader leads the indexer, $standby stands by"
+
+step "SIGTERM: the leader stops with exit 0, the standby takes over; then the standby stops"
+for service in "$leader" "$standby"; do
+  podman_quiet stop --time 30 "$(container "$service")" >/dev/null
   code=$(podman inspect --format '{{.State.ExitCode}}' "$(container "$service")")
   [ "$code" = 0 ] || fail "$service exited $code after SIGTERM"
   echo "$service: exit 0"
+  if [ "$service" = "$leader" ]; then
+    deadline=$((SECONDS + 20))
+    until [ "$(service_at "$(lock_holder)")" = "$standby" ]; do
+      [ $SECONDS -lt $deadline ] || fail "$standby did not take the indexer lock within 20 s"
+      sleep 1
+    done
+    echo "$standby took over the indexer lock"
+  fi
 done
 
 step "compose smoke passed; removing the project (containers, network, volumes)"
