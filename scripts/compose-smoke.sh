@@ -47,6 +47,7 @@ cleanup() {
   # `down` leaves the anonymous /data volumes of the fluxora image's VOLUME: remove them with
   # their containers first.
   ids=$(podman ps -a -q --filter "label=com.docker.compose.project=$PROJECT")
+  # shellcheck disable=SC2086 # one id per word
   [ -z "$ids" ] || podman_quiet rm -f -v $ids >/dev/null 2>&1 || true
   compose down -v || true
   podman network rm -f "${PROJECT}_default" >/dev/null 2>&1 || true

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/container-smoke.sh and scripts/compose-smoke.sh (sourced, not run): running
 # podman on a machine without a container registry (README, "Container"; docs/operations.md,
 # "Compose: the scale-out shape").

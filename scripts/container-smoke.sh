@@ -128,7 +128,9 @@ else
   uid=$(podman top "$NAME" huser | awk 'NR == 2 { print $1 }')
   echo "podman inspect health: $(podman inspect --format '{{.State.Health.Status}}' "$NAME")"
 fi
-[ -n "$uid" ] && [ "$uid" != 0 ] && [ "$uid" != root ] || fail "the process runs as uid '$uid'"
+case "$uid" in
+  "" | 0 | root) fail "the process runs as uid '$uid'" ;;
+esac
 step "healthy; configured user $user, process uid $uid"
 
 step "probing /health and the API"
