@@ -248,7 +248,10 @@ fn path_called(block: &str) -> String {
 async fn the_push_ingest_example_of_the_docs_runs_as_written() {
     let indexer = read("docs/indexer.md");
     let blocks = code_blocks(&indexer, EXAMPLE_HEADING);
-    let languages: Vec<&str> = blocks.iter().map(|(language, _)| language.as_str()).collect();
+    let languages: Vec<&str> = blocks
+        .iter()
+        .map(|(language, _)| language.as_str())
+        .collect();
     assert_eq!(
         languages,
         ["sh", "sh", "json", "sh", "json"],
@@ -306,7 +309,10 @@ async fn the_push_ingest_example_of_the_docs_runs_as_written() {
     assert_eq!(response.status(), 200);
     let answered: Value = response.json().await.expect("the ingest report");
     let documented: Value = serde_json::from_str(report).expect("the documented report is JSON");
-    assert_eq!(answered, documented, "the ingest report is the documented one");
+    assert_eq!(
+        answered, documented,
+        "the ingest report is the documented one"
+    );
 
     // The chain stream, exactly as documented (chain times are ledger close times, and the
     // stream ended in 2025: nothing in it depends on when the test runs).
@@ -318,13 +324,19 @@ async fn the_push_ingest_example_of_the_docs_runs_as_written() {
     assert_eq!(response.status(), 200);
     let answered: Value = response.json().await.expect("the stream");
     let documented: Value = serde_json::from_str(stream).expect("the documented stream is JSON");
-    assert_eq!(answered, documented, "the chain stream is the documented one");
+    assert_eq!(
+        answered, documented,
+        "the chain stream is the documented one"
+    );
     assert_eq!(answered["source"], "chain");
     server.terminate().await;
 
     // The body is the fixtures' event with its ledger's hash, as docs/examples/README.md says.
     let body: Value = serde_json::from_slice(&body).expect("the body is JSON");
-    let event_id = body["events"][0]["id"].as_str().expect("an event id").to_owned();
+    let event_id = body["events"][0]["id"]
+        .as_str()
+        .expect("an event id")
+        .to_owned();
     let scenario: Value =
         serde_json::from_str(&read("fixtures/chain/fluxora-scenario.getEvents.json")).unwrap();
     let mut event = scenario["pages"]
