@@ -10,6 +10,7 @@ mod rpc_fixture;
 mod e2e_auth;
 mod e2e_contract;
 mod e2e_conventions;
+mod e2e_docs;
 mod e2e_durability;
 mod e2e_full_contract;
 mod e2e_hardening;
