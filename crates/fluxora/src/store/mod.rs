@@ -13,6 +13,7 @@
 pub mod dialect;
 pub mod meta;
 pub mod postgres;
+pub mod postgres_tls;
 pub mod query;
 pub mod sqlite;
 
@@ -38,6 +39,24 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The first connection to PostgreSQL failed (at start-up): the message names the server,
+    /// the TLS mode and the cause (a refused certificate explained), never the password.
+    #[error("could not connect to PostgreSQL at {server} (sslmode={sslmode}): {cause}")]
+    Connect {
+        /// `host:port`.
+        server: String,
+        /// The TLS mode applied (`verify-full`, ...).
+        sslmode: &'static str,
+        /// What went wrong, in words.
+        cause: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The TLS settings of `DATABASE_URL` are unusable (an unknown `sslmode`, an unreadable
+    /// certificate file).
+    #[error("DATABASE_URL TLS settings: {0}")]
+    Tls(String),
 }
 
 impl StoreError {
