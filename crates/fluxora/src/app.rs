@@ -208,7 +208,10 @@ impl Application {
         let rate_limiter = if config.rate_limit.enabled {
             let limiter = RateLimiter::new(&config.rate_limit, config.http.trusted_proxies.clone())
                 .map_err(|e| AppError::Serve(std::io::Error::other(e.to_string())))?;
-            limiter.warm_up().await;
+            limiter
+                .warm_up()
+                .await
+                .map_err(|e| AppError::Serve(std::io::Error::other(e.to_string())))?;
             Some(Arc::new(limiter))
         } else {
             tracing::info!("rate limiting is disabled (RATE_LIMIT_ENABLED=false)");

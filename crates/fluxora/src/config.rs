@@ -254,9 +254,13 @@ pub struct RateLimitConfig {
     /// Requests per minute per API key (`RATE_LIMIT_KEY_PER_MINUTE`, default 3000; burst = a
     /// tenth, at least 1).
     pub key_per_minute: u32,
-    /// Redis shared by every replica (`REDIS_URL`, `redis://[user:password@]host[:port][/db]`);
-    /// unset: limits are per process. May carry a password: never logged.
+    /// Redis shared by every replica (`REDIS_URL`, `redis://[user:password@]host[:port][/db]`,
+    /// or `rediss://…` for TLS); unset: limits are per process. May carry a password: never
+    /// logged.
     pub redis_url: Option<Secret>,
+    /// The CA certificates (PEM, the contents of `REDIS_CA_FILE`) a `rediss://` server's
+    /// certificate must lead to, instead of the platform's roots; `None`: the platform's roots.
+    pub redis_ca: Option<Vec<u8>>,
     /// Prefix of the limiter's Redis keys (`RATE_LIMIT_REDIS_PREFIX`, default `fluxora:rl:`).
     pub redis_prefix: String,
     /// Longest wait for a Redis decision before the local limiter decides instead
@@ -273,6 +277,7 @@ impl Default for RateLimitConfig {
             ip_per_minute: 600,
             key_per_minute: 3000,
             redis_url: None,
+            redis_ca: None,
             redis_prefix: "fluxora:rl:".into(),
             redis_timeout: Duration::from_millis(50),
         }
@@ -704,6 +709,19 @@ fn read_database(r: &mut Reader<'_>) -> DatabaseConfig {
             "DATABASE_URL",
             "expected sqlite://PATH (e.g. sqlite://fluxora.db), sqlite::memory: or postgres://USER:PASSWORD@HOST:PORT/DB",
         );
+    } else if is_postgres_url(&url) {
+        match url::Url::parse(&url) {
+            Err(_) => r.problem("DATABASE_URL", "is not a valid URL"),
+            Ok(parsed) => {
+                let tls = postgres_tls::PostgresTls::from_url(&parsed, |name| {
+                    r.get(name).map(str::to_string)
+                })
+                .and_then(|tls| tls.check_files());
+                if let Err(error) = tls {
+                    r.problem("DATABASE_URL", error.to_string());
+                }
+            }
+        }
     } else if url::Url::parse(&url).is_err() && url != "sqlite::memory:" {
         r.problem("DATABASE_URL", "is not a valid URL");
     }
@@ -908,15 +926,42 @@ fn read_rate_limit(r: &mut Reader<'_>) -> RateLimitConfig {
     let redis_url = match r.get("REDIS_URL") {
         None => d.redis_url,
         Some(raw) => match url::Url::parse(raw) {
-            Ok(parsed) if parsed.scheme() == "redis" && parsed.has_host() => Some(Secret::new(raw)),
+            Ok(parsed)
+                if matches!(parsed.scheme(), "redis" | "rediss")
+                    && parsed.has_host()
+                    && parsed.fragment().is_none() =>
+            {
+                Some(Secret::new(raw))
+            }
             _ => {
                 r.problem(
                     "REDIS_URL",
-                    "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB] (TLS rediss:// is not supported)",
+                    "expected redis://[USER:PASSWORD@]HOST[:PORT][/DB], or rediss://… for TLS",
                 );
                 None
             }
         },
+    };
+    let redis_ca = match r.get("REDIS_CA_FILE") {
+        None => d.redis_ca,
+        Some(path) => {
+            let tls = redis_url
+                .as_ref()
+                .is_some_and(|url| url.expose().starts_with("rediss://"));
+            if !tls {
+                r.problem("REDIS_CA_FILE", "is only used with a rediss:// REDIS_URL");
+                None
+            } else {
+                match postgres_tls::read_certificates(std::path::Path::new(path)) {
+                    // The file as read, for the Redis client (which parses PEM itself).
+                    Ok(_) => std::fs::read(path).ok(),
+                    Err(problem) => {
+                        r.problem("REDIS_CA_FILE", format!("{path} {problem}"));
+                        None
+                    }
+                }
+            }
+        }
     };
     let redis_prefix = r
         .get("RATE_LIMIT_REDIS_PREFIX")
@@ -930,6 +975,7 @@ fn read_rate_limit(r: &mut Reader<'_>) -> RateLimitConfig {
         ip_per_minute,
         key_per_minute,
         redis_url,
+        redis_ca,
         redis_prefix,
         redis_timeout,
     }
@@ -1025,6 +1071,8 @@ impl Config {
         })
     }
 }
+
+pub mod postgres_tls;
 
 #[cfg(test)]
 mod tests;

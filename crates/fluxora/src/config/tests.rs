@@ -241,3 +241,91 @@ fn database_locations_never_carry_credentials() {
         assert_eq!(super::database_location(url), location, "{url}");
     }
 }
+
+#[test]
+fn postgres_tls_settings_are_checked_at_boot() {
+    let err = Config::from_vars(&vars(&[(
+        "DATABASE_URL",
+        "postgres://u:hunter2@db/x?sslmode=verify_full",
+    )]))
+    .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("DATABASE_URL"), "{message}");
+    assert!(
+        message.contains(
+            "sslmode=verify_full is not one of disable, prefer, require, verify-ca, verify-full"
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+
+    let err = Config::from_vars(&vars(&[(
+        "DATABASE_URL",
+        "postgres://db/x?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+    )]))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("sslrootcert=/nonexistent/ca.pem cannot be read"),
+        "{err}"
+    );
+    // A mode from PGSSLMODE is checked like one in the URL.
+    let err = Config::from_vars(&vars(&[
+        ("DATABASE_URL", "postgres://db/x"),
+        ("PGSSLMODE", "sometimes"),
+    ]))
+    .unwrap_err();
+    assert!(err.to_string().contains("sslmode=sometimes"), "{err}");
+
+    let good = Config::from_vars(&vars(&[(
+        "DATABASE_URL",
+        "postgres://db/x?sslmode=verify-full",
+    )]));
+    assert!(good.is_ok());
+}
+
+#[test]
+fn rediss_urls_and_the_redis_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let ca = ca.display().to_string();
+    let tls = Config::from_vars(&vars(&[
+        ("REDIS_URL", "rediss://:hunter2@cache:6380/0"),
+        ("REDIS_CA_FILE", &ca),
+    ]))
+    .unwrap();
+    assert!(tls.rate_limit.redis_url.is_some());
+    assert_eq!(
+        tls.rate_limit.redis_ca.as_deref(),
+        Some(std::fs::read(&ca).unwrap().as_slice())
+    );
+
+    let err = Config::from_vars(&vars(&[
+        ("REDIS_URL", "redis://cache:6379"),
+        ("REDIS_CA_FILE", &ca),
+    ]))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("REDIS_CA_FILE: is only used with a rediss:// REDIS_URL"),
+        "{err}"
+    );
+    let err = Config::from_vars(&vars(&[
+        ("REDIS_URL", "rediss://cache:6380"),
+        ("REDIS_CA_FILE", "/nonexistent/ca.pem"),
+    ]))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("/nonexistent/ca.pem cannot be read"),
+        "{err}"
+    );
+    let err =
+        Config::from_vars(&vars(&[("REDIS_URL", "rediss://cache:6380/#insecure")])).unwrap_err();
+    assert!(err.to_string().contains("REDIS_URL"), "{err}");
+}

@@ -198,6 +198,7 @@ impl RateLimiter {
         let redis = match &config.redis_url {
             Some(url) => Some(redis_gcra::RedisGcra::new(
                 url.expose(),
+                config.redis_ca.as_deref(),
                 &config.redis_prefix,
                 config.redis_timeout,
             )?),
@@ -223,16 +224,27 @@ impl RateLimiter {
 
     /// Connects to Redis, if configured, so the first requests are already shared; logs a WARN
     /// (and keeps going with local limits) when it does not answer.
-    pub async fn warm_up(&self) {
+    ///
+    /// Errors: [`redis_gcra::RedisCertificateError`] when Redis answered over TLS with a
+    /// certificate that is refused (a configuration error, not an outage: the service does not
+    /// start).
+    pub async fn warm_up(&self) -> Result<(), redis_gcra::RedisCertificateError> {
         if let Some(redis) = &self.redis {
             match redis.ping().await {
                 Ok(()) => tracing::info!("rate limits are shared through Redis"),
                 Err(error) => {
+                    if let Some(cause) = error.certificate_problem() {
+                        return Err(redis_gcra::RedisCertificateError {
+                            server: redis.server().to_string(),
+                            cause,
+                        });
+                    }
                     self.fallback_warnings.ready();
                     tracing::warn!(error = %error, "Redis is unreachable; rate limits are per process until it answers");
                 }
             }
         }
+        Ok(())
     }
 
     fn limit_of(&self, bucket: &Bucket) -> Limit {
@@ -429,6 +441,7 @@ mod tests {
             ip_per_minute: ip,
             key_per_minute: key,
             redis_url: None,
+            redis_ca: None,
             redis_prefix: "fluxora:rl:".into(),
             redis_timeout: Duration::from_millis(50),
         }
@@ -634,7 +647,7 @@ mod tests {
         let mut config = config(60, 60);
         config.redis_url = Some(Secret::new("redis://127.0.0.1:1"));
         let limiter = RateLimiter::new(&config, TrustedProxies::default()).unwrap();
-        limiter.warm_up().await;
+        limiter.warm_up().await.unwrap();
         let bucket = Bucket::Key("k".into());
         for _ in 0..6 {
             assert!(matches!(limiter.check(&bucket).await, Decision::Allowed(_)));

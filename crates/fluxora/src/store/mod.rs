@@ -13,6 +13,7 @@
 pub mod dialect;
 pub mod meta;
 pub mod postgres;
+pub mod postgres_tls;
 pub mod query;
 pub mod sqlite;
 
@@ -38,18 +39,34 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
-    /// The database could not be opened at start-up: where it is
-    /// ([`DatabaseConfig::location`], never a password) and why.
-    #[error("cannot open the {backend} database at {location}: {source}")]
+    /// The SQLite file could not be opened at start-up: its path and why (PostgreSQL's
+    /// counterpart is [`StoreError::Connect`]).
+    #[error("cannot open the sqlite database at {path}: {source}")]
     Open {
-        /// `sqlite` or `postgres`.
-        backend: &'static str,
-        /// The file path or `host:port/database`.
-        location: String,
-        /// The cause (for example "Connection refused (os error 111)").
+        /// The file path ([`DatabaseConfig::location`]).
+        path: String,
+        /// The cause (for example "unable to open database file").
         #[source]
         source: Box<StoreError>,
     },
+    /// The first connection to PostgreSQL failed (at start-up): the message names the server,
+    /// the TLS mode and the cause (a refused certificate explained), never the password.
+    #[error("could not connect to PostgreSQL at {server} (sslmode={sslmode}): {cause}")]
+    Connect {
+        /// `host:port`.
+        server: String,
+        /// The TLS mode applied (`verify-full`, ...).
+        sslmode: &'static str,
+        /// What went wrong, in words.
+        cause: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The TLS settings of `DATABASE_URL` are unusable (an unknown `sslmode`, an unreadable
+    /// certificate file).
+    #[error("DATABASE_URL TLS settings: {0}")]
+    Tls(String),
 }
 
 impl StoreError {
@@ -102,22 +119,12 @@ pub struct PoolStats {
 
 /// Opens (creating and migrating when needed) the database `DATABASE_URL` names.
 ///
-/// Errors: [`StoreError::Open`] (naming the file or host and the cause) when the database
-/// cannot be reached or opened; [`StoreError`] when migrating fails.
+/// Errors: [`StoreError::Connect`] (PostgreSQL: the server, TLS mode and cause) or
+/// [`StoreError::Open`] (SQLite: the file and cause) when the database cannot be reached or
+/// opened; [`StoreError`] when migrating fails.
 pub async fn open(config: &DatabaseConfig) -> Result<Database, StoreError> {
-    let opening = |backend: &'static str| {
-        move |source: StoreError| StoreError::Open {
-            backend,
-            location: config.location(),
-            source: Box::new(source),
-        }
-    };
     if is_postgres_url(&config.url) {
-        let database = Database::Postgres(
-            postgres::PostgresDatabase::connect(config)
-                .await
-                .map_err(opening("postgres"))?,
-        );
+        let database = Database::Postgres(postgres::PostgresDatabase::connect(config).await?);
         database.migrate().await?;
         Ok(database)
     } else {
@@ -126,7 +133,10 @@ pub async fn open(config: &DatabaseConfig) -> Result<Database, StoreError> {
                 .await
                 .map_err(|error| match error {
                     migration @ StoreError::Migration(_) => migration,
-                    other => opening("sqlite")(other),
+                    other => StoreError::Open {
+                        path: config.location(),
+                        source: Box::new(other),
+                    },
                 })?,
         ))
     }

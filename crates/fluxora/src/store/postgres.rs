@@ -8,9 +8,10 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 
 use super::StoreError;
+use crate::config::postgres_tls::{PostgresTls, SslMode};
 use crate::config::DatabaseConfig;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -28,6 +29,8 @@ pub struct PostgresDatabase {
     options: Arc<PgConnectOptions>,
     /// `DATABASE_URL` as given (the stream repository's pipelined readers connect with it).
     url: Arc<str>,
+    /// The TLS settings of `DATABASE_URL`, which the pipelined readers apply too.
+    tls: Arc<PostgresTls>,
     /// How long a request waits for a connection (`DATABASE_ACQUIRE_TIMEOUT_MS`).
     acquire_timeout: std::time::Duration,
 }
@@ -48,8 +51,13 @@ impl PostgresDatabase {
     ///
     /// Errors: [`StoreError`] when the URL is invalid or the first connection fails.
     pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        let tls = tls_settings(&config.url)?;
         let options = PgConnectOptions::from_str(&config.url)
             .map_err(StoreError::from_sqlx)?
+            // sqlx read sslmode and the certificate files from the URL (or PGSSL*) as
+            // `PostgresTls` did; the mode applied is ours (`require` with a root certificate
+            // checks the chain, as libpq does).
+            .ssl_mode(sqlx_ssl_mode(tls.mode()))
             .application_name("fluxora")
             // Short OLTP statements: JIT compilation costs more than it saves (it kicked in on
             // the indexer's batch statements once estimates grew, tens of ms each;
@@ -62,7 +70,7 @@ impl PostgresDatabase {
             use sqlx::Connection;
             let first = sqlx::PgConnection::connect_with(&options)
                 .await
-                .map_err(StoreError::from_sqlx)?;
+                .map_err(|source| connect_error(&options, &tls, source))?;
             let _ = first.close().await;
         }
         let pool = PgPoolOptions::new()
@@ -84,10 +92,11 @@ impl PostgresDatabase {
             })
             .connect_with(options.clone())
             .await
-            .map_err(StoreError::from_sqlx)?;
+            .map_err(|source| connect_error(&options, &tls, source))?;
         Ok(Self {
             pool,
             options: Arc::new(options),
+            tls: Arc::new(tls),
             url: Arc::from(config.url.as_str()),
             acquire_timeout: config.acquire_timeout,
         })
@@ -101,6 +110,11 @@ impl PostgresDatabase {
     /// `DATABASE_URL` as given (may carry a password: never log it).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The TLS settings every connection to this database uses.
+    pub fn tls(&self) -> &PostgresTls {
+        &self.tls
     }
 
     /// How long a request waits for a connection before giving up.
@@ -127,6 +141,7 @@ impl PostgresDatabase {
         key: i64,
     ) -> Result<Option<sqlx::PgConnection>, StoreError> {
         use sqlx::Connection;
+        // The pool's options: the same server, credentials and TLS settings.
         let mut connection = sqlx::PgConnection::connect_with(&self.options)
             .await
             .map_err(StoreError::from_sqlx)?;
@@ -141,5 +156,41 @@ impl PostgresDatabase {
             let _ = connection.close().await;
             Ok(None)
         }
+    }
+}
+
+/// The TLS settings of `url` (`sslmode`, `sslrootcert`, ... or the `PGSSL*` variables).
+///
+/// Errors: [`StoreError::Tls`] when they are unusable (the configuration check at boot reports
+/// the same first).
+fn tls_settings(url: &str) -> Result<PostgresTls, StoreError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|_| StoreError::Tls("DATABASE_URL is not a valid URL".into()))?;
+    let tls = PostgresTls::from_url(&parsed, |name| std::env::var(name).ok())
+        .map_err(|error| StoreError::Tls(error.to_string()))?;
+    Ok(tls)
+}
+
+/// sqlx's spelling of `mode`.
+fn sqlx_ssl_mode(mode: SslMode) -> PgSslMode {
+    match mode {
+        SslMode::Disable => PgSslMode::Disable,
+        SslMode::Prefer => PgSslMode::Prefer,
+        SslMode::Require => PgSslMode::Require,
+        SslMode::VerifyCa => PgSslMode::VerifyCa,
+        SslMode::VerifyFull => PgSslMode::VerifyFull,
+    }
+}
+
+/// The first connection's failure, naming the server and the TLS mode (never the password),
+/// with a refused certificate explained.
+fn connect_error(options: &PgConnectOptions, tls: &PostgresTls, source: sqlx::Error) -> StoreError {
+    let cause =
+        super::postgres_tls::certificate_problem(&source).unwrap_or_else(|| source.to_string());
+    StoreError::Connect {
+        server: format!("{}:{}", options.get_host(), options.get_port()),
+        sslmode: tls.mode().as_str(),
+        cause,
+        source,
     }
 }

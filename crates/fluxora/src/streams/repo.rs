@@ -207,6 +207,7 @@ impl StreamRepository {
                     std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
                 match pipelined_postgres::PipelinedReaders::start(
                     postgres.url(),
+                    postgres.tls(),
                     count,
                     postgres.acquire_timeout(),
                     SELECT_STREAM.to_string(),

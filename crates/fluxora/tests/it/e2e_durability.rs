@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::binary::{command, Server, PROCESS_TIMEOUT};
 use crate::helpers::{valid_body, TestDb};
+use crate::pg_cluster::Cluster;
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -295,119 +296,6 @@ async fn every_acknowledged_create_survives_sigkill() {
             .await
             .unwrap();
         assert_eq!(check, "ok");
-    }
-}
-
-/// A PostgreSQL cluster owned by one test (initdb + pg_ctl on a free port), so the test can
-/// stop and start the database under a running service.
-struct Cluster {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Cluster {
-    fn pg_bin(name: &str) -> String {
-        let output = std::process::Command::new("pg_config")
-            .arg("--bindir")
-            .output();
-        match output {
-            Ok(output) if output.status.success() => {
-                format!("{}/{name}", String::from_utf8_lossy(&output.stdout).trim())
-            }
-            _ => name.to_string(),
-        }
-    }
-
-    /// Runs a PostgreSQL tool, as the `postgres` user when we are root (initdb refuses root).
-    fn run(&self, tool: &str, args: &[&str]) {
-        let is_root = std::process::Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-            .unwrap_or(false);
-        let program = Self::pg_bin(tool);
-        let status = if is_root {
-            std::process::Command::new("runuser")
-                .args(["-u", "postgres", "--", &program])
-                .args(args)
-                .stdout(std::process::Stdio::null())
-                .status()
-        } else {
-            std::process::Command::new(&program)
-                .args(args)
-                .stdout(std::process::Stdio::null())
-                .status()
-        }
-        .unwrap_or_else(|e| panic!("{tool}: {e}"));
-        assert!(status.success(), "{tool} {args:?} failed");
-    }
-
-    fn new() -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        // The postgres user must own the directory when we run as root.
-        let _ = std::process::Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(dir.path())
-            .status();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let cluster = Cluster { dir, port };
-        let data = cluster.data();
-        cluster.run(
-            "initdb",
-            &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"],
-        );
-        cluster.start();
-        cluster
-    }
-
-    fn data(&self) -> String {
-        self.dir.path().join("data").display().to_string()
-    }
-
-    fn start(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.path().display()
-        );
-        let log = self.dir.path().join("postgres.log").display().to_string();
-        self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                &self.data(),
-                "-o",
-                &options,
-                "-l",
-                &log,
-                "-w",
-                "start",
-            ],
-        );
-    }
-
-    fn stop(&self) {
-        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(Self::pg_bin("pg_ctl"))
-            .args(["-D", &self.data(), "-m", "immediate", "stop"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
     }
 }
 

@@ -117,7 +117,7 @@ async fn an_unreachable_database_is_named_with_its_cause() {
         (
             format!("postgres://fluxora:hunter2@127.0.0.1:{port}/fluxora"),
             vec![
-                format!("cannot open the postgres database at 127.0.0.1:{port}/fluxora"),
+                format!("could not connect to PostgreSQL at 127.0.0.1:{port} (sslmode=prefer)"),
                 "refused".to_string(),
             ],
         ),

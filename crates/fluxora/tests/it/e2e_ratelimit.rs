@@ -1,6 +1,7 @@
 //! Rate limiting (`docs/operations.md`, "Rate limits") through real HTTP: the GCRA boundary with
 //! its envelope and headers, exempt routes, per-IP buckets through `TRUST_PROXY`, limits shared
-//! through Redis (127.0.0.1:6379, a test-owned key prefix), the local fallback when Redis is
+//! through Redis (127.0.0.1:6379, a test-owned key prefix), the same over TLS (`rediss://`, a
+//! `redis-server` this suite starts with a test CA), the local fallback when Redis is
 //! unreachable, and `RATE_LIMIT_ENABLED=false`.
 //!
 //! The per-API-key limit: each key has its own budget, checked after authentication
@@ -293,4 +294,151 @@ async fn each_api_key_has_its_own_budget() {
         "{metrics}"
     );
     app.stop().await;
+}
+
+/// A `redis-server` this test owns, accepting TLS only (`--port 0 --tls-port PORT`) with a
+/// certificate for 127.0.0.1 signed by `ca`; killed when dropped.
+struct TlsRedis {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsRedis {
+    fn start(ca: &crate::pki::TestCa) -> TlsRedis {
+        let cert = ca.issue("redis", &["127.0.0.1", "localhost"]);
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--tls-port", &port.to_string()])
+            .arg("--tls-cert-file")
+            .arg(&cert.cert_file)
+            .arg("--tls-key-file")
+            .arg(&cert.key_file)
+            .arg("--tls-ca-cert-file")
+            .arg(&ca.ca_file)
+            .args(["--tls-auth-clients", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (with TLS) must be installed");
+        let redis = TlsRedis {
+            child,
+            port,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server --tls-port {port} never listened"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn limits_are_shared_through_redis_over_tls_with_a_custom_ca() {
+    let ca = crate::pki::TestCa::new("Fluxora test CA");
+    let redis_server = TlsRedis::start(&ca);
+    let ca_file = ca.ca_file.display().to_string();
+    let url = redis_server.url();
+    let env = [
+        ("RATE_LIMIT_IP_PER_MINUTE", "60"),
+        ("REDIS_URL", url.as_str()),
+        ("REDIS_CA_FILE", ca_file.as_str()),
+        ("RATE_LIMIT_REDIS_TIMEOUT_MS", "2000"),
+    ];
+    let (a, _db_a) = spawn(&env).await;
+    let (b, _db_b) = spawn(&env).await;
+    for (i, expected_remaining) in (0..6).rev().enumerate() {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let response = get_root(app, None).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            number(response.headers(), "ratelimit-remaining"),
+            expected_remaining,
+            "the budget is shared through the TLS Redis"
+        );
+    }
+    expect_limited(get_root(&a, None).await).await;
+
+    // The bucket is in that Redis (read over TLS with the same CA).
+    let client = redis::Client::build_with_tls(
+        url.as_str(),
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(std::fs::read(&ca.ca_file).unwrap()),
+        },
+    )
+    .unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let keys = redis_keys(&mut redis, "fluxora:rl:").await;
+    assert_eq!(keys, vec!["fluxora:rl:ip:127.0.0.1".to_string()]);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn an_untrusted_redis_certificate_stops_the_start() {
+    let ca = crate::pki::TestCa::new("Fluxora test CA");
+    let other_ca = crate::pki::TestCa::new("Some other CA");
+    let redis_server = TlsRedis::start(&ca);
+    let other_ca_file = other_ca.ca_file.display().to_string();
+    let url = redis_server.url();
+    let db = TestDb::new().await;
+    // Another CA, then the platform's roots (which do not hold the test CA).
+    for extra in [vec![("REDIS_CA_FILE", other_ca_file.as_str())], vec![]] {
+        let mut vars: std::collections::HashMap<String, String> = [
+            ("HOST", "127.0.0.1".to_string()),
+            ("PORT", "0".to_string()),
+            ("DATABASE_URL", db.url()),
+            ("RATE_LIMIT_ENABLED", "true".to_string()),
+            ("REDIS_URL", url.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        for (name, value) in &extra {
+            vars.insert(name.to_string(), value.to_string());
+        }
+        let config = fluxora::config::Config::from_vars(&vars).unwrap();
+        let error = match fluxora::app::Application::build(config).await {
+            Ok(_) => panic!("the service started with an untrusted Redis certificate"),
+            Err(error) => error.to_string(),
+        };
+        assert!(
+            error.contains(&format!("TLS to Redis at 127.0.0.1:{}", redis_server.port)),
+            "{error}"
+        );
+        assert!(error.contains("UnknownIssuer"), "{error}");
+    }
 }

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod binary;
 mod helpers;
+mod pg_cluster;
+mod pki;
 mod rpc_fixture;
 
 mod e2e_auth;
@@ -23,6 +25,7 @@ mod e2e_ratelimit;
 mod e2e_request_fields;
 mod e2e_shutdown;
 mod e2e_streams;
+mod e2e_tls;
 mod e2e_validation;
 mod e2e_webhook_cli;
 mod e2e_webhooks;

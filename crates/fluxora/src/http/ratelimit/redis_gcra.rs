@@ -47,6 +47,32 @@ return {1, math.floor((now + tau + t - new_tat) / t), new_tat - now}
 #[error("REDIS_URL is not a usable Redis URL")]
 pub struct RedisSetupError;
 
+/// The Redis server's TLS certificate was refused: a configuration error (a missing or wrong
+/// `REDIS_CA_FILE`, a certificate for another host name) that retrying does not heal.
+#[derive(Debug, thiserror::Error)]
+#[error("TLS to Redis at {server} failed: the server's certificate was refused ({cause}); REDIS_CA_FILE names the CA certificates it must lead to (default: the platform's roots) and the certificate must name the host of REDIS_URL")]
+pub struct RedisCertificateError {
+    /// `host:port` of `REDIS_URL` (never its password).
+    pub server: String,
+    /// rustls's reason (`invalid peer certificate: UnknownIssuer`, ...).
+    pub cause: String,
+}
+
+impl RedisCheckError {
+    /// rustls's reason when the failure is the server's certificate being refused, `None` for
+    /// any other failure (Redis down, a timeout, ...).
+    pub fn certificate_problem(&self) -> Option<String> {
+        let RedisCheckError::Redis(error) = self else {
+            return None;
+        };
+        // The redis crate keeps the I/O error behind a shared pointer, out of reach of a
+        // downcast: its message carries rustls's (`invalid peer certificate: ...`).
+        let message = error.to_string();
+        let start = message.find("invalid peer certificate")?;
+        Some(message[start..].to_string())
+    }
+}
+
 /// Why a shared decision could not be made (the local limiter decides instead).
 #[derive(Debug, thiserror::Error)]
 pub enum RedisCheckError {
@@ -63,6 +89,8 @@ pub enum RedisCheckError {
 
 /// The shared limiter: a lazily connected, self-reconnecting Redis connection and the script.
 pub struct RedisGcra {
+    /// `host:port` of the URL, for messages (the URL may carry a password).
+    server: String,
     connection: ConnectionManager,
     script: Script,
     prefix: String,
@@ -72,24 +100,60 @@ pub struct RedisGcra {
 
 impl RedisGcra {
     /// A limiter on `url` (connected on first use), with keys under `prefix`, each call bounded
-    /// by `timeout`.
+    /// by `timeout`. A `rediss://` URL connects over TLS, the server's certificate checked
+    /// against `ca` (PEM CA certificates, `REDIS_CA_FILE`) or, without it, the platform's roots.
     ///
-    /// Errors: [`RedisSetupError`] when the URL is not a Redis URL.
-    pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<Self, RedisSetupError> {
-        let client = redis::Client::open(url).map_err(|_| RedisSetupError)?;
+    /// Errors: [`RedisSetupError`] when the URL is not a Redis URL or `ca` holds no certificate.
+    pub fn new(
+        url: &str,
+        ca: Option<&[u8]>,
+        prefix: &str,
+        timeout: Duration,
+    ) -> Result<Self, RedisSetupError> {
+        // The Redis client builds its rustls configuration with the process's default crypto
+        // provider: ring, the one every TLS client of the service uses. Installing it fails
+        // harmlessly when it is already installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = match ca {
+            Some(ca) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.to_vec()),
+                },
+            ),
+            None => redis::Client::open(url),
+        }
+        .map_err(|_| RedisSetupError)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(Duration::from_secs(1)))
             .set_number_of_retries(2);
         let connection =
             ConnectionManager::new_lazy_with_config(client, config).map_err(|_| RedisSetupError)?;
+        let server = url::Url::parse(url)
+            .ok()
+            .map(|url| {
+                format!(
+                    "{}:{}",
+                    url.host_str().unwrap_or_default(),
+                    url.port().unwrap_or(6379)
+                )
+            })
+            .unwrap_or_default();
         Ok(Self {
+            server,
             connection,
             script: Script::new(GCRA_SCRIPT),
             prefix: prefix.to_string(),
             timeout,
             skip_until_ms: AtomicU64::new(0),
         })
+    }
+
+    /// `host:port` of `REDIS_URL` (never its password).
+    pub fn server(&self) -> &str {
+        &self.server
     }
 
     /// Connects and loads the script, waiting up to a second (or the call timeout if longer).

@@ -24,8 +24,10 @@
 //! - a read abandoned half-way (the client went away) costs nothing: tokio-postgres discards the
 //!   answer of a request nobody waits for, and the connection stays in step.
 //!
-//! The connections use the settings of `DATABASE_URL` as tokio-postgres reads them, without TLS
-//! (as the pool, whose sqlx build has no TLS). A URL with a parameter only sqlx knows (such as
+//! The connections use the settings of `DATABASE_URL` as tokio-postgres reads them, with the TLS
+//! settings the pool uses ([`PostgresTls`], through rustls: `store/postgres_tls.rs`; the URL's
+//! `sslmode`, `sslrootcert`, `sslcert` and `sslkey` are taken out of what tokio-postgres reads,
+//! since it knows only some of them). A URL with a parameter only sqlx knows (such as
 //! `statement-cache-capacity`) or without a host (sqlx would take it from `PGHOST`) leaves these
 //! connections unopened, and a password sqlx would find in a `.pgpass` file keeps them from
 //! opening (`PGPASSWORD` is read here too): every read then goes through the pool, as it would
@@ -36,9 +38,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::config::SslMode as PgSslMode;
+use tokio_postgres::{Client, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{columns_through_get, stream_column_index, stream_from_row};
+use crate::config::postgres_tls::{PostgresTls, SslMode, TLS_URL_PARAMETERS};
+use crate::store::postgres_tls::{client_config, TlsSetupError};
 use crate::store::StoreError;
 use crate::streams::Stream;
 
@@ -63,6 +69,8 @@ pub(crate) struct PipelinedReaders {
 /// What the reconnecting tasks need: the connection settings, the statement and the slots.
 struct Shared {
     config: tokio_postgres::Config,
+    /// The TLS connector (used unless `sslmode=disable`).
+    tls: MakeRustlsConnect,
     /// The stream `SELECT` with one `$1` parameter (the id).
     select_stream: String,
     slots: Box<[Mutex<Slot>]>,
@@ -98,6 +106,12 @@ pub(crate) enum NotStarted {
     /// The URL names no host (sqlx would take it from `PGHOST`).
     #[error("the URL names no host")]
     NoHost,
+    /// The URL is not a URL (`url` does not parse it).
+    #[error("DATABASE_URL is not a valid URL")]
+    NotAUrl,
+    /// The TLS configuration could not be built.
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
 }
 
 impl std::fmt::Debug for PipelinedReaders {
@@ -119,11 +133,20 @@ impl PipelinedReaders {
     /// no host (see the module documentation); nothing is opened then.
     pub(crate) fn start(
         database_url: &str,
+        tls: &PostgresTls,
         count: usize,
         connect_timeout: Duration,
         select_stream: String,
     ) -> Result<Self, NotStarted> {
-        let mut config = tokio_postgres::Config::from_str(database_url)?;
+        let mut config = tokio_postgres::Config::from_str(&without_tls_parameters(database_url)?)?;
+        // `verify-ca`/`verify-full` are TLS-or-nothing (`require`) for tokio-postgres; the
+        // connector checks the certificate as the mode says.
+        config.ssl_mode(match tls.mode() {
+            SslMode::Disable => PgSslMode::Disable,
+            SslMode::Prefer => PgSslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
+        });
+        let connector = MakeRustlsConnect::new(client_config(tls)?);
         if config.get_hosts().is_empty() {
             return Err(NotStarted::NoHost);
         }
@@ -147,6 +170,7 @@ impl PipelinedReaders {
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
+                tls: connector,
                 select_stream,
                 slots,
             }),
@@ -248,7 +272,7 @@ impl Shared {
     /// Opens one connection (its I/O on a task of its own, which ends when the client is
     /// dropped or the connection breaks) and prepares the stream `SELECT` on it.
     async fn open(&self) -> Result<Live, tokio_postgres::Error> {
-        let (client, connection) = self.config.connect(NoTls).await?;
+        let (client, connection) = self.config.connect(self.tls.clone()).await?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "pipelined PostgreSQL reader connection ended");
@@ -272,6 +296,24 @@ impl Shared {
             };
         }
     }
+}
+
+/// `url` without the TLS parameters ([`TLS_URL_PARAMETERS`]), which [`PostgresTls`] has read.
+///
+/// Errors: [`NotStarted::NotAUrl`] when `url` does not parse.
+fn without_tls_parameters(url: &str) -> Result<String, NotStarted> {
+    let mut parsed = url::Url::parse(url).map_err(|_| NotStarted::NotAUrl)?;
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(key, _)| !TLS_URL_PARAMETERS.contains(&key.as_ref()))
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    Ok(parsed.into())
 }
 
 /// A tokio-postgres error with the server's SQLSTATE and message when it is one (its `Display`
