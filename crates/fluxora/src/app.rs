@@ -79,6 +79,7 @@ pub struct Application {
     rate_limiter: Option<Arc<RateLimiter>>,
     shutdown_grace: Duration,
     shutdown_drain: Duration,
+    server: http::server::ServerSettings,
     local_addr: SocketAddr,
     keys: Arc<KeyRegistry>,
     key_refresh: Duration,
@@ -118,7 +119,10 @@ impl Application {
             database.clone(),
             indexer_state.clone(),
             config.indexer.stall_threshold_ms,
+            config.health_check_interval,
         );
+        // The probes answer from the last check: the first one runs before the service listens.
+        health.check_now().await;
         let ingest = Arc::new(IngestCore::new(
             ChainRepository::new(database.clone()),
             streams.clone(),
@@ -246,6 +250,13 @@ impl Application {
             rate_limiter,
             shutdown_grace: config.shutdown_grace,
             shutdown_drain: config.shutdown_drain,
+            server: http::server::ServerSettings {
+                header_read_timeout: config.http.header_read_timeout,
+                keepalive_idle_timeout: config.http.keepalive_idle_timeout,
+                max_connections: config.http.max_connections,
+                max_connections_per_ip: config.http.max_connections_per_ip,
+                per_ip_exempt: config.http.trusted_proxies.clone(),
+            },
             local_addr,
             keys,
             key_refresh: config.auth.key_refresh_interval,
@@ -288,6 +299,12 @@ impl Application {
             self.metrics.clone(),
             shutdown.clone(),
         )));
+        workers.push(tokio::spawn(
+            self.health.clone().run_checks(shutdown.clone()),
+        ));
+        workers.push(tokio::spawn(crate::telemetry::refusals::run(
+            shutdown.clone(),
+        )));
         workers.push(tokio::spawn(refresh_keys(
             self.keys.clone(),
             self.key_refresh,
@@ -324,12 +341,7 @@ impl Application {
         let health = self.health.clone();
         let signal = shutdown.clone();
         let drain = self.shutdown_drain;
-        let server = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let server = http::server::serve(self.listener, self.router, self.server, async move {
             signal.cancelled().await;
             health.begin_shutdown();
             if !drain.is_zero() {
@@ -348,7 +360,7 @@ impl Application {
             tokio::time::sleep(drain.saturating_add(grace)).await;
         };
         let result = tokio::select! {
-            result = server => result.map_err(AppError::Serve),
+            () = server => Ok(()),
             () = deadline => {
                 tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish within the grace period; closing them");
                 Ok(())
@@ -361,6 +373,8 @@ impl Application {
             }
         }
         self.database.close().await;
+        // Refusals counted since the summary writer stopped (during the drain and grace).
+        crate::telemetry::refusals::log_summary(crate::telemetry::refusals::SUMMARY_INTERVAL);
         tracing::info!("shutdown complete");
         result
     }

@@ -234,6 +234,10 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// HTTP hardening: client IP, timeout, CORS.
     pub http: HttpConfig,
+    /// How often the database behind `/health` and `/health/ready` is checked in the background
+    /// (`HEALTH_CHECK_INTERVAL_MS`, default 1000 ms, 100–60000 ms): the probes answer from the
+    /// last check, never with a query of their own.
+    pub health_check_interval: Duration,
 }
 
 impl Default for Config {
@@ -296,15 +300,35 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// Browser origins allowed by CORS (`CORS_ALLOWED_ORIGINS`; unset: no CORS headers at all).
     pub cors: CorsOrigins,
+    /// Longest wait for a complete request head: from accept for a connection's first request,
+    /// from the head's first byte on a kept-alive connection; then the connection is closed
+    /// (`HTTP_HEADER_READ_TIMEOUT_MS`, default 10000 ms, at least 1 ms).
+    pub header_read_timeout: Duration,
+    /// How long a kept-alive connection may sit idle (no request in flight, no byte of a next
+    /// one) before it is closed (`HTTP_KEEPALIVE_IDLE_TIMEOUT_MS`, default 75000 ms, at least
+    /// 1 ms).
+    pub keepalive_idle_timeout: Duration,
+    /// Most open client connections; a new one over it is closed at once
+    /// (`HTTP_MAX_CONNECTIONS`, default 4096, at least 1). Keep it below the process's
+    /// file-descriptor limit (`ulimit -n`) minus the database pool and other files.
+    pub max_connections: usize,
+    /// Most open connections from one peer address (IPv6: one /64); peers in `TRUST_PROXY`
+    /// are exempt (`HTTP_MAX_CONNECTIONS_PER_IP`, default 256, at least 1).
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for HttpConfig {
-    /// No trusted proxy, a 30000 ms request timeout, no CORS.
+    /// No trusted proxy, a 30000 ms request timeout, no CORS, a 10000 ms header-read and
+    /// 75000 ms keep-alive idle timeout, at most 4096 connections and 256 per peer.
     fn default() -> Self {
         Self {
             trusted_proxies: TrustedProxies::default(),
             request_timeout: Duration::from_millis(30_000),
             cors: CorsOrigins::default(),
+            header_read_timeout: Duration::from_millis(10_000),
+            keepalive_idle_timeout: Duration::from_millis(75_000),
+            max_connections: 4096,
+            max_connections_per_ip: 256,
         }
     }
 }
@@ -624,6 +648,29 @@ struct Sections {
     shutdown: Shutdown,
     rate_limit: RateLimitConfig,
     http: HttpConfig,
+    health: Health,
+}
+
+/// Health checks: `HEALTH_CHECK_INTERVAL_MS`.
+struct Health {
+    interval: Duration,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_millis(1000),
+        }
+    }
+}
+
+fn read_health(r: &mut Reader<'_>) -> Health {
+    let d = Health::default();
+    let interval = r.millis("HEALTH_CHECK_INTERVAL_MS", d.interval);
+    if interval < Duration::from_millis(100) || interval > Duration::from_millis(60_000) {
+        r.problem("HEALTH_CHECK_INTERVAL_MS", "must be 100–60000 ms");
+    }
+    Health { interval }
 }
 
 impl From<Sections> for Config {
@@ -647,6 +694,7 @@ impl From<Sections> for Config {
             auth: s.auth,
             rate_limit: s.rate_limit,
             http: s.http,
+            health_check_interval: s.health.interval,
         }
     }
 }
@@ -1005,10 +1053,39 @@ fn read_http(r: &mut Reader<'_>) -> HttpConfig {
         r.problem("REQUEST_TIMEOUT_MS", "must be at least 1 ms");
     }
     let cors = r.value("CORS_ALLOWED_ORIGINS", d.cors, CorsOrigins::parse);
+    let header_read_timeout = r.millis("HTTP_HEADER_READ_TIMEOUT_MS", d.header_read_timeout);
+    if header_read_timeout.is_zero() {
+        r.problem("HTTP_HEADER_READ_TIMEOUT_MS", "must be at least 1 ms");
+    }
+    let keepalive_idle_timeout =
+        r.millis("HTTP_KEEPALIVE_IDLE_TIMEOUT_MS", d.keepalive_idle_timeout);
+    if keepalive_idle_timeout.is_zero() {
+        r.problem("HTTP_KEEPALIVE_IDLE_TIMEOUT_MS", "must be at least 1 ms");
+    }
+    let max_connections = r.parse::<usize>(
+        "HTTP_MAX_CONNECTIONS",
+        d.max_connections,
+        "a positive whole number of connections",
+    );
+    if max_connections == 0 {
+        r.problem("HTTP_MAX_CONNECTIONS", "must be at least 1");
+    }
+    let max_connections_per_ip = r.parse::<usize>(
+        "HTTP_MAX_CONNECTIONS_PER_IP",
+        d.max_connections_per_ip,
+        "a positive whole number of connections",
+    );
+    if max_connections_per_ip == 0 {
+        r.problem("HTTP_MAX_CONNECTIONS_PER_IP", "must be at least 1");
+    }
     HttpConfig {
         trusted_proxies,
         request_timeout,
         cors,
+        header_read_timeout,
+        keepalive_idle_timeout,
+        max_connections,
+        max_connections_per_ip,
     }
 }
 
@@ -1040,6 +1117,7 @@ impl Config {
             shutdown: read_shutdown(&mut r),
             rate_limit: read_rate_limit(&mut r),
             http: read_http(&mut r),
+            health: read_health(&mut r),
         };
         if !r.problems.is_empty() {
             return Err(ConfigError(r.problems));

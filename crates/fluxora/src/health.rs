@@ -1,13 +1,19 @@
 //! The `/health` report (its fields and what each state means: `docs/operations.md`).
 //!
-//! Health never waits on the chain: it reads in-memory indexer state and pings the database with
-//! a short timeout ([`DATABASE_PING_TIMEOUT`]). Status is `ok`, `degraded` (indexer starting or
-//! stalled, or a reorg rollback in progress; still HTTP 200) or `unavailable` (database unreachable
-//! or the service shutting down; HTTP 503).
+//! Health never waits on the chain or the database: it reads in-memory indexer state and the
+//! result of the last background database check ([`HealthService::run_checks`], every
+//! `HEALTH_CHECK_INTERVAL_MS`; one query, bounded by [`DATABASE_PING_TIMEOUT`]), so a probe costs
+//! no query and does not slow down when the database is busy. A request that finds the database
+//! unreachable triggers a check at once ([`database_failure_observed`]). Status is `ok`,
+//! `degraded` (indexer starting or stalled, or a reorg rollback in progress; still HTTP 200) or
+//! `unavailable` (database unreachable at the last check, or the service shutting down; HTTP 503).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use serde::Serialize;
 
@@ -15,8 +21,21 @@ use crate::clock::{format_millis, now_millis};
 use crate::indexer::state::{IndexerProblem, IndexerSnapshot, IndexerState};
 use crate::store::{Database, PoolStats};
 
-/// Longest a health probe waits for the database.
+/// Longest a background health check waits for the database.
 pub const DATABASE_PING_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// Shortest time between two checks triggered by [`database_failure_observed`].
+pub const MIN_TRIGGERED_CHECK_SPACING: Duration = Duration::from_millis(100);
+
+/// Wakes the health checks of this process: a request found the database unreachable.
+static FAILURE_OBSERVED: Notify = Notify::const_new();
+
+/// Tells the health checks ([`HealthService::run_checks`]) that a request just found the
+/// database unreachable, so they check at once instead of at the next interval. Cheap; called
+/// for every [`crate::store::StoreError::Unavailable`] answered as a 503.
+pub fn database_failure_observed() {
+    FAILURE_OBSERVED.notify_waiters();
+}
 
 /// The service name reported by `/` and `/health`.
 pub const SERVICE_NAME: &str = "fluxora-backend";
@@ -192,17 +211,83 @@ pub struct HealthService {
     indexer: IndexerState,
     stall_threshold_ms: u64,
     shutting_down: Arc<AtomicBool>,
+    check_interval: Duration,
+    /// The database answered the last check.
+    database_ok: Arc<AtomicBool>,
+    /// Every migration was applied at the last check.
+    migrations_ok: Arc<AtomicBool>,
+    /// A check has run.
+    checked: Arc<AtomicBool>,
 }
 
 impl HealthService {
     /// A health service for the database `store` and the indexer's `state`, with the
-    /// indexer's stall threshold (`INDEXER_STALL_THRESHOLD_MS`).
-    pub fn new(store: Database, indexer: IndexerState, stall_threshold_ms: u64) -> Self {
+    /// indexer's stall threshold (`INDEXER_STALL_THRESHOLD_MS`) and the database check interval
+    /// (`HEALTH_CHECK_INTERVAL_MS`). Reports the database unavailable until the first
+    /// [`HealthService::check_now`].
+    pub fn new(
+        store: Database,
+        indexer: IndexerState,
+        stall_threshold_ms: u64,
+        check_interval: Duration,
+    ) -> Self {
         Self {
             store,
             indexer,
             stall_threshold_ms,
             shutting_down: Arc::new(AtomicBool::new(false)),
+            check_interval,
+            database_ok: Arc::new(AtomicBool::new(false)),
+            migrations_ok: Arc::new(AtomicBool::new(false)),
+            checked: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Checks the database once (one query: are the migrations applied?, within
+    /// [`DATABASE_PING_TIMEOUT`]) and records the result the probes read. A change is logged.
+    pub async fn check_now(&self) {
+        let (database_ok, migrations_ok) = match tokio::time::timeout(
+            DATABASE_PING_TIMEOUT,
+            self.store.migrations_applied(),
+        )
+        .await
+        {
+            Ok(Ok(applied)) => (true, applied),
+            Ok(Err(_)) | Err(_) => (false, false),
+        };
+        let was_ok = self.database_ok.swap(database_ok, Ordering::SeqCst);
+        self.migrations_ok.store(migrations_ok, Ordering::SeqCst);
+        let first = !self.checked.swap(true, Ordering::SeqCst);
+        if first {
+            if !database_ok {
+                tracing::warn!("health check: the database is unreachable; /health answers 503");
+            }
+        } else if was_ok && !database_ok {
+            tracing::warn!("health check: the database is unreachable; /health answers 503");
+        } else if !was_ok && database_ok {
+            tracing::info!("health check: the database answers");
+        }
+    }
+
+    /// Checks the database every `HEALTH_CHECK_INTERVAL_MS`, and at once (at most every
+    /// [`MIN_TRIGGERED_CHECK_SPACING`]) when a request found it unreachable
+    /// ([`database_failure_observed`]), until `shutdown`.
+    pub async fn run_checks(self, shutdown: CancellationToken) {
+        let mut next = tokio::time::Instant::now() + self.check_interval;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep_until(next) => {}
+                () = FAILURE_OBSERVED.notified() => {}
+            }
+            let started = tokio::time::Instant::now();
+            self.check_now().await;
+            next = started + self.check_interval;
+            // Triggered checks are spaced: a burst of failing requests is one check.
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep_until(started + MIN_TRIGGERED_CHECK_SPACING) => {}
+            }
         }
     }
 
@@ -216,23 +301,17 @@ impl HealthService {
         self.shutting_down.load(Ordering::SeqCst)
     }
 
-    /// Whether the database answers within [`DATABASE_PING_TIMEOUT`].
-    pub async fn database_reachable(&self) -> bool {
-        matches!(
-            tokio::time::timeout(DATABASE_PING_TIMEOUT, self.store.ping()).await,
-            Ok(Ok(()))
-        )
+    /// Whether the database answered the last check (no query of its own).
+    pub fn database_reachable(&self) -> bool {
+        self.database_ok.load(Ordering::SeqCst)
     }
 
-    /// Whether the database answers and every migration is applied (`/health/ready`).
+    /// Whether, at the last check, the database answered with every migration applied, and the
+    /// service is not shutting down (`/health/ready`; no query of its own).
     pub async fn ready(&self) -> bool {
-        if self.is_shutting_down() {
-            return false;
-        }
-        matches!(
-            tokio::time::timeout(DATABASE_PING_TIMEOUT, self.store.migrations_applied()).await,
-            Ok(Ok(true))
-        )
+        !self.is_shutting_down()
+            && self.database_ok.load(Ordering::SeqCst)
+            && self.migrations_ok.load(Ordering::SeqCst)
     }
 
     /// The connection pool's figures (never touches the database; `/metrics`).
@@ -251,7 +330,7 @@ impl HealthService {
 
     /// The full report.
     pub async fn report(&self) -> HealthReport {
-        let database_ok = self.database_reachable().await;
+        let database_ok = self.database_reachable();
         let now = now_millis();
         let indexer = indexer_health(&self.indexer.snapshot(), now, self.stall_threshold_ms);
         let degraded = matches!(indexer.status, "starting" | "stalled") || indexer.reorg_detected;

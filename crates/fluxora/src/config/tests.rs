@@ -329,3 +329,54 @@ fn rediss_urls_and_the_redis_ca_file() {
         Config::from_vars(&vars(&[("REDIS_URL", "rediss://cache:6380/#insecure")])).unwrap_err();
     assert!(err.to_string().contains("REDIS_URL"), "{err}");
 }
+
+#[test]
+fn connection_and_health_settings() {
+    let defaults = Config::from_vars(&vars(&[])).unwrap();
+    assert_eq!(
+        defaults.http.header_read_timeout,
+        Duration::from_millis(10_000)
+    );
+    assert_eq!(
+        defaults.http.keepalive_idle_timeout,
+        Duration::from_millis(75_000)
+    );
+    assert_eq!(defaults.http.max_connections, 4096);
+    assert_eq!(defaults.http.max_connections_per_ip, 256);
+    assert_eq!(defaults.health_check_interval, Duration::from_millis(1000));
+    let set = Config::from_vars(&vars(&[
+        ("HTTP_HEADER_READ_TIMEOUT_MS", "2500"),
+        ("HTTP_KEEPALIVE_IDLE_TIMEOUT_MS", "30000"),
+        ("HTTP_MAX_CONNECTIONS", "100"),
+        ("HTTP_MAX_CONNECTIONS_PER_IP", "10"),
+        ("HEALTH_CHECK_INTERVAL_MS", "250"),
+    ]))
+    .unwrap();
+    assert_eq!(set.http.header_read_timeout, Duration::from_millis(2500));
+    assert_eq!(
+        set.http.keepalive_idle_timeout,
+        Duration::from_millis(30_000)
+    );
+    assert_eq!(set.http.max_connections, 100);
+    assert_eq!(set.http.max_connections_per_ip, 10);
+    assert_eq!(set.health_check_interval, Duration::from_millis(250));
+    let err = Config::from_vars(&vars(&[
+        ("HTTP_HEADER_READ_TIMEOUT_MS", "0"),
+        ("HTTP_KEEPALIVE_IDLE_TIMEOUT_MS", "soon"),
+        ("HTTP_MAX_CONNECTIONS", "0"),
+        ("HTTP_MAX_CONNECTIONS_PER_IP", "-1"),
+        ("HEALTH_CHECK_INTERVAL_MS", "10"),
+    ]))
+    .unwrap_err();
+    let names: Vec<_> = err.0.iter().map(|p| p.variable).collect();
+    assert_eq!(
+        names,
+        vec![
+            "HTTP_HEADER_READ_TIMEOUT_MS",
+            "HTTP_KEEPALIVE_IDLE_TIMEOUT_MS",
+            "HTTP_MAX_CONNECTIONS",
+            "HTTP_MAX_CONNECTIONS_PER_IP",
+            "HEALTH_CHECK_INTERVAL_MS"
+        ]
+    );
+}

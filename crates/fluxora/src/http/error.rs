@@ -64,6 +64,20 @@ pub enum ApiError {
     /// 415 `UNSUPPORTED_MEDIA_TYPE`.
     #[error("request bodies must be JSON: send Content-Type: application/json")]
     UnsupportedMediaType,
+    /// 414 `URI_TOO_LONG` ([`crate::http::limits`]).
+    #[error("the request target (path and query) exceeds {max} bytes")]
+    UriTooLong {
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// 431 `HEADERS_TOO_LARGE` ([`crate::http::limits`]).
+    #[error("the request headers exceed {max_bytes} bytes or {max_count} fields")]
+    HeadersTooLarge {
+        /// The limit on the header section, in bytes.
+        max_bytes: usize,
+        /// The limit on the number of fields.
+        max_count: usize,
+    },
     /// 503 `SERVICE_UNAVAILABLE`.
     #[error("{0}")]
     ServiceUnavailable(String),
@@ -84,6 +98,8 @@ impl ApiError {
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -101,6 +117,8 @@ impl ApiError {
             ApiError::RateLimited(_) => ErrorCode::RateLimited,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::UriTooLong { .. } => ErrorCode::UriTooLong,
+            ApiError::HeadersTooLarge { .. } => ErrorCode::HeadersTooLarge,
             ApiError::ServiceUnavailable(_) => ErrorCode::ServiceUnavailable,
             ApiError::Internal => ErrorCode::InternalError,
         }
@@ -140,6 +158,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Unavailable(_) => {
                 tracing::warn!(error = %error, "database unavailable");
+                crate::health::database_failure_observed();
                 ApiError::ServiceUnavailable(
                     "the database is temporarily unavailable; retry later".into(),
                 )
@@ -336,6 +355,10 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// 405: the path exists, the method does not (see the `Allow` header).
     MethodNotAllowed,
+    /// 414: the request target (path and query) is over 8 192 bytes.
+    UriTooLong,
+    /// 431: the request headers are over 16 384 bytes or 100 fields.
+    HeadersTooLarge,
     /// 429: over the rate limit (see `Retry-After` and the `RateLimit-*` headers).
     RateLimited,
     /// 503: the database is unreachable or the service is shutting down.
@@ -386,6 +409,11 @@ fn default_body(status: StatusCode, method: &str, path: &str) -> ErrorBody {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             ErrorCode::UnsupportedMediaType,
             "request bodies must be JSON: send Content-Type: application/json".into(),
+        ),
+        StatusCode::URI_TOO_LONG => (ErrorCode::UriTooLong, "request target too long".into()),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+            ErrorCode::HeadersTooLarge,
+            "request headers too large".into(),
         ),
         StatusCode::UNAUTHORIZED => (ErrorCode::Unauthorized, "authentication required".into()),
         StatusCode::FORBIDDEN => (ErrorCode::Forbidden, "not allowed".into()),

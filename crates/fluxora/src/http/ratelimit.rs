@@ -151,7 +151,7 @@ impl Bucket {
         }
     }
 
-    /// The bucket's name under the Redis prefix: `ip:<address>` or `key:<id>`.
+    /// The bucket's name in logs and under the Redis prefix: `ip:<address>` or `key:<id>`.
     pub fn redis_suffix(&self) -> String {
         match self {
             Bucket::Ip(ip) => format!("ip:{ip}"),
@@ -405,7 +405,10 @@ pub async fn check(limiter: &RateLimiter, bucket: &Bucket) -> Result<RateLimitSt
                 Bucket::Key(_) => "key",
                 _ => "ip",
             });
-            Err(ApiError::RateLimited(status).into_response())
+            let mut response = ApiError::RateLimited(status).into_response();
+            // For the refusal summary of the access log ([`crate::telemetry::refusals`]).
+            response.extensions_mut().insert(bucket.clone());
+            Err(response)
         }
         Decision::Allowed(status) => Ok(status),
     }

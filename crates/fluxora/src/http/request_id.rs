@@ -1,16 +1,20 @@
 //! Request ids and per-request logging (`docs/operations.md`, "Logs").
 //!
-//! An inbound `x-request-id` of 1–128 visible ASCII characters is honoured; anything else is
-//! replaced by a fresh UUID v7. The id is stored in the request's extensions, recorded on the
-//! request's tracing span (so every log line of the request carries it), and echoed on the
-//! response. One INFO line per request records method, path, status and latency.
+//! An inbound `x-request-id` of 1–128 visible ASCII characters is honoured, unless it looks like
+//! a secret ([`looks_secret`]: a Stellar secret seed, an API key, a webhook signing secret);
+//! anything else is replaced by a fresh UUID v7, so a secret pasted into the header is neither
+//! logged nor echoed. The id is stored in the request's extensions, recorded on the request's
+//! tracing span (so every log line of the request carries it), and echoed on the response. One
+//! INFO line per request records method, path, status and latency — except a 429, which is
+//! logged at DEBUG and counted in the refusal summary ([`crate::telemetry::refusals`]), so a
+//! flood writes O(1) lines.
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -23,14 +27,15 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct RequestId(HeaderValue);
 
 impl RequestId {
-    /// Honours `inbound` if it is 1–128 visible ASCII characters (0x21–0x7E), else generates a
-    /// UUID v7.
+    /// Honours `inbound` if it is 1–128 visible ASCII characters (0x21–0x7E) and does not look
+    /// like a secret ([`looks_secret`]), else generates a UUID v7.
     pub fn from_inbound(inbound: Option<&HeaderValue>) -> Self {
         match inbound {
             Some(value)
                 if !value.is_empty()
                     && value.len() <= 128
-                    && value.as_bytes().iter().all(|b| (0x21..=0x7e).contains(b)) =>
+                    && value.as_bytes().iter().all(|b| (0x21..=0x7e).contains(b))
+                    && !looks_secret(value.as_bytes()) =>
             {
                 Self(value.clone())
             }
@@ -56,6 +61,23 @@ impl RequestId {
     pub fn header_value(&self) -> &HeaderValue {
         &self.0
     }
+}
+
+/// Whether `id` (visible ASCII) holds something shaped like a secret this service knows: a
+/// Stellar secret seed (`S` and 55 base32 characters, the shape
+/// [`crate::address::redact_secret_seeds`] hides), an API key (`flx_…`,
+/// [`crate::apikeys::KEY_PREFIX`]) or a generated webhook signing secret (`fxwh_…`).
+pub fn looks_secret(id: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(id) else {
+        return true;
+    };
+    let lower = text.to_ascii_lowercase();
+    lower.contains(crate::apikeys::KEY_PREFIX)
+        || lower.contains("fxwh_")
+        || matches!(
+            crate::address::redact_secret_seeds(text),
+            std::borrow::Cow::Owned(_)
+        )
 }
 
 /// Middleware, the outermost layer: assigns the request id and runs the request inside a span
@@ -88,7 +110,10 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     );
     request.extensions_mut().insert(id.clone());
 
-    let response = next.run(request).instrument(span.clone()).await;
+    let response = match crate::http::limits::check_head(&uri, request.headers()) {
+        Ok(()) => next.run(request).instrument(span.clone()).await,
+        Err(refused) => refused.into_response(),
+    };
     let mut response = span.in_scope(|| {
         crate::http::error::render_envelope(response, id.as_str(), &method, uri.path())
     });
@@ -103,7 +128,22 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     span.in_scope(|| {
         // 503 is an expected operational state (database down, shutting down, overloaded):
         // WARN; any other 5xx is a bug or an outage: ERROR.
-        if status == 503 {
+        if status == 429 {
+            // One summary line per interval instead of a line per refused request.
+            let client = response
+                .extensions()
+                .get::<crate::http::ratelimit::Bucket>()
+                .map_or_else(|| "unknown".to_string(), |bucket| bucket.redis_suffix());
+            let route = route
+                .as_ref()
+                .map_or("(unmatched)", |matched| matched.as_str());
+            crate::telemetry::refusals::record(
+                &client,
+                &format!("{method} {route}"),
+                crate::telemetry::refusals::Reason::RateLimited,
+            );
+            tracing::debug!(status, latency_ms, "request completed");
+        } else if status == 503 {
             tracing::warn!(status, latency_ms, "request completed");
         } else if status >= 500 {
             tracing::error!(status, latency_ms, "request completed");
@@ -132,5 +172,30 @@ mod tests {
         }
         let opaque = HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap();
         assert!(Uuid::parse_str(RequestId::from_inbound(Some(&opaque)).as_str()).is_ok());
+    }
+
+    #[test]
+    fn secret_shaped_ids_are_replaced() {
+        let seed = "SB3KJRSQ2KHFAPDD4JOGUHFQH6T4NTMBIAJ6UKSMXEWEFN7LY3BO7X2E";
+        for secret in [
+            seed.to_string(),
+            seed.to_lowercase(),
+            format!("req-{seed}"),
+            "flx_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcd".to_string(),
+            "fxwh_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789".to_string(),
+        ] {
+            let value = HeaderValue::from_str(&secret).unwrap();
+            let id = RequestId::from_inbound(Some(&value));
+            assert!(Uuid::parse_str(id.as_str()).is_ok(), "{secret} kept");
+        }
+        // An account id (G…) and ordinary ids are kept.
+        for fine in [
+            "GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5",
+            "0192f6d3-7c4e-7a1b-9c2d-3e4f5a6b7c8d",
+            "trace-abc-123",
+        ] {
+            let value = HeaderValue::from_str(fine).unwrap();
+            assert_eq!(RequestId::from_inbound(Some(&value)).as_str(), fine);
+        }
     }
 }

@@ -56,6 +56,12 @@ pub const WEBHOOK_DELIVERIES: &str = "fluxora_webhook_deliveries";
 pub const WEBHOOK_OUTBOX_DEPTH: &str = "fluxora_webhook_outbox_depth";
 /// Requests refused with 429: counter, label `limiter` (`ip`, `key`).
 pub const RATE_LIMITED: &str = "fluxora_rate_limited_total";
+/// Connections the server closed without serving them a request: counter, label `reason`
+/// (`connection_cap_total`, `connection_cap_per_ip`: refused at accept; `header_read_timeout`,
+/// `idle_timeout`: closed by the connection timeouts; [`crate::http::server`]).
+pub const HTTP_CONNECTIONS_CLOSED: &str = "fluxora_http_connections_closed_total";
+/// Open client connections: gauge.
+pub const HTTP_CONNECTIONS_OPEN: &str = "fluxora_http_connections_open";
 /// Build information: gauge fixed at 1, label `version`.
 pub const BUILD_INFO: &str = "fluxora_build_info";
 
@@ -312,6 +318,17 @@ pub fn record_verification(drifted: usize) {
     let drifted = u64::try_from(drifted).unwrap_or(u64::MAX);
     ::metrics::gauge!(INDEXER_DRIFTED_STREAMS).set(drifted as f64);
     ::metrics::counter!(INDEXER_DRIFT).increment(drifted);
+}
+
+/// Counts one connection closed without being served, for `reason` (see
+/// [`HTTP_CONNECTIONS_CLOSED`]).
+pub fn record_connection_closed(reason: &'static str) {
+    ::metrics::counter!(HTTP_CONNECTIONS_CLOSED, "reason" => reason).increment(1);
+}
+
+/// Sets [`HTTP_CONNECTIONS_OPEN`] to `open`.
+pub fn record_open_connections(open: usize) {
+    ::metrics::gauge!(HTTP_CONNECTIONS_OPEN).set(open as f64);
 }
 
 /// Records one request refused by a rate limiter (`ip` or `key`).

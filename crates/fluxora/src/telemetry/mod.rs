@@ -4,6 +4,7 @@
 //! tracing too.
 
 pub mod metrics;
+pub mod refusals;
 pub mod span_fields;
 
 use tracing_subscriber::EnvFilter;

@@ -47,6 +47,35 @@ impl Server {
         for (name, value) in env {
             command.env(name, value);
         }
+        Self::spawn(command).await
+    }
+
+    /// Starts `fluxora serve` like [`Server::start_with`], under a limit of `nofile` open file
+    /// descriptors (through util-linux's `prlimit`).
+    pub async fn start_limited(database_url: &str, env: &[(&str, &str)], nofile: u32) -> Server {
+        let template = command(database_url);
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--nofile={nofile}:{nofile}"))
+            .arg(BIN)
+            .arg("serve")
+            .env_clear();
+        for (name, value) in template.as_std().get_envs() {
+            if let Some(value) = value {
+                command.env(name, value);
+            }
+        }
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        Self::spawn(command).await
+    }
+
+    async fn spawn(mut command: Command) -> Server {
         let mut child = command.spawn().expect("spawn fluxora");
         let stdout = child.stdout.take().expect("stdout");
         let log = Arc::new(Mutex::new(Vec::new()));

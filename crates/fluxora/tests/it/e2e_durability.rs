@@ -355,12 +355,24 @@ async fn a_database_outage_is_a_fast_503_and_heals_without_restart() {
     assert_eq!(pushed.status(), 503);
     let body: Value = pushed.json().await.unwrap();
     assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
-    let health = client
-        .get(format!("{}/health", server.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), 503);
+    // /health answers from the background check (HEALTH_CHECK_INTERVAL_MS, and at once after
+    // a request found the database unreachable): poll (bounded) until it reports the outage.
+    let deadline = Instant::now() + PROCESS_TIMEOUT;
+    let health = loop {
+        let health = client
+            .get(format!("{}/health", server.base))
+            .send()
+            .await
+            .unwrap();
+        if health.status() == 503 {
+            break health;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/health never reported the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let report: Value = health.json().await.unwrap();
     assert_eq!(report["status"], "unavailable");
     assert_eq!(report["database"]["status"], "unavailable");

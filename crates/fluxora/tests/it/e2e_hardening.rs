@@ -327,3 +327,57 @@ async fn without_an_allow_list_there_are_no_cors_headers() {
         .all(|name| !name.as_str().starts_with("access-control-")));
     app.stop().await;
 }
+
+/// Asserts `response` is the error envelope with `code`, its request id echoed in the header.
+async fn assert_envelope(response: reqwest::Response, status: u16, code: &str) {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        header(response.headers(), "content-type"),
+        Some("application/json")
+    );
+    let request_id = header(response.headers(), "x-request-id")
+        .expect("x-request-id")
+        .to_string();
+    let body: Value = response.json().await.expect("envelope");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert_eq!(body["error"]["requestId"], request_id.as_str());
+}
+
+#[tokio::test]
+async fn a_too_long_uri_is_a_414_envelope() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .get(&format!("/api/streams?cursor={}", "a".repeat(9000)))
+        .await;
+    assert_envelope(response, 414, "URI_TOO_LONG").await;
+    // At the limit it is an ordinary request.
+    let path = format!("/{}", "a".repeat(8191));
+    assert_envelope(app.get(&path).await, 404, "NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn too_large_headers_are_a_431_envelope() {
+    let app = TestApp::spawn().await;
+    let big = app
+        .client
+        .get(app.url("/health/live"))
+        .header("x-padding", "p".repeat(20_000))
+        .send()
+        .await
+        .expect("answer");
+    assert_envelope(big, 431, "HEADERS_TOO_LARGE").await;
+    let mut many = app.client.get(app.url("/health/live"));
+    for i in 0..120 {
+        many = many.header(format!("x-h{i}"), "1");
+    }
+    assert_envelope(many.send().await.expect("answer"), 431, "HEADERS_TOO_LARGE").await;
+    // Past hyper's own limit (64 KiB of head) the answer is hyper's bare 431: documented.
+    let huge = app
+        .client
+        .get(app.url("/health/live"))
+        .header("x-padding", "p".repeat(70_000))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(huge.status(), 431);
+}

@@ -10,6 +10,7 @@ mod pki;
 mod rpc_fixture;
 
 mod e2e_auth;
+mod e2e_connections;
 mod e2e_contract;
 mod e2e_conventions;
 mod e2e_docs;
