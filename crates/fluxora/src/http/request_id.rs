@@ -143,7 +143,21 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
                 crate::telemetry::refusals::Reason::RateLimited,
             );
             tracing::debug!(status, latency_ms, "request completed");
+        } else if let Some(code) = response
+            .extensions()
+            .get::<crate::http::error::ErrorCode>()
+            .map(|code| code.as_str())
+        {
+            // An error: its envelope code on the line, so logs can be searched by it.
+            if status == 503 {
+                tracing::warn!(status, error_code = code, latency_ms, "request completed");
+            } else if status >= 500 {
+                tracing::error!(status, error_code = code, latency_ms, "request completed");
+            } else {
+                tracing::info!(status, error_code = code, latency_ms, "request completed");
+            }
         } else if status == 503 {
+            // The health report at 503 (not an error envelope).
             tracing::warn!(status, latency_ms, "request completed");
         } else if status >= 500 {
             tracing::error!(status, latency_ms, "request completed");

@@ -233,7 +233,12 @@ async fn logs_are_json_with_the_request_id_and_sigterm_is_graceful() {
         .iter()
         .filter(|e| e["message"] == "stream created" || e["message"] == "request completed")
         .all(|e| e["span"]["request_id"].is_string()));
-    assert_eq!(of_request("req-seed-2").len(), 1);
+    let refused_lines = of_request("req-seed-2");
+    assert_eq!(refused_lines.len(), 1);
+    // A 4xx line carries its envelope code; a success has none.
+    assert_eq!(refused_lines[0]["status"], 400);
+    assert_eq!(refused_lines[0]["error_code"], "VALIDATION_ERROR");
+    assert!(completed.get("error_code").is_none(), "{completed}");
 
     let raw = serde_json::to_string(&log).unwrap();
     assert!(
