@@ -347,13 +347,21 @@ impl WebhookRepository {
             insert.push(" ON CONFLICT (delivery_id, attempt) DO NOTHING");
             insert.build().persistent(false).execute(&mut tx).await?;
 
-            // `VALUES` columns are named column1… in both SQLite and PostgreSQL.
+            // `VALUES` columns are named column1… in both SQLite and PostgreSQL. A delivery
+            // whose lease is gone was replayed while this attempt was in flight
+            // (`replay_delivery` clears the lease): the attempt is recorded, but the delivery
+            // stays pending and due, so the replay still happens.
             let mut finish = QueryBuilder::new(
                 dialect,
-                "UPDATE webhook_deliveries SET status = v.column2, attempts = v.column3, \
-                 next_attempt_at = v.column4, lease_until = NULL, last_status = v.column5, \
-                 last_error = v.column6, updated_at = v.column7, \
-                 delivered_at = v.column8 FROM (VALUES ",
+                "UPDATE webhook_deliveries SET \
+                   status = CASE WHEN webhook_deliveries.lease_until IS NULL \
+                     THEN 'pending' ELSE v.column2 END, \
+                   attempts = v.column3, \
+                   next_attempt_at = CASE WHEN webhook_deliveries.lease_until IS NULL \
+                     THEN webhook_deliveries.next_attempt_at ELSE v.column4 END, \
+                   lease_until = NULL, last_status = v.column5, \
+                   last_error = v.column6, updated_at = v.column7, \
+                   delivered_at = v.column8 FROM (VALUES ",
             );
             finish.list(chunk, ", ", |q, record| {
                 let delivered = record.status == DeliveryStatus::Delivered;
@@ -483,6 +491,9 @@ impl WebhookRepository {
     /// Makes a delivery pending again, due at unix ms `now` (replay). `false` if unknown.
     ///
     /// Errors: [`StoreError`].
+    ///
+    /// A replay of a delivery whose attempt is in flight is not lost: clearing the lease tells
+    /// [`WebhookRepository::record_attempts`] to leave it pending, so it is sent once more.
     pub async fn replay_delivery(&self, id: &str, now: i64) -> Result<bool, StoreError> {
         let replayed = Query::new(
             "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, \

@@ -466,6 +466,88 @@ async fn an_exhausted_delivery_is_a_dead_letter_and_replays() {
     assert_eq!(receiver.processed().len(), 1, "processed once");
 }
 
+/// A replay asked for while the delivery's attempt is in flight is not overwritten when that
+/// attempt is recorded: the delivery stays due and is sent once more. Driven through the store
+/// (the race is a matter of milliseconds through HTTP).
+#[tokio::test]
+async fn a_replay_during_an_attempt_in_flight_is_not_lost() {
+    use fluxora::webhooks::repo::{AttemptRecord, WebhookRepository};
+    use fluxora::webhooks::DeliveryStatus;
+    let db = TestDb::new().await;
+    let database = fluxora::store::open(&fluxora::config::Config::for_database(db.url()).database)
+        .await
+        .unwrap();
+    let repo = WebhookRepository::new(database.clone());
+    let now = chrono::Utc::now().timestamp_millis();
+    let endpoint = fluxora::webhooks::Endpoint::new(
+        "https://receiver.example/hook".into(),
+        None,
+        vec![],
+        true,
+        fluxora::secret::Secret::new("s".repeat(32)),
+        now,
+    );
+    repo.create_endpoint(&endpoint).await.unwrap();
+    let event = fluxora::webhooks::OutboxEvent::new(
+        "stream.created",
+        None,
+        serde_json::value::RawValue::from_string("{}".into()).unwrap(),
+        now,
+    );
+    let ids = repo.enqueue_event(&event, None).await.unwrap();
+    assert_eq!(ids.len(), 1);
+    let success = |attempt: u32, at: i64| AttemptRecord {
+        delivery_id: ids[0].clone(),
+        endpoint_id: endpoint.id.clone(),
+        attempt,
+        attempted_at: at,
+        status_code: Some(200),
+        latency_ms: 1,
+        error: None,
+        response_body: None,
+        status: DeliveryStatus::Delivered,
+        next_attempt_at: at,
+        success: true,
+        disable_after_failures: 10,
+    };
+
+    assert_eq!(
+        repo.claim_deliveries(now, now + 60_000, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // The operator replays it while the attempt is in flight; then the attempt succeeds.
+    assert!(repo.replay_delivery(&ids[0], now + 1).await.unwrap());
+    repo.record_attempts(&[success(1, now + 2)]).await.unwrap();
+    let (delivery, attempts) = repo.get_delivery(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(attempts.len(), 1, "the attempt is recorded");
+    assert_eq!(
+        delivery.status,
+        DeliveryStatus::Pending,
+        "the replay still stands"
+    );
+    let again = repo
+        .claim_deliveries(now + 3, now + 60_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
+
+    // Without a replay, a recorded success is final.
+    repo.record_attempts(&[success(2, now + 4)]).await.unwrap();
+    let (delivery, attempts) = repo.get_delivery(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(delivery.status, DeliveryStatus::Delivered);
+    assert!(repo
+        .claim_deliveries(now + 5, now + 60_000, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    database.close().await;
+}
+
 #[tokio::test]
 async fn rotation_keeps_the_previous_secret_valid_and_test_events_arrive() {
     let (app, _db) = spawn(&[]).await;
