@@ -181,7 +181,8 @@ pub fn api_router(state: AppState) -> OpenApiRouter<AppState> {
 /// 4. the routes (JSON bodies parsed by [`body::JsonValue`], depth-limited) with their scope
 ///    requirements.
 pub fn router(state: AppState, edge: EdgeConfig) -> Router {
-    let (routes, document) = api_router(state.clone()).split_for_parts();
+    let (routes, mut document) = api_router(state.clone()).split_for_parts();
+    openapi::add_head_limit_responses(&mut document);
     let methods = routing::MethodTable::from_document(&document);
     // Serializing a document of plain data cannot fail; an empty body would show if it did.
     let document = docs::OpenApiJson(serde_json::to_vec(&document).unwrap_or_default().into());

@@ -7,7 +7,9 @@
 //! every response. This module holds what all operations share: the document's header
 //! ([`ApiDoc`]), the security schemes ([`SecuritySchemes`]) and the error response sets
 //! ([`AuthErrors`], [`RateLimited`], [`BodyErrors`], [`ServerErrors`], [`InternalError`]), all
-//! of which reference the one [`ErrorEnvelope`] schema.
+//! of which reference the one [`ErrorEnvelope`] schema. The 414 and 431 of the request-head
+//! limits, which every route answers, are added to every operation once the document is
+//! assembled ([`add_head_limit_responses`]).
 //!
 //! Adding a route: annotate the handler, e.g.
 //! `#[utoipa::path(post, path = "/api/admin/keys", tag = "admin", security(("adminToken" = [])),
@@ -195,4 +197,50 @@ pub enum InternalError {
         description = "`INTERNAL_ERROR`: an unexpected failure (details are logged, never sent)"
     )]
     Internal(ErrorEnvelope),
+}
+
+/// Adds to every operation of `document` the two refusals every route can answer before it is
+/// reached ([`crate::http::limits`]): 414 `URI_TOO_LONG` and 431 `HEADERS_TOO_LARGE`, both an
+/// [`ErrorEnvelope`]. Called once on the assembled document.
+pub fn add_head_limit_responses(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let envelope = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorEnvelope")))
+                    .build(),
+            )
+            .build()
+    };
+    let too_long = envelope(&format!(
+        "`URI_TOO_LONG`: the request target exceeds {} bytes",
+        crate::http::limits::MAX_URI_BYTES
+    ));
+    let too_large = envelope(&format!(
+        "`HEADERS_TOO_LARGE`: the headers exceed {} bytes or {} fields",
+        crate::http::limits::MAX_HEADER_BYTES,
+        crate::http::limits::MAX_HEADER_COUNT
+    ));
+    for item in document.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let responses = &mut operation.responses.responses;
+            responses.insert("414".to_string(), too_long.clone().into());
+            responses.insert("431".to_string(), too_large.clone().into());
+        }
+    }
 }

@@ -330,6 +330,11 @@ async fn every_error_response_is_the_envelope_and_auth_and_limits_are_documented
         }
         let has = |status: &str| responses.contains_key(status);
         assert!(has("500"), "{method} {path} documents 500");
+        // The request-head limits apply before any route: every operation documents them.
+        assert!(
+            has("414") && has("431"),
+            "{method} {path} documents 414 and 431"
+        );
         if !is_health(&path) {
             assert!(has("429"), "{method} {path} documents 429");
             let headers = &responses["429"]["headers"];
