@@ -189,13 +189,6 @@ impl Database {
         .map_err(StoreError::from_sqlx)
     }
 
-    /// Cheap round trip to the database.
-    ///
-    /// Errors: [`StoreError::Unavailable`] when it is unreachable.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        Query::new("SELECT 1").execute(self).await.map(drop)
-    }
-
     /// Whether every migration embedded in this binary has been applied.
     ///
     /// Errors: [`StoreError`] when the migration table cannot be read.

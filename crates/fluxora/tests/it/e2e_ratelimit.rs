@@ -76,6 +76,21 @@ async fn expect_limited(response: reqwest::Response) -> Value {
     error
 }
 
+/// Six requests alternating between replicas `a` and `b` spend one burst of six: each answer's
+/// `RateLimit-Remaining` counts down across both, so the budget is shared.
+async fn spend_one_burst_across(a: &TestApp, b: &TestApp) {
+    for (i, expected_remaining) in (0..6).rev().enumerate() {
+        let app = if i % 2 == 0 { a } else { b };
+        let response = get_root(app, None).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            number(response.headers(), "ratelimit-remaining"),
+            expected_remaining,
+            "the budget is shared (request {i})"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_seventh_rapid_request_is_refused_with_the_envelope_and_headers() {
     let (app, _db) = spawn(&[("RATE_LIMIT_IP_PER_MINUTE", "60")]).await;
@@ -207,17 +222,7 @@ async fn two_replicas_share_one_budget_through_redis() {
     let (a, _db_a) = spawn(&env).await;
     let (b, _db_b) = spawn(&env).await;
 
-    // Six requests split over the two replicas spend one burst.
-    for (i, expected_remaining) in (0..6).rev().enumerate() {
-        let app = if i % 2 == 0 { &a } else { &b };
-        let response = get_root(app, None).await;
-        assert_eq!(response.status(), 200);
-        assert_eq!(
-            number(response.headers(), "ratelimit-remaining"),
-            expected_remaining,
-            "the budget is shared"
-        );
-    }
+    spend_one_burst_across(&a, &b).await;
     expect_limited(get_root(&a, None).await).await;
     expect_limited(get_root(&b, None).await).await;
 
@@ -379,16 +384,7 @@ async fn limits_are_shared_through_redis_over_tls_with_a_custom_ca() {
     ];
     let (a, _db_a) = spawn(&env).await;
     let (b, _db_b) = spawn(&env).await;
-    for (i, expected_remaining) in (0..6).rev().enumerate() {
-        let app = if i % 2 == 0 { &a } else { &b };
-        let response = get_root(app, None).await;
-        assert_eq!(response.status(), 200);
-        assert_eq!(
-            number(response.headers(), "ratelimit-remaining"),
-            expected_remaining,
-            "the budget is shared through the TLS Redis"
-        );
-    }
+    spend_one_burst_across(&a, &b).await;
     expect_limited(get_root(&a, None).await).await;
 
     // The bucket is in that Redis (read over TLS with the same CA).

@@ -652,6 +652,13 @@ async fn a_continuously_failing_endpoint_is_disabled_and_can_be_re_enabled() {
     );
 }
 
+/// Sends `{"url": url}` to an endpoint route (`POST` create or `PATCH` update) and expects a
+/// 400 `VALIDATION_ERROR`; returns its envelope.
+async fn refused_endpoint(app: &TestApp, method: reqwest::Method, path: &str, url: &str) -> Value {
+    let response = admin(app, method, path, Some(json!({"url": url}))).await;
+    expect_error(response, 400, "VALIDATION_ERROR").await
+}
+
 /// This machine's host name and the first address it resolves to, which must be forbidden for
 /// webhooks (machines here map their name to 127.0.0.1 in /etc/hosts, as most hosts do).
 async fn a_name_resolving_to_a_forbidden_address() -> (String, std::net::IpAddr) {
@@ -687,14 +694,8 @@ async fn a_host_name_resolving_only_to_forbidden_addresses_is_refused_at_creatio
     // (or private) address here, so it is refused, naming the address; an update to it as well.
     let (name, address) = a_name_resolving_to_a_forbidden_address().await;
     let url = format!("https://{name}/hook");
-    let response = admin(
-        &app,
-        reqwest::Method::POST,
-        "/api/webhooks/endpoints",
-        Some(json!({"url": url})),
-    )
-    .await;
-    let error = expect_error(response, 400, "VALIDATION_ERROR").await;
+    let error =
+        refused_endpoint(&app, reqwest::Method::POST, "/api/webhooks/endpoints", &url).await;
     assert_eq!(error["details"][0]["code"], "ADDRESS_FORBIDDEN", "{error}");
     let message = error["details"][0]["message"].as_str().unwrap();
     assert!(
@@ -717,14 +718,13 @@ async fn a_host_name_resolving_only_to_forbidden_addresses_is_refused_at_creatio
         .as_str()
         .unwrap()
         .to_string();
-    let response = admin(
+    let error = refused_endpoint(
         &app,
         reqwest::Method::PATCH,
         &format!("/api/webhooks/endpoints/{id}"),
-        Some(json!({"url": url})),
+        &url,
     )
     .await;
-    let error = expect_error(response, 400, "VALIDATION_ERROR").await;
     assert_eq!(error["details"][0]["code"], "ADDRESS_FORBIDDEN", "{error}");
     admin(
         &app,
@@ -748,14 +748,8 @@ async fn the_ssrf_guard_refuses_at_creation_and_at_delivery() {
         ("ftp://example.com/hook", "URL_SCHEME_UNSUPPORTED"),
         ("not a url", "URL_INVALID"),
     ] {
-        let response = admin(
-            &app,
-            reqwest::Method::POST,
-            "/api/webhooks/endpoints",
-            Some(json!({"url": url})),
-        )
-        .await;
-        let error = expect_error(response, 400, "VALIDATION_ERROR").await;
+        let error =
+            refused_endpoint(&app, reqwest::Method::POST, "/api/webhooks/endpoints", url).await;
         assert_eq!(error["details"][0]["code"], code, "{url}");
     }
     // An endpoint stored before the rules changed (written straight to the database) is
