@@ -90,15 +90,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if matches!(
+    // Held to the end of `main`: dropping it writes out the queued log lines.
+    let _log_guard = if matches!(
         command,
         ServiceCommand::Keys(_) | ServiceCommand::Index(_) | ServiceCommand::Chain(_)
     ) {
         // stdout is the command's output (the key, the summary): logs go to stderr.
-        fluxora::telemetry::init_stderr(&config.log_level, config.log_format);
+        fluxora::telemetry::init_stderr(&config.log_level, config.log_format)
     } else {
-        fluxora::telemetry::init(&config.log_level, config.log_format);
-    }
+        fluxora::telemetry::init(&config.log_level, config.log_format)
+    };
 
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();

@@ -156,8 +156,8 @@ impl From<ValidationErrors> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Unavailable(_) => {
-                tracing::warn!(error = %error, "database unavailable");
+            unavailable if unavailable.is_unavailable() => {
+                tracing::warn!(error = %unavailable, "database unavailable");
                 crate::health::database_failure_observed();
                 ApiError::ServiceUnavailable(
                     "the database is temporarily unavailable; retry later".into(),

@@ -43,7 +43,6 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -199,20 +198,25 @@ async fn serve_connection(
         .max_headers(HYPER_MAX_HEADERS);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
+    // The timer is not moved by each request (that would cost a wake-up and a timer
+    // re-registration per request): it fires at a check time, which recomputes the deadline
+    // from the connection's activity and either closes the connection or sets the next check
+    // ([`next_check`]).
+    let check = tokio::time::sleep_until(Instant::now() + settings.header_read_timeout);
+    tokio::pin!(check);
     let mut stopping = false;
     loop {
-        let changed = activity.changed.notified();
-        let deadline = activity.deadline(&settings);
         tokio::select! {
             _ = connection.as_mut() => break,
             () = stop.cancelled(), if !stopping => {
                 stopping = true;
                 connection.as_mut().graceful_shutdown();
             }
-            () = changed => {}
-            () = sleep_until(deadline) => {
-                if let Some((at, reason)) = activity.deadline(&settings) {
-                    if Instant::now() >= at {
+            () = check.as_mut() => {
+                let now = Instant::now();
+                match next_check(activity.deadline(&settings), now, &settings) {
+                    Ok(at) => check.as_mut().reset(at),
+                    Err(reason) => {
                         refused(peer, reason);
                         break;
                     }
@@ -223,11 +227,23 @@ async fn serve_connection(
     drop(permit);
 }
 
-/// Sleeps until `deadline`, forever without one.
-async fn sleep_until(deadline: Option<(Instant, Reason)>) {
+/// At a check time `now`: `Err(reason)` when the connection's `deadline` has passed, else the
+/// next check: the deadline, but never more than one header-read timeout away. Activity only
+/// moves a deadline later, except a request head starting on an idle kept-alive connection
+/// (its deadline, head start + header-read timeout, may come before the idle one); checking
+/// at least every header-read timeout catches that one on time too: some check falls within
+/// a timeout after the head started, and sets the next check to its deadline.
+fn next_check(
+    deadline: Option<(Instant, Reason)>,
+    now: Instant,
+    settings: &ServerSettings,
+) -> Result<Instant, Reason> {
+    let latest = now + settings.header_read_timeout;
     match deadline {
-        Some((at, _)) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
+        Some((at, reason)) if at <= now => Err(reason),
+        Some((at, _)) => Ok(at.min(latest)),
+        // A request in flight: its own timeout bounds it; look again later.
+        None => Ok(latest),
     }
 }
 
@@ -235,8 +251,6 @@ async fn sleep_until(deadline: Option<(Instant, Reason)>) {
 /// and when the first byte of its next request head arrived.
 struct Activity {
     state: Mutex<ActivityState>,
-    /// Woken when the next deadline may have moved.
-    changed: Notify,
 }
 
 struct ActivityState {
@@ -258,7 +272,6 @@ impl Activity {
                 head_started: None,
                 fresh: true,
             }),
-            changed: Notify::new(),
         }
     }
 
@@ -286,15 +299,10 @@ impl Activity {
 
     /// Bytes arrived from the client.
     fn on_read(&self) {
-        let started = match self.state.lock() {
-            Ok(mut state) if state.in_flight == 0 && state.head_started.is_none() => {
+        if let Ok(mut state) = self.state.lock() {
+            if state.in_flight == 0 && state.head_started.is_none() {
                 state.head_started = Some(Instant::now());
-                !state.fresh
             }
-            _ => false,
-        };
-        if started {
-            self.changed.notify_one();
         }
     }
 
@@ -306,7 +314,6 @@ impl Activity {
             state.head_started = None;
             state.fresh = false;
         }
-        self.changed.notify_one();
         RequestGuard {
             activity: self.clone(),
         }
@@ -320,7 +327,6 @@ impl Activity {
                 state.head_started = None;
             }
         }
-        self.changed.notify_one();
     }
 }
 

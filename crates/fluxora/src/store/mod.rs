@@ -67,9 +67,23 @@ pub enum StoreError {
     /// certificate file).
     #[error("DATABASE_URL TLS settings: {0}")]
     Tls(String),
+    /// One failure answered to several requests: the commit (or the transaction) of a batch of
+    /// writes that shared it (SQLite group commit); nothing of the batch was written.
+    #[error("{0}")]
+    Shared(std::sync::Arc<StoreError>),
 }
 
 impl StoreError {
+    /// Whether the database could not be reached or locked in time (a 503, worth a retry),
+    /// looking through [`StoreError::Shared`].
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Shared(shared) => shared.is_unavailable(),
+            _ => false,
+        }
+    }
+
     /// Classifies a driver error: connectivity and lock timeouts are [`StoreError::Unavailable`].
     pub fn from_sqlx(error: sqlx::Error) -> Self {
         match &error {

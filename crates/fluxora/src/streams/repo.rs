@@ -12,6 +12,7 @@
 //! thread), on PostgreSQL through `repo/pipelined_postgres.rs` (pipelined connections). Both fall back
 //! to the pool whenever they cannot answer; `docs/benchmarks.md` has the figures that keep them.
 
+mod group_commit;
 mod inline_sqlite;
 mod pipelined_postgres;
 
@@ -21,8 +22,8 @@ use crate::address::StellarAddress;
 use crate::amount::Amount;
 use crate::idempotency::IdempotencyKey;
 use crate::store::{
-    to_i64, to_u32, to_u64, Arg, Columns, Database, Page, Query, QueryBuilder, StoreError, Tx,
-    ROWS_PER_STATEMENT,
+    to_i64, to_u32, to_u64, Arg, Columns, Conn, Database, Page, Query, QueryBuilder, StoreError,
+    Tx, ROWS_PER_STATEMENT,
 };
 use crate::streams::{ChainDetails, ChainRef, Stream, StreamKind, StreamSource, StreamStatus};
 use crate::webhooks::OutboxEvent;
@@ -174,6 +175,9 @@ const UPDATE_STREAM: &str = "UPDATE streams SET status = $1, withdrawn_amount = 
 pub struct StreamRepository {
     db: Database,
     direct: DirectReads,
+    /// SQLite: the group-commit writer every stream write goes through
+    /// (`repo/group_commit.rs`); PostgreSQL: none, each write is its own transaction.
+    writer: Option<group_commit::GroupCommit>,
 }
 
 /// The direct read path of `get`, per database (see the module documentation).
@@ -220,39 +224,45 @@ impl StreamRepository {
                 }
             }
         };
-        Self { db, direct }
+        let writer = match &db {
+            Database::Sqlite(_) => Some(group_commit::GroupCommit::start(db.clone())),
+            Database::Postgres(_) => None,
+        };
+        Self { db, direct, writer }
+    }
+
+    /// Writes queued for the SQLite group-commit writer and not yet taken into a batch (0 on
+    /// PostgreSQL). For tests and diagnostics.
+    pub fn queued_writes(&self) -> usize {
+        self.writer
+            .as_ref()
+            .map_or(0, group_commit::GroupCommit::queued)
     }
 
     /// Inserts a new stream and, in the same transaction, completes its idempotency claim and
     /// writes its webhook event to the outbox (one delivery per matching enabled endpoint).
+    /// On SQLite the transaction is shared with concurrent writes (group commit); either way the
+    /// stream is on disk when this returns `Ok`.
     ///
     /// Errors: [`StoreError`]; nothing is written then.
     pub async fn insert(
         &self,
-        stream: &Stream,
-        completion: Option<&IdempotencyCompletion>,
-        event: Option<&OutboxEvent>,
+        stream: Stream,
+        completion: Option<IdempotencyCompletion>,
+        event: Option<OutboxEvent>,
     ) -> Result<(), StoreError> {
+        if let Some(writer) = &self.writer {
+            return writer
+                .submit(group_commit::Write::Insert {
+                    stream: Box::new(stream),
+                    completion,
+                    event,
+                })
+                .await
+                .map(drop);
+        }
         let mut tx = self.db.begin().await?;
-        if let Some(event) = event {
-            crate::webhooks::repo::enqueue_in(&mut tx, event, None).await?;
-        }
-        let mut insert = QueryBuilder::new(tx.dialect(), INSERT_STREAM);
-        insert.row(insert_values(stream)?);
-        insert.build().execute(&mut tx).await?;
-        if let Some(completion) = completion {
-            Query::new(
-                "UPDATE idempotency_keys SET state = 'completed', response_status = $1, \
-                 response_body = $2, location = $3 WHERE scope = $4 AND key = $5",
-            )
-            .bind(i64::from(completion.status))
-            .bind(completion.body.as_slice())
-            .bind(completion.location.as_deref())
-            .bind(completion.key.scope().as_str())
-            .bind(completion.key.as_str())
-            .execute(&mut tx)
-            .await?;
-        }
+        insert_stream_in(&mut tx, &stream, completion.as_ref(), event.as_ref()).await?;
         tx.commit().await
     }
 
@@ -306,22 +316,30 @@ impl StreamRepository {
     }
 
     /// Replaces a stream's mutable state if its stored version is still `expected_version`
-    /// (optimistic concurrency), writing the outbox `event`, if any, in the same transaction.
-    /// Returns `false` (and writes nothing) when another change won the race.
+    /// (optimistic concurrency), writing the outbox `event`, if any, in the same transaction
+    /// (on SQLite shared with concurrent writes: group commit). Returns `false` (and writes
+    /// nothing) when another change won the race.
     ///
     /// Errors: [`StoreError`].
     pub async fn update(
         &self,
-        stream: &Stream,
+        stream: Stream,
         expected_version: i64,
-        event: Option<&OutboxEvent>,
+        event: Option<OutboxEvent>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.db.begin().await?;
-        if !update_in(&mut tx, stream, expected_version).await? {
-            return Ok(false);
+        if let Some(writer) = &self.writer {
+            let written = writer
+                .submit(group_commit::Write::Update {
+                    stream: Box::new(stream),
+                    expected_version,
+                    event,
+                })
+                .await?;
+            return Ok(written == 1);
         }
-        if let Some(event) = event {
-            crate::webhooks::repo::enqueue_in(&mut tx, event, None).await?;
+        let mut tx = self.db.begin().await?;
+        if !update_stream_in(&mut tx, &stream, expected_version, event.as_ref()).await? {
+            return Ok(false);
         }
         tx.commit().await?;
         Ok(true)
@@ -417,26 +435,20 @@ impl StreamRepository {
         lock_until: i64,
         expires_at: i64,
     ) -> Result<ClaimOutcome, StoreError> {
-        let claimed = Query::new(
-            "INSERT INTO idempotency_keys \
-               (scope, key, request_hash, state, locked_until, created_at, expires_at) \
-             VALUES ($1, $2, $3, 'in_flight', $4, $5, $6) \
-             ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, \
-               state = 'in_flight', locked_until = excluded.locked_until, \
-               created_at = excluded.created_at, expires_at = excluded.expires_at, \
-               response_status = NULL, response_body = NULL, location = NULL \
-             WHERE idempotency_keys.expires_at <= excluded.created_at \
-                OR (idempotency_keys.state = 'in_flight' \
-                    AND idempotency_keys.locked_until <= excluded.created_at)",
-        )
-        .bind(key.scope().as_str())
-        .bind(key.as_str())
-        .bind(request_hash)
-        .bind(lock_until)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&self.db)
-        .await?;
+        let claimed = match &self.writer {
+            Some(writer) => {
+                writer
+                    .submit(group_commit::Write::Claim {
+                        key: key.clone(),
+                        request_hash: request_hash.to_vec(),
+                        now,
+                        lock_until,
+                        expires_at,
+                    })
+                    .await?
+            }
+            None => claim_in(&self.db, key, request_hash, now, lock_until, expires_at).await?,
+        };
         if claimed == 1 {
             return Ok(ClaimOutcome::Claimed);
         }
@@ -454,14 +466,13 @@ impl StreamRepository {
     ///
     /// Errors: [`StoreError`].
     pub async fn idempotency_release(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
-        Query::new(
-            "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in_flight'",
-        )
-        .bind(key.scope().as_str())
-        .bind(key.as_str())
-        .execute(&self.db)
-        .await
-        .map(drop)
+        match &self.writer {
+            Some(writer) => writer
+                .submit(group_commit::Write::Release { key: key.clone() })
+                .await
+                .map(drop),
+            None => release_in(&self.db, key).await.map(drop),
+        }
     }
 
     /// Deletes idempotency records that expired before unix ms `now`; returns how many.
@@ -473,6 +484,101 @@ impl StreamRepository {
             .execute(&self.db)
             .await
     }
+}
+
+/// [`StreamRepository::insert`]'s statements in `tx`: the outbox event, the stream, the
+/// idempotency completion.
+///
+/// Errors: [`StoreError`] (the caller rolls back).
+async fn insert_stream_in(
+    tx: &mut Tx,
+    stream: &Stream,
+    completion: Option<&IdempotencyCompletion>,
+    event: Option<&OutboxEvent>,
+) -> Result<(), StoreError> {
+    if let Some(event) = event {
+        crate::webhooks::repo::enqueue_in(tx, event, None).await?;
+    }
+    let mut insert = QueryBuilder::new(tx.dialect(), INSERT_STREAM);
+    insert.row(insert_values(stream)?);
+    insert.build().execute(&mut *tx).await?;
+    if let Some(completion) = completion {
+        Query::new(
+            "UPDATE idempotency_keys SET state = 'completed', response_status = $1, \
+             response_body = $2, location = $3 WHERE scope = $4 AND key = $5",
+        )
+        .bind(i64::from(completion.status))
+        .bind(completion.body.as_slice())
+        .bind(completion.location.as_deref())
+        .bind(completion.key.scope().as_str())
+        .bind(completion.key.as_str())
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// [`StreamRepository::update`]'s statements in `tx`: `false` (nothing written) when the stream
+/// is no longer at `expected_version`, else the new state and its outbox event.
+///
+/// Errors: [`StoreError`] (the caller rolls back).
+async fn update_stream_in(
+    tx: &mut Tx,
+    stream: &Stream,
+    expected_version: i64,
+    event: Option<&OutboxEvent>,
+) -> Result<bool, StoreError> {
+    if !update_in(tx, stream, expected_version).await? {
+        return Ok(false);
+    }
+    if let Some(event) = event {
+        crate::webhooks::repo::enqueue_in(tx, event, None).await?;
+    }
+    Ok(true)
+}
+
+/// [`StreamRepository::idempotency_claim`]'s statement in `tx`: 1 when the key was claimed.
+///
+/// Errors: [`StoreError`].
+async fn claim_in<'c>(
+    on: impl Into<Conn<'c>>,
+    key: &IdempotencyKey,
+    request_hash: &[u8],
+    now: i64,
+    lock_until: i64,
+    expires_at: i64,
+) -> Result<u64, StoreError> {
+    Query::new(
+        "INSERT INTO idempotency_keys \
+               (scope, key, request_hash, state, locked_until, created_at, expires_at) \
+             VALUES ($1, $2, $3, 'in_flight', $4, $5, $6) \
+             ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, \
+               state = 'in_flight', locked_until = excluded.locked_until, \
+               created_at = excluded.created_at, expires_at = excluded.expires_at, \
+               response_status = NULL, response_body = NULL, location = NULL \
+             WHERE idempotency_keys.expires_at <= excluded.created_at \
+                OR (idempotency_keys.state = 'in_flight' \
+                    AND idempotency_keys.locked_until <= excluded.created_at)",
+    )
+    .bind(key.scope().as_str())
+    .bind(key.as_str())
+    .bind(request_hash)
+    .bind(lock_until)
+    .bind(now)
+    .bind(expires_at)
+    .execute(on)
+    .await
+}
+
+/// [`StreamRepository::idempotency_release`]'s statement in `tx`: the rows deleted.
+///
+/// Errors: [`StoreError`].
+async fn release_in<'c>(on: impl Into<Conn<'c>>, key: &IdempotencyKey) -> Result<u64, StoreError> {
+    Query::new("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in_flight'")
+        .bind(key.scope().as_str())
+        .bind(key.as_str())
+        .execute(on)
+        .await
 }
 
 /// Inserts new streams in `tx`, [`ROWS_PER_STATEMENT`] per statement, skipping any whose id

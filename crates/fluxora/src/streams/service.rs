@@ -193,11 +193,8 @@ impl StreamService {
             location: Some(location.clone()),
         });
         let event = OutboxEvent::new("stream.created", Some(stream.id.clone()), data, now_ms);
-        if let Err(error) = self
-            .store
-            .insert(&stream, completion.as_ref(), Some(&event))
-            .await
-        {
+        let id = stream.id.clone();
+        if let Err(error) = self.store.insert(stream, completion, Some(event)).await {
             if let Some(key) = key {
                 // Best effort: if this fails too, the claim lapses after CLAIM_LOCK_MS.
                 if let Err(release_error) = self.store.idempotency_release(key).await {
@@ -207,11 +204,8 @@ impl StreamService {
             return Err(error.into());
         }
         self.committed.notify_one();
-        tracing::info!(stream_id = %stream.id, "stream created");
-        Ok(CreateOutcome::Created {
-            id: stream.id,
-            body,
-        })
+        tracing::info!(stream_id = %id, "stream created");
+        Ok(CreateOutcome::Created { id, body })
     }
 
     /// Reads one stream, amounts evaluated at `at` (default now).
@@ -284,13 +278,14 @@ impl StreamService {
                 crate::webhooks::event_data(&view),
                 now_ms,
             );
+            let status = next.status;
             if self
                 .store
-                .update(&next, current.version, Some(&event))
+                .update(next, current.version, Some(event))
                 .await?
             {
                 self.committed.notify_one();
-                tracing::info!(stream_id = %id, status = %next.status, "stream updated");
+                tracing::info!(stream_id = %id, status = %status, "stream updated");
                 return Ok(view);
             }
         }

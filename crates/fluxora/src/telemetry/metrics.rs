@@ -54,6 +54,11 @@ pub const WEBHOOK_ATTEMPT_DURATION: &str = "fluxora_webhook_attempt_duration_sec
 pub const WEBHOOK_DELIVERIES: &str = "fluxora_webhook_deliveries";
 /// Outbox depth: deliveries waiting to be sent (status `pending`): gauge.
 pub const WEBHOOK_OUTBOX_DEPTH: &str = "fluxora_webhook_outbox_depth";
+/// SQLite group commits (transactions shared by concurrent stream writes): counter.
+pub const DB_GROUP_COMMITS: &str = "fluxora_db_group_commits_total";
+/// Stream writes (creates, lifecycle changes, idempotency claims) committed through SQLite
+/// group commits: counter. Divided by [`DB_GROUP_COMMITS`], the mean batch size.
+pub const DB_GROUP_COMMIT_WRITES: &str = "fluxora_db_group_commit_writes_total";
 /// Requests refused with 429: counter, label `limiter` (`ip`, `key`).
 pub const RATE_LIMITED: &str = "fluxora_rate_limited_total";
 /// Connections the server closed without serving them a request: counter, label `reason`
@@ -334,4 +339,11 @@ pub fn record_open_connections(open: usize) {
 /// Records one request refused by a rate limiter (`ip` or `key`).
 pub fn record_rate_limited(limiter: &'static str) {
     ::metrics::counter!(RATE_LIMITED, "limiter" => limiter).increment(1);
+}
+
+/// Records one SQLite group commit of `writes` stream writes.
+pub fn record_group_commit(writes: usize) {
+    ::metrics::counter!(DB_GROUP_COMMITS).increment(1);
+    ::metrics::counter!(DB_GROUP_COMMIT_WRITES)
+        .increment(u64::try_from(writes).unwrap_or(u64::MAX));
 }

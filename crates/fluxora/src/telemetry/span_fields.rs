@@ -26,10 +26,10 @@ impl<'writer> FormatFields<'writer> for JsonSpanFields {
         mut writer: Writer<'writer>,
         fields: R,
     ) -> fmt::Result {
-        let mut members = Members::default();
+        let mut members = Members::new(Vec::new());
         fields.record(&mut members);
         writer.write_str("{")?;
-        writer.write_str(&members.text())?;
+        writer.write_str(&members_text(members))?;
         writer.write_str("}")
     }
 
@@ -38,9 +38,9 @@ impl<'writer> FormatFields<'writer> for JsonSpanFields {
         current: &'writer mut FormattedFields<Self>,
         fields: &tracing::span::Record<'_>,
     ) -> fmt::Result {
-        let mut members = Members::default();
+        let mut members = Members::new(Vec::new());
         fields.record(&mut members);
-        if members.0.is_empty() {
+        if members.is_empty() {
             return Ok(());
         }
         let text = &mut current.fields;
@@ -56,44 +56,68 @@ impl<'writer> FormatFields<'writer> for JsonSpanFields {
                 text.push('{');
             }
         }
-        text.push_str(&members.text());
+        text.push_str(&members_text(members));
         text.push('}');
         Ok(())
     }
 }
 
-/// The object's members, `"name":value` separated by commas, as serde_json writes them.
-#[derive(Default)]
-struct Members(Vec<u8>);
+/// An object's members, `"name":value` separated by commas, as serde_json writes them, into
+/// `out` (the span's text, or straight into a log line: [`crate::telemetry::json_line`]).
+pub(crate) struct Members<W> {
+    out: W,
+    empty: bool,
+}
 
-impl Members {
+impl<W: std::io::Write> Members<W> {
+    /// Members written to `out`, none yet.
+    pub(crate) fn new(out: W) -> Self {
+        Self { out, empty: true }
+    }
+
+    /// Continues an object that already has members: the first member written starts with a
+    /// comma.
+    pub(crate) fn continue_object(&mut self) {
+        self.empty = false;
+    }
+
+    /// Whether no member was written.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.empty
+    }
+
+    /// The sink.
+    pub(crate) fn into_inner(self) -> W {
+        self.out
+    }
+
     /// Appends `"name":value`: the field's name without an `r#` prefix, the value as serde_json
     /// writes it.
     fn member<T: serde::Serialize + ?Sized>(&mut self, field: &Field, value: &T) {
-        if !self.0.is_empty() {
-            self.0.push(b',');
-        }
+        self.name(field);
+        // Writing plain values cannot fail on our sinks; a failure would leave the value out.
+        let _ = serde_json::to_writer(&mut self.out, value);
+    }
+
+    /// Appends `"name":` (with the separating comma).
+    fn name(&mut self, field: &Field) {
+        let _ = self.out.write_all(if self.empty { b"\"" } else { b",\"" });
+        self.empty = false;
         let name = field.name();
-        self.value(name.strip_prefix("r#").unwrap_or(name));
-        self.0.push(b':');
-        self.value(value);
-    }
-
-    fn value<T: serde::Serialize + ?Sized>(&mut self, value: &T) {
-        // Writing plain values into a Vec cannot fail; a failure would leave the value out.
-        let _ = serde_json::to_writer(&mut self.0, value);
-    }
-
-    fn text(self) -> String {
-        // serde_json writes UTF-8 only; the fallback is unreachable.
-        String::from_utf8(self.0).unwrap_or_default()
+        let _ = self
+            .out
+            .write_all(name.strip_prefix("r#").unwrap_or(name).as_bytes());
+        let _ = self.out.write_all(b"\":");
     }
 }
 
-/// Each type `tracing` records, written as its JSON value (`Debug` values as strings).
-impl Visit for Members {
+/// Each type `tracing` records, written as its JSON value (`Debug` values as strings, escaped
+/// as they are formatted: no intermediate `String`).
+impl<W: std::io::Write> Visit for Members<W> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.member(field, &format!("{value:?}"));
+        self.name(field);
+        let mut serializer = serde_json::Serializer::new(&mut self.out);
+        let _ = serde::Serializer::collect_str(&mut serializer, &DebugAsDisplay(value));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
@@ -115,6 +139,20 @@ impl Visit for Members {
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.member(field, &value);
     }
+}
+
+/// A `Debug` value shown through `Display` (what `collect_str` takes).
+struct DebugAsDisplay<'a>(&'a dyn fmt::Debug);
+
+impl fmt::Display for DebugAsDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Members as object text: serde_json writes UTF-8 only (the fallback is unreachable).
+fn members_text(members: Members<Vec<u8>>) -> String {
+    String::from_utf8(members.into_inner()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -210,7 +210,8 @@ async fn every_acknowledged_create_survives_sigkill() {
     let unlimited = [("RATE_LIMIT_ENABLED", "false")];
     for trial in 0..trials {
         let server = Server::start_with(&db.url(), &unlimited).await;
-        let writers: Vec<_> = (0..4)
+        // 16 writers: enough concurrent creates that SQLite commits them in groups.
+        let writers: Vec<_> = (0..16)
             .map(|_| {
                 let client = client.clone();
                 let base = server.base.clone();
@@ -412,4 +413,98 @@ async fn a_database_outage_is_a_fast_503_and_heals_without_restart() {
         log.iter().any(|e| e["message"] == "database unavailable"),
         "the outage is logged"
     );
+}
+
+/// A stream for the repository-level tests: API stream `id`, the fixture actors.
+fn api_stream(id: &str) -> fluxora::streams::Stream {
+    use fluxora::amount::Amount;
+    use fluxora::streams::{Stream, StreamKind, StreamSource, StreamStatus};
+    Stream {
+        id: id.to_string(),
+        sender: fluxora::address::StellarAddress::parse(crate::helpers::SENDER).unwrap(),
+        recipient: fluxora::address::StellarAddress::parse(crate::helpers::RECIPIENT).unwrap(),
+        deposit_amount: Amount::from_stroops(10_000_000_000),
+        rate_per_second: Amount::from_stroops(10_000),
+        kind: StreamKind::Linear,
+        start_time: 1_893_456_000,
+        cliff_time: 1_893_456_000,
+        end_time: 1_894_456_000,
+        status: StreamStatus::Active,
+        withdrawn_amount: Amount::ZERO,
+        checkpoint_amount: Amount::ZERO,
+        checkpoint_at: 1_893_456_000,
+        cancelled_at: None,
+        source: StreamSource::Api,
+        chain: None,
+        created_at: 1,
+        updated_at: 1,
+        version: 0,
+    }
+}
+
+/// Concurrent writes that commit together: one that fails (a duplicate id) gets its error, and
+/// every other write of its batch is written. On SQLite the writes are made to queue behind a
+/// write lock held from outside, so that they all form one group commit when it is released.
+#[tokio::test]
+async fn a_failing_write_does_not_fail_the_writes_it_commits_with() {
+    use fluxora::streams::repo::StreamRepository;
+    let db = TestDb::new().await;
+    let database = fluxora::store::open(&fluxora::config::Config::for_database(db.url()).database)
+        .await
+        .unwrap();
+    let repo = StreamRepository::open(database.clone()).await;
+    let sqlite = matches!(database, fluxora::store::Database::Sqlite(_));
+
+    // SQLite: hold the write lock, and let a first write take the writer (it waits for the lock
+    // inside its batch) so the next ones queue up.
+    let mut lock = None;
+    if sqlite {
+        use sqlx::Connection;
+        let mut holder = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut holder).await.unwrap();
+        lock = Some(holder);
+    }
+    let first = tokio::spawn({
+        let repo = repo.clone();
+        async move { repo.insert(api_stream("first"), None, None).await }
+    });
+    if sqlite {
+        wait_until(|| repo.queued_writes() == 0).await;
+    }
+    let mut writes = Vec::new();
+    for i in 0..20 {
+        // The 6th write repeats the 5th's id: it must fail, alone.
+        let id = if i == 5 { "w4".to_string() } else { format!("w{i}") };
+        let repo = repo.clone();
+        writes.push(tokio::spawn(async move {
+            repo.insert(api_stream(&id), None, None).await
+        }));
+    }
+    if sqlite {
+        wait_until(|| repo.queued_writes() == 20).await;
+        let mut holder = lock.take().unwrap();
+        sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    }
+    first.await.unwrap().expect("the first write commits once the lock is free");
+    let mut failed = Vec::new();
+    for (i, write) in writes.into_iter().enumerate() {
+        if write.await.unwrap().is_err() {
+            failed.push(i);
+        }
+    }
+    assert_eq!(failed, vec![5], "only the duplicate fails");
+    for i in (0..20).filter(|i| *i != 5) {
+        let id = format!("w{i}");
+        assert!(repo.get(&id).await.unwrap().is_some(), "{id} was written");
+    }
+    assert!(repo.get("first").await.unwrap().is_some());
+}
+
+/// Polls `condition` until it holds (10 s at most).
+async fn wait_until(condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(Instant::now() < deadline, "condition not reached in 10 s");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }

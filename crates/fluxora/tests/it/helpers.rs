@@ -1,7 +1,7 @@
 //! Test harness: starts the real service exactly as `fluxora serve` does (through
 //! `Application::build`) on 127.0.0.1:0 with a fresh SQLite database, and returns a client.
 
-use std::sync::Once;
+use std::sync::OnceLock;
 
 use fluxora::app::Application;
 use fluxora::config::{Config, LogFormat};
@@ -18,7 +18,7 @@ pub const RECIPIENT: &str = "GBLXWU5HZZ3JZKPYES2C3EWY2ZRIGII6XJP3FCWXDWF5AP55JWV
 /// A valid contract StrKey.
 pub const C1: &str = "CA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQGAXE";
 
-static TRACING: Once = Once::new();
+static TRACING: OnceLock<fluxora::telemetry::LogGuard> = OnceLock::new();
 
 /// Which database the suite runs on: `FLUXORA_TEST_DATABASE=sqlite` (default) or `postgres`.
 /// PostgreSQL tests connect to `FLUXORA_TEST_POSTGRES_URL` (default
@@ -295,7 +295,7 @@ impl TestApp {
     /// Starts the service with a complete configuration.
     pub async fn spawn_config(config: Config) -> TestApp {
         if std::env::var_os("TEST_LOG").is_some() {
-            TRACING.call_once(|| fluxora::telemetry::init("info", LogFormat::Pretty));
+            TRACING.get_or_init(|| fluxora::telemetry::init("info", LogFormat::Pretty));
         }
         let app = Application::build(config).await.expect("service builds");
         let base = format!("http://127.0.0.1:{}", app.port());

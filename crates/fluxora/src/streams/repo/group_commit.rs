@@ -1,0 +1,231 @@
+//! Group commit of stream writes on SQLite: concurrent creates, lifecycle changes and
+//! idempotency claims share one transaction and one fsync.
+//!
+//! With `synchronous = FULL` every SQLite commit waits for an fsync of the WAL, and SQLite has
+//! one writer at a time: committed one by one, writes queue behind each other's fsync and the
+//! disk's flush latency caps the service at about a thousand writes per second, however many
+//! clients wait. Here one writer task takes every write that is pending when it is free (at most
+//! [`MAX_BATCH`]; it never waits for more to arrive), runs them in one transaction, each inside
+//! its own savepoint, and commits once:
+//!
+//! - a write that fails (a constraint, a decode error) is rolled back to its savepoint and
+//!   answered with its error; its batch-mates are unaffected;
+//! - a write that succeeds is answered only after the batch's commit returned: every 201 still
+//!   means "on disk"; if the commit fails, every write of the batch gets that error and none was
+//!   written;
+//! - each write is the same statements, in the same order, as the one-transaction-per-request
+//!   path PostgreSQL keeps (idempotency completion, version check and outbox event in the
+//!   write's savepoint), so a write is all-or-nothing on its own.
+//!
+//! A write waits at most for the batch being committed when it arrived plus its own batch: no
+//! timer, no minimum batch size. A single client sees one commit per request, as before.
+//! PostgreSQL does not go through here: its server already shares WAL flushes between
+//! concurrent commits (`docs/benchmarks.md` has both stores' figures).
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{claim_in, insert_stream_in, release_in, update_stream_in, IdempotencyCompletion};
+use crate::idempotency::IdempotencyKey;
+use crate::store::{Database, Query, StoreError, Tx};
+use crate::streams::Stream;
+use crate::webhooks::OutboxEvent;
+
+/// Most writes in one transaction. Bounds how long the last write of a batch waits for the
+/// first (a batch's statements run one after another on SQLite's single writer).
+pub const MAX_BATCH: usize = 256;
+
+/// Writes waiting for the writer before submitters wait for room (back-pressure, not a limit
+/// on clients: a submitter blocks asynchronously until its write is queued).
+const QUEUE_CAPACITY: usize = 4 * MAX_BATCH;
+
+/// One stream write, owned so it can wait in the queue.
+#[derive(Debug)]
+pub(super) enum Write {
+    /// A new stream with its idempotency completion and outbox event
+    /// ([`insert_stream_in`]); answers 1.
+    Insert {
+        stream: Box<Stream>,
+        completion: Option<IdempotencyCompletion>,
+        event: Option<OutboxEvent>,
+    },
+    /// A stream's new state if still at `expected_version`, with its outbox event
+    /// ([`update_stream_in`]); answers 1 when written, 0 when another change won.
+    Update {
+        stream: Box<Stream>,
+        expected_version: i64,
+        event: Option<OutboxEvent>,
+    },
+    /// An idempotency claim ([`claim_in`]); answers 1 when claimed.
+    Claim {
+        key: IdempotencyKey,
+        request_hash: Vec<u8>,
+        now: i64,
+        lock_until: i64,
+        expires_at: i64,
+    },
+    /// Dropping an in-flight idempotency claim ([`release_in`]); answers the rows deleted.
+    Release { key: IdempotencyKey },
+}
+
+impl Write {
+    /// Runs the write's statements in `tx`; the count it answers (see each variant).
+    async fn apply(&self, tx: &mut Tx) -> Result<u64, StoreError> {
+        match self {
+            Write::Insert {
+                stream,
+                completion,
+                event,
+            } => insert_stream_in(tx, stream, completion.as_ref(), event.as_ref())
+                .await
+                .map(|()| 1),
+            Write::Update {
+                stream,
+                expected_version,
+                event,
+            } => update_stream_in(tx, stream, *expected_version, event.as_ref())
+                .await
+                .map(u64::from),
+            Write::Claim {
+                key,
+                request_hash,
+                now,
+                lock_until,
+                expires_at,
+            } => claim_in(&mut *tx, key, request_hash, *now, *lock_until, *expires_at).await,
+            Write::Release { key } => release_in(&mut *tx, key).await,
+        }
+    }
+}
+
+/// A queued write and where its answer goes.
+struct Job {
+    write: Write,
+    reply: oneshot::Sender<Result<u64, StoreError>>,
+}
+
+impl Job {
+    fn answer(self, result: Result<u64, StoreError>) {
+        // The submitter may have gone (its client disconnected): the write stands or not
+        // regardless, exactly as if the client had disconnected after a commit.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The queue in front of the writer task (see the module documentation).
+#[derive(Debug, Clone)]
+pub(super) struct GroupCommit {
+    queue: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("write", &self.write).finish()
+    }
+}
+
+impl GroupCommit {
+    /// Starts the writer task over `db` (a SQLite database). It ends when every clone of the
+    /// returned handle is dropped, after answering what was queued.
+    pub(super) fn start(db: Database) -> Self {
+        let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
+        tokio::spawn(run_writer(db, jobs));
+        Self { queue }
+    }
+
+    /// Queues `write` and waits until its batch is committed; its count (see [`Write`]).
+    ///
+    /// Errors: the write's own [`StoreError`] (nothing of it written), or the batch's commit
+    /// error (nothing of the batch written); [`StoreError::Unavailable`] if the writer task is
+    /// gone (shutting down).
+    pub(super) async fn submit(&self, write: Write) -> Result<u64, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        if self.queue.send(Job { write, reply }).await.is_err() {
+            return Err(writer_gone());
+        }
+        answer.await.unwrap_or_else(|_| Err(writer_gone()))
+    }
+
+    /// Writes queued and not yet taken by the writer (for tests and diagnostics).
+    pub(super) fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+}
+
+fn writer_gone() -> StoreError {
+    StoreError::Unavailable(sqlx::Error::PoolClosed)
+}
+
+/// The writer task: one batch at a time, each made of everything queued (up to [`MAX_BATCH`]).
+async fn run_writer(db: Database, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        crate::telemetry::metrics::record_group_commit(batch.len());
+        commit_batch(&db, batch.drain(..)).await;
+    }
+}
+
+/// Runs `jobs` in one transaction, each in its own savepoint, commits, and answers each.
+async fn commit_batch(db: &Database, jobs: impl Iterator<Item = Job>) {
+    let mut tx = match db.begin().await {
+        Ok(tx) => tx,
+        Err(error) => return fail_all(jobs, error),
+    };
+    let mut written: Vec<(Job, u64)> = Vec::new();
+    let mut jobs = jobs;
+    while let Some(job) = jobs.next() {
+        match run_in_savepoint(&mut tx, &job.write).await {
+            Ok(Ok(count)) => written.push((job, count)),
+            // The savepoint was rolled back: only this write failed.
+            Ok(Err(error)) => job.answer(Err(error)),
+            // The transaction itself is in doubt: nothing of the batch is committed.
+            Err(error) => {
+                drop(tx);
+                let error = Arc::new(error);
+                job.answer(Err(StoreError::Shared(Arc::clone(&error))));
+                let rest = written.into_iter().map(|(job, _)| job).chain(jobs);
+                return fail_all(rest, StoreError::Shared(error));
+            }
+        }
+    }
+    match tx.commit().await {
+        Ok(()) => {
+            for (job, count) in written {
+                job.answer(Ok(count));
+            }
+        }
+        Err(error) => fail_all(written.into_iter().map(|(job, _)| job), error),
+    }
+}
+
+/// Runs `write` inside a savepoint of `tx`: `Ok(result)` once the savepoint is released
+/// (the write's statements kept) or rolled back (the write's error), `Err` when the savepoint
+/// statements themselves failed.
+async fn run_in_savepoint(
+    tx: &mut Tx,
+    write: &Write,
+) -> Result<Result<u64, StoreError>, StoreError> {
+    Query::new("SAVEPOINT stream_write")
+        .execute(&mut *tx)
+        .await?;
+    let result = write.apply(tx).await;
+    if result.is_err() {
+        Query::new("ROLLBACK TO stream_write")
+            .execute(&mut *tx)
+            .await?;
+    }
+    Query::new("RELEASE stream_write").execute(&mut *tx).await?;
+    Ok(result)
+}
+
+/// Answers every job of `jobs` with `error` (shared: one cause, many requests).
+fn fail_all(jobs: impl Iterator<Item = Job>, error: StoreError) {
+    let error = match error {
+        StoreError::Shared(shared) => shared,
+        other => Arc::new(other),
+    };
+    for job in jobs {
+        job.answer(Err(StoreError::Shared(Arc::clone(&error))));
+    }
+}
