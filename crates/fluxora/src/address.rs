@@ -141,6 +141,47 @@ impl StellarAddress {
         }
     }
 
+    /// Decodes a StrKey read back from the database, which holds only addresses
+    /// [`StellarAddress::parse`] accepted: the same checks (56 characters of the base32
+    /// alphabet, the `G…`/`C…` version byte, the CRC16-XModem checksum; 56 characters are
+    /// exactly 35 bytes, so there are no trailing bits to be non-canonical) in one pass over
+    /// the bytes with a lookup table, without the general decoder's allocations. A value that
+    /// fails any check is `None` (the caller reports the row as corrupt), so a damaged row is
+    /// never served as an address.
+    #[must_use]
+    pub fn from_stored(s: &str) -> Option<StellarAddress> {
+        let bytes: &[u8; KEY_STRKEY_LEN] = s.as_bytes().try_into().ok()?;
+        let mut raw = [0u8; 35];
+        // 8 characters of 5 bits are 5 bytes.
+        for (chunk, out) in bytes.chunks_exact(8).zip(raw.chunks_exact_mut(5)) {
+            let mut bits: u64 = 0;
+            for &c in chunk {
+                let value = BASE32_VALUES[usize::from(c)];
+                if value == INVALID_BASE32 {
+                    return None;
+                }
+                bits = (bits << 5) | u64::from(value);
+            }
+            out.copy_from_slice(&bits.to_be_bytes()[3..]);
+        }
+        let kind = match raw[0] {
+            ACCOUNT_VERSION => AddressKind::Account,
+            CONTRACT_VERSION => AddressKind::Contract,
+            _ => return None,
+        };
+        let checksum = u16::from_le_bytes([raw[33], raw[34]]);
+        if crc16_xmodem(&raw[..33]) != checksum {
+            return None;
+        }
+        let mut payload = [0u8; 32];
+        payload.copy_from_slice(&raw[1..33]);
+        Some(StellarAddress {
+            canonical: s.to_owned(),
+            kind,
+            payload,
+        })
+    }
+
     /// Parses a JSON request-body field or filter value; `None` means absent.
     ///
     /// # Errors
@@ -197,6 +238,59 @@ impl StellarAddress {
             payload: contract.0,
         }
     }
+}
+
+/// StrKey version byte of a `G…` account (6 << 3).
+const ACCOUNT_VERSION: u8 = 6 << 3;
+/// StrKey version byte of a `C…` contract (2 << 3).
+const CONTRACT_VERSION: u8 = 2 << 3;
+/// Marks a byte outside the base32 alphabet in [`BASE32_VALUES`].
+const INVALID_BASE32: u8 = 0xff;
+
+/// The 5-bit value of each byte of the RFC 4648 base32 alphabet (`A–Z` = 0–25, `2–7` = 26–31);
+/// [`INVALID_BASE32`] for every other byte (lowercase and `=` included).
+const BASE32_VALUES: [u8; 256] = {
+    let mut table = [INVALID_BASE32; 256];
+    let mut i = 0;
+    while i < 26 {
+        table[b'A' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut d = 0;
+    while d < 6 {
+        table[b'2' as usize + d] = 26 + d as u8;
+        d += 1;
+    }
+    table
+};
+
+/// CRC16-XModem of every byte value (polynomial 0x1021), for [`crc16_xmodem`].
+const CRC16_TABLE: [u16; 256] = {
+    let mut table = [0u16; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut crc = (byte as u16) << 8;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+            bit += 1;
+        }
+        table[byte] = crc;
+        byte += 1;
+    }
+    table
+};
+
+/// CRC16-XModem (polynomial 0x1021, initial value 0), the StrKey checksum; a table lookup
+/// per byte.
+fn crc16_xmodem(data: &[u8]) -> u16 {
+    data.iter().fold(0u16, |crc, &byte| {
+        (crc << 8) ^ CRC16_TABLE[usize::from((crc >> 8) as u8 ^ byte)]
+    })
 }
 
 /// `true` if `s` (already trimmed) decodes as an ed25519 secret seed (`S…`, version byte 18<<3),
@@ -430,6 +524,72 @@ mod tests {
     const C2: &str = "CA7QYNF7SOWQ3GLR2BGMZEHXAVIRZA4KVWLTJJFC7MGXUA74P7UJUWDA";
     const G_ZERO: &str = "GAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAWHF";
     const C_ZERO: &str = "CAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABSC4";
+
+    /// The stored-value decoder accepts exactly what `parse` accepts, with the same result:
+    /// checked on valid keys of both kinds (fixed and pseudo-random payloads), every
+    /// single-character change of them (alphabet, lowercase, padding, other bytes), other
+    /// StrKey kinds, and wrong lengths.
+    #[test]
+    fn from_stored_agrees_with_parse() {
+        let mut keys: Vec<String> = [G1, G2, C1, C2, G_ZERO, C_ZERO]
+            .iter()
+            .map(|k| (*k).to_string())
+            .collect();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..64 {
+            let mut payload = [0u8; 32];
+            for byte in &mut payload {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                *byte = (state >> 56) as u8;
+            }
+            keys.push(ed25519::PublicKey(payload).to_string().as_str().to_owned());
+            keys.push(Contract(payload).to_string().as_str().to_owned());
+        }
+        let mut candidates = keys.clone();
+        for key in keys.iter().take(6) {
+            for position in 0..key.len() {
+                for replacement in "ABCGSZ27=a1 ".chars() {
+                    let mut changed = key.clone();
+                    changed.replace_range(position..=position, &replacement.to_string());
+                    candidates.push(changed);
+                }
+            }
+            candidates.push(key[..55].to_string());
+            candidates.push(format!("{key}A"));
+            candidates.push(key.to_lowercase());
+        }
+        candidates.push(SEED.to_string());
+        candidates.push(
+            Strkey::PreAuthTx(stellar_strkey::PreAuthTx([3; 32]))
+                .to_string()
+                .as_str()
+                .to_owned(),
+        );
+        candidates.push(
+            Strkey::HashX(stellar_strkey::HashX([3; 32]))
+                .to_string()
+                .as_str()
+                .to_owned(),
+        );
+        candidates.push(String::new());
+        let mut accepted = 0;
+        for candidate in &candidates {
+            let stored = StellarAddress::from_stored(candidate);
+            assert_eq!(
+                stored,
+                StellarAddress::parse(candidate).ok(),
+                "{candidate:?}"
+            );
+            accepted += usize::from(stored.is_some());
+        }
+        assert!(accepted >= keys.len(), "every valid key is accepted");
+        assert!(
+            candidates.len() - accepted > 1000,
+            "and many changed ones refused"
+        );
+    }
     // Two ed25519 secret seeds (the second is rs-stellar-strkey's test seed).
     const SEED: &str = "SBGWKM3CD4IL47QN6X54N6Y33T3JDNVI6AIJ6CD5IM47HG3IG4O36XCU";
     const SEED2: &str = "SBU2RRGLXH3E5CQHTD3ODLDF2BWDCYUSSBLLZ5GNW7JXHDIYKXZWHOKR";

@@ -217,6 +217,18 @@ impl Amount {
     }
 }
 
+impl Amount {
+    /// Appends the amount as a JSON string (`"100.5000000"`) to `out`: the bytes its
+    /// `Serialize` impl writes with `serde_json`.
+    pub fn write_json(self, out: &mut Vec<u8>) {
+        self.with_text(|text| {
+            out.push(b'"');
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'"');
+        });
+    }
+}
+
 impl fmt::Display for Amount {
     /// Canonical decimal form with exactly 7 fractional digits and no leading zeros in the
     /// integer part: `"100.5000000"`, `"0.0000001"`, `"-1.0000000"`. Total for every `i128`

@@ -233,7 +233,11 @@ async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = parse_list_params(query.as_deref())?;
-    json_ok(&state.streams.list(params).await?)
+    Ok(json_response(
+        StatusCode::OK,
+        state.streams.list_json(params).await?,
+        None,
+    ))
 }
 
 /// `GET /api/streams/{id}`: the stream, amounts at `?at=` (default now).

@@ -6,6 +6,7 @@
 
 pub mod accrual;
 pub mod create;
+pub mod json;
 pub mod query;
 pub mod repo;
 pub mod service;

@@ -11,6 +11,9 @@
 //! when they can: on SQLite through `repo/inline_sqlite.rs` (plain connections read on the calling
 //! thread), on PostgreSQL through `repo/pipelined_postgres.rs` (pipelined connections). Both fall back
 //! to the pool whenever they cannot answer; `docs/benchmarks.md` has the figures that keep them.
+//! Pages of streams ([`StreamRepository::list`]) take the same paths, one statement per page
+//! ([`list_statement`]), every row decoded by column position with its text borrowed
+//! ([`StreamRow`]); `docs/architecture.md`, "Listing streams", has the index behind each filter.
 
 mod group_commit;
 mod inline_sqlite;
@@ -347,56 +350,32 @@ impl StreamRepository {
 
     /// One page of streams, newest first (by insertion order, so pages never repeat or skip a
     /// stream while others are inserted): the filters, the cursor anchor and `limit + 1` rows
-    /// (to learn whether more exist).
+    /// (to learn whether more exist), in one statement. Like [`StreamRepository::get`] it runs
+    /// on the direct readers when it can (inline SQLite connections, pipelined PostgreSQL
+    /// connections) and through the pool otherwise; every route that answers with many streams
+    /// reads them here.
     ///
-    /// Errors: [`StoreError`].
+    /// Errors: [`StoreError`]; a row that does not decode is [`StoreError::Corrupt`] (whichever
+    /// path read it: the direct readers leave such a page to the pool, which reports it).
     pub async fn list(&self, query: &StreamPageQuery) -> Result<Page<Stream>, StoreError> {
-        let now = to_i64(query.now, "now")?;
         let dialect = self.db.dialect();
-        let head = format!("SELECT {STREAM_COLUMNS} FROM streams WHERE 1 = 1");
-        let mut select = QueryBuilder::new(dialect, &dialect.sql(&head));
-        if let Some(before) = query.before_position {
-            select.push(" AND position < ").bind(before);
+        let (sql, args) = list_statement(dialect, query)?;
+        let direct = match &self.direct {
+            DirectReads::None => None,
+            DirectReads::Inline(readers) => readers.list_streams(&sql, &args, query.limit),
+            DirectReads::Pipelined(readers) => readers.list_streams(&sql, &args, query.limit).await,
+        };
+        if let Some(page) = direct {
+            return Ok(page);
         }
-        let filters = &query.filters;
-        if let Some(sender) = &filters.sender {
-            select.push(" AND sender = ").bind(sender.as_str());
+        let mut select = Query::new(sql.as_str());
+        for arg in &args {
+            select = match *arg {
+                ListArg::Int(value) => select.bind(value),
+                ListArg::Text(value) => select.bind(value),
+            };
         }
-        if let Some(recipient) = &filters.recipient {
-            select.push(" AND recipient = ").bind(recipient.as_str());
-        }
-        if let Some(source) = filters.source {
-            select.push(" AND source = ").bind(source.as_str());
-        }
-        // An API stream reports `completed` from its end time on, whatever its stored status
-        // (see `Stream::status_at`); the filter follows the reported status.
-        match filters.status {
-            None => {}
-            Some(status @ (StreamStatus::Active | StreamStatus::Paused)) => {
-                select
-                    .push(" AND status = ")
-                    .bind(status.as_str())
-                    .push(" AND NOT (source = 'api' AND end_time <= ")
-                    .bind(now)
-                    .push(")");
-            }
-            Some(StreamStatus::Completed) => {
-                select
-                    .push(
-                        " AND (status = 'completed' OR (source = 'api' \
-                         AND status IN ('active', 'paused') AND end_time <= ",
-                    )
-                    .bind(now)
-                    .push("))");
-            }
-            Some(StreamStatus::Cancelled) => {
-                select.push(" AND status = 'cancelled'");
-            }
-        }
-        select
-            .push(" ORDER BY position DESC LIMIT ")
-            .bind(i64::from(query.limit) + 1);
-        let rows = select.build().fetch_all(&self.db).await?;
+        let rows = select.fetch_all(&self.db).await?;
         Page::from_rows(&rows, query.limit, stream_from_row)
     }
 
@@ -581,6 +560,115 @@ async fn release_in<'c>(on: impl Into<Conn<'c>>, key: &IdempotencyKey) -> Result
         .await
 }
 
+/// A parameter of the list statement ([`list_statement`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListArg<'a> {
+    /// An integer (position, time, limit).
+    Int(i64),
+    /// A text (address, source, status).
+    Text(&'a str),
+}
+
+/// The list SELECT of `query` for `dialect` (placeholders `$n` on PostgreSQL, `?` on SQLite) and
+/// its parameters in order. Its text depends only on which filters are set, so the drivers'
+/// statement caches hold one statement per filter combination. Every combination is served by
+/// an index (`docs/architecture.md`, "Listing streams"): the primary key `position` read
+/// backwards, or one of the `(column, position)` indexes of the filters.
+///
+/// Errors: [`StoreError::Corrupt`] when `query.now` exceeds `i64`.
+pub(crate) fn list_statement<'q>(
+    dialect: crate::store::Dialect,
+    query: &'q StreamPageQuery,
+) -> Result<(String, Vec<ListArg<'q>>), StoreError> {
+    let now = to_i64(query.now, "now")?;
+    let mut sql = String::with_capacity(1024);
+    sql.push_str("SELECT ");
+    sql.push_str(&dialect.sql(STREAM_COLUMNS));
+    sql.push_str(" FROM streams");
+    let mut args = Vec::with_capacity(6);
+    let mut push = |sql: &mut String, condition: &str, arg: Option<ListArg<'q>>| {
+        sql.push_str(if sql.ends_with(" FROM streams") {
+            " WHERE "
+        } else {
+            " AND "
+        });
+        // `{}` in `condition` is the place of its parameter.
+        match arg {
+            Some(arg) => {
+                args.push(arg);
+                let mut placeholder = String::new();
+                dialect.write_placeholder(&mut placeholder, args.len(), false);
+                sql.push_str(&condition.replace("{}", &placeholder));
+            }
+            None => sql.push_str(condition),
+        }
+    };
+    if let Some(before) = query.before_position {
+        push(&mut sql, "position < {}", Some(ListArg::Int(before)));
+    }
+    let filters = &query.filters;
+    if let Some(sender) = &filters.sender {
+        push(
+            &mut sql,
+            "sender = {}",
+            Some(ListArg::Text(sender.as_str())),
+        );
+    }
+    if let Some(recipient) = &filters.recipient {
+        push(
+            &mut sql,
+            "recipient = {}",
+            Some(ListArg::Text(recipient.as_str())),
+        );
+    }
+    if let Some(source) = filters.source {
+        push(
+            &mut sql,
+            "source = {}",
+            Some(ListArg::Text(source.as_str())),
+        );
+    }
+    // An API stream reports `completed` from its end time on, whatever its stored status
+    // (see `Stream::status_at`); the filter follows the reported status.
+    match filters.status {
+        None => {}
+        Some(status @ (StreamStatus::Active | StreamStatus::Paused)) => {
+            push(
+                &mut sql,
+                "status = {}",
+                Some(ListArg::Text(status.as_str())),
+            );
+            push(
+                &mut sql,
+                "NOT (source = 'api' AND end_time <= {})",
+                Some(ListArg::Int(now)),
+            );
+        }
+        // On SQLite the unary `+` keeps the second branch off the indexes: otherwise SQLite
+        // answers the OR from two indexes (every completed stream and every API stream) and
+        // sorts the union, where reading `position` backwards stops after `limit + 1` matches.
+        Some(StreamStatus::Completed) => push(
+            &mut sql,
+            match dialect {
+                crate::store::Dialect::Sqlite => {
+                    "(status = 'completed' OR (+source = 'api' \
+                     AND +status IN ('active', 'paused') AND end_time <= {}))"
+                }
+                crate::store::Dialect::Postgres => {
+                    "(status = 'completed' OR (source = 'api' \
+                     AND status IN ('active', 'paused') AND end_time <= {}))"
+                }
+            },
+            Some(ListArg::Int(now)),
+        ),
+        Some(StreamStatus::Cancelled) => push(&mut sql, "status = 'cancelled'", None),
+    }
+    sql.push_str(" ORDER BY position DESC LIMIT ");
+    args.push(ListArg::Int(i64::from(query.limit) + 1));
+    dialect.write_placeholder(&mut sql, args.len(), false);
+    Ok((sql, args))
+}
+
 /// Inserts new streams in `tx`, [`ROWS_PER_STATEMENT`] per statement, skipping any whose id
 /// exists; returns how many were written (fewer than given means another writer got there
 /// first).
@@ -715,89 +803,206 @@ fn opt_i64(value: Option<u64>, what: &str) -> Result<Option<i64>, StoreError> {
     value.map(|v| to_i64(v, what)).transpose()
 }
 
-/// The place of `column` in the stream SELECT, so the direct readers can index a row by
-/// position instead of searching its column names.
-fn stream_column_index(column: &str) -> Option<usize> {
-    STREAM_COLUMN_NAMES.iter().position(|name| *name == column)
+/// The place of `name` in [`STREAM_COLUMN_NAMES`], at compile time (a name not listed does
+/// not compile).
+const fn column(name: &str) -> usize {
+    let mut i = 0;
+    while i < STREAM_COLUMN_NAMES.len() {
+        let listed = STREAM_COLUMN_NAMES[i].as_bytes();
+        let wanted = name.as_bytes();
+        if listed.len() == wanted.len() {
+            let mut j = 0;
+            while j < listed.len() && listed[j] == wanted[j] {
+                j += 1;
+            }
+            if j == listed.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a stream column")
 }
 
-fn amount(row: &impl Columns, column: &str) -> Result<Amount, StoreError> {
-    let text = row.text(column)?;
+/// A row of a stream SELECT ([`STREAM_COLUMN_NAMES`] in order), read by column position: no
+/// search through column names, and text borrowed from the row (no `String` per column).
+/// Implemented by the pool's rows and by each direct reader's.
+pub(crate) trait StreamRow {
+    /// A non-null text column.
+    fn str(&self, index: usize) -> Result<&str, StoreError>;
+    /// A nullable text column.
+    fn opt_str(&self, index: usize) -> Result<Option<&str>, StoreError>;
+    /// A non-null integer column.
+    fn int(&self, index: usize) -> Result<i64, StoreError>;
+    /// A nullable integer column.
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError>;
+    /// A boolean column.
+    fn flag(&self, index: usize) -> Result<bool, StoreError>;
+}
+
+/// [`StoreError::Corrupt`] naming the stream column at `index`.
+pub(crate) fn column_error(index: usize, error: impl std::fmt::Display) -> StoreError {
+    let name = STREAM_COLUMN_NAMES.get(index).copied().unwrap_or("?");
+    StoreError::Corrupt(format!("column {name}: {error}"))
+}
+
+impl StreamRow for crate::store::Row {
+    fn str(&self, index: usize) -> Result<&str, StoreError> {
+        use sqlx::Row as _;
+        match self {
+            crate::store::Row::Sqlite(row) => row.try_get(index),
+            crate::store::Row::Postgres(row) => row.try_get(index),
+        }
+        .map_err(StoreError::from_sqlx)
+    }
+    fn opt_str(&self, index: usize) -> Result<Option<&str>, StoreError> {
+        use sqlx::Row as _;
+        match self {
+            crate::store::Row::Sqlite(row) => row.try_get(index),
+            crate::store::Row::Postgres(row) => row.try_get(index),
+        }
+        .map_err(StoreError::from_sqlx)
+    }
+    fn int(&self, index: usize) -> Result<i64, StoreError> {
+        use sqlx::Row as _;
+        match self {
+            crate::store::Row::Sqlite(row) => row.try_get(index),
+            crate::store::Row::Postgres(row) => row.try_get(index),
+        }
+        .map_err(StoreError::from_sqlx)
+    }
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
+        use sqlx::Row as _;
+        match self {
+            crate::store::Row::Sqlite(row) => row.try_get(index),
+            crate::store::Row::Postgres(row) => row.try_get(index),
+        }
+        .map_err(StoreError::from_sqlx)
+    }
+    fn flag(&self, index: usize) -> Result<bool, StoreError> {
+        use sqlx::Row as _;
+        match self {
+            crate::store::Row::Sqlite(row) => row.try_get(index),
+            crate::store::Row::Postgres(row) => row.try_get(index),
+        }
+        .map_err(StoreError::from_sqlx)
+    }
+}
+
+fn amount(row: &impl StreamRow, index: usize) -> Result<Amount, StoreError> {
+    let text = row.str(index)?;
     text.parse::<i128>()
         .map(Amount::from_stroops)
-        .map_err(|_| StoreError::Corrupt(format!("{column} '{text}' is not an i128")))
+        .map_err(|_| column_error(index, format_args!("'{text}' is not an i128")))
 }
 
-fn address(row: &impl Columns, column: &str) -> Result<StellarAddress, StoreError> {
-    StellarAddress::parse(&row.text(column)?)
-        .map_err(|_| StoreError::Corrupt(format!("{column} is not a valid StrKey")))
+/// A stored sender or recipient, checked as [`StellarAddress::from_stored`] checks it: a value
+/// that is not a valid `G…`/`C…` StrKey is a corrupt row, never served.
+fn address(row: &impl StreamRow, index: usize) -> Result<StellarAddress, StoreError> {
+    StellarAddress::from_stored(row.str(index)?)
+        .ok_or_else(|| column_error(index, "not a valid StrKey"))
 }
 
-fn time(row: &impl Columns, column: &str) -> Result<u64, StoreError> {
-    to_u64(row.int(column)?, column)
+fn time(row: &impl StreamRow, index: usize) -> Result<u64, StoreError> {
+    to_u64(row.int(index)?, STREAM_COLUMN_NAMES[index])
 }
 
-/// Decodes a stream row and its list position.
-fn stream_from_row(row: &impl Columns) -> Result<(i64, Stream), StoreError> {
-    let status_text = row.text("status")?;
-    let status = StreamStatus::parse(&status_text)
+/// Decodes a stream row ([`STREAM_COLUMN_NAMES`] in order) and its list position.
+///
+/// Errors: [`StoreError::Corrupt`] for a value the service never writes (an unknown status,
+/// source or kind, an amount that is not an i128, an invalid StrKey, a negative time,
+/// `chain_details` that do not parse).
+pub(crate) fn stream_from_row(row: &impl StreamRow) -> Result<(i64, Stream), StoreError> {
+    const POSITION: usize = column("position");
+    const ID: usize = column("id");
+    const SENDER: usize = column("sender");
+    const RECIPIENT: usize = column("recipient");
+    const DEPOSIT_AMOUNT: usize = column("deposit_amount");
+    const RATE_PER_SECOND: usize = column("rate_per_second");
+    const START_TIME: usize = column("start_time");
+    const CLIFF_TIME: usize = column("cliff_time");
+    const END_TIME: usize = column("end_time");
+    const STATUS: usize = column("status");
+    const WITHDRAWN_AMOUNT: usize = column("withdrawn_amount");
+    const CHECKPOINT_AMOUNT: usize = column("checkpoint_amount");
+    const CHECKPOINT_AT: usize = column("checkpoint_at");
+    const CANCELLED_AT: usize = column("cancelled_at");
+    const SOURCE: usize = column("source");
+    const CHAIN_CONTRACT_ID: usize = column("chain_contract_id");
+    const CHAIN_STREAM_ID: usize = column("chain_stream_id");
+    const CHAIN_CREATED_LEDGER: usize = column("chain_created_ledger");
+    const CHAIN_TX_HASH: usize = column("chain_tx_hash");
+    const CHAIN_CLOSED: usize = column("chain_closed");
+    const KIND: usize = column("kind");
+    const CHAIN_DETAILS: usize = column("chain_details");
+    const CHAIN_ENTRY_PENDING: usize = column("chain_entry_pending");
+    const CHAIN_TOKEN_CONTRACT_ID: usize = column("chain_token_contract_id");
+    const CREATED_AT: usize = column("created_at");
+    const UPDATED_AT: usize = column("updated_at");
+    const VERSION: usize = column("version");
+
+    let status_text = row.str(STATUS)?;
+    let status = StreamStatus::parse(status_text)
         .ok_or_else(|| StoreError::Corrupt(format!("unknown status '{status_text}'")))?;
-    let source_text = row.text("source")?;
-    let source = StreamSource::parse(&source_text)
+    let source_text = row.str(SOURCE)?;
+    let source = StreamSource::parse(source_text)
         .ok_or_else(|| StoreError::Corrupt(format!("unknown source '{source_text}'")))?;
     let cancelled_at = row
-        .opt_int("cancelled_at")?
+        .opt_int(CANCELLED_AT)?
         .map(|t| to_u64(t, "cancelled_at"))
         .transpose()?;
-    let chain = match row.opt_text("chain_contract_id")? {
+    let chain = match row.opt_str(CHAIN_CONTRACT_ID)? {
         None => None,
         Some(contract_id) => Some(ChainRef {
-            contract_id,
+            contract_id: contract_id.to_owned(),
             stream_id: to_u64(
-                row.opt_int("chain_stream_id")?.unwrap_or(0),
+                row.opt_int(CHAIN_STREAM_ID)?.unwrap_or(0),
                 "chain_stream_id",
             )?,
             created_ledger: to_u32(
-                row.opt_int("chain_created_ledger")?.unwrap_or(0),
+                row.opt_int(CHAIN_CREATED_LEDGER)?.unwrap_or(0),
                 "chain_created_ledger",
             )?,
-            tx_hash: row.opt_text("chain_tx_hash")?.unwrap_or_default(),
-            closed: row.flag("chain_closed")?,
-            entry_pending: row.flag("chain_entry_pending")?,
-            token_contract_id: row.opt_text("chain_token_contract_id")?,
-            details: match row.opt_text("chain_details")? {
-                Some(json) => serde_json::from_str(&json).map_err(|error| {
+            tx_hash: row
+                .opt_str(CHAIN_TX_HASH)?
+                .map(str::to_owned)
+                .unwrap_or_default(),
+            closed: row.flag(CHAIN_CLOSED)?,
+            entry_pending: row.flag(CHAIN_ENTRY_PENDING)?,
+            token_contract_id: row.opt_str(CHAIN_TOKEN_CONTRACT_ID)?.map(str::to_owned),
+            details: match row.opt_str(CHAIN_DETAILS)? {
+                Some(json) => serde_json::from_str(json).map_err(|error| {
                     StoreError::Corrupt(format!("chain_details is not valid: {error}"))
                 })?,
                 None => ChainDetails::default(),
             },
         }),
     };
-    let kind_text = row.text("kind")?;
-    let kind = StreamKind::parse(&kind_text)
+    let kind_text = row.str(KIND)?;
+    let kind = StreamKind::parse(kind_text)
         .ok_or_else(|| StoreError::Corrupt(format!("unknown kind '{kind_text}'")))?;
     let stream = Stream {
-        id: row.text("id")?,
-        sender: address(row, "sender")?,
-        recipient: address(row, "recipient")?,
-        deposit_amount: amount(row, "deposit_amount")?,
-        rate_per_second: amount(row, "rate_per_second")?,
+        id: row.str(ID)?.to_owned(),
+        sender: address(row, SENDER)?,
+        recipient: address(row, RECIPIENT)?,
+        deposit_amount: amount(row, DEPOSIT_AMOUNT)?,
+        rate_per_second: amount(row, RATE_PER_SECOND)?,
         kind,
-        start_time: time(row, "start_time")?,
-        cliff_time: time(row, "cliff_time")?,
-        end_time: time(row, "end_time")?,
+        start_time: time(row, START_TIME)?,
+        cliff_time: time(row, CLIFF_TIME)?,
+        end_time: time(row, END_TIME)?,
         status,
-        withdrawn_amount: amount(row, "withdrawn_amount")?,
-        checkpoint_amount: amount(row, "checkpoint_amount")?,
-        checkpoint_at: time(row, "checkpoint_at")?,
+        withdrawn_amount: amount(row, WITHDRAWN_AMOUNT)?,
+        checkpoint_amount: amount(row, CHECKPOINT_AMOUNT)?,
+        checkpoint_at: time(row, CHECKPOINT_AT)?,
         cancelled_at,
         source,
         chain,
-        created_at: row.int("created_at")?,
-        updated_at: row.int("updated_at")?,
-        version: row.int("version")?,
+        created_at: row.int(CREATED_AT)?,
+        updated_at: row.int(UPDATED_AT)?,
+        version: row.int(VERSION)?,
     };
-    Ok((row.int("position")?, stream))
+    Ok((row.int(POSITION)?, stream))
 }
 
 /// Decodes an `idempotency_keys` row (`state`, `request_hash`, `response_status`,
@@ -855,37 +1060,81 @@ async fn open_inline_readers(path: std::path::PathBuf) -> DirectReads {
     }
 }
 
-/// Implements [`Columns`] for a direct reader's row type through its own generic
-/// `fn get<T>(&self, column: &str) -> Result<T, StoreError>`: every column kind is one `get`.
-macro_rules! columns_through_get {
-    ($row:ty) => {
-        impl $crate::store::Columns for $row {
-            fn text(&self, c: &str) -> Result<String, $crate::store::StoreError> {
-                self.get(c)
-            }
-            fn opt_text(&self, c: &str) -> Result<Option<String>, $crate::store::StoreError> {
-                self.get(c)
-            }
-            fn int(&self, c: &str) -> Result<i64, $crate::store::StoreError> {
-                self.get(c)
-            }
-            fn opt_int(&self, c: &str) -> Result<Option<i64>, $crate::store::StoreError> {
-                self.get(c)
-            }
-            fn flag(&self, c: &str) -> Result<bool, $crate::store::StoreError> {
-                self.get(c)
-            }
-            fn opt_bytes(&self, c: &str) -> Result<Option<Vec<u8>>, $crate::store::StoreError> {
-                self.get(c)
-            }
-        }
-    };
-}
-use columns_through_get;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every list statement (each combination of filters and cursor) on the SQLite schema:
+    /// rows come in `position` order without a sort (no temporary B-tree), the chain-contract
+    /// lookup is by key, and an equality filter reads its `(column, position)` index.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn every_list_statement_is_index_backed_on_sqlite() {
+        let connection = rusqlite::Connection::open_in_memory().unwrap();
+        for migration in [
+            include_str!("../../migrations/sqlite/0001_streams.sql"),
+            include_str!("../../migrations/sqlite/0002_chain.sql"),
+            include_str!("../../migrations/sqlite/0003_webhooks.sql"),
+            include_str!("../../migrations/sqlite/0004_api_keys.sql"),
+            include_str!("../../migrations/sqlite/0005_delivery_event_index.sql"),
+            include_str!("../../migrations/sqlite/0006_stream_kind_and_chain_details.sql"),
+            include_str!("../../migrations/sqlite/0007_chain_contracts.sql"),
+            include_str!("../../migrations/sqlite/0008_idempotency_scope.sql"),
+            include_str!("../../migrations/sqlite/0009_stream_source_index.sql"),
+        ] {
+            connection.execute_batch(migration).unwrap();
+        }
+        let address =
+            StellarAddress::parse("GA3D5KRYM6CB7OWQ6TWYRR3Z4T7GNZLKERYNZGGA5SOAOPIFY6YQHES5")
+                .unwrap();
+        let mut checked = 0;
+        for status in [None].into_iter().chain(StreamStatus::ALL.map(Some)) {
+            for bits in 0..16 {
+                let query = StreamPageQuery {
+                    filters: StreamFilters {
+                        status,
+                        sender: (bits & 1 != 0).then(|| address.clone()),
+                        recipient: (bits & 2 != 0).then(|| address.clone()),
+                        source: (bits & 4 != 0).then_some(StreamSource::Chain),
+                    },
+                    before_position: (bits & 8 != 0).then_some(77),
+                    limit: 50,
+                    now: 1_000,
+                };
+                let (sql, args) = list_statement(crate::store::Dialect::Sqlite, &query).unwrap();
+                assert_eq!(sql.matches('?').count(), args.len(), "{sql}");
+                let mut statement = connection
+                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .unwrap();
+                let values = args.iter().map(|arg| match *arg {
+                    ListArg::Int(value) => rusqlite::types::Value::Integer(value),
+                    ListArg::Text(value) => rusqlite::types::Value::Text(value.to_owned()),
+                });
+                let plan: Vec<String> = statement
+                    .query_map(rusqlite::params_from_iter(values), |row| {
+                        row.get::<_, String>(3)
+                    })
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let plan = plan.join("; ");
+                assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
+                assert!(!plan.contains("SCAN chain_contracts"), "{sql}: {plan}");
+                let equality = query.filters.sender.is_some()
+                    || query.filters.recipient.is_some()
+                    || query.filters.source.is_some()
+                    || matches!(
+                        status,
+                        Some(StreamStatus::Active | StreamStatus::Paused | StreamStatus::Cancelled)
+                    );
+                if equality {
+                    assert!(plan.contains("streams USING INDEX"), "{sql}: {plan}");
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 80);
+    }
 
     /// The direct readers read columns by their place in [`STREAM_COLUMN_NAMES`]: both SELECT
     /// lists must name exactly those columns, in that order (amounts as text).

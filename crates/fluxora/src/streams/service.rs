@@ -91,6 +91,13 @@ pub struct StreamListPage {
     pub has_more: bool,
 }
 
+/// A page of stored streams with its cursor, before it is evaluated at an instant.
+struct StoredPage {
+    streams: Vec<Stream>,
+    next_cursor: Option<String>,
+    has_more: bool,
+}
+
 /// Stream use cases over a [`StreamRepository`].
 #[derive(Clone)]
 pub struct StreamService {
@@ -220,6 +227,49 @@ impl StreamService {
     ///
     /// Errors: [`StreamError::Validation`] for a bad cursor, [`StreamError::Store`].
     pub async fn list(&self, params: ListParams) -> Result<StreamListPage, StreamError> {
+        let (page, now, at) = self.page(params).await?;
+        Ok(StreamListPage {
+            streams: page
+                .streams
+                .iter()
+                .map(|stream| stream.view(now, at))
+                .collect(),
+            next_cursor: page.next_cursor,
+            has_more: page.has_more,
+        })
+    }
+
+    /// [`StreamService::list`]'s page as its JSON body (a serialized [`StreamListPage`], byte
+    /// for byte), written in one pass over the stored streams ([`Stream::write_json`]): no
+    /// [`StreamView`] is built.
+    ///
+    /// Errors: as [`StreamService::list`].
+    pub async fn list_json(&self, params: ListParams) -> Result<Vec<u8>, StreamError> {
+        let (page, now, at) = self.page(params).await?;
+        let mut body =
+            Vec::with_capacity(64 + page.streams.len() * crate::streams::json::STREAM_JSON_BYTES);
+        body.extend_from_slice(b"{\"streams\":");
+        crate::streams::json::write_stream_array(&page.streams, now, at, &mut body)
+            .map_err(|e| StoreError::Corrupt(format!("serializing a stream failed: {e}")))?;
+        body.extend_from_slice(b",\"nextCursor\":");
+        match &page.next_cursor {
+            Some(cursor) => crate::streams::json::write_json_str(cursor, &mut body),
+            None => body.extend_from_slice(b"null"),
+        }
+        body.extend_from_slice(if page.has_more {
+            b",\"hasMore\":true}"
+        } else {
+            b",\"hasMore\":false}"
+        });
+        Ok(body)
+    }
+
+    /// The stored page `params` asks for, its cursor, and the instants to evaluate it at
+    /// (`now`, and `?at=`).
+    async fn page(
+        &self,
+        params: ListParams,
+    ) -> Result<(StoredPage, u64, Option<u64>), StreamError> {
         let fingerprint = filter_fingerprint(&params.filters.fingerprint_parts());
         let before_position = match params.cursor.as_deref() {
             None => None,
@@ -245,15 +295,15 @@ impl StreamService {
             (true, Some(position)) => Some(self.cursors.encode(position, fingerprint)),
             _ => None,
         };
-        Ok(StreamListPage {
-            streams: page
-                .items
-                .iter()
-                .map(|stream| stream.view(now, params.at))
-                .collect(),
-            next_cursor,
-            has_more: page.has_more,
-        })
+        Ok((
+            StoredPage {
+                streams: page.items,
+                next_cursor,
+                has_more: page.has_more,
+            },
+            now,
+            params.at,
+        ))
     }
 
     /// Applies a lifecycle action (pause, resume, cancel). Concurrent actions on one stream are

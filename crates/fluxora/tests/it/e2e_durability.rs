@@ -461,7 +461,10 @@ async fn a_failing_write_does_not_fail_the_writes_it_commits_with() {
     if sqlite {
         use sqlx::Connection;
         let mut holder = sqlx::SqliteConnection::connect(&db.url()).await.unwrap();
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut holder).await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
         lock = Some(holder);
     }
     let first = tokio::spawn({
@@ -474,7 +477,11 @@ async fn a_failing_write_does_not_fail_the_writes_it_commits_with() {
     let mut writes = Vec::new();
     for i in 0..20 {
         // The 6th write repeats the 5th's id: it must fail, alone.
-        let id = if i == 5 { "w4".to_string() } else { format!("w{i}") };
+        let id = if i == 5 {
+            "w4".to_string()
+        } else {
+            format!("w{i}")
+        };
         let repo = repo.clone();
         writes.push(tokio::spawn(async move {
             repo.insert(api_stream(&id), None, None).await
@@ -485,7 +492,10 @@ async fn a_failing_write_does_not_fail_the_writes_it_commits_with() {
         let mut holder = lock.take().unwrap();
         sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
     }
-    first.await.unwrap().expect("the first write commits once the lock is free");
+    first
+        .await
+        .unwrap()
+        .expect("the first write commits once the lock is free");
     let mut failed = Vec::new();
     for (i, write) in writes.into_iter().enumerate() {
         if write.await.unwrap().is_err() {

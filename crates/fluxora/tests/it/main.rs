@@ -25,6 +25,7 @@ mod e2e_process;
 mod e2e_ratelimit;
 mod e2e_request_fields;
 mod e2e_shutdown;
+mod e2e_stream_lists;
 mod e2e_streams;
 mod e2e_tls;
 mod e2e_validation;

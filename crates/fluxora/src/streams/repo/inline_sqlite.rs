@@ -1,4 +1,5 @@
-//! Stream reads by id on the calling thread, for `GET /api/streams/{id}` on SQLite.
+//! Stream reads on the calling thread, for `GET /api/streams/{id}` and the stream lists
+//! (`GET /api/streams`) on SQLite.
 //!
 //! sqlx runs every SQLite connection on a worker thread of its own: a query through its pool is
 //! a command sent to that thread and rows sent back, plus a ping to it when the connection
@@ -15,10 +16,11 @@
 //!   append to the WAL, readers read a snapshot), and in the rare cases SQLite would make a
 //!   reader wait (WAL recovery after a crash) the read fails at once with `SQLITE_BUSY` and falls
 //!   back to the pool, which waits up to its own busy timeout on its own thread;
-//! - the statement is the one `SELECT … WHERE id = $1` on the `streams` primary key, through the
-//!   same memory map of the file as the pool's connections (`mmap_size`). What it does block on
-//!   is the page cache: a page not in the OS's cache (the first reads after a restart) is read
-//!   from disk on this thread, a few pages for a point lookup.
+//! - the statements are the `SELECT … WHERE id = $1` on the `streams` primary key and the list
+//!   page (at most 101 rows along an index, `StreamRepository::list`), through the same memory
+//!   map of the file as the pool's connections (`mmap_size`). What they do block on is the page
+//!   cache: a page not in the OS's cache (the first reads after a restart) is read from disk on
+//!   this thread, a few pages for a point lookup, a few dozen for a page of streams.
 //!
 //! Consistency is the pool's: each read is its own (autocommit) read transaction on the
 //! database file, so it sees every transaction committed before it started — the same snapshot a
@@ -32,8 +34,10 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::{columns_through_get, stream_column_index, stream_from_row};
-use crate::store::StoreError;
+use rusqlite::types::ValueRef;
+
+use super::{column_error, stream_from_row, ListArg, StreamRow};
+use crate::store::{Page, StoreError};
 use crate::streams::Stream;
 
 /// Plain SQLite connections for reads on the caller's thread (see the module documentation).
@@ -87,12 +91,33 @@ impl InlineReaders {
     /// `None` when the read could not be made here (no idle connection, SQLite busy, any error
     /// or undecodable row) and must go through the pool instead.
     pub(crate) fn get_stream(&self, id: &str) -> Option<Option<Stream>> {
+        self.with_connection(|connection| read_stream(connection, &self.select_stream, id))
+    }
+
+    /// One page of the list statement `sql` (SQLite placeholders, parameters `args`, `LIMIT`
+    /// `limit + 1`) read on this thread, or `None` when it could not be read here (as
+    /// [`InlineReaders::get_stream`]).
+    pub(crate) fn list_streams(
+        &self,
+        sql: &str,
+        args: &[ListArg<'_>],
+        limit: u32,
+    ) -> Option<Page<Stream>> {
+        self.with_connection(|connection| read_page(connection, sql, args, limit))
+    }
+
+    /// `read` on an idle connection, or `None` when none is idle or `read` failed (logged at
+    /// DEBUG: the pool repeats the read and reports the error).
+    fn with_connection<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, InlineError>,
+    ) -> Option<T> {
         let connection = self
             .idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .pop()?;
-        let result = read_stream(&connection, &self.select_stream, id);
+        let result = read(&connection);
         self.idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -128,19 +153,73 @@ fn read_stream(
     Ok(decoded.transpose()?.map(|(_, stream)| stream))
 }
 
-/// A rusqlite row of the stream SELECT seen through `Columns` ([`columns_through_get`]).
+fn read_page(
+    connection: &Connection,
+    sql: &str,
+    args: &[ListArg<'_>],
+    limit: u32,
+) -> Result<Page<Stream>, InlineError> {
+    let mut statement = connection.prepare_cached(sql)?;
+    for (i, arg) in args.iter().enumerate() {
+        match *arg {
+            ListArg::Int(value) => statement.raw_bind_parameter(i + 1, value)?,
+            ListArg::Text(value) => statement.raw_bind_parameter(i + 1, value)?,
+        }
+    }
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut items = Vec::with_capacity(limit.min(128));
+    let mut last_position = None;
+    let mut has_more = false;
+    let mut rows = statement.raw_query();
+    while let Some(row) = rows.next()? {
+        if items.len() == limit {
+            has_more = true;
+            break;
+        }
+        let (position, stream) = stream_from_row(&InlineRow(row))?;
+        items.push(stream);
+        last_position = Some(position);
+    }
+    Ok(Page {
+        items,
+        last_position,
+        has_more,
+    })
+}
+
+/// A rusqlite row of a stream SELECT, read by column position.
 struct InlineRow<'r, 's>(&'r rusqlite::Row<'s>);
 
 impl InlineRow<'_, '_> {
-    fn get<T: rusqlite::types::FromSql>(&self, column: &str) -> Result<T, StoreError> {
-        // By position: no search through SQLite's column names (a C-string comparison per
-        // column, for each of the 23 columns, was 5 % of a GET's CPU).
-        let value = match stream_column_index(column) {
-            Some(index) => self.0.get(index),
-            None => self.0.get(column),
-        };
-        value.map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
+    fn value(&self, index: usize) -> Result<ValueRef<'_>, StoreError> {
+        self.0
+            .get_ref(index)
+            .map_err(|error| column_error(index, error))
     }
 }
 
-columns_through_get!(InlineRow<'_, '_>);
+impl StreamRow for InlineRow<'_, '_> {
+    fn str(&self, index: usize) -> Result<&str, StoreError> {
+        self.value(index)?
+            .as_str()
+            .map_err(|error| column_error(index, error))
+    }
+    fn opt_str(&self, index: usize) -> Result<Option<&str>, StoreError> {
+        self.value(index)?
+            .as_str_or_null()
+            .map_err(|error| column_error(index, error))
+    }
+    fn int(&self, index: usize) -> Result<i64, StoreError> {
+        self.value(index)?
+            .as_i64()
+            .map_err(|error| column_error(index, error))
+    }
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
+        self.value(index)?
+            .as_i64_or_null()
+            .map_err(|error| column_error(index, error))
+    }
+    fn flag(&self, index: usize) -> Result<bool, StoreError> {
+        Ok(self.int(index)? != 0)
+    }
+}

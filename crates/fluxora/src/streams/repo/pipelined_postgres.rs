@@ -1,11 +1,13 @@
-//! Stream reads by id over pipelined connections, for `GET /api/streams/{id}` on PostgreSQL.
+//! Stream reads over pipelined connections, for `GET /api/streams/{id}` and the stream lists
+//! (`GET /api/streams`) on PostgreSQL.
 //!
 //! Through sqlx's pool, a read is two round trips to the server: the query, and the ping sqlx
 //! sends on every connection as it returns to the pool (from a task it spawns for the purpose;
 //! sqlx 0.8 has no switch for it). Each round trip wakes a PostgreSQL backend and then this
 //! process, one query at a time per connection. Under GET load those wake-ups were most of a
 //! read's cost (`docs/benchmarks.md`). A [`PipelinedReaders`] set keeps a few plain
-//! connections (tokio-postgres, one per core) with the stream `SELECT` prepared once, and sends
+//! connections (tokio-postgres, one per core) with the stream `SELECT` prepared once (and each
+//! list statement prepared on its first use: one per combination of list filters), and sends
 //! every read of a connection down it as it comes: concurrent reads are written to the socket
 //! together and PostgreSQL answers them in order without sleeping in between (pipelining), so a
 //! busy connection costs a fraction of a wake-up per read, and an idle one the same single
@@ -42,10 +44,10 @@ use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres::{Client, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{columns_through_get, stream_column_index, stream_from_row};
+use super::{column_error, stream_from_row, ListArg, StreamRow};
 use crate::config::postgres_tls::{PostgresTls, SslMode, TLS_URL_PARAMETERS};
 use crate::store::postgres_tls::{client_config, TlsSetupError};
-use crate::store::StoreError;
+use crate::store::{Page, StoreError};
 use crate::streams::Stream;
 
 /// How long a connection that failed to open is left alone before the next attempt; doubled
@@ -90,11 +92,12 @@ enum Slot {
     Open(Arc<Live>),
 }
 
-/// An open connection: the client (its connection runs on a task of its own) and the prepared
-/// stream `SELECT`.
+/// An open connection: the client (its connection runs on a task of its own), the prepared
+/// stream `SELECT`, and the list statements prepared so far, by text.
 struct Live {
     client: Client,
     statement: Statement,
+    lists: Mutex<std::collections::HashMap<String, Statement>>,
 }
 
 /// Why [`PipelinedReaders::start`] opened nothing.
@@ -200,6 +203,82 @@ impl PipelinedReaders {
             }
         }
     }
+
+    /// One page of the list statement `sql` (PostgreSQL placeholders, parameters `args`,
+    /// `LIMIT` `limit + 1`) read over one of the connections, or `None` when it could not be read
+    /// here (as [`PipelinedReaders::get_stream`]). The statement is prepared on the connection
+    /// the first time its text is used there (one round trip), then reused.
+    pub(crate) async fn list_streams(
+        &self,
+        sql: &str,
+        args: &[ListArg<'_>],
+        limit: u32,
+    ) -> Option<Page<Stream>> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.shared.slots.len();
+        let live = Shared::live(&self.shared, index)?;
+        match read_page(&live, sql, args, limit).await {
+            Ok(page) => Some(page),
+            Err(error) => {
+                tracing::debug!(%error, "pipelined stream list failed; reading through the pool");
+                self.shared.drop_live(index, &live);
+                None
+            }
+        }
+    }
+}
+
+/// The page of `sql` on `live`, preparing the statement there first if it is new to it.
+///
+/// Errors: PostgreSQL's ([`describe`]d), or the row decoding's.
+async fn read_page(
+    live: &Live,
+    sql: &str,
+    args: &[ListArg<'_>],
+    limit: u32,
+) -> Result<Page<Stream>, String> {
+    let cached = live
+        .lists
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(sql)
+        .cloned();
+    let statement = match cached {
+        Some(statement) => statement,
+        None => {
+            let statement = live.client.prepare(sql).await.map_err(|e| describe(&e))?;
+            live.lists
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(sql.to_owned(), statement.clone());
+            statement
+        }
+    };
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args
+        .iter()
+        .map(|arg| match arg {
+            ListArg::Int(value) => value as &(dyn tokio_postgres::types::ToSql + Sync),
+            ListArg::Text(value) => value as &(dyn tokio_postgres::types::ToSql + Sync),
+        })
+        .collect();
+    let rows = live
+        .client
+        .query(&statement, &params)
+        .await
+        .map_err(|e| describe(&e))?;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut items = Vec::with_capacity(rows.len().min(limit));
+    let mut last_position = None;
+    for row in rows.iter().take(limit) {
+        let (position, stream) =
+            stream_from_row(&PipelinedRow(row)).map_err(|error| error.to_string())?;
+        items.push(stream);
+        last_position = Some(position);
+    }
+    Ok(Page {
+        items,
+        last_position,
+        has_more: rows.len() > limit,
+    })
 }
 
 impl Shared {
@@ -279,7 +358,11 @@ impl Shared {
             }
         });
         let statement = client.prepare(&self.select_stream).await?;
-        Ok(Live { client, statement })
+        Ok(Live {
+            client,
+            statement,
+            lists: Mutex::new(std::collections::HashMap::new()),
+        })
     }
 
     /// Forgets slot `index`'s connection if it is still `failed` (a concurrent read may have
@@ -325,20 +408,34 @@ fn describe(error: &tokio_postgres::Error) -> String {
     }
 }
 
-/// A tokio-postgres row of the stream SELECT seen through `Columns` ([`columns_through_get`]).
+/// A tokio-postgres row of a stream SELECT, read by column position.
 struct PipelinedRow<'r>(&'r tokio_postgres::Row);
 
 impl PipelinedRow<'_> {
     fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
         &'a self,
-        column: &str,
+        index: usize,
     ) -> Result<T, StoreError> {
-        let value = match stream_column_index(column) {
-            Some(index) => self.0.try_get(index),
-            None => self.0.try_get(column),
-        };
-        value.map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
+        self.0
+            .try_get(index)
+            .map_err(|error| column_error(index, error))
     }
 }
 
-columns_through_get!(PipelinedRow<'_>);
+impl StreamRow for PipelinedRow<'_> {
+    fn str(&self, index: usize) -> Result<&str, StoreError> {
+        self.get(index)
+    }
+    fn opt_str(&self, index: usize) -> Result<Option<&str>, StoreError> {
+        self.get(index)
+    }
+    fn int(&self, index: usize) -> Result<i64, StoreError> {
+        self.get(index)
+    }
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
+        self.get(index)
+    }
+    fn flag(&self, index: usize) -> Result<bool, StoreError> {
+        self.get(index)
+    }
+}
