@@ -202,7 +202,7 @@ async fn serve_connection(
     // re-registration per request): it fires at a check time, which recomputes the deadline
     // from the connection's activity and either closes the connection or sets the next check
     // ([`next_check`]).
-    let check = tokio::time::sleep_until(Instant::now() + settings.header_read_timeout);
+    let check = tokio::time::sleep_until(Instant::now() + check_interval(&settings));
     tokio::pin!(check);
     let mut stopping = false;
     loop {
@@ -227,18 +227,26 @@ async fn serve_connection(
     drop(permit);
 }
 
+/// The longest time between two checks of a connection's deadline: the shorter of the two
+/// timeouts.
+fn check_interval(settings: &ServerSettings) -> Duration {
+    settings
+        .header_read_timeout
+        .min(settings.keepalive_idle_timeout)
+}
+
 /// At a check time `now`: `Err(reason)` when the connection's `deadline` has passed, else the
-/// next check: the deadline, but never more than one header-read timeout away. Activity only
-/// moves a deadline later, except a request head starting on an idle kept-alive connection
-/// (its deadline, head start + header-read timeout, may come before the idle one); checking
-/// at least every header-read timeout catches that one on time too: some check falls within
-/// a timeout after the head started, and sets the next check to its deadline.
+/// next check: the deadline, but never more than [`check_interval`] away. Activity can bring a
+/// deadline closer (a request head starting on an idle connection: head start + header-read
+/// timeout; a request ending: end + idle timeout), but never closer than [`check_interval`]
+/// after the activity; since checks are never further apart than that, a check falls between
+/// the activity and its deadline, and sets the next check to the deadline.
 fn next_check(
     deadline: Option<(Instant, Reason)>,
     now: Instant,
     settings: &ServerSettings,
 ) -> Result<Instant, Reason> {
-    let latest = now + settings.header_read_timeout;
+    let latest = now + check_interval(settings);
     match deadline {
         Some((at, reason)) if at <= now => Err(reason),
         Some((at, _)) => Ok(at.min(latest)),

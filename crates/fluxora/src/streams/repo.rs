@@ -242,6 +242,14 @@ impl StreamRepository {
             .map_or(0, group_commit::GroupCommit::queued)
     }
 
+    /// Writes submitted to the SQLite group-commit writer and not yet answered: queued, or in
+    /// the batch being written (0 on PostgreSQL). For tests and diagnostics.
+    pub fn unanswered_writes(&self) -> usize {
+        self.writer
+            .as_ref()
+            .map_or(0, group_commit::GroupCommit::unanswered)
+    }
+
     /// Inserts a new stream and, in the same transaction, completes its idempotency claim and
     /// writes its webhook event to the outbox (one delivery per matching enabled endpoint).
     /// On SQLite the transaction is shared with concurrent writes (group commit); either way the

@@ -472,7 +472,8 @@ async fn a_failing_write_does_not_fail_the_writes_it_commits_with() {
         async move { repo.insert(api_stream("first"), None, None).await }
     });
     if sqlite {
-        wait_until(|| repo.queued_writes() == 0).await;
+        // Taken by the writer (no longer queued) and not answered: waiting for the lock.
+        wait_until(|| repo.unanswered_writes() == 1 && repo.queued_writes() == 0).await;
     }
     let mut writes = Vec::new();
     for i in 0..20 {

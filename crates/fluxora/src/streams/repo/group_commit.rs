@@ -22,6 +22,7 @@
 //! PostgreSQL does not go through here: its server already shares WAL flushes between
 //! concurrent commits (`docs/benchmarks.md` has both stores' figures).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -117,6 +118,17 @@ impl Job {
 #[derive(Debug, Clone)]
 pub(super) struct GroupCommit {
     queue: mpsc::Sender<Job>,
+    /// Writes submitted and not yet answered (queued or in the batch being written).
+    unanswered: Arc<AtomicUsize>,
+}
+
+/// Counts a submitted write as unanswered until dropped (answered, or its submitter gone).
+struct Unanswered<'a>(&'a AtomicUsize);
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for Job {
@@ -131,7 +143,10 @@ impl GroupCommit {
     pub(super) fn start(db: Database) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(run_writer(db, jobs));
-        Self { queue }
+        Self {
+            queue,
+            unanswered: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
     /// Queues `write` and waits until its batch is committed; its count (see [`Write`]).
@@ -140,6 +155,8 @@ impl GroupCommit {
     /// error (nothing of the batch written); [`StoreError::Unavailable`] if the writer task is
     /// gone (shutting down).
     pub(super) async fn submit(&self, write: Write) -> Result<u64, StoreError> {
+        self.unanswered.fetch_add(1, Ordering::AcqRel);
+        let _unanswered = Unanswered(&self.unanswered);
         let (reply, answer) = oneshot::channel();
         if self.queue.send(Job { write, reply }).await.is_err() {
             return Err(writer_gone());
@@ -150,6 +167,12 @@ impl GroupCommit {
     /// Writes queued and not yet taken by the writer (for tests and diagnostics).
     pub(super) fn queued(&self) -> usize {
         self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    /// Writes submitted and not yet answered: queued, or in the batch being written (for tests
+    /// and diagnostics).
+    pub(super) fn unanswered(&self) -> usize {
+        self.unanswered.load(Ordering::Acquire)
     }
 }
 
