@@ -477,7 +477,7 @@ async fn a_failing_write_does_not_fail_the_writes_it_commits_with() {
     }
     let mut writes = Vec::new();
     for i in 0..20 {
-        // The 6th write repeats the 5th's id: it must fail, alone.
+        // The 6th write repeats the 5th's id: one of the two must fail, alone.
         let id = if i == 5 {
             "w4".to_string()
         } else {
@@ -503,7 +503,11 @@ async fn a_failing_write_does_not_fail_the_writes_it_commits_with() {
             failed.push(i);
         }
     }
-    assert_eq!(failed, vec![5], "only the duplicate fails");
+    // The two writes of "w4" race (the tasks run in any order): exactly one of them fails.
+    assert!(
+        failed == vec![4] || failed == vec![5],
+        "only one write of the duplicate id fails: {failed:?}"
+    );
     for i in (0..20).filter(|i| *i != 5) {
         let id = format!("w{i}");
         assert!(repo.get(&id).await.unwrap().is_some(), "{id} was written");
