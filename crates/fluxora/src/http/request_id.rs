@@ -124,7 +124,9 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     response
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), id.header_value().clone());
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // Whole microseconds, shown in ms: `0.153`, not `0.15309700000000001`.
+    let latency_ms =
+        f64::from(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX)) / 1000.0;
     span.in_scope(|| {
         // 503 is an expected operational state (database down, shutting down, overloaded):
         // WARN; any other 5xx is a bug or an outage: ERROR.
