@@ -57,19 +57,9 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '$BODY'
 EOF
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_ready() { # url
-  for _ in $(seq 1 300); do
-    curl -sf "$1" >/dev/null 2>&1 && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || { echo "the server exited" >&2; return 1; }
-    sleep 0.05
-  done
-  echo "the server did not become ready: $1" >&2
-  return 1
-}
+# free_port, wait_ready URL PID
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
 
 # Starts a fresh server of kind $1 (bare, sqlite, postgres) on PORT.
 start_server() {
@@ -80,7 +70,7 @@ start_server() {
       [ -n "${BENCH_WORKER_THREADS:-}" ] && workers=(--threads "$BENCH_WORKER_THREADS")
       "$BIN/hello-server" --port "$PORT" "${workers[@]}" >"$WORK/bare.log" 2>&1 &
       SERVER_PID=$!
-      wait_ready "http://127.0.0.1:$PORT/health"
+      wait_ready "http://127.0.0.1:$PORT/health" "$SERVER_PID"
       return
       ;;
     sqlite)
@@ -97,7 +87,7 @@ start_server() {
     RATE_LIMIT_ENABLED=false ${BENCH_WORKER_THREADS:+WORKER_THREADS=$BENCH_WORKER_THREADS} \
     "$BIN/fluxora" serve >"$WORK/$1.log" 2>&1 &
   SERVER_PID=$!
-  wait_ready "http://127.0.0.1:$PORT/health/ready"
+  wait_ready "http://127.0.0.1:$PORT/health/ready" "$SERVER_PID"
 }
 
 stop_server() {

@@ -95,25 +95,8 @@ impl std::io::Write for FmtIo<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::telemetry::test_support::Captured;
 
     /// Logs the same events through `tracing_subscriber`'s JSON format and through
     /// [`JsonLine`]; returns both outputs' lines, parsed.
@@ -139,8 +122,7 @@ mod tests {
             .finish();
         tracing::subscriber::with_default(subscriber, &log);
         let parse = |captured: Captured| -> Vec<serde_json::Value> {
-            let bytes = captured.0.lock().expect("captured").clone();
-            String::from_utf8(bytes)
+            String::from_utf8(captured.bytes())
                 .expect("utf-8")
                 .lines()
                 .map(|line| serde_json::from_str(line).expect("each line is one JSON object"))

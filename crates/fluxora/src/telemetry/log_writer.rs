@@ -191,23 +191,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A `Write` whose bytes the test can read.
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::telemetry::test_support::Captured as Sink;
 
     #[test]
     fn every_line_from_every_thread_is_written_whole_and_the_guard_flushes() {
@@ -229,7 +213,7 @@ mod tests {
             thread.join().expect("logging thread");
         }
         drop(guard);
-        let written = String::from_utf8(sink.0.lock().expect("sink").clone()).expect("utf-8");
+        let written = String::from_utf8(sink.bytes()).expect("utf-8");
         let lines: Vec<&str> = written.lines().collect();
         assert_eq!(lines.len(), 20_000);
         for t in 0..4 {
@@ -251,7 +235,7 @@ mod tests {
         writer.write_all(b"alone\n").expect("append");
         // The writer thread writes it within FLUSH_INTERVAL; wait on the condition, bounded.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while sink.0.lock().expect("sink").as_slice() != b"alone\n" {
+        while sink.bytes() != b"alone\n" {
             assert!(
                 std::time::Instant::now() < deadline,
                 "a lone line was not written"

@@ -9,6 +9,41 @@ pub mod metrics;
 pub mod refusals;
 pub mod span_fields;
 
+/// Test support shared by the telemetry modules' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    /// An `io::Write` keeping every byte written, readable by the test ([`Captured::bytes`]);
+    /// clones share the bytes.
+    #[derive(Clone, Default)]
+    pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Captured {
+        /// Everything written so far.
+        pub(crate) fn bytes(&self) -> Vec<u8> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        }
+    }
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+}
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;

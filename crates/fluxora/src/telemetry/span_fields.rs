@@ -157,24 +157,8 @@ fn members_text(members: Members<Vec<u8>>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    /// Collects what the subscriber writes.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::telemetry::test_support::Captured;
 
     /// The JSON line logged inside a span built by `make_span`, as the service's JSON format
     /// writes it.
@@ -192,8 +176,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             make_span().in_scope(|| tracing::info!("inside"));
         });
-        let bytes = captured.0.lock().unwrap().clone();
-        serde_json::from_slice(&bytes).unwrap()
+        serde_json::from_slice(&captured.bytes()).unwrap()
     }
 
     #[test]
