@@ -10,7 +10,6 @@
 //! documents. The unit tests below hold the two serializations equal.
 
 use super::Stream;
-use crate::amount::Amount;
 use crate::clock::write_millis;
 
 /// Room for one API stream's JSON (about 650 bytes), to size page buffers up front.
@@ -29,11 +28,7 @@ impl Stream {
         out: &mut Vec<u8>,
     ) -> Result<(), serde_json::Error> {
         let t = at.unwrap_or(now);
-        let streamed = self.streamed_at(t);
-        let remaining = self
-            .deposit_amount
-            .checked_sub(streamed)
-            .unwrap_or(Amount::ZERO);
+        let (streamed, remaining) = self.streamed_and_remaining_at(t);
         out.extend_from_slice(b"{\"id\":");
         write_json_str(&self.id, out);
         out.extend_from_slice(b",\"sender\":");
@@ -151,6 +146,7 @@ pub fn write_json_str(text: &str, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::address::StellarAddress;
+    use crate::amount::Amount;
     use crate::streams::{
         ChainDetails, ChainRef, ContractBytes, MetadataItem, StreamKind, StreamSource, StreamStatus,
     };

@@ -484,15 +484,22 @@ impl Stream {
         Ok(updated)
     }
 
-    /// The API representation at unix time `now`, with amounts computed at `at` (defaults to
-    /// `now`; the `?at=` query of the read routes).
-    pub fn view(&self, now: u64, at: Option<u64>) -> StreamView {
-        let t = at.unwrap_or(now);
+    /// What accrued by unix time `t` and the deposit's rest (never negative): the resource's
+    /// `streamedAmount` and `remainingAmount`.
+    pub fn streamed_and_remaining_at(&self, t: u64) -> (Amount, Amount) {
         let streamed = self.streamed_at(t);
         let remaining = self
             .deposit_amount
             .checked_sub(streamed)
             .unwrap_or(Amount::ZERO);
+        (streamed, remaining)
+    }
+
+    /// The API representation at unix time `now`, with amounts computed at `at` (defaults to
+    /// `now`; the `?at=` query of the read routes).
+    pub fn view(&self, now: u64, at: Option<u64>) -> StreamView {
+        let t = at.unwrap_or(now);
+        let (streamed, remaining) = self.streamed_and_remaining_at(t);
         StreamView {
             id: self.id.clone(),
             sender: self.sender.to_string(),

@@ -856,45 +856,38 @@ pub(crate) fn column_error(index: usize, error: impl std::fmt::Display) -> Store
 
 impl StreamRow for crate::store::Row {
     fn str(&self, index: usize) -> Result<&str, StoreError> {
-        use sqlx::Row as _;
-        match self {
-            crate::store::Row::Sqlite(row) => row.try_get(index),
-            crate::store::Row::Postgres(row) => row.try_get(index),
-        }
-        .map_err(StoreError::from_sqlx)
+        pooled_column(self, index)
     }
     fn opt_str(&self, index: usize) -> Result<Option<&str>, StoreError> {
-        use sqlx::Row as _;
-        match self {
-            crate::store::Row::Sqlite(row) => row.try_get(index),
-            crate::store::Row::Postgres(row) => row.try_get(index),
-        }
-        .map_err(StoreError::from_sqlx)
+        pooled_column(self, index)
     }
     fn int(&self, index: usize) -> Result<i64, StoreError> {
-        use sqlx::Row as _;
-        match self {
-            crate::store::Row::Sqlite(row) => row.try_get(index),
-            crate::store::Row::Postgres(row) => row.try_get(index),
-        }
-        .map_err(StoreError::from_sqlx)
+        pooled_column(self, index)
     }
     fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
-        use sqlx::Row as _;
-        match self {
-            crate::store::Row::Sqlite(row) => row.try_get(index),
-            crate::store::Row::Postgres(row) => row.try_get(index),
-        }
-        .map_err(StoreError::from_sqlx)
+        pooled_column(self, index)
     }
     fn flag(&self, index: usize) -> Result<bool, StoreError> {
-        use sqlx::Row as _;
-        match self {
-            crate::store::Row::Sqlite(row) => row.try_get(index),
-            crate::store::Row::Postgres(row) => row.try_get(index),
-        }
-        .map_err(StoreError::from_sqlx)
+        pooled_column(self, index)
     }
+}
+
+/// Column `index` of a row read through the pool, on either driver.
+///
+/// Errors: [`StoreError`] when the column is missing or of another type.
+fn pooled_column<'r, T>(row: &'r crate::store::Row, index: usize) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + sqlx::Decode<'r, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>,
+{
+    use sqlx::Row as _;
+    match row {
+        crate::store::Row::Sqlite(row) => row.try_get(index),
+        crate::store::Row::Postgres(row) => row.try_get(index),
+    }
+    .map_err(StoreError::from_sqlx)
 }
 
 fn amount(row: &impl StreamRow, index: usize) -> Result<Amount, StoreError> {

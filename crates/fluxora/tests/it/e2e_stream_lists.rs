@@ -6,7 +6,8 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    execute_sql, expect_error, now, pipelined_reader_count, TestApp, TestDb, C1, G1, G2,
+    assert_readers_kept_and_used, execute_sql, expect_error, now, pipelined_reader_count, TestApp,
+    TestDb, C1, G1, G2,
 };
 
 /// A chain stream as the indexer stores one (a contract id, chain facts, a withdrawal), so that
@@ -191,16 +192,5 @@ async fn postgres_lists_run_on_the_pipelined_connections() {
     let page = app.get_json("/api/streams").await;
     assert_eq!(page["streams"].as_array().unwrap().len(), ids.len());
     let after = db.pipelined_readers().await;
-    assert_eq!(
-        after.iter().map(|r| r.pid).collect::<Vec<_>>(),
-        before.iter().map(|r| r.pid).collect::<Vec<_>>(),
-        "the same connections throughout"
-    );
-    for (old, new) in before.iter().zip(&after) {
-        assert_ne!(
-            old.state_change, new.state_change,
-            "backend {} ran no list",
-            old.pid
-        );
-    }
+    assert_readers_kept_and_used(&before, &after, "list");
 }

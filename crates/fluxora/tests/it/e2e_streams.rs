@@ -7,8 +7,8 @@ use fluxora::config::Config;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    execute_sql, expect_error, now, pipelined_reader_count, valid_body, with, TestApp, TestDb, C1,
-    G1, G2, RECIPIENT, SENDER,
+    assert_readers_kept_and_used, execute_sql, expect_error, now, pipelined_reader_count,
+    valid_body, with, TestApp, TestDb, C1, G1, G2, RECIPIENT, SENDER,
 };
 
 #[tokio::test]
@@ -232,18 +232,7 @@ async fn postgres_reads_run_on_the_pipelined_connections() {
         .await;
     reads_follow_every_change(&app).await;
     let after = db.pipelined_readers().await;
-    assert_eq!(
-        after.iter().map(|r| r.pid).collect::<Vec<_>>(),
-        before.iter().map(|r| r.pid).collect::<Vec<_>>(),
-        "the same connections throughout"
-    );
-    for (old, new) in before.iter().zip(&after) {
-        assert_ne!(
-            old.state_change, new.state_change,
-            "backend {} ran no read",
-            old.pid
-        );
-    }
+    assert_readers_kept_and_used(&before, &after, "read");
 }
 
 /// Losing the pipelined connections (terminated backends: an administrator, a failover) loses

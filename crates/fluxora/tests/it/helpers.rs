@@ -211,6 +211,24 @@ impl TestDb {
     }
 }
 
+/// Asserts that the pipelined PostgreSQL readers seen `after` some reads are the connections
+/// seen `before` them (none was replaced) and that each ran something in between (its
+/// `state_change` moved); `what` names the reads in the message.
+pub fn assert_readers_kept_and_used(before: &[ReaderBackend], after: &[ReaderBackend], what: &str) {
+    assert_eq!(
+        after.iter().map(|r| r.pid).collect::<Vec<_>>(),
+        before.iter().map(|r| r.pid).collect::<Vec<_>>(),
+        "the same connections throughout"
+    );
+    for (old, new) in before.iter().zip(after) {
+        assert_ne!(
+            old.state_change, new.state_change,
+            "backend {} ran no {what}",
+            old.pid
+        );
+    }
+}
+
 /// The number of pipelined read connections the service opens on PostgreSQL: one per core.
 pub fn pipelined_reader_count() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
