@@ -151,30 +151,7 @@ impl StellarAddress {
     #[must_use]
     pub fn from_stored(s: &str) -> Option<StellarAddress> {
         let bytes: &[u8; KEY_STRKEY_LEN] = s.as_bytes().try_into().ok()?;
-        let mut raw = [0u8; 35];
-        // 8 characters of 5 bits are 5 bytes.
-        for (chunk, out) in bytes.chunks_exact(8).zip(raw.chunks_exact_mut(5)) {
-            let mut bits: u64 = 0;
-            for &c in chunk {
-                let value = BASE32_VALUES[usize::from(c)];
-                if value == INVALID_BASE32 {
-                    return None;
-                }
-                bits = (bits << 5) | u64::from(value);
-            }
-            out.copy_from_slice(&bits.to_be_bytes()[3..]);
-        }
-        let kind = match raw[0] {
-            ACCOUNT_VERSION => AddressKind::Account,
-            CONTRACT_VERSION => AddressKind::Contract,
-            _ => return None,
-        };
-        let checksum = u16::from_le_bytes([raw[33], raw[34]]);
-        if crc16_xmodem(&raw[..33]) != checksum {
-            return None;
-        }
-        let mut payload = [0u8; 32];
-        payload.copy_from_slice(&raw[1..33]);
+        let (kind, payload) = STORED_ADDRESSES.with(|memo| memo.borrow_mut().decode(bytes))?;
         Some(StellarAddress {
             canonical: s.to_owned(),
             kind,
@@ -284,6 +261,73 @@ const CRC16_TABLE: [u16; 256] = {
     }
     table
 };
+
+/// Decodes the 56 StrKey characters `bytes` with every check of
+/// [`StellarAddress::from_stored`]: the kind and payload, or `None`.
+fn decode_strkey(bytes: &[u8; KEY_STRKEY_LEN]) -> Option<(AddressKind, [u8; 32])> {
+    let mut raw = [0u8; 35];
+    // 8 characters of 5 bits are 5 bytes.
+    for (chunk, out) in bytes.chunks_exact(8).zip(raw.chunks_exact_mut(5)) {
+        let mut bits: u64 = 0;
+        for &c in chunk {
+            let value = BASE32_VALUES[usize::from(c)];
+            if value == INVALID_BASE32 {
+                return None;
+            }
+            bits = (bits << 5) | u64::from(value);
+        }
+        out.copy_from_slice(&bits.to_be_bytes()[3..]);
+    }
+    let kind = match raw[0] {
+        ACCOUNT_VERSION => AddressKind::Account,
+        CONTRACT_VERSION => AddressKind::Contract,
+        _ => return None,
+    };
+    let checksum = u16::from_le_bytes([raw[33], raw[34]]);
+    if crc16_xmodem(&raw[..33]) != checksum {
+        return None;
+    }
+    let mut payload = [0u8; 32];
+    payload.copy_from_slice(&raw[1..33]);
+    Some((kind, payload))
+}
+
+/// Most stored addresses a thread remembers as checked ([`StoredAddresses`]).
+const STORED_ADDRESSES_REMEMBERED: usize = 4096;
+
+thread_local! {
+    /// This thread's memo of stored addresses already checked.
+    static STORED_ADDRESSES: std::cell::RefCell<StoredAddresses> =
+        std::cell::RefCell::new(StoredAddresses::default());
+}
+
+/// The stored addresses a thread has decoded and checked, with their kind and payload: a list
+/// of streams names the same few senders and recipients over and over, and looking a StrKey up
+/// here costs a fraction of decoding it and checking its checksum again (`docs/benchmarks.md`).
+/// A memo of a pure function, so it changes no answer: only strings that passed every check
+/// are remembered, by their exact bytes. Bounded: when full it is emptied and starts over.
+#[derive(Default)]
+struct StoredAddresses {
+    checked: std::collections::HashMap<
+        [u8; KEY_STRKEY_LEN],
+        (AddressKind, [u8; 32]),
+        foldhash::fast::RandomState,
+    >,
+}
+
+impl StoredAddresses {
+    fn decode(&mut self, bytes: &[u8; KEY_STRKEY_LEN]) -> Option<(AddressKind, [u8; 32])> {
+        if let Some(known) = self.checked.get(bytes) {
+            return Some(*known);
+        }
+        let decoded = decode_strkey(bytes)?;
+        if self.checked.len() >= STORED_ADDRESSES_REMEMBERED {
+            self.checked.clear();
+        }
+        self.checked.insert(*bytes, decoded);
+        Some(decoded)
+    }
+}
 
 /// CRC16-XModem (polynomial 0x1021, initial value 0), the StrKey checksum; a table lookup
 /// per byte.
@@ -575,21 +619,48 @@ mod tests {
         );
         candidates.push(String::new());
         let mut accepted = 0;
-        for candidate in &candidates {
-            let stored = StellarAddress::from_stored(candidate);
-            assert_eq!(
-                stored,
-                StellarAddress::parse(candidate).ok(),
-                "{candidate:?}"
-            );
-            accepted += usize::from(stored.is_some());
+        // Twice over: the second pass answers from this thread's memo of checked addresses
+        // (the valid ones), and must answer exactly as the first.
+        for pass in 0..2 {
+            for candidate in &candidates {
+                let stored = StellarAddress::from_stored(candidate);
+                assert_eq!(
+                    stored,
+                    StellarAddress::parse(candidate).ok(),
+                    "pass {pass}: {candidate:?}"
+                );
+                accepted += usize::from(pass == 0 && stored.is_some());
+            }
         }
+        let remembered = STORED_ADDRESSES.with(|memo| memo.borrow().checked.len());
+        assert!(remembered >= keys.len() && remembered <= STORED_ADDRESSES_REMEMBERED);
         assert!(accepted >= keys.len(), "every valid key is accepted");
         assert!(
             candidates.len() - accepted > 1000,
             "and many changed ones refused"
         );
     }
+
+    /// The memo of checked stored addresses stays bounded, and answers as a fresh check after
+    /// it starts over.
+    #[test]
+    fn the_memo_of_stored_addresses_is_bounded() {
+        let addresses: Vec<String> = (0..STORED_ADDRESSES_REMEMBERED as u32 + 10)
+            .map(|i| {
+                let mut payload = [0u8; 32];
+                payload[..4].copy_from_slice(&i.to_be_bytes());
+                StellarAddress::from_account_key(stellar_strkey::ed25519::PublicKey(payload))
+                    .to_string()
+            })
+            .collect();
+        for address in addresses.iter().chain(addresses.iter()) {
+            let stored = StellarAddress::from_stored(address).unwrap();
+            assert_eq!(&stored.to_string(), address);
+            let remembered = STORED_ADDRESSES.with(|memo| memo.borrow().checked.len());
+            assert!(remembered <= STORED_ADDRESSES_REMEMBERED);
+        }
+    }
+
     // Two ed25519 secret seeds (the second is rs-stellar-strkey's test seed).
     const SEED: &str = "SBGWKM3CD4IL47QN6X54N6Y33T3JDNVI6AIJ6CD5IM47HG3IG4O36XCU";
     const SEED2: &str = "SBU2RRGLXH3E5CQHTD3ODLDF2BWDCYUSSBLLZ5GNW7JXHDIYKXZWHOKR";

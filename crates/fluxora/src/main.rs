@@ -23,6 +23,12 @@ use fluxora::config::Config;
 
 mod cli;
 
+/// The memory allocator: mimalloc rather than the C library's. With glibc's allocator the
+/// runtime's worker threads and the log writer contended for its arena locks and it spent a
+/// tenth of a GET's CPU time in `malloc`/`free` (`docs/benchmarks.md`, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Fluxora treasury streaming backend.
 #[derive(Debug, Parser)]
 #[command(name = "fluxora", version, about)]

@@ -261,7 +261,11 @@ async fn show(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let at = parse_get_params(query.as_deref())?;
-    json_ok(&state.streams.get(&id, at).await?)
+    Ok(json_response(
+        StatusCode::OK,
+        state.streams.get_json(&id, at).await?,
+        None,
+    ))
 }
 
 async fn transition(

@@ -16,6 +16,7 @@ pub mod postgres;
 pub mod postgres_tls;
 pub mod query;
 pub mod sqlite;
+pub mod sqlite_direct;
 
 use crate::config::{is_postgres_url, DatabaseConfig};
 pub use dialect::Dialect;
@@ -71,6 +72,11 @@ pub enum StoreError {
     /// writes that shared it (SQLite group commit); nothing of the batch was written.
     #[error("{0}")]
     Shared(std::sync::Arc<StoreError>),
+    /// An error of a statement run on a direct SQLite connection ([`sqlite_direct`]); the
+    /// write lock not had in time (`SQLITE_BUSY`) counts as unavailable
+    /// ([`StoreError::is_unavailable`]).
+    #[error("database error: {0}")]
+    Direct(#[source] rusqlite::Error),
 }
 
 impl StoreError {
@@ -80,6 +86,7 @@ impl StoreError {
         match self {
             StoreError::Unavailable(_) => true,
             StoreError::Shared(shared) => shared.is_unavailable(),
+            StoreError::Direct(error) => sqlite_direct::is_busy(error),
             _ => false,
         }
     }

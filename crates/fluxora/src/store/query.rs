@@ -14,6 +14,7 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Arguments, Executor, IntoArguments, Postgres, Sqlite};
 
 use super::dialect::Dialect;
+use super::sqlite_direct::{DirectRow, DirectTx, FromDirect};
 use super::{Database, StoreError};
 
 /// One parameter value. Amounts travel as exact decimal text ([`Arg::Amount`]); times, ids and
@@ -192,9 +193,25 @@ impl<'q> Query<'q> {
                 let args = arguments::<Postgres>(args)?;
                 run(connection, &sql, args, persistent, want, POSTGRES).await
             }
+            Conn::SqliteDirect(tx) => return run_direct(tx, &sql, &args, want),
         }
         .map_err(StoreError::from_sqlx)
     }
+}
+
+/// Runs `sql` on a direct SQLite transaction, on this thread (see `store/sqlite_direct.rs`).
+fn run_direct(
+    tx: &DirectTx,
+    sql: &str,
+    args: &[Arg<'_>],
+    want: Want,
+) -> Result<Answer, StoreError> {
+    let (rows, changed) = tx.run(sql, args, matches!(want, Want::Optional))?;
+    Ok(match want {
+        Want::Affected => Answer::Affected(changed),
+        Want::All => Answer::Rows(rows.into_iter().map(Row::Direct).collect()),
+        Want::Optional => Answer::Row(rows.into_iter().next().map(Row::Direct)),
+    })
 }
 
 /// What a statement should return.
@@ -299,6 +316,8 @@ pub enum Conn<'c> {
     PostgresPool(&'c PgPool),
     /// A PostgreSQL connection (inside a transaction).
     Postgres(&'c mut PgConnection),
+    /// A transaction on a direct SQLite connection (statements run on the calling thread).
+    SqliteDirect(&'c DirectTx),
 }
 
 impl<'c> From<&'c Database> for Conn<'c> {
@@ -315,6 +334,7 @@ impl<'c> From<&'c mut Tx> for Conn<'c> {
         match tx {
             Tx::Sqlite(tx) => Conn::Sqlite(&mut *tx),
             Tx::Postgres(tx) => Conn::Postgres(&mut *tx),
+            Tx::SqliteDirect(tx) => Conn::SqliteDirect(tx),
         }
     }
 }
@@ -327,13 +347,16 @@ pub enum Tx {
     Sqlite(sqlx::Transaction<'static, Sqlite>),
     /// On PostgreSQL.
     Postgres(sqlx::Transaction<'static, Postgres>),
+    /// On a direct SQLite connection ([`super::sqlite_direct::DirectSqlite::begin`]): its
+    /// statements and its commit block the calling thread.
+    SqliteDirect(DirectTx),
 }
 
 impl Tx {
     /// The dialect of the database the transaction runs on.
     pub fn dialect(&self) -> Dialect {
         match self {
-            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Sqlite(_) | Tx::SqliteDirect(_) => Dialect::Sqlite,
             Tx::Postgres(_) => Dialect::Postgres,
         }
     }
@@ -345,6 +368,7 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => tx.commit().await,
             Tx::Postgres(tx) => tx.commit().await,
+            Tx::SqliteDirect(tx) => return tx.commit(),
         }
         .map_err(StoreError::from_sqlx)
     }
@@ -356,6 +380,8 @@ pub enum Row {
     Sqlite(SqliteRow),
     /// From PostgreSQL.
     Postgres(PgRow),
+    /// From a direct SQLite connection.
+    Direct(DirectRow),
 }
 
 /// Typed column access by name. Amounts are read as text (PostgreSQL SELECTs cast them
@@ -382,6 +408,7 @@ impl std::fmt::Debug for Row {
         f.write_str(match self {
             Row::Sqlite(_) => "Row::Sqlite",
             Row::Postgres(_) => "Row::Postgres",
+            Row::Direct(_) => "Row::Direct",
         })
     }
 }
@@ -391,11 +418,16 @@ impl Row {
     where
         T: for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
         T: for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+        T: for<'r> FromDirect<'r>,
     {
         use sqlx::Row as _;
         match self {
             Row::Sqlite(row) => row.try_get(column),
             Row::Postgres(row) => row.try_get(column),
+            Row::Direct(row) => {
+                return T::from_direct(row.named(column)?)
+                    .map_err(|error| StoreError::Corrupt(format!("column {column}: {error}")))
+            }
         }
         .map_err(StoreError::from_sqlx)
     }

@@ -38,7 +38,7 @@ pub const MMAP_SIZE_BYTES: u64 = 0x7fff_0000;
 /// 40 MiB of WAL) because bulk writers checkpoint in the background instead (see
 /// [`SqliteDatabase::after_bulk_commit`]); this stays as the backstop that bounds the WAL if the
 /// background checkpoints fall behind or fail.
-const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+pub(crate) const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 

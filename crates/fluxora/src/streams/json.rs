@@ -1,5 +1,6 @@
-//! The stream resource's JSON written straight into a response buffer, for the routes that
-//! answer with many streams (`GET /api/streams`, and any later route listing streams).
+//! The stream resource's JSON written straight into a response buffer, for the read routes:
+//! `GET /api/streams/{id}` and those that answer with many streams (`GET /api/streams`, and
+//! any later route listing streams).
 //!
 //! [`Stream::write_json`] writes, byte for byte, what `serde_json` writes for
 //! [`Stream::view`] (the [`StreamView`](super::StreamView) schema: same field order, amounts as

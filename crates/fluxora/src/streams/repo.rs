@@ -228,7 +228,7 @@ impl StreamRepository {
             }
         };
         let writer = match &db {
-            Database::Sqlite(_) => Some(group_commit::GroupCommit::start(db.clone())),
+            Database::Sqlite(_) => Some(group_commit::GroupCommit::start(db.clone()).await),
             Database::Postgres(_) => None,
         };
         Self { db, direct, writer }
@@ -240,6 +240,16 @@ impl StreamRepository {
         self.writer
             .as_ref()
             .map_or(0, group_commit::GroupCommit::queued)
+    }
+
+    /// Whether stream writes run on the SQLite writer thread's direct connection
+    /// (`store/sqlite_direct.rs`): `true` on a SQLite file; `false` on PostgreSQL, in memory, or
+    /// when that connection could not be opened (writes then go through the pool). For tests
+    /// and diagnostics.
+    pub fn writes_on_writer_thread(&self) -> bool {
+        self.writer
+            .as_ref()
+            .is_some_and(group_commit::GroupCommit::is_direct)
     }
 
     /// Writes submitted to the SQLite group-commit writer and not yet answered: queued, or in
@@ -880,12 +890,16 @@ where
     T: sqlx::Decode<'r, sqlx::Sqlite>
         + sqlx::Type<sqlx::Sqlite>
         + sqlx::Decode<'r, sqlx::Postgres>
-        + sqlx::Type<sqlx::Postgres>,
+        + sqlx::Type<sqlx::Postgres>
+        + crate::store::sqlite_direct::FromDirect<'r>,
 {
     use sqlx::Row as _;
     match row {
         crate::store::Row::Sqlite(row) => row.try_get(index),
         crate::store::Row::Postgres(row) => row.try_get(index),
+        crate::store::Row::Direct(row) => {
+            return T::from_direct(row.at(index)?).map_err(|error| column_error(index, error))
+        }
     }
     .map_err(StoreError::from_sqlx)
 }

@@ -223,6 +223,19 @@ impl StreamService {
         Ok(stream.view(now_unix(), at))
     }
 
+    /// [`StreamService::get`]'s resource as its JSON body (a serialized [`StreamView`], byte for
+    /// byte), written in one pass over the stored stream ([`Stream::write_json`]).
+    ///
+    /// Errors: as [`StreamService::get`].
+    pub async fn get_json(&self, id: &str, at: Option<u64>) -> Result<Vec<u8>, StreamError> {
+        let stream = self.load(id).await?;
+        let mut body = Vec::with_capacity(crate::streams::json::STREAM_JSON_BYTES);
+        stream
+            .write_json(now_unix(), at, &mut body)
+            .map_err(|e| StoreError::Corrupt(format!("serializing a stream failed: {e}")))?;
+        Ok(body)
+    }
+
     /// One page of streams: newest first, with an opaque cursor bound to the filters.
     ///
     /// Errors: [`StreamError::Validation`] for a bad cursor, [`StreamError::Store`].

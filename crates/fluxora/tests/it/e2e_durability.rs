@@ -454,6 +454,8 @@ async fn a_failing_write_does_not_fail_the_writes_it_commits_with() {
         .unwrap();
     let repo = StreamRepository::open(database.clone()).await;
     let sqlite = matches!(database, fluxora::store::Database::Sqlite(_));
+    // On a SQLite file the batches run on the writer thread's own connection.
+    assert_eq!(repo.writes_on_writer_thread(), sqlite);
 
     // SQLite: hold the write lock, and let a first write take the writer (it waits for the lock
     // inside its batch) so the next ones queue up.

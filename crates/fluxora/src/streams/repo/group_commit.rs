@@ -19,6 +19,11 @@
 //!
 //! A write waits at most for the batch being committed when it arrived plus its own batch: no
 //! timer, no minimum batch size. A single client sees one commit per request, as before.
+//!
+//! On a database file the writer is a thread of its own with a direct SQLite connection
+//! (`store/sqlite_direct.rs`): a batch's statements run in place rather than each being a round
+//! trip to a pool connection's worker thread, and the commit's fsync blocks only that thread.
+//! An in-memory database (tests) is written by a task through the pool.
 //! PostgreSQL does not go through here: its server already shares WAL flushes between
 //! concurrent commits (`docs/benchmarks.md` has both stores' figures).
 
@@ -29,6 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{claim_in, insert_stream_in, release_in, update_stream_in, IdempotencyCompletion};
 use crate::idempotency::IdempotencyKey;
+use crate::store::sqlite_direct::DirectSqlite;
 use crate::store::{Database, Query, StoreError, Tx};
 use crate::streams::Stream;
 use crate::webhooks::OutboxEvent;
@@ -118,6 +124,8 @@ impl Job {
 #[derive(Debug, Clone)]
 pub(super) struct GroupCommit {
     queue: mpsc::Sender<Job>,
+    /// The writer runs on its own thread with a direct connection (not a pool task).
+    direct: bool,
     /// Writes submitted and not yet answered (queued or in the batch being written).
     unanswered: Arc<AtomicUsize>,
 }
@@ -137,14 +145,44 @@ impl std::fmt::Debug for Job {
     }
 }
 
+/// The connection the writer commits its batches on.
+enum WriteConnection {
+    /// A direct SQLite connection on the writer's own thread (`store/sqlite_direct.rs`): the
+    /// statements run in place, the commit's fsync blocks only that thread.
+    Direct(DirectSqlite),
+    /// A transaction from the pool, written by a task on the async runtime: an in-memory
+    /// database (which exists only inside the pool's one connection), or a file whose direct
+    /// connection could not be opened.
+    Pool(Database),
+}
+
+impl WriteConnection {
+    async fn begin(&self) -> Result<Tx, StoreError> {
+        match self {
+            WriteConnection::Direct(direct) => direct.begin(),
+            WriteConnection::Pool(db) => db.begin().await,
+        }
+    }
+}
+
 impl GroupCommit {
-    /// Starts the writer task over `db` (a SQLite database). It ends when every clone of the
-    /// returned handle is dropped, after answering what was queued.
-    pub(super) fn start(db: Database) -> Self {
+    /// Starts the writer over `db` (a SQLite database): on a database file, on a thread of its
+    /// own with a direct connection; otherwise (in memory, or the direct connection could not
+    /// be opened: logged) as a task using the pool. It ends when every clone of the returned
+    /// handle is dropped, after answering what was queued.
+    pub(super) async fn start(db: Database) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(run_writer(db, jobs));
+        let jobs = match open_direct(&db).await {
+            Some(direct) => spawn_writer_thread(direct, jobs).err(),
+            None => Some(jobs),
+        };
+        let direct = jobs.is_none();
+        if let Some(jobs) = jobs {
+            tokio::spawn(run_writer(WriteConnection::Pool(db), jobs));
+        }
         Self {
             queue,
+            direct,
             unanswered: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -164,6 +202,11 @@ impl GroupCommit {
         answer.await.unwrap_or_else(|_| Err(writer_gone()))
     }
 
+    /// Whether the writer runs on its own thread with a direct connection.
+    pub(super) fn is_direct(&self) -> bool {
+        self.direct
+    }
+
     /// Writes queued and not yet taken by the writer (for tests and diagnostics).
     pub(super) fn queued(&self) -> usize {
         self.queue.max_capacity() - self.queue.capacity()
@@ -180,18 +223,83 @@ fn writer_gone() -> StoreError {
     StoreError::Unavailable(sqlx::Error::PoolClosed)
 }
 
-/// The writer task: one batch at a time, each made of everything queued (up to [`MAX_BATCH`]).
-async fn run_writer(db: Database, mut jobs: mpsc::Receiver<Job>) {
+/// The direct connection to `db`'s file, or `None` (in memory, or it could not be opened:
+/// logged, and the pool is used instead).
+async fn open_direct(db: &Database) -> Option<DirectSqlite> {
+    let Database::Sqlite(sqlite) = db else {
+        return None;
+    };
+    let path = sqlite.file()?.to_path_buf();
+    let opened = tokio::task::spawn_blocking(move || DirectSqlite::open(&path)).await;
+    match opened {
+        Ok(Ok(direct)) => Some(direct),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "the SQLite writer's direct connection was not opened; stream writes go through the pool");
+            None
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the SQLite writer's direct connection was not opened; stream writes go through the pool");
+            None
+        }
+    }
+}
+
+/// Runs the writer on a thread of its own over `direct`; gives `jobs` back if the thread (or
+/// its single-threaded runtime, which only waits for the queue) could not be started (logged).
+fn spawn_writer_thread(
+    direct: DirectSqlite,
+    jobs: mpsc::Receiver<Job>,
+) -> Result<(), mpsc::Receiver<Job>> {
+    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::warn!(%error, "the SQLite writer thread was not started; stream writes go through the pool");
+            return Err(jobs);
+        }
+    };
+    // The receiver comes back through this slot if the thread never ran.
+    let slot = Arc::new(std::sync::Mutex::new(Some(jobs)));
+    let taken = Arc::clone(&slot);
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || {
+            let jobs = taken
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(jobs) = jobs {
+                runtime.block_on(run_writer(WriteConnection::Direct(direct), jobs));
+            }
+        });
+    match spawned {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            tracing::warn!(%error, "the SQLite writer thread was not started; stream writes go through the pool");
+            let jobs = slot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            // The closure never ran (the spawn failed), so the receiver is still in the slot.
+            match jobs {
+                Some(jobs) => Err(jobs),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+/// The writer: one batch at a time, each made of everything queued (up to [`MAX_BATCH`]).
+async fn run_writer(connection: WriteConnection, mut jobs: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         crate::telemetry::metrics::record_group_commit(batch.len());
-        commit_batch(&db, batch.drain(..)).await;
+        commit_batch(&connection, batch.drain(..)).await;
     }
 }
 
 /// Runs `jobs` in one transaction, each in its own savepoint, commits, and answers each.
-async fn commit_batch(db: &Database, jobs: impl Iterator<Item = Job>) {
-    let mut tx = match db.begin().await {
+async fn commit_batch(connection: &WriteConnection, jobs: impl Iterator<Item = Job>) {
+    let mut tx = match connection.begin().await {
         Ok(tx) => tx,
         Err(error) => return fail_all(jobs, error),
     };
