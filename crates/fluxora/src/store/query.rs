@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Arguments, Executor, IntoArguments, Postgres, Sqlite};
@@ -85,6 +86,29 @@ impl From<&[u8]> for Arg<'_> {
 impl From<Vec<u8>> for Arg<'_> {
     fn from(value: Vec<u8>) -> Self {
         Arg::Bytes(Some(value))
+    }
+}
+
+/// How a parameter binds on a direct SQLite connection (`store/sqlite_direct.rs`).
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Arg::Int(value) => match value {
+                Some(value) => ToSqlOutput::Borrowed(ValueRef::Integer(*value)),
+                None => ToSqlOutput::Borrowed(ValueRef::Null),
+            },
+            Arg::Text(value) => match value.as_deref() {
+                Some(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+                None => ToSqlOutput::Borrowed(ValueRef::Null),
+            },
+            Arg::Bytes(value) => match value.as_deref() {
+                Some(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
+                None => ToSqlOutput::Borrowed(ValueRef::Null),
+            },
+            // As sqlx stores booleans on SQLite: the integers 0 and 1.
+            Arg::Bool(value) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*value))),
+            Arg::Amount(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+        })
     }
 }
 

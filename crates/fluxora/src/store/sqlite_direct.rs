@@ -7,8 +7,8 @@
 //! five to seven statements per write, one after another: on the pool, the hand-offs were most
 //! of the writer's time and capped creates well below what one fsync per batch allows
 //! (`docs/benchmarks.md`). A [`DirectSqlite`] connection (rusqlite, on the same SQLite library
-//! as sqlx) runs them in place; its transactions are ordinary [`Tx`]s, so the repositories' write
-//! functions run on it unchanged.
+//! as sqlx) runs them in place; its transactions are run as `store::Tx::SqliteDirect`, so the
+//! repositories' write functions run on it unchanged.
 //!
 //! It is set up like the pool's connections (`store/sqlite.rs`): WAL journal,
 //! `synchronous = FULL` (a commit returns once the WAL is fsynced), foreign keys on, a 5 s busy
@@ -24,10 +24,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, ToSql};
 
-use super::query::{Arg, Tx};
 use super::StoreError;
 
 /// Prepared statements kept per connection (the stream writes, the outbox inserts, the
@@ -95,18 +94,19 @@ impl DirectSqlite {
     }
 
     /// Starts a transaction that takes the write lock at once (`BEGIN IMMEDIATE`: waiting for
-    /// it up to the busy timeout here rather than failing on a later statement). Dropped without
-    /// [`Tx::commit`], it rolls back. Blocks.
+    /// it up to the busy timeout here rather than failing on a later statement); the
+    /// repositories run it as `store::Tx::SqliteDirect`. Dropped without being committed, it
+    /// rolls back. Blocks.
     ///
     /// Errors: [`StoreError::Direct`] (busy past the timeout: [`StoreError::is_unavailable`]).
-    pub fn begin(&self) -> Result<Tx, StoreError> {
+    pub fn begin(&self) -> Result<DirectTx, StoreError> {
         self.lock()
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(StoreError::Direct)?;
-        Ok(Tx::SqliteDirect(DirectTx {
+        Ok(DirectTx {
             connection: Arc::clone(&self.connection),
             open: true,
-        }))
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -120,7 +120,7 @@ fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     connection.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// An open transaction on a [`DirectSqlite`] connection (inside [`Tx::SqliteDirect`]).
+/// An open transaction on a [`DirectSqlite`] connection (run as `store::Tx::SqliteDirect`).
 pub struct DirectTx {
     connection: Arc<Mutex<Connection>>,
     /// Still to be committed or rolled back.
@@ -161,7 +161,7 @@ impl DirectTx {
     pub(super) fn run(
         &self,
         sql: &str,
-        args: &[Arg<'_>],
+        args: &[impl ToSql],
         first_only: bool,
     ) -> Result<(Vec<DirectRow>, u64), StoreError> {
         let connection = lock(&self.connection);
@@ -227,28 +227,6 @@ impl Drop for DirectTx {
             // already ended the transaction (after some errors it does), this fails harmlessly.
             let _ = lock(&self.connection).execute_batch("ROLLBACK");
         }
-    }
-}
-
-impl ToSql for Arg<'_> {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(match self {
-            Arg::Int(value) => match value {
-                Some(value) => ToSqlOutput::Borrowed(ValueRef::Integer(*value)),
-                None => ToSqlOutput::Borrowed(ValueRef::Null),
-            },
-            Arg::Text(value) => match value.as_deref() {
-                Some(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
-                None => ToSqlOutput::Borrowed(ValueRef::Null),
-            },
-            Arg::Bytes(value) => match value.as_deref() {
-                Some(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
-                None => ToSqlOutput::Borrowed(ValueRef::Null),
-            },
-            // As sqlx stores booleans on SQLite: the integers 0 and 1.
-            Arg::Bool(value) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*value))),
-            Arg::Amount(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
-        })
     }
 }
 
@@ -358,166 +336,4 @@ pub(super) fn is_busy(error: &rusqlite::Error) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-    use crate::store::{Columns, Query};
-
-    /// A WAL database file with one table, as the pool would have left it.
-    fn database() -> (tempfile::TempDir, std::path::PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("direct.db");
-        let setup = Connection::open(&path).unwrap();
-        let _: String = setup
-            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-            .unwrap();
-        setup
-            .execute_batch("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER, b BLOB, f INTEGER)")
-            .unwrap();
-        (dir, path)
-    }
-
-    fn pragma(direct: &DirectSqlite, name: &str) -> i64 {
-        direct
-            .lock()
-            .query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
-            .unwrap()
-    }
-
-    fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(future)
-    }
-
-    #[test]
-    fn the_connection_is_as_durable_as_the_pools() {
-        let (_dir, path) = database();
-        let direct = DirectSqlite::open(&path).unwrap();
-        // synchronous = FULL (2): a commit returns once the WAL is fsynced.
-        assert_eq!(pragma(&direct, "synchronous"), 2);
-        assert_eq!(pragma(&direct, "foreign_keys"), 1);
-        assert_eq!(pragma(&direct, "busy_timeout"), 5_000);
-        assert_eq!(
-            pragma(&direct, "wal_autocheckpoint"),
-            i64::from(crate::store::sqlite::WAL_AUTOCHECKPOINT_PAGES)
-        );
-        let mode: String = direct
-            .lock()
-            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-    }
-
-    #[test]
-    fn statements_bind_numbered_and_anonymous_parameters_and_read_rows() {
-        let (_dir, path) = database();
-        let direct = DirectSqlite::open(&path).unwrap();
-        block_on(async {
-            let mut tx = direct.begin().unwrap();
-            // Numbered parameters used out of order and twice.
-            let written = Query::new("INSERT INTO t (n, id, b, f) VALUES ($2, $1, $3, $4)")
-                .bind("a")
-                .bind(7_i64)
-                .bind(vec![1_u8, 2])
-                .bind(true)
-                .execute(&mut tx)
-                .await
-                .unwrap();
-            assert_eq!(written, 1);
-            let written = Query::new("INSERT INTO t (id, n) VALUES (?, ?)")
-                .bind("b")
-                .bind(Option::<i64>::None)
-                .execute(&mut tx)
-                .await
-                .unwrap();
-            assert_eq!(written, 1);
-            let row = Query::new("SELECT id, n, b, f FROM t WHERE id = $1 AND n = $2 - 0")
-                .bind("a")
-                .bind(7_i64)
-                .fetch_one(&mut tx)
-                .await
-                .unwrap();
-            assert_eq!(row.text("id").unwrap(), "a");
-            assert_eq!(row.int("n").unwrap(), 7);
-            assert_eq!(row.opt_bytes("b").unwrap(), Some(vec![1, 2]));
-            assert!(row.flag("f").unwrap());
-            assert!(row.text("missing").is_err());
-            let rows = Query::new("SELECT id, n FROM t ORDER BY id")
-                .fetch_all(&mut tx)
-                .await
-                .unwrap();
-            assert_eq!(rows.len(), 2);
-            assert_eq!(rows[1].opt_int("n").unwrap(), None);
-            // A type mismatch is reported, not guessed at.
-            assert!(rows[0].int("id").is_err());
-            tx.commit().await.unwrap();
-        });
-        let other = Connection::open(&path).unwrap();
-        let count: i64 = other
-            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(count, 2);
-    }
-
-    #[test]
-    fn an_uncommitted_transaction_rolls_back_and_the_connection_stays_usable() {
-        let (_dir, path) = database();
-        let direct = DirectSqlite::open(&path).unwrap();
-        block_on(async {
-            let mut tx = direct.begin().unwrap();
-            Query::new("INSERT INTO t (id) VALUES ($1)")
-                .bind("gone")
-                .execute(&mut tx)
-                .await
-                .unwrap();
-            drop(tx);
-            let mut tx = direct.begin().unwrap();
-            let rows = Query::new("SELECT id FROM t")
-                .fetch_all(&mut tx)
-                .await
-                .unwrap();
-            assert!(rows.is_empty());
-            // A failing statement leaves the transaction usable (the caller decides).
-            let duplicate = Query::new("INSERT INTO t (id) VALUES ($1), ($1)")
-                .bind("x")
-                .execute(&mut tx)
-                .await;
-            assert!(matches!(duplicate, Err(StoreError::Direct(_))));
-            assert!(!duplicate.unwrap_err().is_unavailable());
-            tx.commit().await.unwrap();
-        });
-    }
-
-    #[test]
-    fn a_write_lock_held_elsewhere_past_the_timeout_is_unavailable() {
-        let (_dir, path) = database();
-        let direct = DirectSqlite::open(&path).unwrap();
-        direct
-            .lock()
-            .busy_timeout(Duration::from_millis(10))
-            .unwrap();
-        let holder = Connection::open(&path).unwrap();
-        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let refused = direct.begin().unwrap_err();
-        assert!(refused.is_unavailable(), "{refused}");
-        holder.execute_batch("ROLLBACK").unwrap();
-        assert!(direct.begin().is_ok());
-    }
-
-    #[test]
-    fn an_unbound_parameter_is_an_error_not_a_null() {
-        let (_dir, path) = database();
-        let direct = DirectSqlite::open(&path).unwrap();
-        block_on(async {
-            let mut tx = direct.begin().unwrap();
-            let missing = Query::new("INSERT INTO t (id, n) VALUES ($1, $2)")
-                .bind("a")
-                .execute(&mut tx)
-                .await;
-            assert!(matches!(missing, Err(StoreError::Corrupt(_))));
-        });
-    }
-}
+mod tests;

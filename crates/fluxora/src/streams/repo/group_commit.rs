@@ -4,7 +4,7 @@
 //! With `synchronous = FULL` every SQLite commit waits for an fsync of the WAL, and SQLite has
 //! one writer at a time: committed one by one, writes queue behind each other's fsync and the
 //! disk's flush latency caps the service at about a thousand writes per second, however many
-//! clients wait. Here one writer task takes every write that is pending when it is free (at most
+//! clients wait. Here one writer takes every write that is pending when it is free (at most
 //! [`MAX_BATCH`]; it never waits for more to arrive), runs them in one transaction, each inside
 //! its own savepoint, and commits once:
 //!
@@ -24,6 +24,7 @@
 //! (`store/sqlite_direct.rs`): a batch's statements run in place rather than each being a round
 //! trip to a pool connection's worker thread, and the commit's fsync blocks only that thread.
 //! An in-memory database (tests) is written by a task through the pool.
+//!
 //! PostgreSQL does not go through here: its server already shares WAL flushes between
 //! concurrent commits (`docs/benchmarks.md` has both stores' figures).
 
@@ -159,7 +160,7 @@ enum WriteConnection {
 impl WriteConnection {
     async fn begin(&self) -> Result<Tx, StoreError> {
         match self {
-            WriteConnection::Direct(direct) => direct.begin(),
+            WriteConnection::Direct(direct) => direct.begin().map(Tx::SqliteDirect),
             WriteConnection::Pool(db) => db.begin().await,
         }
     }
