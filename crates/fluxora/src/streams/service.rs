@@ -215,18 +215,11 @@ impl StreamService {
         Ok(CreateOutcome::Created { id, body })
     }
 
-    /// Reads one stream, amounts evaluated at `at` (default now).
+    /// One stream's resource, amounts evaluated at `at` (unix seconds; default now), as its JSON
+    /// body: a serialized [`StreamView`], byte for byte, written in one pass over the stored
+    /// stream ([`Stream::write_json`]).
     ///
     /// Errors: [`StreamError::NotFound`], [`StreamError::Store`].
-    pub async fn get(&self, id: &str, at: Option<u64>) -> Result<StreamView, StreamError> {
-        let stream = self.load(id).await?;
-        Ok(stream.view(now_unix(), at))
-    }
-
-    /// [`StreamService::get`]'s resource as its JSON body (a serialized [`StreamView`], byte for
-    /// byte), written in one pass over the stored stream ([`Stream::write_json`]).
-    ///
-    /// Errors: as [`StreamService::get`].
     pub async fn get_json(&self, id: &str, at: Option<u64>) -> Result<Vec<u8>, StreamError> {
         let stream = self.load(id).await?;
         let mut body = Vec::with_capacity(crate::streams::json::STREAM_JSON_BYTES);

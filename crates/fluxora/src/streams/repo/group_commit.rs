@@ -231,18 +231,15 @@ async fn open_direct(db: &Database) -> Option<DirectSqlite> {
         return None;
     };
     let path = sqlite.file()?.to_path_buf();
-    let opened = tokio::task::spawn_blocking(move || DirectSqlite::open(&path)).await;
-    match opened {
-        Ok(Ok(direct)) => Some(direct),
-        Ok(Err(error)) => {
+    let opened = tokio::task::spawn_blocking(move || DirectSqlite::open(&path))
+        .await
+        .map_err(|joined| joined.to_string())
+        .and_then(|open| open.map_err(|error| error.to_string()));
+    opened
+        .inspect_err(|error| {
             tracing::warn!(%error, "the SQLite writer's direct connection was not opened; stream writes go through the pool");
-            None
-        }
-        Err(error) => {
-            tracing::warn!(%error, "the SQLite writer's direct connection was not opened; stream writes go through the pool");
-            None
-        }
-    }
+        })
+        .ok()
 }
 
 /// Runs the writer on a thread of its own over `direct`; gives `jobs` back if the thread (or
